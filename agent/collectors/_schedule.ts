@@ -1,0 +1,54 @@
+/**
+ * When a collector runs: a node-cron expression (5 fields, or 6 with seconds) in an optional time zone, and
+ * once at start-up unless told otherwise. Runs never overlap: a run still going when the next is due is let
+ * finish and the due run is skipped.
+ */
+import Type from 'typebox';
+import type { Logger } from 'pino';
+
+export const ScheduleParams = {
+  schedule: Type.Optional(Type.String({ description: "node-cron expression, e.g. '0 */6 * * *' (every 6 hours); without it the collector runs once at start." })),
+  timezone: Type.Optional(Type.String({ description: 'IANA time zone of the schedule (default: the system time zone), e.g. Europe/Vienna.' })),
+  run_at_start: Type.Boolean({ default: true, description: 'Also run once when the agent starts.' }),
+};
+
+export interface Scheduled {
+  stop(): Promise<void>;
+}
+
+type CronModule = typeof import('node-cron');
+let cronModule: Promise<CronModule> | undefined;
+
+/** Validates a cron expression (config check). */
+export async function checkCron(expression: string): Promise<string | undefined> {
+  const cron = await (cronModule ??= import('node-cron'));
+  return cron.validate(expression) ? undefined : `'${expression}' is not a valid cron expression`;
+}
+
+export async function schedule(params: { schedule?: string; timezone?: string; run_at_start: boolean }, run: () => Promise<void>, log: Logger): Promise<Scheduled> {
+  let running: Promise<void> | undefined;
+  let stopped = false;
+  const fire = (): void => {
+    if (stopped) return;
+    if (running) {
+      log.warn('The previous run is still going; skipping this one.');
+      return;
+    }
+    running = run().finally(() => {
+      running = undefined;
+    });
+  };
+  let task: { stop(): void | Promise<void>; destroy(): void | Promise<void> } | undefined;
+  if (params.schedule) {
+    const cron = await (cronModule ??= import('node-cron'));
+    task = cron.schedule(params.schedule, fire, { timezone: params.timezone, name: undefined, noOverlap: true });
+  }
+  if (params.run_at_start || !params.schedule) fire();
+  return {
+    async stop() {
+      stopped = true;
+      await task?.destroy();
+      await running;
+    },
+  };
+}

@@ -1,0 +1,64 @@
+/** The agent's configuration file (YAML): every key, its type, its default and what it means. */
+import Type, { type Static } from 'typebox';
+
+export const FeedSchema = Type.Object(
+  {
+    name: Type.String({ minLength: 1, description: 'Feed name, set as feed.name on every event (IntelMQ: name).' }),
+    provider: Type.Optional(Type.String({ description: 'feed.provider' })),
+    code: Type.Optional(Type.String({ maxLength: 100, description: 'feed.code' })),
+    documentation: Type.Optional(Type.String({ description: 'feed.documentation' })),
+    accuracy: Type.Number({ minimum: 0, maximum: 100, default: 100, description: 'feed.accuracy, 0–100.' }),
+    enabled: Type.Boolean({ default: true }),
+    collector: Type.Object(
+      { type: Type.String({ description: 'Collector type: file, http, …' }) },
+      { additionalProperties: true, description: "The collector and its parameters (see 'vigil collectors TYPE')." },
+    ),
+    parser: Type.Object(
+      {
+        name: Type.String({ description: "Parser name, e.g. spamhaus.drop (see 'vigil parsers')." }),
+        params: Type.Record(Type.String(), Type.Unknown(), { default: {}, description: "The parser's parameters." }),
+      },
+      { additionalProperties: false },
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export type FeedConfig = Static<typeof FeedSchema>;
+
+export const AgentConfigSchema = Type.Object(
+  {
+    id: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$', description: "This agent's id, as registered on the hub." }),
+    data_dir: Type.String({ default: './var/agent', description: 'Where the outbox and collector state live.' }),
+    hub: Type.Object(
+      {
+        url: Type.String({ description: 'MQTT URL of the hub, e.g. mqtt://hub.example.org:1883 or mqtts://…:8883.' }),
+        token: Type.Optional(Type.String({ description: "The agent's token (or token_file)." })),
+        token_file: Type.Optional(Type.String({ description: 'A file holding the token.' })),
+        window: Type.Integer({ minimum: 1, maximum: 10000, default: 64, description: 'Batches in flight without a PUBACK.' }),
+        heartbeat_seconds: Type.Number({ minimum: 1, default: 30, description: 'Seconds between heartbeats.' }),
+        ca_file: Type.Optional(Type.String({ description: 'CA bundle (PEM) to verify the hub with mqtts://.' })),
+        cert_file: Type.Optional(Type.String({ description: 'Client certificate (PEM) for mutual TLS.' })),
+        key_file: Type.Optional(Type.String({ description: 'Client key (PEM) for mutual TLS.' })),
+      },
+      { additionalProperties: false },
+    ),
+    outbox: Type.Object(
+      {
+        fsync: Type.Boolean({ default: true, description: 'fsync every outbox write (survives power loss).' }),
+        batch_events: Type.Integer({ minimum: 1, maximum: 100000, default: 500, description: 'Events per batch.' }),
+        max_events: Type.Integer({ minimum: 1, default: 5000000, description: 'Outbox bound in events; collection pauses when reached.' }),
+        max_bytes: Type.Integer({ minimum: 1048576, default: 1073741824, description: 'Outbox bound in bytes; collection pauses when reached.' }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    feeds: Type.Array(FeedSchema, { default: [] }),
+    log: Type.Object(
+      { level: Type.Union([Type.Literal('trace'), Type.Literal('debug'), Type.Literal('info'), Type.Literal('warn'), Type.Literal('error')], { default: 'info' }) },
+      { additionalProperties: false, default: {} },
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export type AgentConfig = Static<typeof AgentConfigSchema>;

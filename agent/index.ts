@@ -1,0 +1,141 @@
+/**
+ * The agent: feeds (collector + parser) → outbox → forwarder → hub. Collection never waits for the hub: events
+ * go to the outbox first, and the forwarder drains it whenever the hub is reachable.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { Logger } from 'pino';
+import { validateConfig } from '../common/config/validate.js';
+import { ConfigError } from '../common/errors.js';
+import { loadNamedModule } from '../common/modules.js';
+import { VERSION } from '../common/version.js';
+import type { CollectorDefinition } from './collectors/define.js';
+import type { AgentConfig } from './config.js';
+import { Feed } from './feed.js';
+import { Forwarder } from './forwarder/index.js';
+import { Outbox } from './outbox/index.js';
+import { BoundParser } from './parsers/framework/runner.js';
+import { loadParser } from './parsers/registry.js';
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export interface AgentOptions {
+  config: AgentConfig;
+  file?: string;
+  resolvePath?: (p: string) => string;
+  log: Logger;
+  /** Do not start the forwarder (collect only). */
+  offline?: boolean;
+}
+
+const COLLECTORS = join(dirname(fileURLToPath(import.meta.url)), 'collectors');
+
+export function loadCollector(type: string): Promise<CollectorDefinition> {
+  return loadNamedModule<CollectorDefinition>(join(COLLECTORS, /^[a-z0-9_]+$/.test(type) ? type : '_invalid'), type, 'collector');
+}
+
+export class Agent {
+  readonly startedAt = Date.now();
+  readonly outbox: Outbox;
+  readonly feeds: Feed[];
+  readonly forwarder: Forwarder | undefined;
+  readonly #log: Logger;
+  readonly #config: AgentConfig;
+  #heartbeat: NodeJS.Timeout | undefined;
+
+  private constructor(config: AgentConfig, outbox: Outbox, feeds: Feed[], forwarder: Forwarder | undefined, log: Logger) {
+    this.#config = config;
+    this.outbox = outbox;
+    this.feeds = feeds;
+    this.forwarder = forwarder;
+    this.#log = log;
+  }
+
+  /** Checks everything that can be checked without running (used by start and `vigil check`). */
+  static async prepare(options: AgentOptions): Promise<{ feeds: { config: AgentConfig['feeds'][number]; parser: BoundParser; collector: CollectorDefinition; params: unknown }[] }> {
+    const { config, file } = options;
+    const feeds = [];
+    const names = new Set<string>();
+    for (const [i, feed] of config.feeds.entries()) {
+      if (!feed.enabled) continue;
+      const path = `feeds[${i}]`;
+      if (names.has(feed.name)) throw new ConfigError(file, [{ path: `${path}.name`, message: `feed name '${feed.name}' is used twice; names must be unique` }]);
+      names.add(feed.name);
+      const parserDef = await loadParser(feed.parser.name).catch((err: Error) => {
+        throw new ConfigError(file, [{ path: `${path}.parser.name`, message: err.message }]);
+      });
+      const parser = new BoundParser(parserDef, feed.parser.params, file, `${path}.parser.params`);
+      const collector = await loadCollector(feed.collector.type).catch((err: Error) => {
+        throw new ConfigError(file, [{ path: `${path}.collector.type`, message: err.message }]);
+      });
+      const params = validateConfig(collector.params, feed.collector, { file, path: `${path}.collector` });
+      const cron = (params as { schedule?: string }).schedule;
+      if (cron) {
+        const { checkCron } = await import('./collectors/_schedule.js');
+        const problem = await checkCron(cron);
+        if (problem) throw new ConfigError(file, [{ path: `${path}.collector.schedule`, message: problem }]);
+      }
+      feeds.push({ config: feed, parser, collector, params });
+    }
+    return { feeds };
+  }
+
+  static async start(options: AgentOptions): Promise<Agent> {
+    const { config, log } = options;
+    const resolvePath = options.resolvePath ?? ((p: string) => resolve(p));
+    const prepared = await Agent.prepare(options);
+    const dataDir = resolvePath(config.data_dir);
+    const outbox = await Outbox.open(join(dataDir, 'outbox'), {
+      agentId: config.id,
+      sync: config.outbox.fsync,
+      batchEvents: config.outbox.batch_events,
+      maxEvents: config.outbox.max_events,
+      maxBytes: config.outbox.max_bytes,
+    });
+    let forwarder: Forwarder | undefined;
+    if (!options.offline) {
+      const read = (p: string | undefined): Buffer | undefined => (p ? readFileSync(resolvePath(p)) : undefined);
+      const token = config.hub.token ?? read(config.hub.token_file)?.toString().trim();
+      if (!token) throw new ConfigError(options.file, [{ path: 'hub', message: 'expected hub.token or hub.token_file' }]);
+      forwarder = new Forwarder(
+        outbox,
+        { url: config.hub.url, agentId: config.id, token, window: config.hub.window, ca: read(config.hub.ca_file), cert: read(config.hub.cert_file), key: read(config.hub.key_file) },
+        log.child({ component: 'forwarder' }),
+      );
+    }
+    const feeds = prepared.feeds.map(({ config: feedConfig, parser }) => new Feed(feedConfig, parser, outbox, config.outbox.batch_events, log.child({ feed: feedConfig.name })));
+    const agent = new Agent(config, outbox, feeds, forwarder, log);
+    forwarder?.start();
+    for (const [i, feed] of feeds.entries()) {
+      const { collector, params } = prepared.feeds[i]!;
+      const workDir = join(dataDir, 'feeds', createHash('sha256').update(feed.name).digest('hex').slice(0, 16));
+      feed.collector = collector.create(params as never, feed.context(resolvePath, workDir));
+      await feed.collector.start();
+    }
+    agent.#heartbeat = setInterval(() => forwarder?.heartbeat(agent.status()), config.hub.heartbeat_seconds * 1000);
+    agent.#heartbeat.unref();
+    forwarder?.heartbeat(agent.status());
+    log.info({ id: config.id, feeds: feeds.length, outbox: outbox.depth }, 'Agent started.');
+    return agent;
+  }
+
+  status(): Record<string, unknown> {
+    return {
+      id: this.#config.id,
+      version: VERSION,
+      uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000),
+      outbox: this.outbox.depth,
+      forwarder: this.forwarder?.stats,
+      feeds: Object.fromEntries(this.feeds.map((f) => [f.name, { ...f.status }])),
+    };
+  }
+
+  async stop(): Promise<void> {
+    if (this.#heartbeat) clearInterval(this.#heartbeat);
+    for (const feed of this.feeds) await feed.collector?.stop();
+    await this.forwarder?.stop();
+    await this.outbox.close();
+    this.#log.info('Agent stopped.');
+  }
+}

@@ -1,0 +1,71 @@
+/**
+ * The batch envelope: what one MQTT message carries from an agent to the hub.
+ *
+ *   { v: 1, agent: string, epoch: string, seq: number, sent: number, events: Event[] }
+ *
+ * `epoch` names one life of the agent's outbox (a new outbox, a new epoch) and `seq` numbers its batches from 1
+ * upwards within it, so (agent, epoch, seq) identifies a batch for ever: the hub recognises a redelivered batch
+ * and processes it once. Events are flat IntelMQ objects. msgpack (plain maps, readable by any decoder) is the
+ * default encoding; the same envelope as JSON is accepted for publishers that cannot speak msgpack.
+ */
+import { Packr } from 'msgpackr';
+import { VigilError } from '../errors.js';
+
+export const WIRE_VERSION = 1;
+
+export type WireEvent = Record<string, unknown>;
+
+export interface Batch {
+  v: number;
+  agent: string;
+  epoch: string;
+  seq: number;
+  /** When the batch was made (ms since the epoch), for latency figures. */
+  sent: number;
+  events: WireEvent[];
+}
+
+// useRecords:false keeps standard msgpack maps, so any msgpack library can read a batch.
+const packr = new Packr({ useRecords: false, moreTypes: false });
+
+export function encodeBatch(batch: Batch): Buffer {
+  return packr.pack(batch);
+}
+
+/** Decodes and checks an envelope; throws VIGIL_E_WIRE naming what is wrong. */
+export function decodeBatch(payload: Uint8Array, format: 'msgpack' | 'json' = 'msgpack'): Batch {
+  let value: unknown;
+  try {
+    value = format === 'json' ? JSON.parse(Buffer.from(payload).toString('utf8')) : packr.unpack(payload);
+  } catch (err) {
+    throw new VigilError('VIGIL_E_WIRE', `payload is not ${format === 'json' ? 'JSON' : 'msgpack'}: ${(err as Error).message}`);
+  }
+  return checkBatch(value);
+}
+
+export function checkBatch(value: unknown): Batch {
+  const bad = (what: string): never => {
+    throw new VigilError('VIGIL_E_WIRE', `invalid batch envelope: ${what}`);
+  };
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return bad('not an object');
+  const b = value as Record<string, unknown>;
+  if (b.v !== WIRE_VERSION) bad(`unsupported version ${JSON.stringify(b.v)} (expected ${WIRE_VERSION})`);
+  if (typeof b.agent !== 'string' || b.agent === '') bad('agent must be a non-empty string');
+  if (typeof b.epoch !== 'string' || b.epoch === '') bad('epoch must be a non-empty string');
+  if (!Number.isSafeInteger(b.seq) || (b.seq as number) < 1) bad('seq must be a positive integer');
+  if (b.sent !== undefined && typeof b.sent !== 'number') bad('sent must be a number');
+  if (!Array.isArray(b.events)) bad('events must be an array');
+  for (const e of b.events as unknown[]) {
+    if (e === null || typeof e !== 'object' || Array.isArray(e)) bad('every event must be an object');
+  }
+  return { v: WIRE_VERSION, agent: b.agent as string, epoch: b.epoch as string, seq: b.seq as number, sent: (b.sent as number) ?? 0, events: b.events as WireEvent[] };
+}
+
+/** The packr for other durable records (outbox, inbox) so everything on disk is one msgpack dialect. */
+export function pack(value: unknown): Buffer {
+  return packr.pack(value);
+}
+
+export function unpack<T = unknown>(buf: Uint8Array): T {
+  return packr.unpack(buf) as T;
+}

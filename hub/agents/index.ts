@@ -1,0 +1,127 @@
+/**
+ * Agents known to the hub: who may connect (token hashes only — a token itself is never stored), and what the
+ * hub last heard from each (last seen, heartbeat status, events received). Status is kept in memory and saved
+ * to the hub's LevelDB from time to time, so a restarted hub still lists its agents.
+ */
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { HubDb } from '../store.js';
+
+export interface AgentCredential {
+  id: string;
+  /** Hex SHA-256 of the agent's token. */
+  token_sha256: string;
+  disabled?: boolean;
+}
+
+export interface AgentStatus {
+  id: string;
+  connected: boolean;
+  lastSeen: number | undefined;
+  version: string | undefined;
+  outboxDepth: unknown;
+  uptimeSeconds: number | undefined;
+  feeds: unknown;
+  eventsReceived: number;
+  batchesReceived: number;
+  duplicateBatches: number;
+  refused: number;
+}
+
+export function hashToken(token: string): string {
+  return createHash('sha256').update(token, 'utf8').digest('hex');
+}
+
+/** A new random token (URL-safe, 256 bits). */
+export function newToken(): string {
+  return randomBytes(32).toString('base64url');
+}
+
+export class AgentRegistry {
+  readonly #db: HubDb;
+  readonly #credentials = new Map<string, AgentCredential>();
+  readonly #status = new Map<string, AgentStatus>();
+  #dirty = new Set<string>();
+
+  private constructor(db: HubDb) {
+    this.#db = db;
+  }
+
+  static async open(db: HubDb, configured: readonly AgentCredential[]): Promise<AgentRegistry> {
+    const registry = new AgentRegistry(db);
+    for await (const [key, value] of db.iterator({ gt: 'a!cred!', lt: 'a!cred!~' })) {
+      const cred = JSON.parse(value.toString()) as AgentCredential;
+      registry.#credentials.set(key.slice('a!cred!'.length), cred);
+    }
+    // The config file wins over what the API stored for the same id.
+    for (const cred of configured) registry.#credentials.set(cred.id, cred);
+    for await (const [key, value] of db.iterator({ gt: 'a!status!', lt: 'a!status!~' })) {
+      const status = JSON.parse(value.toString()) as AgentStatus;
+      registry.#status.set(key.slice('a!status!'.length), { ...status, connected: false });
+    }
+    return registry;
+  }
+
+  /** True when `token` is the agent's current token and the agent is enabled. */
+  verify(id: string, token: string | Buffer | undefined): boolean {
+    const cred = this.#credentials.get(id);
+    if (!cred || cred.disabled || token === undefined) return false;
+    const given = Buffer.from(hashToken(token.toString()), 'hex');
+    const known = Buffer.from(cred.token_sha256, 'hex');
+    return given.length === known.length && timingSafeEqual(given, known);
+  }
+
+  /** Registers (or re-keys) an agent; returns the new token, shown once. */
+  async create(id: string): Promise<string> {
+    const token = newToken();
+    const cred: AgentCredential = { id, token_sha256: hashToken(token), disabled: false };
+    await this.#db.put(`a!cred!${id}`, Buffer.from(JSON.stringify(cred)), { sync: true });
+    this.#credentials.set(id, cred);
+    return token;
+  }
+
+  async setDisabled(id: string, disabled: boolean): Promise<boolean> {
+    const cred = this.#credentials.get(id);
+    if (!cred) return false;
+    const next = { ...cred, disabled };
+    await this.#db.put(`a!cred!${id}`, Buffer.from(JSON.stringify(next)), { sync: true });
+    this.#credentials.set(id, next);
+    return true;
+  }
+
+  has(id: string): boolean {
+    return this.#credentials.has(id);
+  }
+
+  status(id: string): AgentStatus {
+    let s = this.#status.get(id);
+    if (!s) {
+      s = { id, connected: false, lastSeen: undefined, version: undefined, outboxDepth: undefined, uptimeSeconds: undefined, feeds: undefined, eventsReceived: 0, batchesReceived: 0, duplicateBatches: 0, refused: 0 };
+      this.#status.set(id, s);
+    }
+    return s;
+  }
+
+  /** Every agent with credentials or a status, sorted by id. */
+  list(): AgentStatus[] {
+    const ids = new Set([...this.#credentials.keys(), ...this.#status.keys()]);
+    return [...ids].sort().map((id) => ({ ...this.status(id), disabled: this.#credentials.get(id)?.disabled ?? false }) as AgentStatus);
+  }
+
+  touch(id: string, change: Partial<AgentStatus>): void {
+    Object.assign(this.status(id), change, { lastSeen: Date.now() });
+    this.#dirty.add(id);
+  }
+
+  count(id: string, field: 'eventsReceived' | 'batchesReceived' | 'duplicateBatches' | 'refused', n = 1): void {
+    this.status(id)[field] += n;
+    this.#dirty.add(id);
+  }
+
+  /** Saves changed statuses (no fsync: status is informative, and is rebuilt by the next heartbeat). */
+  async save(): Promise<void> {
+    if (this.#dirty.size === 0) return;
+    const ids = [...this.#dirty];
+    this.#dirty = new Set();
+    await this.#db.batch(ids.map((id) => ({ type: 'put' as const, key: `a!status!${id}`, value: Buffer.from(JSON.stringify(this.status(id))) })));
+  }
+}

@@ -1,0 +1,78 @@
+/** The hub's configuration file (YAML): every key, its type, its default and what it means. */
+import Type, { type Static } from 'typebox';
+
+const Component = (what: string) =>
+  Type.Object(
+    {
+      type: Type.String({ description: `The ${what} type, e.g. ${what === 'expert' ? 'taxonomy' : 'file'}.` }),
+      name: Type.Optional(Type.String({ description: `Instance name (default: the type); unique among the ${what}s.` })),
+      params: Type.Record(Type.String(), Type.Unknown(), { default: {}, description: `The ${what}'s parameters (see 'vigil ${what}s TYPE').` }),
+    },
+    { additionalProperties: false },
+  );
+
+const Retry = Type.Object(
+  {
+    max_attempts: Type.Integer({ minimum: 1, default: 8, description: 'Attempts before a batch is dead-lettered.' }),
+    initial_backoff_ms: Type.Integer({ minimum: 1, default: 1000, description: 'First retry delay cap, in ms.' }),
+    max_backoff_ms: Type.Integer({ minimum: 1, default: 60000, description: 'Largest retry delay, in ms.' }),
+  },
+  { additionalProperties: false, default: {}, description: 'How a failing output retries before dead-lettering.' },
+);
+
+export const HubConfigSchema = Type.Object(
+  {
+    data_dir: Type.String({ default: './var/hub', description: 'Where the hub keeps its LevelDB (inbox, cursors, dead letters).' }),
+    broker: Type.Object(
+      {
+        host: Type.String({ default: '127.0.0.1', description: 'Address the embedded MQTT broker listens on.' }),
+        port: Type.Integer({ minimum: 0, maximum: 65535, default: 1883, description: 'MQTT port (0 picks a free one).' }),
+        max_payload_bytes: Type.Integer({ minimum: 1024, default: 16777216, description: 'Largest accepted batch, in bytes.' }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    api: Type.Object(
+      {
+        host: Type.String({ default: '127.0.0.1', description: 'Address the HTTP API listens on.' }),
+        port: Type.Integer({ minimum: 0, maximum: 65535, default: 8080, description: 'HTTP port (0 picks a free one).' }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    agents: Type.Array(
+      Type.Object(
+        {
+          id: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$', description: 'The agent id (its MQTT client id and topic level).' }),
+          token_sha256: Type.String({ pattern: '^[0-9a-f]{64}$', description: "Hex SHA-256 of the agent's token (the hub keeps no tokens)." }),
+          disabled: Type.Boolean({ default: false }),
+        },
+        { additionalProperties: false },
+      ),
+      { default: [], description: 'Agents allowed to connect.' },
+    ),
+    pipeline: Type.Object(
+      {
+        experts: Type.Array(Component('expert'), { default: [], description: 'Experts, applied in this order.' }),
+        outputs: Type.Array(
+          Type.Object(
+            {
+              type: Type.String({ description: 'The output type, e.g. file.' }),
+              name: Type.Optional(Type.String({ description: 'Instance name (default: the type); unique among the outputs.' })),
+              params: Type.Record(Type.String(), Type.Unknown(), { default: {}, description: "The output's parameters." }),
+              retry: Retry,
+            },
+            { additionalProperties: false },
+          ),
+          { default: [], description: 'Outputs; each gets every event, with its own cursor.' },
+        ),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    log: Type.Object(
+      { level: Type.Union([Type.Literal('trace'), Type.Literal('debug'), Type.Literal('info'), Type.Literal('warn'), Type.Literal('error')], { default: 'info' }) },
+      { additionalProperties: false, default: {} },
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export type HubConfig = Static<typeof HubConfigSchema>;

@@ -1,0 +1,172 @@
+/**
+ * The hub's durable inbox: the one place a batch must reach before its PUBACK goes out.
+ *
+ * Layout (keys in the hub's LevelDB, see hub/store.ts):
+ *   i!<seq>                 an accepted batch: the agent's msgpack envelope, bytes as received
+ *   h!<agent>!<epoch>       the highest agent batch seq stored for that agent and outbox epoch
+ *
+ * Writes are group-committed: every batch that arrives while a write runs goes into the next write, one
+ * LevelDB batch with fsync, so durability costs one fsync per group, not per batch.
+ *
+ * Redelivery: QoS 1 is at-least-once and the agent resends from its oldest unacknowledged batch after every
+ * reconnect. A batch whose seq is at or below the stored highest for its (agent, epoch) is a duplicate: it is
+ * acknowledged and not stored again. The check runs when the group is formed, against what is committed, and a
+ * duplicate is answered only after its group commits — so a batch is never called a duplicate of one that then
+ * failed to be written. When a write fails, every later batch from the same connection is refused as well,
+ * so the agent resends them in order and no gap can appear.
+ */
+import type { Level } from 'level';
+import { decodeBatch, encodeBatch, type Batch } from '../../common/codec/batch.js';
+import { seqKey, seqOf } from '../../common/seqkey.js';
+
+export type AcceptResult = 'stored' | 'duplicate';
+
+interface Pending {
+  source: object;
+  batch: Batch;
+  payload: Buffer;
+  resolve: (r: AcceptResult) => void;
+  reject: (err: Error) => void;
+}
+
+export interface InboxStats {
+  storedBatches: number;
+  storedEvents: number;
+  duplicateBatches: number;
+  writeErrors: number;
+  groups: number;
+}
+
+export interface InboxEntry {
+  seq: number;
+  batch: Batch;
+}
+
+export class Inbox {
+  readonly stats: InboxStats = { storedBatches: 0, storedEvents: 0, duplicateBatches: 0, writeErrors: 0, groups: 0 };
+  readonly #db: Level<string, Buffer>;
+  readonly #sync: boolean;
+  readonly #high = new Map<string, number>();
+  readonly #failedSources = new WeakSet<object>();
+  readonly #listeners = new Set<() => void>();
+  #seq: number;
+  #pending: Pending[] = [];
+  #writing = false;
+
+  private constructor(db: Level<string, Buffer>, seq: number, sync: boolean) {
+    this.#db = db;
+    this.#seq = seq;
+    this.#sync = sync;
+  }
+
+  static async open(db: Level<string, Buffer>, options: { sync?: boolean } = {}): Promise<Inbox> {
+    const last = await db.keys({ gt: 'i!', lt: 'i!~', reverse: true, limit: 1 }).all();
+    const meta = await db.get('m!inbox-seq');
+    const seq = Math.max(last[0] ? seqOf(last[0]) : 0, meta ? Number(meta.toString()) : 0);
+    const inbox = new Inbox(db, seq, options.sync ?? true);
+    for await (const [key, value] of db.iterator({ gt: 'h!', lt: 'h!~' })) inbox.#high.set(key.slice(2), Number(value.toString()));
+    return inbox;
+  }
+
+  /** The last inbox seq written. */
+  get head(): number {
+    return this.#seq;
+  }
+
+  /** Calls `listener` whenever new batches were committed. */
+  onCommit(listener: () => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /**
+   * Stores a batch durably (or recognises it as one already stored). `source` identifies the connection it came
+   * on; after a failed write, that connection's later batches are refused.
+   */
+  accept(source: object, batch: Batch, payload?: Buffer): Promise<AcceptResult> {
+    if (this.#failedSources.has(source)) return Promise.reject(new Error('an earlier batch of this connection was not stored; reconnect and resend'));
+    return new Promise((resolve, reject) => {
+      this.#pending.push({ source, batch, payload: payload ?? encodeBatch(batch), resolve, reject });
+      if (!this.#writing) void this.#writeLoop();
+    });
+  }
+
+  async #writeLoop(): Promise<void> {
+    this.#writing = true;
+    try {
+      while (this.#pending.length > 0) {
+        const group = this.#pending;
+        this.#pending = [];
+        await this.#writeGroup(group);
+      }
+    } finally {
+      this.#writing = false;
+    }
+  }
+
+  async #writeGroup(group: Pending[]): Promise<void> {
+    const ops: { type: 'put'; key: string; value: Buffer }[] = [];
+    const highs = new Map<string, number>();
+    const results: AcceptResult[] = [];
+    const live: Pending[] = [];
+    let seq = this.#seq;
+    let events = 0;
+    for (const p of group) {
+      if (this.#failedSources.has(p.source)) {
+        p.reject(new Error('an earlier batch of this connection was not stored; reconnect and resend'));
+        continue;
+      }
+      live.push(p);
+      const key = `${p.batch.agent}!${p.batch.epoch}`;
+      const high = highs.get(key) ?? this.#high.get(key) ?? 0;
+      if (p.batch.seq <= high) {
+        results.push('duplicate');
+        continue;
+      }
+      highs.set(key, p.batch.seq);
+      seq++;
+      events += p.batch.events.length;
+      ops.push({ type: 'put', key: seqKey('i', seq), value: p.payload });
+      results.push('stored');
+    }
+    if (live.length === 0) return;
+    for (const [key, high] of highs) ops.push({ type: 'put', key: `h!${key}`, value: Buffer.from(String(high)) });
+    ops.push({ type: 'put', key: 'm!inbox-seq', value: Buffer.from(String(seq)) });
+    try {
+      if (highs.size > 0) await this.#db.batch(ops, { sync: this.#sync });
+    } catch (err) {
+      this.stats.writeErrors++;
+      for (const p of live) {
+        this.#failedSources.add(p.source);
+        p.reject(err as Error);
+      }
+      return;
+    }
+    this.#seq = seq;
+    for (const [key, high] of highs) this.#high.set(key, high);
+    this.stats.groups++;
+    live.forEach((p, i) => {
+      if (results[i] === 'stored') this.stats.storedBatches++;
+      else this.stats.duplicateBatches++;
+      p.resolve(results[i]!);
+    });
+    this.stats.storedEvents += events;
+    if (highs.size > 0) for (const l of this.#listeners) l();
+  }
+
+  /** Up to `limit` stored batches after inbox seq `after`, oldest first. */
+  async readAfter(after: number, limit: number): Promise<InboxEntry[]> {
+    const entries = await this.#db.iterator({ gt: seqKey('i', after), lt: 'i!~', limit }).all();
+    return entries.map(([key, value]) => ({ seq: seqOf(key), batch: decodeBatch(value) }));
+  }
+
+  /** Deletes stored batches up to and including `upTo` (once every consumer has passed them). */
+  async trim(upTo: number): Promise<void> {
+    await this.#db.clear({ gt: 'i!', lte: seqKey('i', upTo) });
+  }
+
+  /** Stored batches not yet trimmed (cheap estimate from the key range). */
+  async depth(after: number): Promise<number> {
+    return Math.max(0, this.#seq - after);
+  }
+}

@@ -1,0 +1,102 @@
+/**
+ * The hub: embedded MQTT broker → durable inbox → experts → outputs, watched through the HTTP API.
+ * Start-up order follows the data: storage first, then the pipeline, and the broker last, so no batch is
+ * acknowledged before everything behind it is ready. Shutdown goes the other way.
+ */
+import { resolve } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { VERSION } from '../common/version.js';
+import { AgentRegistry } from './agents/index.js';
+import { startApi } from './api/index.js';
+import { Broker } from './broker/index.js';
+import type { HubConfig } from './config.js';
+import { Inbox } from './inbox/index.js';
+import { Pipeline } from './pipeline/index.js';
+import { openHubDb, type HubDb } from './store.js';
+
+export interface HubOptions {
+  config: HubConfig;
+  /** The config file, named in errors. */
+  file?: string;
+  resolvePath?: (p: string) => string;
+  log: Logger;
+}
+
+export class Hub {
+  readonly version = VERSION;
+  readonly startedAt = Date.now();
+  readonly db: HubDb;
+  readonly inbox: Inbox;
+  readonly agents: AgentRegistry;
+  readonly pipeline: Pipeline;
+  broker!: Broker;
+  api!: FastifyInstance;
+  readonly #log: Logger;
+  readonly #config: HubConfig;
+  #saveTimer: NodeJS.Timeout | undefined;
+
+  private constructor(db: HubDb, inbox: Inbox, agents: AgentRegistry, pipeline: Pipeline, config: HubConfig, log: Logger) {
+    this.db = db;
+    this.inbox = inbox;
+    this.agents = agents;
+    this.pipeline = pipeline;
+    this.#config = config;
+    this.#log = log;
+  }
+
+  static async start(options: HubOptions): Promise<Hub> {
+    const { config, log } = options;
+    const resolvePath = options.resolvePath ?? ((p: string) => resolve(p));
+    const dataDir = resolvePath(config.data_dir);
+    const db = await openHubDb(`${dataDir}/db`);
+    try {
+      const inbox = await Inbox.open(db);
+      const agents = await AgentRegistry.open(db, config.agents);
+      const pipeline = await Pipeline.create(db, inbox, { config: config.pipeline, file: options.file, dataDir, resolvePath, log });
+      const hub = new Hub(db, inbox, agents, pipeline, config, log);
+      await pipeline.start();
+      hub.broker = await Broker.start(
+        { host: config.broker.host, port: config.broker.port, maxPayloadBytes: config.broker.max_payload_bytes },
+        inbox,
+        agents,
+        log.child({ component: 'broker' }),
+      );
+      hub.api = await startApi(hub, { host: config.api.host, port: config.api.port }, log);
+      hub.#saveTimer = setInterval(() => void agents.save().catch(() => {}), 2000);
+      hub.#saveTimer.unref();
+      log.info({ mqtt: `${config.broker.host}:${hub.broker.port}`, api: `http://${config.api.host}:${hub.apiPort}` }, 'Hub started.');
+      return hub;
+    } catch (err) {
+      await db.close().catch(() => {});
+      throw err;
+    }
+  }
+
+  get apiPort(): number {
+    const address = this.api.server.address();
+    return typeof address === 'object' && address ? address.port : this.#config.api.port;
+  }
+
+  stats(): Record<string, unknown> {
+    return {
+      version: this.version,
+      uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000),
+      inbox: { ...this.inbox.stats, head: this.inbox.head },
+      broker: this.broker.stats,
+      experts: { cursor: this.pipeline.experts.cursor, processedHead: this.pipeline.experts.head, ...this.pipeline.experts.metrics.toJSON() },
+      outputs: Object.fromEntries(this.pipeline.outputs.map((o) => [o.name, { cursor: o.cursor, paused: o.paused, ...o.metrics.toJSON() }])),
+      agents: this.agents.list().length,
+    };
+  }
+
+  async stop(): Promise<void> {
+    if (this.#saveTimer) clearInterval(this.#saveTimer);
+    await this.api?.close();
+    await this.broker?.close();
+    await this.pipeline.stop();
+    await this.agents.save().catch(() => {});
+    await this.db.close();
+    this.#log.info('Hub stopped.');
+  }
+}

@@ -1,0 +1,66 @@
+/**
+ * The hub's component contracts (Vector's transforms and sinks, with IntelMQ's expert and output names).
+ * A component is a declared value: name, summary, a parameter schema that holds every default, and `create`,
+ * which validates and may throw a config error (stopping start-up) and returns an object with one hot method.
+ */
+import type { Static, TObject } from 'typebox';
+import type { Logger } from 'pino';
+
+export type Event = Record<string, unknown>;
+
+export interface ComponentContext {
+  /** The instance's name in the config (e.g. `events-file`). */
+  name: string;
+  log: Logger;
+  /** Resolves a path written in the config relative to the config file. */
+  resolvePath(path: string): string;
+  /** The hub's data directory, for components that keep files of their own. */
+  dataDir: string;
+}
+
+export interface Expert {
+  /**
+   * Processes one batch of events in order. Returns the events to pass on: the same objects changed in place,
+   * fewer (dropped on purpose), or more. Throwing a record error for one event is done through `reject`.
+   */
+  process(events: Event[], reject: (event: Event, err: Error) => void): Event[] | Promise<Event[]>;
+  close?(): Promise<void>;
+}
+
+export interface ExpertDefinition<PS extends TObject = TObject> {
+  /** IntelMQ's expert name, e.g. `taxonomy`; the file is `hub/experts/<name>.ts`. */
+  name: string;
+  summary: string;
+  params: PS;
+  create(params: Static<PS>, ctx: ComponentContext): Expert | Promise<Expert>;
+}
+
+export interface Output {
+  /**
+   * Delivers a batch. Resolves when the events are durable at the destination; rejects to have the batch retried
+   * (with backoff) and, after the configured attempts, dead-lettered. The resolved value is a checkpoint the
+   * runner stores with its cursor and hands back to `open` after a restart.
+   */
+  write(events: readonly Event[], ids: readonly string[]): Promise<unknown>;
+  /** Called once before the first write with the checkpoint stored with the cursor (undefined the first time). */
+  open?(checkpoint: unknown): Promise<void>;
+  close?(): Promise<void>;
+}
+
+export interface OutputDefinition<PS extends TObject = TObject> {
+  /** The output type, e.g. `file`; the file is `hub/outputs/<type>.ts`. */
+  name: string;
+  summary: string;
+  params: PS;
+  /** How a redelivered batch is handled: `exactly-once` (idempotent or checkpointed) or `at-least-once`. */
+  delivery: 'exactly-once' | 'at-least-once';
+  create(params: Static<PS>, ctx: ComponentContext): Output | Promise<Output>;
+}
+
+export function defineExpert<PS extends TObject>(def: ExpertDefinition<PS>): ExpertDefinition<PS> {
+  return def;
+}
+
+export function defineOutput<PS extends TObject>(def: OutputDefinition<PS>): OutputDefinition<PS> {
+  return def;
+}

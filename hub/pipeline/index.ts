@@ -1,0 +1,119 @@
+/**
+ * The hub pipeline: inbox → experts stage → processed log → one runner per output. It builds the components named
+ * in the config (each validated against its own parameter schema, errors naming the config key), starts them,
+ * and trims the logs: inbox batches once the experts stage has passed them, processed batches once every
+ * output has.
+ */
+import type { Logger } from 'pino';
+import { validateConfig } from '../../common/config/validate.js';
+import { ConfigError } from '../../common/errors.js';
+import { seqKey } from '../../common/seqkey.js';
+import type { HubConfig } from '../config.js';
+import type { Inbox } from '../inbox/index.js';
+import type { HubDb } from '../store.js';
+import { DeadLetters } from './deadletters.js';
+import type { ComponentContext } from './define.js';
+import { ExpertsStage, type NamedExpert } from './experts-stage.js';
+import { ComponentMetrics } from './metrics.js';
+import { OutputRunner } from './output-runner.js';
+import { loadExpert, loadOutput } from './registry.js';
+
+export interface PipelineOptions {
+  config: HubConfig['pipeline'];
+  file: string | undefined;
+  dataDir: string;
+  resolvePath(p: string): string;
+  log: Logger;
+}
+
+const TRIM_INTERVAL_MS = 5000;
+
+export class Pipeline {
+  readonly experts: ExpertsStage;
+  readonly outputs: OutputRunner[];
+  readonly dead: DeadLetters;
+  readonly #db: HubDb;
+  readonly #inbox: Inbox;
+  readonly #log: Logger;
+  #trimTimer: NodeJS.Timeout | undefined;
+
+  private constructor(db: HubDb, inbox: Inbox, experts: ExpertsStage, outputs: OutputRunner[], dead: DeadLetters, log: Logger) {
+    this.#db = db;
+    this.#inbox = inbox;
+    this.experts = experts;
+    this.outputs = outputs;
+    this.dead = dead;
+    this.#log = log;
+  }
+
+  static async create(db: HubDb, inbox: Inbox, options: PipelineOptions): Promise<Pipeline> {
+    const { config, file, log } = options;
+    const dead = await DeadLetters.open(db);
+    const context = (name: string): ComponentContext => ({ name, log: log.child({ component: name }), resolvePath: options.resolvePath, dataDir: options.dataDir });
+
+    const experts: NamedExpert[] = [];
+    for (const [i, spec] of config.experts.entries()) {
+      const path = `pipeline.experts[${i}]`;
+      const def = await loadExpert(spec.type).catch((err: Error) => {
+        throw new ConfigError(file, [{ path: `${path}.type`, message: err.message }]);
+      });
+      const params = validateConfig(def.params, spec.params, { file, path: `${path}.params` });
+      const name = spec.name ?? spec.type;
+      experts.push({ name, expert: await def.create(params, context(`expert:${name}`)), metrics: new ComponentMetrics() });
+    }
+    const stage = new ExpertsStage(db, inbox, experts, dead, log.child({ component: 'experts' }));
+
+    const outputs: OutputRunner[] = [];
+    const names = new Set<string>();
+    for (const [i, spec] of config.outputs.entries()) {
+      const path = `pipeline.outputs[${i}]`;
+      const def = await loadOutput(spec.type).catch((err: Error) => {
+        throw new ConfigError(file, [{ path: `${path}.type`, message: err.message }]);
+      });
+      const params = validateConfig(def.params, spec.params, { file, path: `${path}.params` });
+      const name = spec.name ?? spec.type;
+      if (names.has(name)) throw new ConfigError(file, [{ path: `${path}.name`, message: `output name '${name}' is used twice; give each output a unique name` }]);
+      names.add(name);
+      const output = await def.create(params, context(`output:${name}`));
+      const retry = spec.retry;
+      outputs.push(
+        new OutputRunner(
+          db,
+          { name, output, retry: { maxAttempts: retry.max_attempts, initialBackoffMs: retry.initial_backoff_ms, maxBackoffMs: retry.max_backoff_ms } },
+          dead,
+          () => stage.head,
+          log.child({ component: `output:${name}` }),
+        ),
+      );
+    }
+    return new Pipeline(db, inbox, stage, outputs, dead, log);
+  }
+
+  async start(): Promise<void> {
+    for (const output of this.outputs) await output.start();
+    this.experts.onProcessed(() => {
+      for (const output of this.outputs) output.notify();
+    });
+    await this.experts.start();
+    this.#trimTimer = setInterval(() => void this.trim().catch((err) => this.#log.warn({ err }, 'Trimming the logs failed.')), TRIM_INTERVAL_MS);
+    this.#trimTimer.unref();
+  }
+
+  /** Deletes what every consumer has passed. Deletes need no fsync: a lost delete only means a later trim. */
+  async trim(): Promise<void> {
+    const inboxDone = this.experts.cursor;
+    if (inboxDone > 0) await this.#inbox.trim(inboxDone);
+    const processedDone = this.outputs.length === 0 ? this.experts.head : Math.min(...this.outputs.map((o) => o.cursor));
+    if (processedDone > 0) await this.#db.clear({ gt: 'p!', lte: seqKey('p', processedDone) });
+  }
+
+  output(name: string): OutputRunner | undefined {
+    return this.outputs.find((o) => o.name === name);
+  }
+
+  async stop(): Promise<void> {
+    if (this.#trimTimer) clearInterval(this.#trimTimer);
+    await this.experts.stop();
+    for (const output of this.outputs) await output.stop();
+  }
+}

@@ -1,0 +1,48 @@
+/**
+ * The counters every pipeline component gets, registered at zero (Vector's component metrics):
+ * received, sent, dropped (on purpose, by a filter or expert), rejected (by kind), plus lag and latency that the
+ * output runner fills in.
+ */
+export class ComponentMetrics {
+  received = 0;
+  sent = 0;
+  dropped = 0;
+  rejected = 0;
+  readonly errors: Record<string, number> = {};
+  lastError: string | undefined;
+  lastErrorAt: number | undefined;
+  /** Events waiting for this component. */
+  lagEvents = 0;
+  /** Age of the oldest waiting event, in seconds. */
+  lagSeconds = 0;
+  /** Time to deliver the last batch, in ms. */
+  batchLatencyMs = 0;
+
+  reject(kind: string, n = 1): void {
+    this.rejected += n;
+    this.error(kind);
+  }
+
+  error(kind: string, message?: string): void {
+    this.errors[kind] = (this.errors[kind] ?? 0) + 1;
+    if (message) {
+      this.lastError = message;
+      this.lastErrorAt = Date.now();
+    }
+  }
+
+  toJSON(): Record<string, unknown> {
+    return {
+      received: this.received,
+      sent: this.sent,
+      dropped: this.dropped,
+      rejected: this.rejected,
+      errors: this.errors,
+      lastError: this.lastError,
+      lastErrorAt: this.lastErrorAt,
+      lagEvents: this.lagEvents,
+      lagSeconds: this.lagSeconds,
+      batchLatencyMs: this.batchLatencyMs,
+    };
+  }
+}

@@ -1,0 +1,198 @@
+/**
+ * Stage 2, once per output: processed log → output. Every output has its own durable cursor, so a slow or broken
+ * output never holds up another. The runner reads batches after its cursor, keeps the events its `when` filter
+ * selects, and calls `write`; a failed write is retried with exponential backoff and jitter, and after the
+ * configured attempts the batch is moved to the dead letters (in the same atomic write as the cursor) — it is
+ * never dropped. After a successful write the cursor moves, together with the output's checkpoint.
+ */
+import type { Logger } from 'pino';
+import { seqKey, seqOf } from '../../common/seqkey.js';
+import { Backoff } from '../../common/backoff.js';
+import type { HubDb } from '../store.js';
+import type { DeadLetters } from './deadletters.js';
+import type { Event, Output } from './define.js';
+import { decodeProcessed } from './experts-stage.js';
+import { ComponentMetrics } from './metrics.js';
+
+export interface RetryPolicy {
+  /** Attempts before a batch is dead-lettered (default 8). */
+  maxAttempts: number;
+  initialBackoffMs: number;
+  maxBackoffMs: number;
+}
+
+export interface OutputRunnerOptions {
+  name: string;
+  output: Output;
+  /** Keeps an event for this output; undefined keeps all. */
+  filter?: (event: Event) => boolean;
+  retry: RetryPolicy;
+  /** Largest number of processed batches handed to one write. */
+  batchLimit?: number;
+}
+
+interface Cursor {
+  seq: number;
+  checkpoint?: unknown;
+}
+
+export class OutputRunner {
+  readonly metrics = new ComponentMetrics();
+  readonly name: string;
+  readonly #db: HubDb;
+  readonly #opts: OutputRunnerOptions;
+  readonly #dead: DeadLetters;
+  readonly #log: Logger;
+  readonly #key: string;
+  #cursor: Cursor = { seq: 0 };
+  #stopped = false;
+  #paused = false;
+  #wake: (() => void) | undefined;
+  #sleepTimer: NodeJS.Timeout | undefined;
+  #cancelSleep: (() => void) | undefined;
+  #loop: Promise<void> | undefined;
+  #headOf: () => number;
+
+  constructor(db: HubDb, options: OutputRunnerOptions, dead: DeadLetters, headOf: () => number, log: Logger) {
+    this.#db = db;
+    this.#opts = options;
+    this.name = options.name;
+    this.#dead = dead;
+    this.#log = log;
+    this.#key = `k!out!${options.name}`;
+    this.#headOf = headOf;
+  }
+
+  async start(): Promise<void> {
+    const saved = await this.#db.get(this.#key);
+    if (saved) this.#cursor = JSON.parse(saved.toString()) as Cursor;
+    await this.#opts.output.open?.(this.#cursor.checkpoint);
+    this.#loop = this.#run();
+  }
+
+  get cursor(): number {
+    return this.#cursor.seq;
+  }
+
+  get paused(): boolean {
+    return this.#paused;
+  }
+
+  /** New processed batches exist. */
+  notify(): void {
+    this.#wake?.();
+  }
+
+  pause(): void {
+    this.#paused = true;
+  }
+
+  resume(): void {
+    this.#paused = false;
+    this.notify();
+  }
+
+  async #run(): Promise<void> {
+    const backoff = new Backoff({ initialMs: this.#opts.retry.initialBackoffMs, maxMs: this.#opts.retry.maxBackoffMs });
+    while (!this.#stopped) {
+      this.metrics.lagEvents = Math.max(0, this.#headOf() - this.#cursor.seq);
+      if (this.#paused || this.#headOf() <= this.#cursor.seq) {
+        await this.#idle();
+        continue;
+      }
+      const entries = await this.#db.iterator({ gt: seqKey('p', this.#cursor.seq), lt: 'p!~', limit: this.#opts.batchLimit ?? 16 }).all();
+      if (entries.length === 0) {
+        await this.#idle();
+        continue;
+      }
+      const events: Event[] = [];
+      const ids: string[] = [];
+      let oldest = Infinity;
+      for (const [, value] of entries) {
+        const batch = decodeProcessed(value);
+        oldest = Math.min(oldest, batch.sent || Date.now());
+        batch.events.forEach((event, i) => {
+          this.metrics.received++;
+          if (this.#opts.filter && !this.#opts.filter(event)) {
+            this.metrics.dropped++;
+            return;
+          }
+          events.push(event);
+          ids.push(batch.ids[i]!);
+        });
+      }
+      const lastSeq = seqOf(entries[entries.length - 1]![0]);
+      this.metrics.lagSeconds = Number.isFinite(oldest) ? Math.max(0, (Date.now() - oldest) / 1000) : 0;
+      await this.#deliver(events, ids, lastSeq, backoff);
+    }
+  }
+
+  async #deliver(events: Event[], ids: string[], lastSeq: number, backoff: Backoff): Promise<void> {
+    let checkpoint = this.#cursor.checkpoint;
+    let delivered = events.length === 0; // everything filtered out: nothing to write, the cursor still moves
+    let attempts = 0;
+    while (!delivered && !this.#stopped) {
+      attempts++;
+      const started = Date.now();
+      try {
+        checkpoint = await this.#opts.output.write(events, ids);
+        this.metrics.sent += events.length;
+        this.metrics.batchLatencyMs = Date.now() - started;
+        backoff.reset();
+        delivered = true;
+      } catch (err) {
+        const message = (err as Error).message;
+        this.metrics.error('write', message);
+        if (attempts >= this.#opts.retry.maxAttempts) {
+          this.#log.error({ output: this.name, attempts, err: message }, 'Giving up on a batch after the last attempt; it goes to the dead letters.');
+          this.metrics.reject('dead-lettered', events.length);
+          await this.#commit(lastSeq, checkpoint, [this.#dead.op({ stage: `output:${this.name}`, reason: message, events, ids, attempts })]);
+          return;
+        }
+        const delay = backoff.next();
+        this.#log.warn({ output: this.name, attempt: attempts, retryInMs: delay, err: message }, 'Output write failed; retrying.');
+        await this.#sleep(delay);
+      }
+    }
+    // Stopped before the batch was written: the cursor stays, the batch is written after the restart.
+    if (delivered) await this.#commit(lastSeq, checkpoint, []);
+  }
+
+  async #commit(seq: number, checkpoint: unknown, extra: { type: 'put'; key: string; value: Buffer }[]): Promise<void> {
+    const cursor: Cursor = { seq, checkpoint };
+    await this.#db.batch([...extra, { type: 'put', key: this.#key, value: Buffer.from(JSON.stringify(cursor)) }], { sync: true });
+    this.#cursor = cursor;
+  }
+
+  #idle(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.#wake = () => {
+        this.#wake = undefined;
+        resolve();
+      };
+      if (this.#stopped || (!this.#paused && this.#headOf() > this.#cursor.seq)) this.#wake();
+    });
+  }
+
+  /** A backoff pause: new batches do not cut it short, only stop() does. */
+  #sleep(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.#sleepTimer = setTimeout(() => {
+        this.#cancelSleep = undefined;
+        resolve();
+      }, ms);
+      this.#cancelSleep = () => {
+        clearTimeout(this.#sleepTimer);
+        resolve();
+      };
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    this.#wake?.();
+    this.#cancelSleep?.();
+    await this.#loop;
+    await this.#opts.output.close?.();
+  }
+}
