@@ -1,63 +1,16 @@
+import { pythonJsonDumps, type PyJsonOptions } from '../../../common/harmonization/index.js';
+import { VigilError } from '../../../common/errors.js';
+
 /**
  * Text as Python writes it. IntelMQ rebuilds each event's `raw` with `json.dumps` or `csv.writer`; writing the
  * same bytes lets Vigil's events carry the same `raw` as IntelMQ's, so existing dedup keys and tools still match.
  */
 
-export interface PyJsonOptions {
-  /** `sort_keys=True` */
-  sortKeys?: boolean;
-}
-
-/** `json.dumps(value)` with Python's defaults: `", "` / `": "` separators and non-ASCII escaped as \uXXXX. */
+/** `json.dumps(value)` in Python's default style (see common/harmonization/pyjson.ts); throws for what JSON cannot carry. */
 export function pyJsonDumps(value: unknown, options: PyJsonOptions = {}): string {
-  return dump(value, options.sortKeys === true);
-}
-
-function dump(value: unknown, sortKeys: boolean): string {
-  if (value === null || value === undefined) return 'null';
-  switch (typeof value) {
-    case 'boolean':
-      return value ? 'true' : 'false';
-    case 'number':
-      return pyNumber(value);
-    case 'string':
-      return pyString(value);
-    case 'object': {
-      if (Array.isArray(value)) return `[${value.map((v) => dump(v, sortKeys)).join(', ')}]`;
-      const keys = Object.keys(value as object);
-      if (sortKeys) keys.sort();
-      const obj = value as Record<string, unknown>;
-      return `{${keys.map((k) => `${pyString(k)}: ${dump(obj[k], sortKeys)}`).join(', ')}}`;
-    }
-    default:
-      return pyString(String(value));
-  }
-}
-
-/**
- * Python's float repr is shortest-round-trip like JavaScript's, but switches to exponent notation from 1e16
- * (JavaScript: 1e21) and writes `1e-05` where JavaScript writes `0.00001`. Integers parsed from JSON stay ints.
- */
-function pyNumber(n: number): string {
-  if (!Number.isFinite(n)) return n > 0 ? 'Infinity' : n < 0 ? '-Infinity' : 'NaN';
-  if (Number.isInteger(n) && Math.abs(n) < 1e16) return String(n);
-  const abs = Math.abs(n);
-  if (abs !== 0 && (abs >= 1e16 || abs < 1e-4)) {
-    const [mantissa, exp] = n.toExponential().split('e');
-    const e = Number(exp);
-    const sign = e < 0 ? '-' : '+';
-    return `${mantissa}e${sign}${String(Math.abs(e)).padStart(2, '0')}`;
-  }
-  return String(n);
-}
-
-const ESCAPES: Record<string, string> = { '"': '\\"', '\\': '\\\\', '\n': '\\n', '\r': '\\r', '\t': '\\t', '\b': '\\b', '\f': '\\f' };
-
-// Everything JSON must escape plus all non-ASCII (ensure_ascii=True); surrogate pairs come out as two escapes.
-const NEEDS_ESCAPE = /["\\\u0000-\u001f\u007f-\uffff]/g;
-
-function pyString(s: string): string {
-  return `"${s.replace(NEEDS_ESCAPE, (c) => ESCAPES[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)}"`;
+  const text = pythonJsonDumps(value, options);
+  if (text === undefined) throw new VigilError('VIGIL_E_RECORD', 'value cannot be written as JSON');
+  return text;
 }
 
 export interface PyCsvDialect {
