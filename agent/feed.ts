@@ -128,6 +128,7 @@ export class Feed {
     const done = options.digest ? { digest: options.digest, records: stats.records, complete: true } : undefined;
     await this.#outbox.append(pending, stateWith(done));
     this.status.events += stats.events;
+    this.#log.info({ events: stats.events, rejected: stats.rejected, records: stats.records }, 'Report stored in the outbox.');
     if (logged > LOGGED_REJECTS_PER_REPORT) this.#log.warn({ rejected: stats.rejected }, 'More records were rejected in this report.');
     return stats;
   }

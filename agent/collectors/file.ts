@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { basename } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { pipeline } from 'node:stream/promises';
 import Type from 'typebox';
 import { defineCollector } from './define.js';
@@ -28,7 +29,9 @@ export default defineCollector({
     const runOnce = async (): Promise<void> => {
       try {
         const digest = await fileDigest(path);
-        const stats = await ctx.ingest(createReadStream(path), { 'extra.file_name': basename(path) }, { digest });
+        // feed.url names where the data came from; parsers that tell lists apart by URL (spamhaus.drop) use it.
+        const report = { 'feed.url': pathToFileURL(path).href.replace('file:///', 'file://localhost/'), 'extra.file_name': basename(path) };
+        const stats = await ctx.ingest(createReadStream(path), report, { digest });
         ctx.recordRun({ ok: true, events: stats.events });
       } catch (err) {
         ctx.log.error({ path, err: (err as Error).message }, 'Reading the file failed.');
