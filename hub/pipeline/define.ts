@@ -16,6 +16,20 @@ export interface ComponentContext {
   resolvePath(path: string): string;
   /** The hub's data directory, for components that keep files of their own. */
   dataDir: string;
+  /**
+   * Durable key-value state of this component instance (e.g. the deduplicator's cache), in the hub's LevelDB.
+   * Writes made during `process` are committed in the same atomic batch as the processed events, so state and
+   * output never disagree after a crash. Reads see earlier writes, committed or not.
+   */
+  store: ComponentStore;
+}
+
+export interface ComponentStore {
+  get(key: string): Promise<Buffer | undefined>;
+  put(key: string, value: Buffer | string): void;
+  del(key: string): void;
+  /** Entries whose key starts with `prefix`, in key order (committed state only). */
+  entries(prefix?: string, limit?: number): Promise<[string, Buffer][]>;
 }
 
 export interface Expert {

@@ -32,6 +32,8 @@ export interface NamedExpert {
   metrics: ComponentMetrics;
 }
 
+type Op = { type: 'put'; key: string; value: Buffer } | { type: 'del'; key: string };
+
 const CURSOR = 'k!experts';
 const READ_LIMIT = 64;
 
@@ -50,7 +52,10 @@ export class ExpertsStage {
   #loop: Promise<void> | undefined;
   readonly #listeners = new Set<() => void>();
 
-  constructor(db: HubDb, inbox: Inbox, experts: NamedExpert[], dead: DeadLetters, log: Logger) {
+  readonly #drainState: () => { type: 'put' | 'del'; key: string; value?: Buffer }[];
+
+  constructor(db: HubDb, inbox: Inbox, experts: NamedExpert[], dead: DeadLetters, log: Logger, drainState: () => { type: 'put' | 'del'; key: string; value?: Buffer }[] = () => []) {
+    this.#drainState = drainState;
     this.#db = db;
     this.#inbox = inbox;
     this.#experts = experts;
@@ -96,7 +101,7 @@ export class ExpertsStage {
       }
       this.#running = true;
       try {
-        const ops: { type: 'put'; key: string; value: Buffer }[] = [];
+        const ops: Op[] = [];
         let seq = this.#processedSeq;
         for (const entry of entries) {
           const processed = await this.#process(entry.batch.agent, entry.batch.epoch, entry.batch.seq, entry.batch.sent, entry.batch.events, ops);
@@ -105,6 +110,8 @@ export class ExpertsStage {
           ops.push({ type: 'put', key: seqKey('p', seq), value: pack(processed) });
         }
         const cursor = entries[entries.length - 1]!.seq;
+        // Expert state (dedup cache, thresholds) commits with the events it decided about.
+        ops.push(...(this.#drainState() as Op[]));
         ops.push({ type: 'put', key: CURSOR, value: Buffer.from(String(cursor)) }, { type: 'put', key: 'm!processed-seq', value: Buffer.from(String(seq)) });
         await this.#db.batch(ops, { sync: true });
         this.#cursor = cursor;
@@ -121,7 +128,7 @@ export class ExpertsStage {
   }
 
   /** Runs one inbox batch through validation and the experts; dead letters are added to `ops`. */
-  async #process(agent: string, epoch: string, batchSeq: number, sent: number, incoming: Event[], ops: { type: 'put'; key: string; value: Buffer }[]): Promise<ProcessedBatch> {
+  async #process(agent: string, epoch: string, batchSeq: number, sent: number, incoming: Event[], ops: Op[]): Promise<ProcessedBatch> {
     this.metrics.received += incoming.length;
     const ids: string[] = [];
     let events: Event[] = [];

@@ -15,6 +15,7 @@ import { DeadLetters } from './deadletters.js';
 import type { ComponentContext } from './define.js';
 import { ExpertsStage, type NamedExpert } from './experts-stage.js';
 import { ComponentMetrics } from './metrics.js';
+import { BufferedStore } from './store.js';
 import { OutputRunner } from './output-runner.js';
 import { loadExpert, loadOutput } from './registry.js';
 
@@ -49,7 +50,12 @@ export class Pipeline {
   static async create(db: HubDb, inbox: Inbox, options: PipelineOptions): Promise<Pipeline> {
     const { config, file, log } = options;
     const dead = await DeadLetters.open(db);
-    const context = (name: string): ComponentContext => ({ name, log: log.child({ component: name }), resolvePath: options.resolvePath, dataDir: options.dataDir });
+    const stores: BufferedStore[] = [];
+    const context = (name: string): ComponentContext => {
+      const store = new BufferedStore(db, name);
+      stores.push(store);
+      return { name, log: log.child({ component: name }), resolvePath: options.resolvePath, dataDir: options.dataDir, store };
+    };
 
     const experts: NamedExpert[] = [];
     for (const [i, spec] of config.experts.entries()) {
@@ -61,7 +67,7 @@ export class Pipeline {
       const name = spec.name ?? spec.type;
       experts.push({ name, expert: await def.create(params, context(`expert:${name}`)), metrics: new ComponentMetrics() });
     }
-    const stage = new ExpertsStage(db, inbox, experts, dead, log.child({ component: 'experts' }));
+    const stage = new ExpertsStage(db, inbox, experts, dead, log.child({ component: 'experts' }), () => stores.flatMap((s) => s.drain()));
 
     const outputs: OutputRunner[] = [];
     const names = new Set<string>();
