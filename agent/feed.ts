@@ -99,7 +99,8 @@ export class Feed {
     }
     if (resumeFrom > 0) this.#log.info({ records: resumeFrom }, 'Resuming an interrupted report after the records already stored.');
 
-    const fullReport = { ...this.#reportFields, 'time.observation': new Date().toISOString(), ...report };
+    // Whole seconds, as IntelMQ's collectors stamp it.
+    const fullReport = { ...this.#reportFields, 'time.observation': new Date(Math.floor(Date.now() / 1000) * 1000).toISOString(), ...report };
     let pending: Event[] = [];
     let logged = 0;
     const stats = await this.#parser.run(

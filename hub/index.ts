@@ -6,11 +6,13 @@
 import { resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import { loadConfigFile } from '../common/config/load.js';
+import { VigilError } from '../common/errors.js';
 import { VERSION } from '../common/version.js';
 import { AgentRegistry } from './agents/index.js';
 import { startApi } from './api/index.js';
 import { Broker } from './broker/index.js';
-import type { HubConfig } from './config.js';
+import { HubConfigSchema, type HubConfig } from './config.js';
 import { Inbox } from './inbox/index.js';
 import { Pipeline } from './pipeline/index.js';
 import { openHubDb, type HubDb } from './store.js';
@@ -29,20 +31,27 @@ export class Hub {
   readonly db: HubDb;
   readonly inbox: Inbox;
   readonly agents: AgentRegistry;
-  readonly pipeline: Pipeline;
+  #pipeline: Pipeline;
+  #reloading: Promise<void> = Promise.resolve();
   broker!: Broker;
   api!: FastifyInstance;
   readonly #log: Logger;
-  readonly #config: HubConfig;
+  #config: HubConfig;
+  #file: string | undefined;
+  #resolvePath: (p: string) => string = (p) => resolve(p);
   #saveTimer: NodeJS.Timeout | undefined;
 
   private constructor(db: HubDb, inbox: Inbox, agents: AgentRegistry, pipeline: Pipeline, config: HubConfig, log: Logger) {
     this.db = db;
     this.inbox = inbox;
     this.agents = agents;
-    this.pipeline = pipeline;
+    this.#pipeline = pipeline;
     this.#config = config;
     this.#log = log;
+  }
+
+  get pipeline(): Pipeline {
+    return this.#pipeline;
   }
 
   static async start(options: HubOptions): Promise<Hub> {
@@ -55,6 +64,8 @@ export class Hub {
       const agents = await AgentRegistry.open(db, config.agents);
       const pipeline = await Pipeline.create(db, inbox, { config: config.pipeline, file: options.file, dataDir, resolvePath, log });
       const hub = new Hub(db, inbox, agents, pipeline, config, log);
+      hub.#file = options.file;
+      hub.#resolvePath = resolvePath;
       await pipeline.start();
       hub.broker = await Broker.start(
         { host: config.broker.host, port: config.broker.port, maxPayloadBytes: config.broker.max_payload_bytes },
@@ -78,6 +89,28 @@ export class Hub {
     return typeof address === 'object' && address ? address.port : this.#config.api.port;
   }
 
+  /**
+   * Re-reads the config file and swaps the pipeline: the new one is built (and validated) first, so a bad config
+   * changes nothing; the old one then finishes its current batches and saves its cursors, and the new one starts
+   * from those cursors — nothing in flight is lost or repeated. Agents and the broker are not disturbed.
+   */
+  reload(): Promise<void> {
+    const run = this.#reloading.then(async () => {
+      if (!this.#file) throw new VigilError('VIGIL_E_CONFIG', 'the hub was not started from a config file; nothing to reload');
+      const next = loadConfigFile(this.#file, HubConfigSchema);
+      const dataDir = this.#resolvePath(next.value.data_dir);
+      const pipeline = await Pipeline.create(this.db, this.inbox, { config: next.value.pipeline, file: next.file, dataDir, resolvePath: next.resolvePath, log: this.#log });
+      await this.#pipeline.stop();
+      this.#pipeline = pipeline;
+      this.agents.replaceConfigured(next.value.agents);
+      this.#config = next.value;
+      await pipeline.start();
+      this.#log.info({ experts: next.value.pipeline.experts.length, outputs: next.value.pipeline.outputs.length }, 'Configuration reloaded.');
+    });
+    this.#reloading = run.catch(() => {});
+    return run;
+  }
+
   stats(): Record<string, unknown> {
     return {
       version: this.version,
@@ -94,7 +127,8 @@ export class Hub {
     if (this.#saveTimer) clearInterval(this.#saveTimer);
     await this.api?.close();
     await this.broker?.close();
-    await this.pipeline.stop();
+    await this.#reloading.catch(() => {});
+    await this.#pipeline.stop();
     await this.agents.save().catch(() => {});
     await this.db.close();
     this.#log.info('Hub stopped.');

@@ -13,6 +13,10 @@ export default {
     const config = load(file, HubConfigSchema);
     const log = createLogger({ name: 'hub', level: config.value.log.level });
     const hub = await Hub.start({ config: config.value, file: config.file, resolvePath: config.resolvePath, log });
+    // SIGHUP reloads the configuration; a bad file is reported and the running pipeline stays.
+    process.on('SIGHUP', () => {
+      hub.reload().catch((err: Error) => log.error({ err: err.message }, 'Reload refused; the running configuration stays.'));
+    });
     const signal = await untilSignal();
     log.info({ signal }, 'Stopping.');
     await hub.stop();

@@ -41,6 +41,7 @@ export class AgentRegistry {
   readonly #credentials = new Map<string, AgentCredential>();
   readonly #status = new Map<string, AgentStatus>();
   #dirty = new Set<string>();
+  #fromConfig = new Set<string>();
 
   private constructor(db: HubDb) {
     this.#db = db;
@@ -53,7 +54,7 @@ export class AgentRegistry {
       registry.#credentials.set(key.slice('a!cred!'.length), cred);
     }
     // The config file wins over what the API stored for the same id.
-    for (const cred of configured) registry.#credentials.set(cred.id, cred);
+    registry.replaceConfigured(configured);
     for await (const [key, value] of db.iterator({ gt: 'a!status!', lt: 'a!status!~' })) {
       const status = JSON.parse(value.toString()) as AgentStatus;
       registry.#status.set(key.slice('a!status!'.length), { ...status, connected: false });
@@ -68,6 +69,13 @@ export class AgentRegistry {
     const given = Buffer.from(hashToken(token.toString()), 'hex');
     const known = Buffer.from(cred.token_sha256, 'hex');
     return given.length === known.length && timingSafeEqual(given, known);
+  }
+
+  /** After a config reload: the config's agents replace the ones the previous config listed. */
+  replaceConfigured(configured: readonly AgentCredential[]): void {
+    for (const id of this.#fromConfig) if (!configured.some((c) => c.id === id)) this.#credentials.delete(id);
+    this.#fromConfig = new Set(configured.map((c) => c.id));
+    for (const cred of configured) this.#credentials.set(cred.id, cred);
   }
 
   /** Registers (or re-keys) an agent; returns the new token, shown once. */

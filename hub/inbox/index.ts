@@ -76,7 +76,9 @@ export class Inbox {
   /** Calls `listener` whenever new batches were committed. */
   onCommit(listener: () => void): () => void {
     this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
+    return () => {
+      this.#listeners.delete(listener);
+    };
   }
 
   /**

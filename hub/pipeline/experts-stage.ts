@@ -50,6 +50,7 @@ export class ExpertsStage {
   #wake: (() => void) | undefined;
   #stopped = false;
   #loop: Promise<void> | undefined;
+  #unsubscribe: (() => void) | undefined;
   readonly #listeners = new Set<() => void>();
 
   readonly #drainState: () => { type: 'put' | 'del'; key: string; value?: Buffer }[];
@@ -63,13 +64,17 @@ export class ExpertsStage {
     this.#log = log;
   }
 
-  async start(): Promise<void> {
+  /** Loads the stage's cursor and the processed log's head (before outputs start, which need the head). */
+  async open(): Promise<void> {
     const saved = await this.#db.get(CURSOR);
     this.#cursor = saved ? Number(saved.toString()) : 0;
     const last = await this.#db.keys({ gt: 'p!', lt: 'p!~', reverse: true, limit: 1 }).all();
     const meta = await this.#db.get('m!processed-seq');
     this.#processedSeq = Math.max(last[0] ? seqOf(last[0]) : 0, meta ? Number(meta.toString()) : 0);
-    this.#inbox.onCommit(() => this.#wake?.());
+  }
+
+  start(): void {
+    this.#unsubscribe = this.#inbox.onCommit(() => this.#wake?.());
     this.#loop = this.#run();
   }
 
@@ -178,6 +183,7 @@ export class ExpertsStage {
 
   async stop(): Promise<void> {
     this.#stopped = true;
+    this.#unsubscribe?.();
     this.#wake?.();
     await this.#loop;
     for (const { expert } of this.#experts) await expert.close?.();

@@ -96,11 +96,12 @@ export class Pipeline {
   }
 
   async start(): Promise<void> {
+    await this.experts.open();
     for (const output of this.outputs) await output.start();
     this.experts.onProcessed(() => {
       for (const output of this.outputs) output.notify();
     });
-    await this.experts.start();
+    this.experts.start();
     this.#trimTimer = setInterval(() => void this.trim().catch((err) => this.#log.warn({ err }, 'Trimming the logs failed.')), TRIM_INTERVAL_MS);
     this.#trimTimer.unref();
   }

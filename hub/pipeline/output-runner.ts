@@ -65,7 +65,8 @@ export class OutputRunner {
 
   async start(): Promise<void> {
     const saved = await this.#db.get(this.#key);
-    if (saved) this.#cursor = JSON.parse(saved.toString()) as Cursor;
+    // A new output (first start, or added by a reload) begins with what arrives from now on.
+    this.#cursor = saved ? (JSON.parse(saved.toString()) as Cursor) : { seq: this.#headOf() };
     await this.#opts.output.open?.(this.#cursor.checkpoint);
     this.#loop = this.#run();
   }
