@@ -67,6 +67,14 @@ export const HubConfigSchema = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    event_store: Type.Object(
+      {
+        enabled: Type.Boolean({ default: true, description: 'Keep events in the hub for search and block-lists.' }),
+        max_age_days: Type.Number({ minimum: 0.001, default: 30, description: 'Events older than this are deleted, in days.' }),
+        max_events: Type.Integer({ minimum: 1, default: 5000000, description: 'At most this many events are kept (oldest go first).' }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
     log: Type.Object(
       { level: Type.Union([Type.Literal('trace'), Type.Literal('debug'), Type.Literal('info'), Type.Literal('warn'), Type.Literal('error')], { default: 'info' }) },
       { additionalProperties: false, default: {} },

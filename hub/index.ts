@@ -15,6 +15,7 @@ import { Broker } from './broker/index.js';
 import { HubConfigSchema, type HubConfig } from './config.js';
 import { Inbox } from './inbox/index.js';
 import { Pipeline } from './pipeline/index.js';
+import { EventStore } from './eventstore/index.js';
 import { openHubDb, type HubDb } from './store.js';
 
 export interface HubOptions {
@@ -62,7 +63,8 @@ export class Hub {
     try {
       const inbox = await Inbox.open(db);
       const agents = await AgentRegistry.open(db, config.agents);
-      const pipeline = await Pipeline.create(db, inbox, { config: config.pipeline, file: options.file, dataDir, resolvePath, log });
+      const eventStore = config.event_store.enabled ? await EventStore.open(db, { maxAgeDays: config.event_store.max_age_days, maxEvents: config.event_store.max_events }) : undefined;
+      const pipeline = await Pipeline.create(db, inbox, { config: config.pipeline, file: options.file, dataDir, resolvePath, log, eventStore });
       const hub = new Hub(db, inbox, agents, pipeline, config, log);
       hub.#file = options.file;
       hub.#resolvePath = resolvePath;
@@ -99,7 +101,7 @@ export class Hub {
       if (!this.#file) throw new VigilError('VIGIL_E_CONFIG', 'the hub was not started from a config file; nothing to reload');
       const next = loadConfigFile(this.#file, HubConfigSchema);
       const dataDir = this.#resolvePath(next.value.data_dir);
-      const pipeline = await Pipeline.create(this.db, this.inbox, { config: next.value.pipeline, file: next.file, dataDir, resolvePath: next.resolvePath, log: this.#log });
+      const pipeline = await Pipeline.create(this.db, this.inbox, { config: next.value.pipeline, file: next.file, dataDir, resolvePath: next.resolvePath, log: this.#log, eventStore: this.#pipeline.eventStore });
       await this.#pipeline.stop();
       this.#pipeline = pipeline;
       this.agents.replaceConfigured(next.value.agents);

@@ -20,6 +20,8 @@ import { ComponentMetrics } from './metrics.js';
 
 export interface ProcessedBatch {
   agent: string;
+  /** Set on a re-injected dead letter: only this output takes the batch. */
+  only?: string;
   /** When the agent made the batch and when the hub stored it (ms), for latency figures. */
   sent: number;
   events: Event[];
@@ -51,6 +53,7 @@ export class ExpertsStage {
   #stopped = false;
   #loop: Promise<void> | undefined;
   #unsubscribe: (() => void) | undefined;
+  #writeLock: Promise<void> = Promise.resolve();
   readonly #listeners = new Set<() => void>();
 
   readonly #drainState: () => { type: 'put' | 'del'; key: string; value?: Buffer }[];
@@ -107,21 +110,16 @@ export class ExpertsStage {
       this.#running = true;
       try {
         const ops: Op[] = [];
-        let seq = this.#processedSeq;
+        const results: ProcessedBatch[] = [];
         for (const entry of entries) {
           const processed = await this.#process(entry.batch.agent, entry.batch.epoch, entry.batch.seq, entry.batch.sent, entry.batch.events, ops);
-          if (processed.events.length === 0) continue;
-          seq++;
-          ops.push({ type: 'put', key: seqKey('p', seq), value: pack(processed) });
+          if (processed.events.length > 0) results.push(processed);
         }
         const cursor = entries[entries.length - 1]!.seq;
         // Expert state (dedup cache, thresholds) commits with the events it decided about.
-        ops.push(...(this.#drainState() as Op[]));
-        ops.push({ type: 'put', key: CURSOR, value: Buffer.from(String(cursor)) }, { type: 'put', key: 'm!processed-seq', value: Buffer.from(String(seq)) });
-        await this.#db.batch(ops, { sync: true });
+        ops.push(...(this.#drainState() as Op[]), { type: 'put', key: CURSOR, value: Buffer.from(String(cursor)) });
+        await this.#append(results, ops);
         this.#cursor = cursor;
-        this.#processedSeq = seq;
-        for (const l of this.#listeners) l();
       } catch (err) {
         // Only a storage failure gets here (expert errors are per event): wait and try the same batches again.
         this.#log.error({ err }, 'The experts stage could not write its results; retrying.');
@@ -130,6 +128,28 @@ export class ExpertsStage {
         this.#running = false;
       }
     }
+  }
+
+  /**
+   * Appends processed batches (numbered here, under a lock, so the stage and re-injection never take the same
+   * seq) together with `ops`, in one atomic write.
+   */
+  #append(batches: ProcessedBatch[], ops: Op[]): Promise<void> {
+    const write = this.#writeLock.then(async () => {
+      let seq = this.#processedSeq;
+      for (const batch of batches) ops.push({ type: 'put', key: seqKey('p', ++seq), value: pack(batch) });
+      ops.push({ type: 'put', key: 'm!processed-seq', value: Buffer.from(String(seq)) });
+      await this.#db.batch(ops, { sync: true });
+      this.#processedSeq = seq;
+      for (const l of this.#listeners) l();
+    });
+    this.#writeLock = write.catch(() => {});
+    return write;
+  }
+
+  /** Re-injects a dead-lettered batch for one output only (`only`), deleting the dead letter in the same write. */
+  reinjectToOutput(batch: ProcessedBatch, deadLetterKey: string): Promise<void> {
+    return this.#append([batch], [{ type: 'del', key: deadLetterKey }]);
   }
 
   /** Runs one inbox batch through validation and the experts; dead letters are added to `ops`. */

@@ -16,11 +16,14 @@ import type { ComponentContext } from './define.js';
 import { ExpertsStage, type NamedExpert } from './experts-stage.js';
 import { ComponentMetrics } from './metrics.js';
 import { BufferedStore } from './store.js';
+import type { EventStore } from '../eventstore/index.js';
 import { OutputRunner } from './output-runner.js';
 import { loadExpert, loadOutput } from './registry.js';
 
 export interface PipelineOptions {
   config: HubConfig['pipeline'];
+  /** The embedded event store, fed like an output (its runner is named `event-store`). */
+  eventStore?: EventStore;
   file: string | undefined;
   dataDir: string;
   resolvePath(p: string): string;
@@ -28,6 +31,9 @@ export interface PipelineOptions {
 }
 
 const TRIM_INTERVAL_MS = 5000;
+export const EVENT_STORE = 'event-store';
+/** The inbox's "connection" for re-injected dead letters. */
+const REINJECT_SOURCE = {};
 
 export class Pipeline {
   readonly experts: ExpertsStage;
@@ -38,7 +44,10 @@ export class Pipeline {
   readonly #log: Logger;
   #trimTimer: NodeJS.Timeout | undefined;
 
-  private constructor(db: HubDb, inbox: Inbox, experts: ExpertsStage, outputs: OutputRunner[], dead: DeadLetters, log: Logger) {
+  readonly eventStore: EventStore | undefined;
+
+  private constructor(db: HubDb, inbox: Inbox, experts: ExpertsStage, outputs: OutputRunner[], dead: DeadLetters, log: Logger, eventStore?: EventStore) {
+    this.eventStore = eventStore;
     this.#db = db;
     this.#inbox = inbox;
     this.experts = experts;
@@ -78,7 +87,7 @@ export class Pipeline {
       });
       const params = validateConfig(def.params, spec.params, { file, path: `${path}.params` });
       const name = spec.name ?? spec.type;
-      if (names.has(name)) throw new ConfigError(file, [{ path: `${path}.name`, message: `output name '${name}' is used twice; give each output a unique name` }]);
+      if (names.has(name) || name === EVENT_STORE) throw new ConfigError(file, [{ path: `${path}.name`, message: `output name '${name}' is used twice; give each output a unique name` }]);
       names.add(name);
       const output = await def.create(params, context(`output:${name}`));
       const retry = spec.retry;
@@ -92,7 +101,11 @@ export class Pipeline {
         ),
       );
     }
-    return new Pipeline(db, inbox, stage, outputs, dead, log);
+    if (options.eventStore) {
+      const retry = { maxAttempts: 1_000_000, initialBackoffMs: 1000, maxBackoffMs: 30_000 }; // local disk: keep trying
+      outputs.push(new OutputRunner(db, { name: EVENT_STORE, output: options.eventStore.output(), retry, batchLimit: 64 }, dead, () => stage.head, log.child({ component: 'event-store' })));
+    }
+    return new Pipeline(db, inbox, stage, outputs, dead, log, options.eventStore);
   }
 
   async start(): Promise<void> {
@@ -112,6 +125,26 @@ export class Pipeline {
     if (inboxDone > 0) await this.#inbox.trim(inboxDone);
     const processedDone = this.outputs.length === 0 ? this.experts.head : Math.min(...this.outputs.map((o) => o.cursor));
     if (processedDone > 0) await this.#db.clear({ gt: 'p!', lte: seqKey('p', processedDone) });
+    await this.eventStore?.trim();
+  }
+
+  /**
+   * Sends a dead letter on again and deletes it. A batch an output gave up on goes back to that output only,
+   * with the same event ids (idempotent outputs cannot duplicate it); anything that failed earlier goes back
+   * through the inbox under (agent `dlq`, epoch `dlq`, seq = dead letter id), which the inbox takes only once.
+   */
+  async reinject(id: number): Promise<'reinjected' | 'not-found'> {
+    const letter = await this.dead.get(id);
+    if (!letter) return 'not-found';
+    if (letter.stage.startsWith('output:') && letter.ids) {
+      const only = letter.stage.slice('output:'.length);
+      await this.experts.reinjectToOutput({ agent: letter.agent ?? 'dlq', only, sent: Date.now(), events: letter.events, ids: letter.ids }, seqKey('d', id));
+    } else {
+      await this.#inbox.accept(REINJECT_SOURCE, { v: 1, agent: 'dlq', epoch: 'dlq', seq: id, sent: Date.now(), events: letter.events });
+      await this.dead.delete(id);
+    }
+    this.#log.info({ deadLetter: id, stage: letter.stage, events: letter.events.length }, 'Re-injected a dead letter.');
+    return 'reinjected';
   }
 
   output(name: string): OutputRunner | undefined {

@@ -65,8 +65,10 @@ export class OutputRunner {
 
   async start(): Promise<void> {
     const saved = await this.#db.get(this.#key);
-    // A new output (first start, or added by a reload) begins with what arrives from now on.
-    this.#cursor = saved ? (JSON.parse(saved.toString()) as Cursor) : { seq: this.#headOf() };
+    if (saved) this.#cursor = JSON.parse(saved.toString()) as Cursor;
+    // A new output (first start, or added by a reload) begins with what arrives from now on. That starting point
+    // is saved at once: were it decided again after a crash, the batches in between would be skipped.
+    else await this.#commit(this.#headOf(), undefined, []);
     await this.#opts.output.open?.(this.#cursor.checkpoint);
     this.#loop = this.#run();
   }
@@ -111,6 +113,7 @@ export class OutputRunner {
       let oldest = Infinity;
       for (const [, value] of entries) {
         const batch = decodeProcessed(value);
+        if (batch.only !== undefined && batch.only !== this.name) continue;
         oldest = Math.min(oldest, batch.sent || Date.now());
         batch.events.forEach((event, i) => {
           this.metrics.received++;
