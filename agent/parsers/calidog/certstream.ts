@@ -1,0 +1,51 @@
+/**
+ * Calidog CertStream: one Certificate Transparency log update per report (a `certificate_update` message).
+ * Every name of the leaf certificate (`data.leaf_cert.all_domains`) becomes one event, timed by `data.seen`;
+ * each event carries the whole message as raw.
+ */
+import { VigilError } from '../../../common/errors.js';
+import { fromEpochMillis, sanitizeField } from '../../../common/harmonization/index.js';
+import { defineParser, NoParams, type Fields } from '../framework/define.js';
+
+type Obj = Record<string, unknown>;
+
+export default defineParser({
+  name: 'calidog.certstream',
+  summary: 'Calidog CertStream certificate updates: one event per domain name of the newly logged certificate.',
+  intelmq: 'intelmq.bots.parsers.calidog.parser_certstream',
+  params: NoParams,
+  input: { kind: 'json' },
+  examples: [
+    {
+      description: 'a certificate for two names',
+      input:
+        '{"message_type": "certificate_update", "data": {"seen": 1529079021.461669, "update_type": "X509LogEntry", ' +
+        '"leaf_cert": {"all_domains": ["example.com", "www.example.com"]}}}',
+    },
+  ],
+
+  parse(record) {
+    const message = record.value as Obj;
+    if (message === null || typeof message !== 'object' || !('data' in message)) throw new VigilError('VIGIL_E_RECORD', 'the message has no "data"');
+    const data = message.data as Obj;
+    const domains = (data?.leaf_cert as Obj | undefined)?.all_domains;
+    if (!Array.isArray(domains)) return null;
+    const events: Fields[] = [];
+    for (const domain of domains) {
+      // Whole seconds, as IntelMQ takes int() of the fractional timestamp.
+      const fields: Fields = { 'time.source': fromEpochMillis(String(Math.trunc(Number(data.seen)))), 'classification.type': 'other' };
+      // A certificate may name an IP address instead of a host name.
+      fields[isValid('source.fqdn', domain) ? 'source.fqdn' : 'source.ip'] = domain;
+      events.push(fields);
+    }
+    return events;
+  },
+});
+
+function isValid(key: string, value: unknown): boolean {
+  try {
+    return sanitizeField(key, value) !== undefined;
+  } catch {
+    return false;
+  }
+}

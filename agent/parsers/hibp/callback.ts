@@ -1,0 +1,65 @@
+/**
+ * Have I Been Pwned enterprise callbacks: one JSON object per report telling a subscribed domain that its addresses
+ * appeared in a breach (`Breach`, an object — or a list of them from HIBP's callback tester) or in a paste (`Paste`,
+ * a list). One event per affected address (`Email` and `DomainEmails`, deduplicated and sorted); `raw` is the
+ * callback as `json.dumps(..., sort_keys=True)`, as in IntelMQ.
+ */
+import { VigilError } from '../../../common/errors.js';
+import { isPlainObject } from '../../../common/harmonization/text.js';
+import { defineParser, NoParams, type Fields } from '../framework/define.js';
+import { pyJsonDumps } from '../framework/pyformat.js';
+
+export default defineParser({
+  name: 'hibp.callback',
+  summary: 'Have I Been Pwned enterprise callbacks: breached or pasted addresses of a subscribed domain, one event per address.',
+  intelmq: 'intelmq.bots.parsers.hibp.parser_callback',
+  params: NoParams,
+  input: { kind: 'json' },
+  examples: [
+    {
+      description: 'A breach',
+      input: '{"Domain": "example.com", "DomainEmails": ["alice@example.com"], "Breach": {"Name": "Example", "AddedDate": "2019-09-30T17:15:11Z"}}',
+    },
+  ],
+
+  parse(record) {
+    const callback = record.value;
+    if (!isPlainObject(callback)) throw new VigilError('VIGIL_E_RECORD', 'expected one JSON object (a HIBP callback)');
+    if (!('Domain' in callback)) throw new VigilError('VIGIL_E_RECORD', 'the callback has no "Domain"');
+    const domainEmails = callback.DomainEmails;
+    if (!Array.isArray(domainEmails)) throw new VigilError('VIGIL_E_RECORD', 'the callback has no "DomainEmails" list');
+
+    const base: Fields = {
+      'source.fqdn': callback.Domain,
+      'extra.domain_emails': domainEmails,
+      'classification.taxonomy': 'information-content-security',
+      'classification.type': 'data-leak',
+      // Rendered once: every address's event carries the same callback.
+      raw: pyJsonDumps(callback, { sortKeys: true }),
+    };
+    if ('Breach' in callback) {
+      base['extra.breach'] = callback.Breach;
+      base['classification.identifier'] = 'breach';
+      // A real callback has one breach object; the tester sends a list and then there is no single time.
+      if (isPlainObject(callback.Breach)) base['time.source'] = callback.Breach.AddedDate;
+    }
+    if ('Paste' in callback) {
+      base['extra.paste'] = callback.Paste;
+      base['classification.identifier'] = 'paste';
+    }
+
+    const addresses = new Set<string>();
+    for (const email of [callback.Email, ...domainEmails]) if (email) addresses.add(String(email));
+    return [...addresses].sort(byCodePoint).map((email) => ({ ...base, 'source.account': email }));
+  },
+});
+
+/** Python's string order (code points); the default JS sort compares UTF-16 units. */
+function byCodePoint(a: string, b: string): number {
+  const x = [...a];
+  const y = [...b];
+  for (let i = 0; i < Math.min(x.length, y.length); i++) {
+    if (x[i] !== y[i]) return x[i]!.codePointAt(0)! - y[i]!.codePointAt(0)!;
+  }
+  return x.length - y.length;
+}
