@@ -1,0 +1,60 @@
+/**
+ * Values with an expiry kept in a component's durable store (ctx.store), committed with the events they decided
+ * about. Expiry is checked on every read, so an expired entry is never used even before it is purged. An index of
+ * `e!<expiry>!<key>` entries, kept in expiry order by the store's key order, lets `purge` find expired entries
+ * without scanning the whole cache; an index entry whose key was re-set with a later expiry is only dropped.
+ */
+import type { ComponentStore } from '../pipeline/define.js';
+
+/** Index entries handled per purge, so one purge never stalls a batch for long. */
+const PURGE_BATCH = 1000;
+const EXPIRY_DIGITS = 15;
+
+interface Stored<T> {
+  x: number;
+  v: T;
+}
+
+export class TtlStore<T> {
+  readonly #store: ComponentStore;
+  readonly #purgeEveryMs: number;
+  #nextPurge = 0;
+
+  constructor(store: ComponentStore, purgeEveryMs = 60_000) {
+    this.#store = store;
+    this.#purgeEveryMs = purgeEveryMs;
+  }
+
+  async get(key: string, now = Date.now()): Promise<T | undefined> {
+    const raw = await this.#store.get(`v!${key}`);
+    if (raw === undefined) return undefined;
+    const stored = JSON.parse(raw.toString()) as Stored<T>;
+    return stored.x > now ? stored.v : undefined;
+  }
+
+  set(key: string, value: T, ttlMs: number, now = Date.now()): void {
+    const expiry = now + ttlMs;
+    this.#store.put(`v!${key}`, JSON.stringify({ x: expiry, v: value } satisfies Stored<T>));
+    this.#store.put(`e!${String(expiry).padStart(EXPIRY_DIGITS, '0')}!${key}`, '');
+  }
+
+  /** Deletes expired entries (at most PURGE_BATCH index entries), when `purgeEveryMs` has passed since the last run. */
+  async purgeIfDue(now = Date.now()): Promise<number> {
+    if (now < this.#nextPurge) return 0;
+    this.#nextPurge = now + this.#purgeEveryMs;
+    let removed = 0;
+    for (const [indexKey] of await this.#store.entries('e!', PURGE_BATCH)) {
+      const sep = indexKey.indexOf('!', 2);
+      const expiry = Number(indexKey.slice(2, sep));
+      if (expiry > now) break;
+      this.#store.del(indexKey);
+      const key = indexKey.slice(sep + 1);
+      const raw = await this.#store.get(`v!${key}`);
+      if (raw !== undefined && (JSON.parse(raw.toString()) as Stored<T>).x <= now) {
+        this.#store.del(`v!${key}`);
+        removed++;
+      }
+    }
+    return removed;
+  }
+}

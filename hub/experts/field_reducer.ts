@@ -1,0 +1,39 @@
+/**
+ * field_reducer: keeps only the listed fields (`type: whitelist`) or removes them (`type: blacklist`). A name
+ * also covers the entries under it, so `extra` stands for every `extra.*` field.
+ */
+import Type from 'typebox';
+import { defineExpert, type Event } from '../pipeline/define.js';
+import { configError } from './_config.js';
+import { StringList, toList } from './_lists.js';
+
+export default defineExpert({
+  name: 'field_reducer',
+  summary: 'Keeps only the listed fields (whitelist) or removes them (blacklist).',
+  params: Type.Object(
+    {
+      type: Type.Union([Type.Literal('whitelist'), Type.Literal('blacklist')], { description: 'whitelist: keep only `keys`; blacklist: remove `keys`.' }),
+      keys: StringList('Field names, as a list or comma-separated; a name covers its sub-fields (extra → extra.*).'),
+    },
+    { additionalProperties: false },
+  ),
+  create(params) {
+    const keys = new Set(toList(params.keys));
+    if (keys.size === 0) throw configError('keys', 'name at least one field');
+    const listed = (key: string): boolean => {
+      if (keys.has(key)) return true;
+      for (let dot = key.indexOf('.'); dot > 0; dot = key.indexOf('.', dot + 1)) if (keys.has(key.slice(0, dot))) return true;
+      return false;
+    };
+    const keepListed = params.type === 'whitelist';
+    const reduce = (event: Event): void => {
+      for (const key of Object.keys(event)) if (listed(key) !== keepListed) delete event[key];
+    };
+    return {
+      process(events) {
+        for (const event of events) reduce(event);
+        return events;
+      },
+    };
+  },
+});

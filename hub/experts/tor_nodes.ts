@@ -1,0 +1,43 @@
+/**
+ * tor_nodes: sets `source.tor_node` / `destination.tor_node` to true when the side's IP address is in `database`
+ * (one address a line, "#" comments; e.g. the Tor Project's exit list). Addresses are compared in canonical form,
+ * so IPv6 spellings agree.
+ */
+import Type from 'typebox';
+import { add, sanitizeField } from '../../common/harmonization/index.js';
+import { defineExpert, type Event } from '../pipeline/define.js';
+import { configError, readParamFile } from './_config.js';
+import { eachEvent } from './_each.js';
+
+export default defineExpert({
+  name: 'tor_nodes',
+  summary: 'Flags source/destination.tor_node for addresses listed in a file of Tor node IPs.',
+  params: Type.Object(
+    {
+      database: Type.String({ description: 'The list of Tor node addresses, one a line, relative to the config file.' }),
+      overwrite: Type.Boolean({ default: false, description: 'Replace a tor_node value the event already has.' }),
+    },
+    { additionalProperties: false },
+  ),
+  create(params, ctx) {
+    const { path, text } = readParamFile('database', params.database, ctx.resolvePath);
+    const nodes = new Set<string>();
+    text.split('\n').forEach((raw, i) => {
+      const line = raw.trim();
+      if (line === '' || line.startsWith('#')) return;
+      try {
+        nodes.add(sanitizeField('source.ip', line) as string);
+      } catch {
+        throw configError('database', `${path}:${i + 1}: '${line}' is not an IP address`);
+      }
+    });
+    ctx.log.info({ nodes: nodes.size }, 'Loaded the Tor node list.');
+    const flag = (event: Event): void => {
+      for (const side of ['source', 'destination']) {
+        const ip = event[`${side}.ip`];
+        if (typeof ip === 'string' && nodes.has(ip)) add(event, `${side}.tor_node`, true, { overwrite: params.overwrite });
+      }
+    };
+    return { process: (events, reject) => eachEvent(events, reject, flag) };
+  },
+});

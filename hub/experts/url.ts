@@ -1,0 +1,129 @@
+/**
+ * url: splits `source.url` / `destination.url` into host (`*.fqdn` or `*.ip`), `*.port` (the scheme's default when
+ * the URL names none), `*.urlpath` and `*.account` (the user part), and sets `protocol.application` /
+ * `protocol.transport` from the scheme — from source.url when both URLs are there. Existing values are kept
+ * unless `overwrite`; `skip_fields` names fields to leave alone. A part the ontology refuses rejects the event,
+ * except the account, which is only skipped (as in IntelMQ).
+ */
+import Type from 'typebox';
+import { add, sanitizeField } from '../../common/harmonization/index.js';
+import { defineExpert, type Event } from '../pipeline/define.js';
+import { eachEvent } from './_each.js';
+import { parseAddress } from './_ip.js';
+
+interface Scheme {
+  port: number;
+  application?: string;
+  transport?: string;
+}
+
+// IntelMQ's table. https also gets transport tcp, which IntelMQ's table leaves out by oversight.
+const SCHEMES: Readonly<Record<string, Scheme>> = {
+  ftp: { port: 21, transport: 'tcp' },
+  http: { port: 80, transport: 'tcp' },
+  https: { port: 443, application: 'http', transport: 'tcp' },
+  sftp: { port: 22, transport: 'tcp' },
+  ssh: { port: 22, transport: 'tcp' },
+  tftp: { port: 69, transport: 'udp' },
+  ws: { port: 80, transport: 'tcp' },
+  wss: { port: 443, transport: 'tcp' },
+};
+
+// RFC 3986 appendix B, the way Python's urlparse splits: scheme, authority, path (query and fragment dropped).
+const SPLIT = /^(?:([A-Za-z][A-Za-z0-9+.-]*):)?(?:\/\/([^/?#]*))?([^?#]*)/;
+
+export interface UrlParts {
+  scheme: string;
+  username: string | undefined;
+  hostname: string | undefined;
+  port: number | undefined;
+  path: string;
+}
+
+/** Python-urlparse-like split: lower-case scheme and host, IPv6 brackets removed, `port` only when numeric. */
+export function splitUrl(url: string): UrlParts {
+  const m = SPLIT.exec(url)!;
+  const authority = m[2] ?? '';
+  const at = authority.lastIndexOf('@');
+  const userinfo = at >= 0 ? authority.slice(0, at) : undefined;
+  const hostport = authority.slice(at + 1);
+  let hostname: string;
+  let portText = '';
+  if (hostport.startsWith('[')) {
+    const close = hostport.indexOf(']');
+    hostname = hostport.slice(1, close < 0 ? undefined : close);
+    portText = close < 0 ? '' : hostport.slice(close + 1).replace(/^:/, '');
+  } else {
+    const colon = hostport.indexOf(':');
+    hostname = colon < 0 ? hostport : hostport.slice(0, colon);
+    portText = colon < 0 ? '' : hostport.slice(colon + 1);
+  }
+  const port = /^\d+$/.test(portText) ? Number(portText) : undefined;
+  const username = userinfo === undefined ? undefined : decodeURIComponentSafe(userinfo.split(':')[0]!);
+  return { scheme: (m[1] ?? '').toLowerCase(), username: username || undefined, hostname: hostname.toLowerCase() || undefined, port, path: m[3] ?? '' };
+}
+
+function isValidHost(key: string, host: string): boolean {
+  try {
+    return sanitizeField(key, host) !== undefined;
+  } catch {
+    return false;
+  }
+}
+
+function decodeURIComponentSafe(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+
+export default defineExpert({
+  name: 'url',
+  summary: 'Extracts host, port, path, account and protocol from source.url and destination.url.',
+  params: Type.Object(
+    {
+      overwrite: Type.Boolean({ default: false, description: 'Replace values the event already has.' }),
+      skip_fields: Type.Array(Type.String(), { default: [], description: 'Fields not to fill, e.g. ["source.urlpath"].' }),
+    },
+    { additionalProperties: false },
+  ),
+  create(params) {
+    const skip = new Set(params.skip_fields);
+    const overwrite = params.overwrite;
+    const set = (event: Event, key: string, value: unknown) => {
+      if (!skip.has(key)) add(event, key, value, { overwrite });
+    };
+    const fill = (event: Event): void => {
+      let protocolsDone = false;
+      for (const side of ['source', 'destination'] as const) {
+        const url = event[`${side}.url`];
+        if (typeof url !== 'string' || url === '') continue;
+        const parts = splitUrl(url);
+        if (parts.hostname !== undefined) {
+          const key = parseAddress(parts.hostname) !== undefined ? `${side}.ip` : `${side}.fqdn`;
+          // As in IntelMQ, a host that is neither a valid address nor a valid name is left out, not an error.
+          if (isValidHost(key, parts.hostname)) set(event, key, parts.hostname);
+        }
+        const scheme = SCHEMES[parts.scheme];
+        const port = parts.port ?? scheme?.port;
+        if (port !== undefined) set(event, `${side}.port`, port);
+        if (parts.path !== '') set(event, `${side}.urlpath`, parts.path);
+        if (parts.username !== undefined && !skip.has(`${side}.account`)) {
+          try {
+            add(event, `${side}.account`, parts.username, { overwrite });
+          } catch {
+            // IntelMQ adds the account with raise_failure=False: an unusable user part is left out.
+          }
+        }
+        if (!protocolsDone && parts.scheme !== '') {
+          protocolsDone = true;
+          set(event, 'protocol.application', scheme?.application ?? parts.scheme);
+          if (scheme?.transport !== undefined) set(event, 'protocol.transport', scheme.transport);
+        }
+      }
+    };
+    return { process: (events, reject) => eachEvent(events, reject, fill) };
+  },
+});

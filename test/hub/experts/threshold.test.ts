@@ -1,0 +1,40 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { Event } from '../../../hub/pipeline/define.js';
+import { createExpert, runBatch, testContext } from './_harness.js';
+
+const ev = (ip: string): Event => ({ 'source.ip': ip, 'classification.type': 'scanner', 'time.observation': '2024-01-01T00:00:00+00:00' });
+
+describe('threshold', () => {
+  it('forwards exactly the event that reaches the threshold, with extra.count and add_keys', async () => {
+    const ctx = testContext();
+    const expert = await createExpert('threshold', { threshold: 3, filter_type: 'whitelist', filter_keys: 'source.ip' }, ctx);
+    const a = await runBatch(expert, [ev('192.0.2.1'), ev('192.0.2.1'), ev('192.0.2.2')], ctx);
+    assert.deepEqual(a.kept, []);
+    const b = await runBatch(expert, [ev('192.0.2.1'), ev('192.0.2.1')], ctx);
+    assert.deepEqual(b.kept, [{ ...ev('192.0.2.1'), comment: 'Threshold reached', 'extra.count': 3 }]);
+  });
+
+  it('the count restarts only after the group was quiet for timeout seconds', async (t) => {
+    t.mock.timers.enable({ apis: ['Date'], now: Date.parse('2024-06-01T00:00:00Z') });
+    const ctx = testContext();
+    const expert = await createExpert('threshold', { threshold: 2, timeout: 100, add_keys: { 'extra.rule': 'r1' } }, ctx);
+    const run = async () => (await runBatch(expert, [ev('192.0.2.1')], ctx)).kept.length;
+    assert.equal(await run(), 0);
+    t.mock.timers.tick(90_000);
+    assert.equal(await run(), 1); // 2nd within 100 s
+    t.mock.timers.tick(90_000);
+    assert.equal(await run(), 0); // 3rd: over the threshold, dropped; the timeout restarts
+    t.mock.timers.tick(101_000);
+    assert.equal(await run(), 0); // quiet long enough: count starts at 1 again
+    assert.equal(await run(), 1);
+  });
+
+  it('bypass passes everything; bad add_keys stop start-up', async () => {
+    const ctx = testContext();
+    const expert = await createExpert('threshold', { bypass: true }, ctx);
+    assert.equal((await runBatch(expert, [ev('192.0.2.1')], ctx)).kept.length, 1);
+    await assert.rejects(createExpert('threshold', { add_keys: { 'source.port': 'x' } }), /add_keys\.source\.port/);
+    await assert.rejects(createExpert('threshold', { threshold: 0 }), /threshold/);
+  });
+});
