@@ -35,6 +35,32 @@ export const HubConfigSchema = Type.Object(
       {
         host: Type.String({ default: '127.0.0.1', description: 'Address the HTTP API listens on.' }),
         port: Type.Integer({ minimum: 0, maximum: 65535, default: 8080, description: 'HTTP port (0 picks a free one).' }),
+        tls: Type.Optional(
+          Type.Object(
+            {
+              cert_file: Type.String({ description: 'Server certificate (PEM).' }),
+              key_file: Type.String({ description: 'Server key (PEM).' }),
+              ca_file: Type.Optional(Type.String({ description: 'CA (PEM) for client certificates.' })),
+              require_client_cert: Type.Boolean({ default: false, description: 'Refuse clients without a certificate signed by ca_file.' }),
+            },
+            { additionalProperties: false, description: 'Serve the API over HTTPS.' },
+          ),
+        ),
+        tokens: Type.Array(
+          Type.Object(
+            {
+              name: Type.String({ description: 'Who holds the token (named in the audit log).' }),
+              role: Type.Union([Type.Literal('reader'), Type.Literal('operator'), Type.Literal('admin')], { description: 'reader: read; operator: also pause/resume, dead letters, ingest; admin: also agents and reload.' }),
+              token_sha256: Type.String({ pattern: '^[0-9a-f]{64}$', description: 'Hex SHA-256 of the bearer token.' }),
+            },
+            { additionalProperties: false },
+          ),
+          { default: [], description: 'API bearer tokens with their roles (hashes only).' },
+        ),
+        auth_failures_per_minute: Type.Integer({ minimum: 1, default: 10, description: 'Failed authentications allowed per client address and minute; then 429.' }),
+        body_limit_bytes: Type.Integer({ minimum: 1024, default: 10485760, description: 'Largest request body, in bytes.' }),
+        audit_log: Type.String({ default: 'audit.jsonl', description: 'Audit log of state changes (relative to data_dir).' }),
+        public_mqtt_url: Type.Optional(Type.String({ description: 'The MQTT URL agents use to reach this hub (for the install command).' })),
       },
       { additionalProperties: false, default: {} },
     ),
@@ -74,6 +100,19 @@ export const HubConfigSchema = Type.Object(
         max_events: Type.Integer({ minimum: 1, default: 5000000, description: 'At most this many events are kept (oldest go first).' }),
       },
       { additionalProperties: false, default: {} },
+    ),
+    blocklists: Type.Array(
+      Type.Object(
+        {
+          name: Type.String({ pattern: '^[a-z0-9][a-z0-9_-]*$', description: 'Served at /api/v1/blocklists/<name>.' }),
+          field: Type.String({ description: 'The event field listed, e.g. source.ip, source.fqdn, source.url.' }),
+          when: Type.Optional(Type.String({ description: "Which events count (sieve condition), e.g. classification.type == 'phishing'." })),
+          window_hours: Type.Number({ minimum: 0.01, default: 24, description: 'Events observed within this many hours.' }),
+          max_entries: Type.Integer({ minimum: 1, default: 100000, description: 'Longest list served.' }),
+        },
+        { additionalProperties: false },
+      ),
+      { default: [], description: 'Named block-lists built from the event store.' },
     ),
     log: Type.Object(
       { level: Type.Union([Type.Literal('trace'), Type.Literal('debug'), Type.Literal('info'), Type.Literal('warn'), Type.Literal('error')], { default: 'info' }) },

@@ -3,12 +3,14 @@
  * Start-up order follows the data: storage first, then the pipeline, and the broker last, so no batch is
  * acknowledged before everything behind it is ready. Shutdown goes the other way.
  */
-import { resolve } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { join, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { loadConfigFile } from '../common/config/load.js';
 import { VigilError } from '../common/errors.js';
 import { VERSION } from '../common/version.js';
+import type { ReportParserFn } from '../common/report-parsing.js';
 import { AgentRegistry } from './agents/index.js';
 import { startApi } from './api/index.js';
 import { Broker } from './broker/index.js';
@@ -20,6 +22,8 @@ import { openHubDb, type HubDb } from './store.js';
 
 export interface HubOptions {
   config: HubConfig;
+  /** Parses raw reports sent to the ingest API (the CLI passes the agent's parsers). */
+  parseReport?: ReportParserFn;
   /** The config file, named in errors. */
   file?: string;
   resolvePath?: (p: string) => string;
@@ -37,12 +41,18 @@ export class Hub {
   broker!: Broker;
   api!: FastifyInstance;
   readonly #log: Logger;
+  readonly parseReport: ReportParserFn | undefined;
+  /** Batches ingested through the API: their own epoch per hub run, numbered from 1. */
+  readonly #ingestEpoch = `api-${randomUUID()}`;
+  #ingestSeq = 0;
   #config: HubConfig;
   #file: string | undefined;
   #resolvePath: (p: string) => string = (p) => resolve(p);
   #saveTimer: NodeJS.Timeout | undefined;
+  #stopped = false;
 
-  private constructor(db: HubDb, inbox: Inbox, agents: AgentRegistry, pipeline: Pipeline, config: HubConfig, log: Logger) {
+  private constructor(db: HubDb, inbox: Inbox, agents: AgentRegistry, pipeline: Pipeline, config: HubConfig, log: Logger, parseReport?: ReportParserFn) {
+    this.parseReport = parseReport;
     this.db = db;
     this.inbox = inbox;
     this.agents = agents;
@@ -55,19 +65,36 @@ export class Hub {
     return this.#pipeline;
   }
 
+  get config(): HubConfig {
+    return this.#config;
+  }
+
+  /** Stores events from the ingest API durably, through the same inbox as agents' batches. */
+  async ingest(events: Record<string, unknown>[]): Promise<void> {
+    await this.inbox.accept(this, { v: 1, agent: 'api', epoch: this.#ingestEpoch, seq: ++this.#ingestSeq, sent: Date.now(), events });
+  }
+
+  /** The command that installs an agent on a sensor (deploy/install-agent.sh), for the create-agent API. */
+  installCommand(id: string, token: string): string {
+    const url = this.#config.api.public_mqtt_url ?? `mqtt://${this.#config.broker.host}:${this.broker.port}`;
+    return `sudo ./deploy/install-agent.sh --hub ${url} --id ${id} --token ${token}`;
+  }
+
   static async start(options: HubOptions): Promise<Hub> {
     const { config, log } = options;
     const resolvePath = options.resolvePath ?? ((p: string) => resolve(p));
     const dataDir = resolvePath(config.data_dir);
     const db = await openHubDb(`${dataDir}/db`);
+    let started: Hub | undefined;
     try {
       const inbox = await Inbox.open(db);
       const agents = await AgentRegistry.open(db, config.agents);
       const eventStore = config.event_store.enabled ? await EventStore.open(db, { maxAgeDays: config.event_store.max_age_days, maxEvents: config.event_store.max_events }) : undefined;
       const pipeline = await Pipeline.create(db, inbox, { config: config.pipeline, file: options.file, dataDir, resolvePath, log, eventStore });
-      const hub = new Hub(db, inbox, agents, pipeline, config, log);
+      const hub = new Hub(db, inbox, agents, pipeline, config, log, options.parseReport);
       hub.#file = options.file;
       hub.#resolvePath = resolvePath;
+      started = hub;
       await pipeline.start();
       hub.broker = await Broker.start(
         { host: config.broker.host, port: config.broker.port, maxPayloadBytes: config.broker.max_payload_bytes },
@@ -75,13 +102,15 @@ export class Hub {
         agents,
         log.child({ component: 'broker' }),
       );
-      hub.api = await startApi(hub, { host: config.api.host, port: config.api.port }, log);
+      hub.api = await startApi(hub, config.api, join(dataDir, config.api.audit_log), resolvePath, log);
       hub.#saveTimer = setInterval(() => void agents.save().catch(() => {}), 2000);
       hub.#saveTimer.unref();
       log.info({ mqtt: `${config.broker.host}:${hub.broker.port}`, api: `http://${config.api.host}:${hub.apiPort}` }, 'Hub started.');
       return hub;
     } catch (err) {
-      await db.close().catch(() => {});
+      // Undo what did start, so a failed start leaves no timers or sockets behind.
+      if (started) await started.stop().catch(() => {});
+      else await db.close().catch(() => {});
       throw err;
     }
   }
@@ -126,6 +155,8 @@ export class Hub {
   }
 
   async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
     if (this.#saveTimer) clearInterval(this.#saveTimer);
     await this.api?.close();
     await this.broker?.close();

@@ -1,6 +1,7 @@
 import { createLogger } from '../../common/log.js';
 import { HubConfigSchema } from '../../hub/config.js';
 import { Hub } from '../../hub/index.js';
+import { parseReport } from '../../agent/parsers/parse-report.js';
 import { configArg, load, untilSignal } from './_run.js';
 
 const usage = 'usage: vigil hub --config FILE\n\nRuns the hub: embedded MQTT broker, durable inbox, experts, outputs and the HTTP API.';
@@ -12,7 +13,7 @@ export default {
     const { file } = configArg(argv, usage);
     const config = load(file, HubConfigSchema);
     const log = createLogger({ name: 'hub', level: config.value.log.level });
-    const hub = await Hub.start({ config: config.value, file: config.file, resolvePath: config.resolvePath, log });
+    const hub = await Hub.start({ config: config.value, file: config.file, resolvePath: config.resolvePath, log, parseReport });
     // SIGHUP reloads the configuration; a bad file is reported and the running pipeline stays.
     process.on('SIGHUP', () => {
       hub.reload().catch((err: Error) => log.error({ err: err.message }, 'Reload refused; the running configuration stays.'));

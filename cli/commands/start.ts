@@ -13,6 +13,7 @@ import { loadConfigFile } from '../../common/config/load.js';
 import { createLogger } from '../../common/log.js';
 import { HubConfigSchema } from '../../hub/config.js';
 import { Hub } from '../../hub/index.js';
+import { parseReport } from '../../agent/parsers/parse-report.js';
 import { untilSignal } from './_run.js';
 
 const usage = `usage: vigil start [--hub FILE] [--agent FILE]
@@ -28,7 +29,7 @@ export default {
     const hubConfig = loadConfigFile(values.hub ?? join(examples, 'hub.yaml'), HubConfigSchema);
     const agentConfig = loadConfigFile(values.agent ?? join(examples, 'agent.yaml'), AgentConfigSchema);
     const log = createLogger({ name: 'vigil', level: hubConfig.value.log.level });
-    const hub = await Hub.start({ config: hubConfig.value, file: hubConfig.file, resolvePath: hubConfig.resolvePath, log: log.child({ process: 'hub' }) });
+    const hub = await Hub.start({ config: hubConfig.value, file: hubConfig.file, resolvePath: hubConfig.resolvePath, log: log.child({ process: 'hub' }), parseReport });
     const agent = await Agent.start({ config: agentConfig.value, file: agentConfig.file, resolvePath: agentConfig.resolvePath, log: log.child({ process: 'agent' }) });
     const outputs = hubConfig.value.pipeline.outputs
       .filter((o) => o.type === 'file')

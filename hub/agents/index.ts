@@ -100,6 +100,15 @@ export class AgentRegistry {
     return this.#credentials.has(id);
   }
 
+  /** Has credentials or has been heard from. */
+  known(id: string): boolean {
+    return this.#credentials.has(id) || this.#status.has(id);
+  }
+
+  isDisabled(id: string): boolean {
+    return this.#credentials.get(id)?.disabled ?? false;
+  }
+
   status(id: string): AgentStatus {
     let s = this.#status.get(id);
     if (!s) {
@@ -112,7 +121,7 @@ export class AgentRegistry {
   /** Every agent with credentials or a status, sorted by id. */
   list(): AgentStatus[] {
     const ids = new Set([...this.#credentials.keys(), ...this.#status.keys()]);
-    return [...ids].sort().map((id) => ({ ...this.status(id), disabled: this.#credentials.get(id)?.disabled ?? false }) as AgentStatus);
+    return [...ids].sort().map((id) => ({ ...this.status(id) }));
   }
 
   touch(id: string, change: Partial<AgentStatus>): void {

@@ -1,23 +1,67 @@
 /**
- * The hub's HTTP admin API (fastify). Routes are grouped in plugins by what they are about; each route declares
- * its response schema, which fastify also uses to serialise quickly.
+ * The hub's HTTP admin API (fastify). Every route declares its schemas (validation, fast serialisation and the
+ * OpenAPI document served at /docs) and the role it needs; every state change is a POST, PUT or DELETE and is
+ * written to the audit log. Routes are grouped in plugins by what they are about.
  */
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { readFileSync } from 'node:fs';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import type { HubConfig } from '../config.js';
 import type { Hub } from '../index.js';
 import { agentRoutes } from './agents.js';
+import { audit } from './audit.js';
+import { auth } from './auth.js';
+import { blocklistRoutes } from './blocklists.js';
+import { deadLetterRoutes } from './deadletters.js';
+import { eventRoutes } from './events.js';
 import { healthRoutes } from './health.js';
+import { pipelineRoutes } from './pipeline.js';
 
-export interface ApiOptions {
-  host: string;
-  port: number;
-}
+export async function startApi(hub: Hub, config: HubConfig['api'], auditFile: string, resolvePath: (p: string) => string, log: Logger): Promise<FastifyInstance> {
+  const https = config.tls
+    ? {
+        cert: readFileSync(resolvePath(config.tls.cert_file)),
+        key: readFileSync(resolvePath(config.tls.key_file)),
+        ca: config.tls.ca_file ? readFileSync(resolvePath(config.tls.ca_file)) : undefined,
+        requestCert: config.tls.require_client_cert,
+        rejectUnauthorized: config.tls.require_client_cert,
+      }
+    : null;
+  const app = Fastify({
+    loggerInstance: log.child({ component: 'api' }) as FastifyBaseLogger,
+    // One log line per request would drown the hub's own; errors are still logged.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: config.body_limit_bytes,
+    https,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
+  }) as unknown as FastifyInstance;
 
-export async function startApi(hub: Hub, options: ApiOptions, log: Logger): Promise<FastifyInstance> {
-  const app = Fastify({ loggerInstance: log.child({ component: 'api' }) as FastifyBaseLogger, // One log line per request would drown the hub's own; errors are still logged.
-    logController: new LogController({ disableRequestLogging: true }), bodyLimit: 10 * 1024 * 1024 });
+  // Bad input is a 4xx naming the field and the reason, never a 500.
+  app.setErrorHandler((err: FastifyError, request, reply) => {
+    const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : err.validation ? 400 : 500;
+    if (status >= 500) request.log.error({ err }, 'Request failed.');
+    void reply.code(status).send({ statusCode: status, error: status >= 500 ? 'Internal Server Error' : (err.code ?? 'Bad Request'), message: status >= 500 ? 'internal error' : err.message });
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: { title: 'Vigil hub API', version: hub.version, description: 'Agents, pipeline, dead letters, events, ingest and block-lists.' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+  await app.register(auth, { tokens: () => hub.config.api.tokens, failuresPerMinute: config.auth_failures_per_minute });
+  await app.register(audit, { file: auditFile });
   await app.register(healthRoutes, { hub });
   await app.register(agentRoutes, { hub, prefix: '/api/v1' });
-  await app.listen({ host: options.host, port: options.port });
+  await app.register(pipelineRoutes, { hub, prefix: '/api/v1' });
+  await app.register(deadLetterRoutes, { hub, prefix: '/api/v1' });
+  await app.register(eventRoutes, { hub, prefix: '/api/v1' });
+  await app.register(blocklistRoutes, { hub, prefix: '/api/v1' });
+  await app.listen({ host: config.host, port: config.port });
   return app;
 }

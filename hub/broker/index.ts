@@ -121,6 +121,12 @@ export class Broker {
     return broker;
   }
 
+  /** Closes an agent's connection (after it was disabled or its token rotated). */
+  disconnect(agentId: string): void {
+    const clients = (this.#aedes as unknown as { clients: Record<string, Client | undefined> }).clients;
+    clients[agentId]?.close();
+  }
+
   get port(): number {
     const address = this.#server.address();
     return typeof address === 'object' && address ? address.port : this.#options.port;

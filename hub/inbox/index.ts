@@ -50,6 +50,7 @@ export class Inbox {
   readonly #failedSources = new WeakSet<object>();
   readonly #listeners = new Set<() => void>();
   #seq: number;
+  #failing = false;
   #pending: Pending[] = [];
   #writing = false;
 
@@ -66,6 +67,11 @@ export class Inbox {
     const inbox = new Inbox(db, seq, options.sync ?? true);
     for await (const [key, value] of db.iterator({ gt: 'h!', lt: 'h!~' })) inbox.#high.set(key.slice(2), Number(value.toString()));
     return inbox;
+  }
+
+  /** True after a failed write, until a write succeeds again (readiness). */
+  get failing(): boolean {
+    return this.#failing;
   }
 
   /** The last inbox seq written. */
@@ -138,6 +144,7 @@ export class Inbox {
       if (highs.size > 0) await this.#db.batch(ops, { sync: this.#sync });
     } catch (err) {
       this.stats.writeErrors++;
+      this.#failing = true;
       for (const p of live) {
         this.#failedSources.add(p.source);
         p.reject(err as Error);
@@ -145,6 +152,7 @@ export class Inbox {
       return;
     }
     this.#seq = seq;
+    if (highs.size > 0) this.#failing = false;
     for (const [key, high] of highs) this.#high.set(key, high);
     this.stats.groups++;
     live.forEach((p, i) => {

@@ -10,7 +10,7 @@ import { connectAsync, type MqttClient } from 'mqtt';
 import { encodeBatch } from '../../common/codec/batch.js';
 import { eventsTopic, jsonEventsTopic } from '../../common/codec/topics.js';
 import { countLines, readJsonLines, waitUntil, type VigilProcess } from '../helpers/processes.js';
-import { setup, type TestSetup } from '../helpers/setup.js';
+import { api, setup, type TestSetup } from '../helpers/setup.js';
 
 let t: TestSetup;
 let hub: VigilProcess;
@@ -29,7 +29,7 @@ const connect = (id: string, password: string): Promise<MqttClient> =>
 const event = (ip: string) => ({ 'source.ip': ip, 'classification.type': 'scanner', 'feed.name': 'Test', raw: 'eA==' });
 
 async function stats(): Promise<{ broker: Record<string, number>; inbox: Record<string, number> }> {
-  return (await (await fetch(`http://127.0.0.1:${t.apiPort}/api/v1/stats`)).json()) as never;
+  return (await api(t.apiPort, '/api/v1/stats', { role: 'reader' })).body as never;
 }
 
 /** Publishes QoS 1 and reports whether a PUBACK came back before the connection closed. */

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { countLines, readJsonLines, waitUntil, type VigilProcess } from '../helpers/processes.js';
-import { dropFeed, setup } from '../helpers/setup.js';
+import { api, dropFeed, setup } from '../helpers/setup.js';
 
 const running: VigilProcess[] = [];
 after(async () => {
@@ -35,7 +35,7 @@ describe('agent → hub delivery', () => {
     await waitUntil(() => countLines(t.output) >= n, 30_000, () => `${countLines(t.output)} of ${n} events arrived\n${hub.output.slice(-2000)}\n${agent.output.slice(-2000)}`);
     await new Promise((r) => setTimeout(r, 500)); // anything extra would show up now
     assertExactlyOnce(t.output, n);
-    const agents = (await (await fetch(`http://127.0.0.1:${t.apiPort}/api/v1/agents`)).json()) as { agents: { id: string; eventsReceived: number; connected: boolean }[] };
+    const agents = (await api(t.apiPort, '/api/v1/agents', { role: 'reader' })).body as { agents: { id: string; eventsReceived: number; connected: boolean }[] };
     const me = agents.agents.find((a) => a.id === t.agentId);
     assert.equal(me?.eventsReceived, n);
     assert.equal(me?.connected, true);

@@ -18,6 +18,25 @@ export interface TestSetup {
   startAgent(): Promise<VigilProcess>;
 }
 
+/** Bearer tokens of the test hub's API, one per role. */
+export const API_TOKENS = { reader: 'reader-token-0123456789', operator: 'operator-token-0123456789', admin: 'admin-token-0123456789' } as const;
+
+/** Calls the test hub's API with a role's token (default admin); returns the status and the parsed JSON body. */
+export async function api(port: number, path: string, init: RequestInit & { role?: keyof typeof API_TOKENS | null } = {}): Promise<{ status: number; body: any; headers: Headers }> {
+  const headers = new Headers(init.headers);
+  if (init.role !== null) headers.set('authorization', `Bearer ${API_TOKENS[init.role ?? 'admin']}`);
+  if (init.body && !headers.has('content-type')) headers.set('content-type', 'application/json');
+  const res = await fetch(`http://127.0.0.1:${port}${path}`, { ...init, headers });
+  const text = await res.text();
+  let body: unknown = text;
+  try {
+    body = text ? JSON.parse(text) : undefined;
+  } catch {
+    // not JSON: keep the text
+  }
+  return { status: res.status, body, headers: res.headers };
+}
+
 export interface SetupOptions {
   /** Lines of the spamhaus.drop feed the agent reads. */
   feed: string;
@@ -44,7 +63,11 @@ export async function setup(options: SetupOptions): Promise<TestSetup> {
   const hubConfig = writeYaml(join(dir, 'hub.yaml'), {
     data_dir: join(dir, 'hub'),
     broker: { host: '127.0.0.1', port: mqttPort },
-    api: { host: '127.0.0.1', port: apiPort },
+    api: {
+      host: '127.0.0.1',
+      port: apiPort,
+      tokens: (['reader', 'operator', 'admin'] as const).map((role) => ({ name: `test-${role}`, role, token_sha256: hashToken(API_TOKENS[role]) })),
+    },
     agents: [{ id: agentId, token_sha256: hashToken(token) }],
     pipeline: { experts: [{ type: 'taxonomy' }], outputs: [{ type: 'file', name: 'events', params: { path: output } }] },
     log: { level: 'info' },

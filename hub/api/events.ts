@@ -1,0 +1,103 @@
+import type { FastifyPluginAsync } from 'fastify';
+import Type from 'typebox';
+import { eventToJson } from '../../common/codec/json.js';
+import { FieldError } from '../../common/errors.js';
+import { add, isKnownField } from '../../common/harmonization/index.js';
+import type { Hub } from '../index.js';
+import { errors, EventObject } from './schemas.js';
+import { csvTable } from './csv.js';
+
+const RESERVED = new Set(['from', 'to', 'limit', 'after', 'order', 'format', 'fields']);
+const SearchQuery = Type.Object(
+  {
+    from: Type.Optional(Type.String({ description: 'time.observation from (ISO 8601, inclusive)' })),
+    to: Type.Optional(Type.String({ description: 'time.observation to (ISO 8601, exclusive)' })),
+    limit: Type.Integer({ minimum: 1, maximum: 10000, default: 100 }),
+    after: Type.Optional(Type.String({ description: 'The `next` of the previous page' })),
+    order: Type.Union([Type.Literal('desc'), Type.Literal('asc')], { default: 'desc' }),
+    format: Type.Union([Type.Literal('json'), Type.Literal('jsonl'), Type.Literal('csv')], { default: 'json' }),
+    fields: Type.Optional(Type.String({ description: 'CSV columns, comma-separated (default: the union of keys)' })),
+  },
+  { additionalProperties: Type.String({ description: 'A field filter: source.ip=192.0.2.0/24, classification.type=phishing, feed.name=…' }) },
+);
+const IngestBody = Type.Union([
+  Type.Object({ events: Type.Array(EventObject, { minItems: 1, maxItems: 10000 }) }, { additionalProperties: false }),
+  Type.Object(
+    {
+      parser: Type.String({ description: 'Parser name, e.g. spamhaus.drop' }),
+      params: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+      report: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { description: 'Report fields: feed.name, feed.url, …' })),
+      raw: Type.String({ description: 'The report body (text), or base64 with raw_encoding' }),
+      raw_encoding: Type.Optional(Type.Union([Type.Literal('text'), Type.Literal('base64')], { description: 'text (default) or base64' })),
+    },
+    { additionalProperties: false },
+  ),
+]);
+const IngestReply = Type.Object({
+  accepted: Type.Integer(),
+  rejected: Type.Array(Type.Object({ index: Type.Integer(), reason: Type.String() })),
+});
+
+type Search = { from?: string; to?: string; limit: number; after?: string; order: 'asc' | 'desc'; format: 'json' | 'jsonl' | 'csv'; fields?: string } & Record<string, string | number | undefined>;
+
+/** Events: search and export the embedded store; ingest events or a raw report from other systems. */
+export const eventRoutes: FastifyPluginAsync<{ hub: Hub }> = async (app, { hub }) => {
+  app.get<{ Querystring: Search }>(
+    '/events',
+    { config: { role: 'reader' }, schema: { tags: ['events'], querystring: SearchQuery, response: { 200: Type.Object({ events: Type.Array(EventObject), next: Type.Union([Type.String(), Type.Null()]) }), ...errors } } },
+    async (req, reply) => {
+      const store = hub.pipeline.eventStore;
+      if (!store) return reply.code(404).send({ statusCode: 404, error: 'Not Found', message: 'the event store is disabled (event_store.enabled: false)' });
+      const filters: Record<string, string> = {};
+      for (const [key, value] of Object.entries(req.query)) {
+        if (RESERVED.has(key) || value === undefined) continue;
+        if (!isKnownField(key) && !key.startsWith('extra.')) return reply.code(400).send({ statusCode: 400, error: 'Bad Request', message: `unknown field '${key}' in the query` });
+        filters[key] = String(value);
+      }
+      let page;
+      try {
+        page = await store.search({ from: req.query.from, to: req.query.to, limit: req.query.limit, after: req.query.after, order: req.query.order, filters });
+      } catch (err) {
+        return reply.code(400).send({ statusCode: 400, error: 'Bad Request', message: (err as Error).message });
+      }
+      if (page.next) reply.header('x-next-page', page.next);
+      if (req.query.format === 'jsonl') return reply.type('application/x-ndjson').send(page.events.map((e) => `${eventToJson(e)}\n`).join(''));
+      if (req.query.format === 'csv') return reply.type('text/csv; charset=utf-8').send(csvTable(page.events, req.query.fields?.split(',').map((f) => f.trim())));
+      return { events: page.events, next: page.next ?? null };
+    },
+  );
+
+  app.post<{ Body: { events: Record<string, unknown>[] } | { parser: string; params?: Record<string, unknown>; report?: Record<string, unknown>; raw: string; raw_encoding?: 'text' | 'base64' } }>(
+    '/events',
+    { config: { role: 'operator' }, schema: { tags: ['events'], body: IngestBody, response: { 202: IngestReply, 422: IngestReply, ...errors } } },
+    async (req, reply) => {
+      let candidates: Record<string, unknown>[];
+      const rejected: { index: number; reason: string }[] = [];
+      if ('events' in req.body) {
+        candidates = req.body.events;
+      } else {
+        if (!hub.parseReport) return reply.code(400).send({ statusCode: 400, error: 'Bad Request', message: 'this hub was started without parsers; send events instead' });
+        const input = req.body.raw_encoding === 'base64' ? Buffer.from(req.body.raw, 'base64') : req.body.raw;
+        try {
+          const parsed = await hub.parseReport(req.body.parser, req.body.params ?? {}, req.body.report ?? {}, input);
+          candidates = parsed.events;
+          for (const r of parsed.rejects) rejected.push({ index: r.index, reason: r.reason });
+        } catch (err) {
+          return reply.code(400).send({ statusCode: 400, error: 'Bad Request', message: (err as Error).message });
+        }
+      }
+      const accepted: Record<string, unknown>[] = [];
+      candidates.forEach((candidate, index) => {
+        const event: Record<string, unknown> = {};
+        try {
+          for (const [key, value] of Object.entries(candidate)) add(event, key, value, { overwrite: true });
+          accepted.push(event);
+        } catch (err) {
+          rejected.push({ index, reason: err instanceof FieldError ? err.message : String(err) });
+        }
+      });
+      if (accepted.length > 0) await hub.ingest(accepted);
+      return reply.code(accepted.length > 0 || candidates.length === 0 ? 202 : 422).send({ accepted: accepted.length, rejected });
+    },
+  );
+};
