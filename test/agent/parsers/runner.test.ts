@@ -83,7 +83,7 @@ describe('runner', () => {
   });
 
   it('accepts or rejects a record whole when it gives several events', async () => {
-    const pairs = defineParser({ ...ipLines, parse: (r) => r.value.split(',').map((ip) => ({ 'source.ip': ip, 'classification.type': 'scanner' })) });
+    const pairs = defineParser({ ...ipLines, parse: (r) => (r.value as string).split(',').map((ip: string) => ({ 'source.ip': ip, 'classification.type': 'scanner' })) });
     const { events, rejects } = await run(pairs as never, '192.0.2.1,192.0.2.2\n192.0.2.3,bad\n');
     assert.deepEqual(events.map((e) => e['source.ip']), ['192.0.2.1', '192.0.2.2']);
     assert.equal(rejects.length, 1);
