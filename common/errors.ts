@@ -71,6 +71,17 @@ export interface ConfigProblem {
   message: string;
 }
 
+/**
+ * A component's own config errors name only its parameter (`file`); seen from the config file they sit under the
+ * component's key (`pipeline.experts[2].params`). Other errors become one problem at that key.
+ */
+export function configErrorAt(err: unknown, file: string | undefined, prefix: string): ConfigError {
+  if (err instanceof ConfigError) {
+    return new ConfigError(file ?? err.file, err.problems.map((p) => ({ path: p.path.startsWith(prefix) ? p.path : p.path ? `${prefix}.${p.path}` : prefix, message: p.message })));
+  }
+  return new ConfigError(file, [{ path: prefix, message: err instanceof Error ? err.message : String(err) }]);
+}
+
 export function isRecordError(err: unknown): boolean {
   return err instanceof VigilError && err.class === 'record';
 }

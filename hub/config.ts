@@ -25,9 +25,57 @@ export const HubConfigSchema = Type.Object(
     data_dir: Type.String({ default: './var/hub', description: 'Where the hub keeps its LevelDB (inbox, cursors, dead letters).' }),
     broker: Type.Object(
       {
+        mode: Type.Union([Type.Literal('embedded'), Type.Literal('external')], {
+          default: 'embedded',
+          description: "embedded: the hub runs its own MQTT broker (aedes) and agents connect to it. external: the hub is one of several workers consuming agents' batches from an MQTT 5 broker through a shared subscription (see broker.external and docs/deploy.md).",
+        }),
         host: Type.String({ default: '127.0.0.1', description: 'Address the embedded MQTT broker listens on.' }),
-        port: Type.Integer({ minimum: 0, maximum: 65535, default: 1883, description: 'MQTT port (0 picks a free one).' }),
+        port: Type.Integer({ minimum: 0, maximum: 65535, default: 1883, description: 'MQTT port of the embedded broker (0 picks a free one; 8883 is the usual one with TLS).' }),
         max_payload_bytes: Type.Integer({ minimum: 1024, default: 16777216, description: 'Largest accepted batch, in bytes.' }),
+        tls: Type.Optional(
+          Type.Object(
+            {
+              cert_file: Type.String({ description: 'Server certificate chain (PEM); its names must match the host agents connect to.' }),
+              key_file: Type.String({ description: 'Server private key (PEM).' }),
+              ca_file: Type.Optional(Type.String({ description: 'CA bundle (PEM) that signs agent certificates; needed with require_client_cert.' })),
+              require_client_cert: Type.Boolean({
+                default: false,
+                description: "Mutual TLS: refuse agents without a certificate signed by ca_file. The certificate's CN is the agent id (it must equal the MQTT client id); the token then becomes optional, but is checked when sent.",
+              }),
+            },
+            { additionalProperties: false, description: 'Serve MQTT over TLS (mqtts://) on the embedded broker.' },
+          ),
+        ),
+        external: Type.Optional(
+          Type.Object(
+            {
+              url: Type.String({ description: 'URL of the MQTT 5 broker, e.g. mqtt://mosquitto:1883 or mqtts://broker.example.org:8883.' }),
+              client_id: Type.String({
+                pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$',
+                description: "This worker's MQTT client id: stable and unique per worker (it names the broker-side session that keeps the worker's unacknowledged batches across restarts).",
+              }),
+              group: Type.String({ pattern: '^[A-Za-z0-9._-]+$', default: 'vigil-hub', description: 'Shared-subscription group: workers of one group split the batches ($share/<group>/…).' }),
+              username: Type.Optional(Type.String({ description: 'User name at the broker.' })),
+              password: Type.Optional(Type.String({ description: 'Password at the broker (or password_file).' })),
+              password_file: Type.Optional(Type.String({ description: 'A file holding the password.' })),
+              ca_file: Type.Optional(Type.String({ description: 'CA bundle (PEM) to verify the broker with mqtts://.' })),
+              cert_file: Type.Optional(Type.String({ description: 'Client certificate (PEM) for mutual TLS with the broker.' })),
+              key_file: Type.Optional(Type.String({ description: 'Client key (PEM) for mutual TLS with the broker.' })),
+              session_expiry_seconds: Type.Integer({
+                minimum: 60,
+                maximum: 4294967295,
+                default: 604800,
+                description: 'How long the broker keeps this worker\'s session (and the batches queued for it) while the worker is away, in seconds (default 7 days).',
+              }),
+              receive_maximum: Type.Integer({ minimum: 1, maximum: 65535, default: 64, description: 'Batches the broker may send this worker before it acknowledges them (MQTT 5 Receive Maximum).' }),
+              keepalive_seconds: Type.Integer({ minimum: 5, maximum: 65535, default: 30, description: 'MQTT keep-alive, in seconds.' }),
+              connect_timeout_ms: Type.Integer({ minimum: 100, default: 10000, description: 'Deadline for one connection attempt, in ms.' }),
+              initial_backoff_ms: Type.Integer({ minimum: 1, default: 500, description: 'First reconnection delay cap, in ms (exponential backoff with jitter).' }),
+              max_backoff_ms: Type.Integer({ minimum: 1, default: 30000, description: 'Largest reconnection delay, in ms.' }),
+            },
+            { additionalProperties: false, description: "Scale-out mode (mode: external): the broker agents publish to, and this worker's session on it." },
+          ),
+        ),
       },
       { additionalProperties: false, default: {} },
     ),
@@ -84,6 +132,7 @@ export const HubConfigSchema = Type.Object(
               type: Type.String({ description: 'The output type, e.g. file.' }),
               name: Type.Optional(Type.String({ description: 'Instance name (default: the type); unique among the outputs.' })),
               params: Type.Record(Type.String(), Type.Unknown(), { default: {}, description: "The output's parameters." }),
+              when: Type.Optional(Type.String({ description: "Sieve condition choosing the events this output receives, e.g. classification.taxonomy == 'fraud' && feed.name =~ '^Phish'." })),
               retry: Retry,
             },
             { additionalProperties: false },

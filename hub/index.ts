@@ -148,7 +148,12 @@ export class Hub {
       uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000),
       inbox: { ...this.inbox.stats, head: this.inbox.head },
       broker: this.broker.stats,
-      experts: { cursor: this.pipeline.experts.cursor, processedHead: this.pipeline.experts.head, ...this.pipeline.experts.metrics.toJSON() },
+      experts: {
+        cursor: this.pipeline.experts.cursor,
+        processedHead: this.pipeline.experts.head,
+        ...this.pipeline.experts.metrics.toJSON(),
+        byExpert: Object.fromEntries(this.pipeline.experts.expertMetrics.map((e) => [e.name, e.metrics.toJSON()])),
+      },
       outputs: Object.fromEntries(this.pipeline.outputs.map((o) => [o.name, { cursor: o.cursor, paused: o.paused, ...o.metrics.toJSON() }])),
       agents: this.agents.list().length,
     };

@@ -1,21 +1,57 @@
-/** `vigil check` for a hub config: every expert and output exists and accepts its parameters. */
+/**
+ * `vigil check` for a hub config: every expert and output exists and accepts its parameters, every expert can be
+ * built (its rule files, sieve scripts and databases load), and every output's `when` condition compiles.
+ */
 import { validateConfig } from '../../common/config/validate.js';
-import { ConfigError, type ConfigProblem } from '../../common/errors.js';
+import { silentLogger } from '../../common/log.js';
+import { compileCondition } from '../experts/_sieve/index.js';
+import { ConfigError, configErrorAt, type ConfigProblem } from '../../common/errors.js';
 import type { HubConfig } from '../config.js';
 import { loadExpert, loadOutput } from './registry.js';
 
-export async function checkPipeline(config: HubConfig, file: string, _resolvePath: (p: string) => string): Promise<void> {
+export async function checkPipeline(config: HubConfig, file: string, resolvePath: (p: string) => string): Promise<void> {
   const problems: ConfigProblem[] = [];
-  const collect = async (path: string, load: () => Promise<{ params: never }>, params: unknown): Promise<void> => {
+  for (const [i, e] of config.pipeline.experts.entries()) {
+    const path = `pipeline.experts[${i}]`;
     try {
-      const def = await load();
-      validateConfig(def.params, params, { file, path: `${path}.params` });
+      const def = await loadExpert(e.type);
+      const params = validateConfig(def.params, e.params, { file, path: `${path}.params` });
+      const store = { get: async () => undefined, put() {}, del() {}, entries: async () => [] };
+      try {
+        const expert = await def.create(params, { name: e.name ?? e.type, log: silentLogger(), resolvePath, dataDir: resolvePath(config.data_dir), store });
+        await expert.close?.();
+      } catch (err) {
+        throw configErrorAt(err, file, `${path}.params`);
+      }
     } catch (err) {
       if (err instanceof ConfigError) problems.push(...err.problems);
       else problems.push({ path: `${path}.type`, message: (err as Error).message });
     }
-  };
-  for (const [i, e] of config.pipeline.experts.entries()) await collect(`pipeline.experts[${i}]`, () => loadExpert(e.type) as never, e.params);
-  for (const [i, o] of config.pipeline.outputs.entries()) await collect(`pipeline.outputs[${i}]`, () => loadOutput(o.type) as never, o.params);
+  }
+  for (const [i, o] of config.pipeline.outputs.entries()) {
+    const path = `pipeline.outputs[${i}]`;
+    try {
+      const def = await loadOutput(o.type);
+      validateConfig(def.params, o.params, { file, path: `${path}.params` });
+    } catch (err) {
+      if (err instanceof ConfigError) problems.push(...err.problems);
+      else problems.push({ path: `${path}.type`, message: (err as Error).message });
+    }
+    if (o.when !== undefined) {
+      try {
+        compileCondition(o.when);
+      } catch (err) {
+        problems.push({ path: `${path}.when`, message: (err as Error).message });
+      }
+    }
+  }
+  for (const [i, b] of config.blocklists.entries()) {
+    if (b.when === undefined) continue;
+    try {
+      compileCondition(b.when);
+    } catch (err) {
+      problems.push({ path: `blocklists[${i}].when`, message: (err as Error).message });
+    }
+  }
   if (problems.length > 0) throw new ConfigError(file, problems);
 }

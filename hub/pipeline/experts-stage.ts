@@ -81,6 +81,11 @@ export class ExpertsStage {
     this.#loop = this.#run();
   }
 
+  /** Each expert's name and counters, in pipeline order. */
+  get expertMetrics(): { name: string; metrics: ComponentMetrics }[] {
+    return this.#experts.map(({ name, metrics }) => ({ name, metrics }));
+  }
+
   /** Inbox position processed so far. */
   get cursor(): number {
     return this.#cursor;

@@ -6,7 +6,7 @@
  */
 import type { Logger } from 'pino';
 import { validateConfig } from '../../common/config/validate.js';
-import { ConfigError } from '../../common/errors.js';
+import { ConfigError, configErrorAt } from '../../common/errors.js';
 import { seqKey } from '../../common/seqkey.js';
 import type { HubConfig } from '../config.js';
 import type { Inbox } from '../inbox/index.js';
@@ -19,6 +19,7 @@ import { BufferedStore } from './store.js';
 import type { EventStore } from '../eventstore/index.js';
 import { OutputRunner } from './output-runner.js';
 import { loadExpert, loadOutput } from './registry.js';
+import { compileCondition } from '../experts/_sieve/index.js';
 
 export interface PipelineOptions {
   config: HubConfig['pipeline'];
@@ -74,7 +75,12 @@ export class Pipeline {
       });
       const params = validateConfig(def.params, spec.params, { file, path: `${path}.params` });
       const name = spec.name ?? spec.type;
-      experts.push({ name, expert: await def.create(params, context(`expert:${name}`)), metrics: new ComponentMetrics() });
+      const expert = await Promise.resolve()
+        .then(() => def.create(params, context(`expert:${name}`)))
+        .catch((err: unknown) => {
+          throw configErrorAt(err, file, `${path}.params`);
+        });
+      experts.push({ name, expert, metrics: new ComponentMetrics() });
     }
     const stage = new ExpertsStage(db, inbox, experts, dead, log.child({ component: 'experts' }), () => stores.flatMap((s) => s.drain()));
 
@@ -89,12 +95,24 @@ export class Pipeline {
       const name = spec.name ?? spec.type;
       if (names.has(name) || name === EVENT_STORE) throw new ConfigError(file, [{ path: `${path}.name`, message: `output name '${name}' is used twice; give each output a unique name` }]);
       names.add(name);
-      const output = await def.create(params, context(`output:${name}`));
+      let filter: ((event: Record<string, unknown>) => boolean) | undefined;
+      if (spec.when !== undefined) {
+        try {
+          filter = compileCondition(spec.when);
+        } catch (err) {
+          throw new ConfigError(file, [{ path: `${path}.when`, message: (err as Error).message }]);
+        }
+      }
+      const output = await Promise.resolve()
+        .then(() => def.create(params, context(`output:${name}`)))
+        .catch((err: unknown) => {
+          throw configErrorAt(err, file, `${path}.params`);
+        });
       const retry = spec.retry;
       outputs.push(
         new OutputRunner(
           db,
-          { name, output, retry: { maxAttempts: retry.max_attempts, initialBackoffMs: retry.initial_backoff_ms, maxBackoffMs: retry.max_backoff_ms } },
+          { name, output, filter, retry: { maxAttempts: retry.max_attempts, initialBackoffMs: retry.initial_backoff_ms, maxBackoffMs: retry.max_backoff_ms } },
           dead,
           () => stage.head,
           log.child({ component: `output:${name}` }),

@@ -81,6 +81,15 @@ describe('vigil check', () => {
     const r3 = await vigil('check', file3);
     assert.equal(r3.code, 2);
     assert.match(r3.stderr, /pipeline\.outputs\[0\]\.params: unknown key 'pat'/);
+    const sieve = join(dir, 'rules.sieve');
+    writeFileSync(sieve, "if soruce.ip == '192.0.2.1' { drop }\n");
+    const file4 = writeYaml(join(dir, 'hub4.yaml'), {
+      pipeline: { experts: [{ type: 'sieve', params: { file: sieve } }], outputs: [{ type: 'file', params: { path: 'x' }, when: "classification.type ==" }] },
+    });
+    const r4 = await vigil('check', file4);
+    assert.equal(r4.code, 2);
+    assert.match(r4.stderr, /pipeline\.experts\[0\]\.params\.file: .*rules\.sieve: line 1, column 4: unknown field soruce\.ip/);
+    assert.match(r4.stderr, /pipeline\.outputs\[0\]\.when: /);
   });
 });
 
