@@ -50,6 +50,16 @@ describe('vigil parse', () => {
   });
 });
 
+describe('npx vigil', () => {
+  it('runs this checkout\'s CLI after npm install (the shape conformance tooling uses)', async () => {
+    const dir = tempDir();
+    const input = join(dir, 'drop.txt');
+    writeFileSync(input, '192.0.2.0/24 ; SBL1\n');
+    const { stdout } = await exec('npx', ['vigil', 'parse', 'spamhaus.drop', input, '--report', '{"feed.url": "https://www.spamhaus.org/drop/drop.txt"}'], { cwd: ROOT });
+    assert.equal((JSON.parse(stdout) as Record<string, unknown>)['source.network'], '192.0.2.0/24');
+  });
+});
+
 describe('vigil check', () => {
   it('accepts the example configurations', async () => {
     for (const file of ['hub.yaml', 'agent.yaml']) {
