@@ -1,0 +1,133 @@
+/**
+ * postgresql: inserts events into an IntelMQ EventDB table (see _eventdb.ts for the table and the one column Vigil
+ * adds), with the connection parameters of IntelMQ's sql output.
+ *
+ * Exactly once: a batch is one transaction of multi-row `INSERT … ON CONFLICT ("vigil_id") DO NOTHING`, so a
+ * redelivered batch — after a lost COMMIT answer, a hub crash or a retry — adds no row. `write` resolves after
+ * COMMIT, i.e. once PostgreSQL has made the rows durable (with its default synchronous_commit).
+ *
+ * Failures reject the batch. Connection errors, timeouts and the server's transient SQLSTATE classes (08, 40, 53,
+ * 55P03, 57, 58, XX) are retriable; others (bad data, 22; missing table or column, 42; no unique index for
+ * vigil_id, 42P10; authentication, 28) are marked `record`: they come back on every retry until someone acts.
+ */
+import pg from 'pg';
+import Type from 'typebox';
+import { readFileSync } from 'node:fs';
+import { VigilError } from '../../common/errors.js';
+import { defineOutput } from '../pipeline/define.js';
+import { ID_COLUMN, eventDbSchema, eventRow, insertStatements, quoteIdent, quoteTable } from './_eventdb.js';
+
+export default defineOutput({
+  name: 'postgresql',
+  summary: "Inserts events into IntelMQ's EventDB table in PostgreSQL, one transaction per batch, idempotent on the event id.",
+  delivery: 'exactly-once',
+  params: Type.Object(
+    {
+      host: Type.String({ default: 'localhost', description: 'Server host name or IP, or the directory of its Unix socket.' }),
+      port: Type.Integer({ minimum: 1, maximum: 65535, default: 5432, description: 'Server port.' }),
+      database: Type.String({ default: 'intelmq-events', description: 'Database name.' }),
+      user: Type.String({ default: 'intelmq', description: 'User name.' }),
+      password: Type.Union([Type.String(), Type.Null()], { default: null, description: 'Password (null: none, or PGPASSWORD / ~/.pgpass as libpq would).' }),
+      sslmode: Type.Union([Type.Literal('disable'), Type.Literal('require'), Type.Literal('verify-ca'), Type.Literal('verify-full')], {
+        default: 'require',
+        description: "As libpq: disable; require (encrypted, certificate not checked); verify-ca (signed by sslrootcert); verify-full (and the host name matches). IntelMQ's default is require.",
+      }),
+      sslrootcert: Type.Union([Type.String(), Type.Null()], { default: null, description: 'PEM file of the CA for verify-ca / verify-full (default: the system CAs).' }),
+      table: Type.String({ default: 'events', description: 'Table to insert into, optionally schema-qualified (schema.table).' }),
+      create_table: Type.Boolean({ default: false, description: 'Create the table (IntelMQ EventDB columns and indices plus vigil_id) if missing, and add vigil_id to an existing one.' }),
+      fields: Type.Union([Type.Array(Type.String(), { minItems: 1 }), Type.Null()], { default: null, description: 'Only these fields become columns (IntelMQ `fields`); null = every field of the event.' }),
+      timeout_ms: Type.Integer({ minimum: 1, default: 30000, description: 'Deadline to connect and for each statement, in ms.' }),
+    },
+    { additionalProperties: false },
+  ),
+  create(params, ctx) {
+    const ssl = sslOptions(params.sslmode, params.sslrootcert === null ? undefined : ctx.resolvePath(params.sslrootcert));
+    const pool = new pg.Pool({
+      host: params.host,
+      port: params.port,
+      database: params.database,
+      user: params.user,
+      ...(params.password === null ? {} : { password: params.password }),
+      ssl,
+      // One connection is enough: the runner writes one batch at a time.
+      max: 1,
+      connectionTimeoutMillis: params.timeout_ms,
+      query_timeout: params.timeout_ms,
+      idleTimeoutMillis: 60_000,
+      application_name: `vigil ${ctx.name}`,
+    });
+    // An idle connection dropped by the server must not crash the hub; the next write reconnects.
+    pool.on('error', (err) => ctx.log.warn({ err: err.message }, 'The PostgreSQL connection was lost; the next batch reconnects.'));
+    const fields = params.fields === null ? null : new Set(params.fields);
+    let tableReady = !params.create_table;
+
+    return {
+      async write(events, ids) {
+        if (events.length === 0) return;
+        const rows = events.map((e) => eventRow(e, fields));
+        const statements = insertStatements(params.table, rows, ids);
+        let client: pg.PoolClient;
+        try {
+          client = await pool.connect();
+        } catch (err) {
+          throw classify(err, params);
+        }
+        let broken: Error | undefined;
+        try {
+          if (!tableReady) {
+            await client.query('BEGIN');
+            for (const sql of eventDbSchema(params.table)) await client.query(sql);
+            await client.query('COMMIT');
+            tableReady = true;
+          }
+          await client.query('BEGIN');
+          for (const s of statements) await client.query(s.text, s.values);
+          await client.query('COMMIT');
+        } catch (err) {
+          // After a timeout or a lost connection the session's state is unknown: drop it instead of reusing it.
+          const code = (err as { code?: string }).code;
+          if (code === undefined || code.startsWith('08') || code.startsWith('57')) broken = err as Error;
+          else await client.query('ROLLBACK').catch((e: Error) => (broken = e));
+          throw classify(err, params);
+        } finally {
+          client.release(broken);
+        }
+      },
+      async close() {
+        if (!pool.ended) await pool.end();
+      },
+    };
+  },
+});
+
+function sslOptions(mode: 'disable' | 'require' | 'verify-ca' | 'verify-full', rootcert: string | undefined): pg.PoolConfig['ssl'] {
+  if (mode === 'disable') return false;
+  let ca: Buffer | undefined;
+  if (rootcert !== undefined) {
+    try {
+      ca = readFileSync(rootcert);
+    } catch (err) {
+      throw new VigilError('VIGIL_E_CONFIG', `sslrootcert: cannot read ${rootcert}: ${(err as Error).message}`);
+    }
+  }
+  if (mode === 'require') return { rejectUnauthorized: false };
+  // verify-ca checks the chain but not the name (libpq semantics).
+  return { rejectUnauthorized: true, ...(ca ? { ca } : {}), ...(mode === 'verify-ca' ? { checkServerIdentity: () => undefined } : {}) };
+}
+
+const TRANSIENT_SQLSTATE = /^(08|40|53|57|58|XX)|^55P03$/;
+
+function classify(err: unknown, params: { host: string; port: number; database: string; table: string }): VigilError {
+  const e = err as Error & { code?: string };
+  const where = `PostgreSQL ${params.host}:${params.port}/${params.database}`;
+  const sqlstate = typeof e.code === 'string' && /^[0-9A-Z]{5}$/.test(e.code) ? e.code : undefined;
+  if (sqlstate === undefined || TRANSIENT_SQLSTATE.test(sqlstate)) {
+    return new VigilError('VIGIL_E_UNAVAILABLE', `${where}: ${e.message}`, { sqlstate, retriable: true }, { cause: err });
+  }
+  let hint = '';
+  if (sqlstate === '42P10' || (sqlstate === '42703' && e.message.includes(ID_COLUMN))) {
+    const t = quoteTable(params.table);
+    hint = ` — the table needs the ${ID_COLUMN} column with a unique index: ALTER TABLE ${t} ADD COLUMN IF NOT EXISTS ${quoteIdent(ID_COLUMN)} text; CREATE UNIQUE INDEX IF NOT EXISTS ${quoteIdent(`${params.table.split('.').pop()}_${ID_COLUMN}_key`)} ON ${t} (${quoteIdent(ID_COLUMN)}); (or set create_table: true)`;
+  } else if (sqlstate === '42P01') hint = ' — create it with intelmq_psql_initdb plus the vigil_id column, or set create_table: true';
+  return new VigilError('VIGIL_E_RECORD', `${where}: ${e.message} (SQLSTATE ${sqlstate})${hint}`, { sqlstate, retriable: false }, { cause: err });
+}

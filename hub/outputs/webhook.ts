@@ -1,0 +1,56 @@
+/**
+ * webhook: POSTs every batch as one JSON array of events to a URL (IntelMQ's `restapi` output, batched).
+ *
+ * A 2xx answer commits the batch; anything else, a network error or the deadline rejects it and the runner retries
+ * (see _http.ts for which failures are retriable). Delivery is at least once: when the answer is lost after the
+ * receiver stored the batch, the batch is sent again. Every request carries an `Idempotency-Key` header derived
+ * from the batch's event ids (the same on every redelivery of the same batch), and `id_field` adds each event's
+ * stable id to the event, so a receiver that keeps either can drop repeats.
+ */
+import Type from 'typebox';
+import { defineOutput } from '../pipeline/define.js';
+import { AuthParams, IdField, TlsParams, authHeaders, batchKey, checkStatus, httpClient, jsonArray, loadTls, redact } from './_http.js';
+import { VigilError } from '../../common/errors.js';
+
+export default defineOutput({
+  name: 'webhook',
+  summary: 'POSTs each batch as a JSON array of events to an HTTP(S) endpoint; non-2xx answers are retried.',
+  delivery: 'at-least-once',
+  params: Type.Object(
+    {
+      url: Type.String({ description: 'The endpoint, http:// or https://.' }),
+      method: Type.Union([Type.Literal('POST'), Type.Literal('PUT')], { default: 'POST', description: 'HTTP method.' }),
+      ...AuthParams,
+      headers: Type.Record(Type.String(), Type.String(), { default: {}, description: 'Extra request headers.' }),
+      timeout_ms: Type.Integer({ minimum: 1, default: 30000, description: 'Deadline for one request, connect to last byte of the answer, in ms.' }),
+      id_field: IdField,
+      tls: TlsParams,
+    },
+    { additionalProperties: false },
+  ),
+  create(params, ctx) {
+    let url: URL;
+    try {
+      url = new URL(params.url);
+    } catch {
+      throw new VigilError('VIGIL_E_CONFIG', `url: '${params.url}' is not a URL`);
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new VigilError('VIGIL_E_CONFIG', `url: expected http:// or https://, got ${url.protocol}`);
+    const client = httpClient({ timeoutMs: params.timeout_ms, tls: loadTls(params.tls, ctx.resolvePath) });
+    const headers = { ...lowerKeys(params.headers), ...authHeaders(params), 'content-type': 'application/json' };
+    const where = `webhook ${redact(url)}`;
+    return {
+      async write(events, ids) {
+        const res = await client.request(params.method, params.url, { ...headers, 'idempotency-key': batchKey(ids) }, jsonArray(events, ids, params.id_field));
+        checkStatus(res, where);
+      },
+      async close() {
+        client.close();
+      },
+    };
+  },
+});
+
+function lowerKeys(record: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(record).map(([k, v]) => [k.toLowerCase(), v]));
+}

@@ -1,0 +1,147 @@
+/**
+ * A real, throw-away Mosquitto broker for tests: `/usr/sbin/mosquitto -c <conf>` listening on 127.0.0.1 on a
+ * random free port (or the port given, to restart a broker where clients expect it), with its config in a temp
+ * dir. Every call starts its own broker, so test files running in parallel never share one. `stop()` ends it
+ * and removes the dir; brokers still running when the test process exits are killed.
+ *
+ * The default config:
+ *   listener <port> 127.0.0.1
+ *   allow_anonymous true
+ *   persistence false          nothing survives a restart: a test starts from a clean broker
+ *   max_queued_messages 0      no limit. Mosquitto's default (1000 per client) silently DROPS QoS 1 messages for a
+ *                              subscriber that falls behind — a test counting what arrived would then see losses
+ *                              that are the broker's, not the code's.
+ * `extraConfig` lines are appended (e.g. TLS: certfile/keyfile, which then apply to the listener above).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort } from './processes.js';
+
+export const MOSQUITTO = '/usr/sbin/mosquitto';
+
+export interface MosquittoBroker {
+  host: string;
+  port: number;
+  /** mqtt://127.0.0.1:<port> (mqtts:// when TLS lines were given). */
+  url: string;
+  dir: string;
+  /** Everything the broker logged. */
+  log(): string;
+  stop(): Promise<void>;
+}
+
+export interface MosquittoOptions {
+  port?: number;
+  extraConfig?: string[];
+  /** Use mqtts:// in `url` (the extra config sets up TLS). */
+  tls?: boolean;
+}
+
+const running = new Set<{ child: ChildProcess; dir: string }>();
+let exitHook = false;
+
+export async function startMosquitto(options: MosquittoOptions = {}): Promise<MosquittoBroker> {
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-mosquitto-'));
+  // Mosquitto started as root drops to the `mosquitto` user after reading its config; files it reads later
+  // (TLS keys are read at start too) must stay readable: the dir is opened up.
+  chmodSync(dir, 0o755);
+  const fixedPort = options.port;
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const port = fixedPort ?? (await freePort());
+    const conf = join(dir, 'mosquitto.conf');
+    const lines = [
+      `listener ${port} 127.0.0.1`,
+      'allow_anonymous true',
+      'persistence false',
+      'max_queued_messages 0',
+      'log_dest stderr',
+      'log_type error',
+      'log_type warning',
+      'log_type notice',
+      ...(options.extraConfig ?? []),
+    ];
+    writeFileSync(conf, `${lines.join('\n')}\n`);
+    const child = spawn(MOSQUITTO, ['-c', conf], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let log = '';
+    child.stdout!.on('data', (d: Buffer) => (log += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (log += d.toString()));
+    const entry = { child, dir };
+    running.add(entry);
+    installExitHook();
+    try {
+      await waitListening(child, port, () => log);
+    } catch (err) {
+      await stopChild(child);
+      running.delete(entry);
+      // Another test took the port between freePort() and bind(): pick another one.
+      if (fixedPort === undefined && /Address already in use/i.test(log)) continue;
+      rmSync(dir, { recursive: true, force: true });
+      throw err;
+    }
+    return {
+      host: '127.0.0.1',
+      port,
+      url: `${options.tls ? 'mqtts' : 'mqtt'}://127.0.0.1:${port}`,
+      dir,
+      log: () => log,
+      async stop() {
+        await stopChild(child);
+        running.delete(entry);
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  }
+  rmSync(dir, { recursive: true, force: true });
+  throw new Error('mosquitto: no free port after 5 attempts');
+}
+
+async function waitListening(child: ChildProcess, port: number, log: () => string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`mosquitto exited early:\n${log()}`);
+    const ok = await new Promise<boolean>((resolve) => {
+      const socket = connect(port, '127.0.0.1');
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`mosquitto did not listen on ${port} within 10 s:\n${log()}`);
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** Brokers left running when the test process ends (or gets SIGINT/SIGTERM) are killed and their dirs removed. */
+function installExitHook(): void {
+  if (exitHook) return;
+  exitHook = true;
+  process.on('exit', cleanupSync);
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      cleanupSync();
+      process.kill(process.pid, signal);
+    });
+  }
+}
+
+function cleanupSync(): void {
+  for (const entry of running) {
+    if (entry.child.exitCode === null && entry.child.signalCode === null) entry.child.kill('SIGKILL');
+    rmSync(entry.dir, { recursive: true, force: true });
+    running.delete(entry);
+  }
+}
