@@ -10,10 +10,11 @@ import type { Logger } from 'pino';
 import { loadConfigFile } from '../common/config/load.js';
 import { VigilError } from '../common/errors.js';
 import { VERSION } from '../common/version.js';
+import { diskUsage, type DiskUsage } from '../common/disk.js';
 import type { ReportParserFn } from '../common/report-parsing.js';
 import { AgentRegistry } from './agents/index.js';
 import { startApi } from './api/index.js';
-import { Broker } from './broker/index.js';
+import { startBroker, type HubBroker } from './broker/index.js';
 import { HubConfigSchema, type HubConfig } from './config.js';
 import { Inbox } from './inbox/index.js';
 import { Pipeline } from './pipeline/index.js';
@@ -38,7 +39,7 @@ export class Hub {
   readonly agents: AgentRegistry;
   #pipeline: Pipeline;
   #reloading: Promise<void> = Promise.resolve();
-  broker!: Broker;
+  broker!: HubBroker;
   api!: FastifyInstance;
   readonly #log: Logger;
   readonly parseReport: ReportParserFn | undefined;
@@ -50,6 +51,7 @@ export class Hub {
   #resolvePath: (p: string) => string = (p) => resolve(p);
   #saveTimer: NodeJS.Timeout | undefined;
   #stopped = false;
+  #storage: { at: number; usage: DiskUsage } | undefined;
 
   private constructor(db: HubDb, inbox: Inbox, agents: AgentRegistry, pipeline: Pipeline, config: HubConfig, log: Logger, parseReport?: ReportParserFn) {
     this.parseReport = parseReport;
@@ -76,7 +78,7 @@ export class Hub {
 
   /** The command that installs an agent on a sensor (deploy/install-agent.sh), for the create-agent API. */
   installCommand(id: string, token: string): string {
-    const url = this.#config.api.public_mqtt_url ?? `mqtt://${this.#config.broker.host}:${this.broker.port}`;
+    const url = this.#config.api.public_mqtt_url ?? this.broker.url;
     return `sudo ./deploy/install-agent.sh --hub ${url} --id ${id} --token ${token}`;
   }
 
@@ -96,16 +98,14 @@ export class Hub {
       hub.#resolvePath = resolvePath;
       started = hub;
       await pipeline.start();
-      hub.broker = await Broker.start(
-        { host: config.broker.host, port: config.broker.port, maxPayloadBytes: config.broker.max_payload_bytes },
-        inbox,
-        agents,
-        log.child({ component: 'broker' }),
-      );
+      hub.broker = await startBroker(config.broker, { inbox, agents, log: log.child({ component: 'broker' }), file: options.file, resolvePath });
       hub.api = await startApi(hub, config.api, join(dataDir, config.api.audit_log), resolvePath, log);
-      hub.#saveTimer = setInterval(() => void agents.save().catch(() => {}), 2000);
+      hub.#saveTimer = setInterval(() => {
+        void agents.save().catch(() => {});
+        void hub.storage().catch(() => {});
+      }, 2000);
       hub.#saveTimer.unref();
-      log.info({ mqtt: `${config.broker.host}:${hub.broker.port}`, api: `http://${config.api.host}:${hub.apiPort}` }, 'Hub started.');
+      log.info({ mqtt: hub.broker.url, broker: hub.broker.mode, api: `${config.api.tls ? 'https' : 'http'}://${config.api.host}:${hub.apiPort}` }, 'Hub started.');
       return hub;
     } catch (err) {
       // Undo what did start, so a failed start leaves no timers or sockets behind.
@@ -142,6 +142,14 @@ export class Hub {
     return run;
   }
 
+  /** Disk use of the data directory, measured at most every 10 s (it walks the directory). */
+  async storage(): Promise<DiskUsage> {
+    if (!this.#storage || Date.now() - this.#storage.at > 10_000) {
+      this.#storage = { at: Date.now(), usage: await diskUsage(this.#resolvePath(this.#config.data_dir)) };
+    }
+    return this.#storage.usage;
+  }
+
   stats(): Record<string, unknown> {
     return {
       version: this.version,
@@ -156,6 +164,8 @@ export class Hub {
       },
       outputs: Object.fromEntries(this.pipeline.outputs.map((o) => [o.name, { cursor: o.cursor, paused: o.paused, ...o.metrics.toJSON() }])),
       agents: this.agents.list().length,
+      storage: this.#storage?.usage,
+      eventStore: this.pipeline.eventStore ? { events: this.pipeline.eventStore.count } : undefined,
     };
   }
 
