@@ -7,7 +7,7 @@
  */
 import type { Logger } from 'pino';
 import { sanitizeField } from '../common/harmonization/index.js';
-import type { Collector, CollectorContext, IngestOptions } from './collectors/define.js';
+import type { Collector, CollectorContext, IngestOptions, RunOutcome } from './collectors/define.js';
 import type { FeedConfig } from './config.js';
 import type { Outbox } from './outbox/index.js';
 import type { BoundParser, Event, ParseStats, ReportInput } from './parsers/framework/runner.js';
@@ -18,6 +18,8 @@ export interface FeedStatus {
   lastError: string | undefined;
   runs: number;
   events: number;
+  /** Data the collector had to drop (it could not apply back-pressure), counted. */
+  dropped: number;
   rejected: number;
   /** The last few rejects with their reasons. */
   recentRejects: { reason: string; text: string }[];
@@ -34,7 +36,7 @@ const LOGGED_REJECTS_PER_REPORT = 5;
 
 export class Feed {
   readonly name: string;
-  readonly status: FeedStatus = { lastRun: undefined, lastOutcome: undefined, lastError: undefined, runs: 0, events: 0, rejected: 0, recentRejects: [] };
+  readonly status: FeedStatus = { lastRun: undefined, lastOutcome: undefined, lastError: undefined, runs: 0, events: 0, dropped: 0, rejected: 0, recentRejects: [] };
   collector: Collector | undefined;
   readonly #config: FeedConfig;
   readonly #parser: BoundParser;
@@ -134,8 +136,9 @@ export class Feed {
     return stats;
   }
 
-  #recordRun(outcome: { ok: boolean; error?: string; events?: number }): void {
+  #recordRun(outcome: RunOutcome): void {
     this.status.runs++;
+    if (outcome.dropped) this.status.dropped += outcome.dropped;
     this.status.lastRun = new Date().toISOString();
     this.status.lastOutcome = outcome.ok ? 'ok' : 'error';
     if (!outcome.ok) this.status.lastError = outcome.error;

@@ -29,6 +29,7 @@ export interface AgentOptions {
   offline?: boolean;
 }
 
+const STOP_DEADLINE_MS = 5000;
 const COLLECTORS = join(dirname(fileURLToPath(import.meta.url)), 'collectors');
 
 export function loadCollector(type: string): Promise<CollectorDefinition> {
@@ -133,9 +134,15 @@ export class Agent {
 
   async stop(): Promise<void> {
     if (this.#heartbeat) clearInterval(this.#heartbeat);
-    for (const feed of this.feeds) await feed.collector?.stop();
+    // A collector whose ingest waits for room in a full outbox (hub unreachable) cannot stop until that append is
+    // released, which closing the outbox does; so collectors get a deadline, then the outbox closes (writing what
+    // was waiting — it is not lost), then they are awaited for good.
+    const stopping = this.feeds.map((feed) => feed.collector?.stop() ?? Promise.resolve());
+    const deadline = new Promise<'late'>((r) => setTimeout(() => r('late'), STOP_DEADLINE_MS).unref());
+    if ((await Promise.race([Promise.all(stopping), deadline])) === 'late') this.#log.warn('Collectors are waiting for room in the outbox; closing it to release them.');
     await this.forwarder?.stop();
     await this.outbox.close();
+    await Promise.allSettled(stopping);
     this.#log.info('Agent stopped.');
   }
 }

@@ -30,7 +30,15 @@ export interface CollectorContext {
   getState<T>(key: string): Promise<T | undefined>;
   saveState(key: string, value: unknown): Promise<void>;
   /** Reports the outcome of one run for the heartbeat. */
-  recordRun(outcome: { ok: boolean; error?: string; events?: number }): void;
+  recordRun(outcome: RunOutcome): void;
+}
+
+export interface RunOutcome {
+  ok: boolean;
+  error?: string;
+  events?: number;
+  /** Data the collector had to drop (e.g. UDP datagrams beyond its queue, oversized TCP messages). */
+  dropped?: number;
 }
 
 export interface Collector {
