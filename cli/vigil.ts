@@ -18,6 +18,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ default:
   schema: { summary: 'print the event ontology as JSON Schema', load: () => import('./commands/schema.js') },
   parse: { summary: 'run one parser over a file and print the events as JSON lines', load: () => import('./commands/parse.js') },
   parsers: { summary: 'list the parsers, or show one with its parameters', load: () => import('./commands/parsers.js') },
+  ctl: { summary: 'the command-line client of the hub API: status, agents, outputs, dead letters, block-lists, reload', load: () => import('./commands/ctl.js') },
   shadowserver: { summary: 'Shadowserver helpers: update-schema downloads the current report schema', load: () => import('./commands/shadowserver.js') },
 };
 

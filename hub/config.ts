@@ -50,10 +50,13 @@ export const HubConfigSchema = Type.Object(
           Type.Object(
             {
               url: Type.String({ description: 'URL of the MQTT 5 broker, e.g. mqtt://mosquitto:1883 or mqtts://broker.example.org:8883.' }),
-              client_id: Type.String({
-                pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$',
-                description: "This worker's MQTT client id: stable and unique per worker (it names the broker-side session that keeps the worker's unacknowledged batches across restarts).",
-              }),
+              client_id: Type.Optional(
+                Type.String({
+                  pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$',
+                  description:
+                    "This worker's MQTT client id (default: vigil-hub-<host name>): stable and unique per worker — it names the broker-side session that keeps the worker's unacknowledged batches across restarts. Set it when several workers share a host.",
+                }),
+              ),
               group: Type.String({ pattern: '^[A-Za-z0-9._-]+$', default: 'vigil-hub', description: 'Shared-subscription group: workers of one group split the batches ($share/<group>/…).' }),
               username: Type.Optional(Type.String({ description: 'User name at the broker.' })),
               password: Type.Optional(Type.String({ description: 'Password at the broker (or password_file).' })),
@@ -72,6 +75,11 @@ export const HubConfigSchema = Type.Object(
               connect_timeout_ms: Type.Integer({ minimum: 100, default: 10000, description: 'Deadline for one connection attempt, in ms.' }),
               initial_backoff_ms: Type.Integer({ minimum: 1, default: 500, description: 'First reconnection delay cap, in ms (exponential backoff with jitter).' }),
               max_backoff_ms: Type.Integer({ minimum: 1, default: 30000, description: 'Largest reconnection delay, in ms.' }),
+              retire: Type.Boolean({
+                default: false,
+                description:
+                  "Remove this worker for good: it leaves the group (no new batches), stores what the broker still holds for it, then ends its session. The hub keeps running its pipeline; stop it once its outputs have caught up.",
+              }),
             },
             { additionalProperties: false, description: "Scale-out mode (mode: external): the broker agents publish to, and this worker's session on it." },
           ),

@@ -18,6 +18,7 @@ import { startBroker, type HubBroker } from './broker/index.js';
 import { HubConfigSchema, type HubConfig } from './config.js';
 import { Inbox } from './inbox/index.js';
 import { Pipeline } from './pipeline/index.js';
+import { checkBlocklists } from './pipeline/check.js';
 import { EventStore } from './eventstore/index.js';
 import { openHubDb, type HubDb } from './store.js';
 
@@ -84,6 +85,7 @@ export class Hub {
 
   static async start(options: HubOptions): Promise<Hub> {
     const { config, log } = options;
+    checkBlocklists(config, options.file);
     const resolvePath = options.resolvePath ?? ((p: string) => resolve(p));
     const dataDir = resolvePath(config.data_dir);
     const db = await openHubDb(`${dataDir}/db`);
@@ -129,12 +131,16 @@ export class Hub {
     const run = this.#reloading.then(async () => {
       if (!this.#file) throw new VigilError('VIGIL_E_CONFIG', 'the hub was not started from a config file; nothing to reload');
       const next = loadConfigFile(this.#file, HubConfigSchema);
+      checkBlocklists(next.value, next.file);
       const dataDir = this.#resolvePath(next.value.data_dir);
       const pipeline = await Pipeline.create(this.db, this.inbox, { config: next.value.pipeline, file: next.file, dataDir, resolvePath: next.resolvePath, log: this.#log, eventStore: this.#pipeline.eventStore });
+      // An output an operator paused stays paused across the reload.
+      const paused = new Set(this.#pipeline.outputs.filter((o) => o.paused).map((o) => o.name));
       await this.#pipeline.stop();
       this.#pipeline = pipeline;
       this.agents.replaceConfigured(next.value.agents);
       this.#config = next.value;
+      for (const output of pipeline.outputs) if (paused.has(output.name)) output.pause();
       await pipeline.start();
       this.#log.info({ experts: next.value.pipeline.experts.length, outputs: next.value.pipeline.outputs.length }, 'Configuration reloaded.');
     });

@@ -105,6 +105,11 @@ export class AgentRegistry {
     return this.#credentials.has(id) || this.#status.has(id);
   }
 
+  /** Defined in the hub's config file (which then is the source of truth for its credentials). */
+  isConfigured(id: string): boolean {
+    return this.#fromConfig.has(id);
+  }
+
   isDisabled(id: string): boolean {
     return this.#credentials.get(id)?.disabled ?? false;
   }

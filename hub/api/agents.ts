@@ -2,7 +2,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import Type from 'typebox';
 import { AGENT_ID } from '../../common/codec/topics.js';
 import type { Hub } from '../index.js';
-import { errors, Ok } from './schemas.js';
+import { errors } from './schemas.js';
 
 const Agent = Type.Object({
   id: Type.String(),
@@ -21,7 +21,9 @@ const Agent = Type.Object({
 
 const IdParams = Type.Object({ id: Type.String({ pattern: AGENT_ID.source }) });
 const NewAgent = Type.Object({ id: Type.String({ pattern: AGENT_ID.source, description: 'The new agent id' }) }, { additionalProperties: false });
-const Credentials = Type.Object({ id: Type.String(), token: Type.String({ description: 'Shown once; the hub keeps only its hash' }), install_command: Type.String() });
+const Note = Type.Optional(Type.String({ description: 'What else the operator has to do (external broker mode)' }));
+const Credentials = Type.Object({ id: Type.String(), token: Type.String({ description: 'Shown once; the hub keeps only its hash' }), install_command: Type.String(), note: Note });
+const Done = Type.Object({ ok: Type.Boolean(), note: Note });
 
 /** Agents: what the hub heard from them, and their credentials (create, disable/enable, rotate the token). */
 export const agentRoutes: FastifyPluginAsync<{ hub: Hub }> = async (app, { hub }) => {
@@ -34,7 +36,10 @@ export const agentRoutes: FastifyPluginAsync<{ hub: Hub }> = async (app, { hub }
     outboxDepth: (a.outboxDepth as Record<string, unknown> | undefined) ?? null,
     feeds: (a.feeds as Record<string, unknown> | undefined) ?? null,
   });
-  const credentials = (id: string, token: string) => ({ id, token, install_command: hub.installCommand(id, token) });
+  // With an external broker, the broker authenticates agents and owns their connections: the hub's registry only
+  // decides which agents' batches it takes. The operator has to mirror the change there.
+  const external = (what: string) => (hub.broker.mode === 'external' ? { note: `The external MQTT broker authenticates agents and holds their connections: ${what}` } : {});
+  const credentials = (id: string, token: string) => ({ id, token, install_command: hub.installCommand(id, token), ...external(`set this token for '${id}' there too (e.g. mosquitto_passwd -b passwd ${id} <token>).`) });
 
   app.get('/agents', { config: { role: 'reader' }, schema: { tags: ['agents'], response: { 200: Type.Object({ agents: Type.Array(Agent) }), ...errors } } }, async () => ({
     agents: hub.agents.list().map(view),
@@ -51,18 +56,23 @@ export const agentRoutes: FastifyPluginAsync<{ hub: Hub }> = async (app, { hub }
     return reply.code(201).send(credentials(req.body.id, token));
   });
 
-  app.post<{ Params: { id: string } }>('/agents/:id/rotate-token', { config: { role: 'admin' }, schema: { tags: ['agents'], params: IdParams, response: { 200: Credentials, ...errors } } }, async (req, reply) => {
+  // An agent defined in the hub's config file keeps the credentials written there (a reload would undo an API change).
+  const configured = (id: string) => ({ statusCode: 409, error: 'Conflict', message: `agent '${id}' is defined in the hub's config file; change it there and reload` });
+
+  app.post<{ Params: { id: string } }>('/agents/:id/rotate-token', { config: { role: 'admin' }, schema: { tags: ['agents'], params: IdParams, response: { 200: Credentials, 409: errors[400], ...errors } } }, async (req, reply) => {
     if (!hub.agents.has(req.params.id)) return reply.code(404).send({ statusCode: 404, error: 'Not Found', message: `no agent '${req.params.id}'` });
+    if (hub.agents.isConfigured(req.params.id)) return reply.code(409).send(configured(req.params.id));
     const token = await hub.agents.create(req.params.id);
     hub.broker.disconnect(req.params.id); // the old token's session ends now
     return credentials(req.params.id, token);
   });
 
   for (const [action, disabled] of [['disable', true], ['enable', false]] as const) {
-    app.post<{ Params: { id: string } }>(`/agents/:id/${action}`, { config: { role: 'admin' }, schema: { tags: ['agents'], params: IdParams, response: { 200: Ok, ...errors } } }, async (req, reply) => {
+    app.post<{ Params: { id: string } }>(`/agents/:id/${action}`, { config: { role: 'admin' }, schema: { tags: ['agents'], params: IdParams, response: { 200: Done, 409: errors[400], ...errors } } }, async (req, reply) => {
+      if (hub.agents.isConfigured(req.params.id)) return reply.code(409).send(configured(req.params.id));
       if (!(await hub.agents.setDisabled(req.params.id, disabled))) return reply.code(404).send({ statusCode: 404, error: 'Not Found', message: `no agent '${req.params.id}'` });
       if (disabled) hub.broker.disconnect(req.params.id);
-      return { ok: true };
+      return { ok: true, ...(disabled ? external(`this hub now refuses the agent's batches; revoke it at the broker too to end its session.`) : {}) };
     });
   }
 };

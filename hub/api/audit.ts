@@ -1,6 +1,6 @@
 /**
  * The audit log: one JSON line per state-changing request (POST, PUT, DELETE) — who, what, when, outcome —
- * appended to a file and written through at once. GET never changes state, so it is not audited.
+ * appended to a file before the answer goes out. GET never changes state, so it is not audited.
  */
 import { mkdirSync } from 'node:fs';
 import { appendFile } from 'node:fs/promises';
@@ -16,13 +16,26 @@ export interface AuditEntry {
   target: string;
   outcome: number;
   ip: string;
+  /** A small JSON body (e.g. the id of a created agent); large ones (ingested events) are left out. */
+  body?: unknown;
+}
+
+const BODY_MAX_CHARS = 512;
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** false: the route's body is data, not a command (ingest), and stays out of the audit log. */
+    auditBody?: boolean;
+  }
 }
 
 async function auditPlugin(app: FastifyInstance, options: { file: string }): Promise<void> {
   mkdirSync(dirname(options.file), { recursive: true });
   let chain: Promise<void> = Promise.resolve();
-  app.addHook('onResponse', async (request, reply) => {
-    if (request.method === 'GET' || request.method === 'HEAD' || request.method === 'OPTIONS') return;
+  // onSend, not onResponse: the line is on disk before the client hears the outcome, so a client that saw an
+  // answer can rely on the audit log having it.
+  app.addHook('onSend', async (request, reply, payload) => {
+    if (request.method === 'GET' || request.method === 'HEAD' || request.method === 'OPTIONS') return payload;
     const entry: AuditEntry = {
       at: new Date().toISOString(),
       who: request.identity?.name ?? 'anonymous',
@@ -32,9 +45,14 @@ async function auditPlugin(app: FastifyInstance, options: { file: string }): Pro
       outcome: reply.statusCode,
       ip: request.ip,
     };
+    if (request.body !== undefined && request.body !== null && request.routeOptions.config?.auditBody !== false) {
+      const text = JSON.stringify(request.body);
+      if (text !== undefined && text.length <= BODY_MAX_CHARS) entry.body = request.body;
+    }
     // Appends are chained so lines never interleave.
     chain = chain.then(() => appendFile(options.file, `${JSON.stringify(entry)}\n`)).catch((err: Error) => app.log.error({ err: err.message }, 'Could not write the audit log.'));
     await chain;
+    return payload;
   });
 }
 

@@ -2,7 +2,8 @@
  * Bearer-token authentication with roles. Each route declares the role it needs in `config.role` (reader <
  * operator < admin); routes without one are public (health, readiness, docs). Tokens are configured as SHA-256
  * hashes. Failed authentications are rate-limited per client address (@fastify/rate-limit counting only
- * requests without a valid token), so guessing tokens is slow.
+ * requests without a valid token); past the limit the address gets 429 for the rest of the minute, valid token
+ * or not, so guessing tokens is slow.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import rateLimit from '@fastify/rate-limit';
@@ -50,23 +51,20 @@ export function identify(header: string | undefined, tokens: readonly ApiToken[]
 }
 
 async function authPlugin(app: FastifyInstance, options: AuthOptions): Promise<void> {
-  // Runs first: find who is calling (or nobody). Nothing is refused here.
-  app.addHook('onRequest', async (request) => {
-    request.identity = identify(request.headers.authorization, options.tokens());
-  });
-  await app.register(rateLimit, {
-    global: true,
-    hook: 'onRequest',
-    max: options.failuresPerMinute,
-    timeWindow: 60_000,
-    // Only requests to protected routes without a valid token count towards the limit.
-    allowList: (request) => request.identity !== undefined || request.routeOptions.config?.role === undefined,
-    errorResponseBuilder: (_req, context) => ({ statusCode: 429, error: 'Too Many Requests', message: `too many failed authentications; retry in ${Math.ceil(context.ttl / 1000)} s` }),
-  });
+  // The limiter is called by hand rather than as a global hook: route-level hooks run after this plugin's hook
+  // has already answered 401, so a global limiter would never see a failure — and it must count only failures.
+  await app.register(rateLimit, { global: false, max: options.failuresPerMinute, timeWindow: 60_000 });
+  const failures = app.createRateLimit();
   app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
     const needed = request.routeOptions.config?.role;
     if (needed === undefined) return;
+    // An address over the limit is refused even with a valid token: were a correct guess let through, the limit
+    // would not slow guessing at all (a wrong guess 429, the right one 200).
+    const state = await failures(request, { increment: false });
+    if (!state.isAllowed && state.remaining === 0) return tooMany(reply, state.ttlInSeconds);
+    request.identity = identify(request.headers.authorization, options.tokens());
     if (!request.identity) {
+      await failures(request);
       const message = request.headers.authorization ? 'invalid token' : 'missing bearer token';
       return reply.code(401).header('www-authenticate', 'Bearer').send({ statusCode: 401, error: 'Unauthorized', message });
     }
@@ -74,6 +72,14 @@ async function authPlugin(app: FastifyInstance, options: AuthOptions): Promise<v
       return reply.code(403).send({ statusCode: 403, error: 'Forbidden', message: `this needs the ${needed} role; ${request.identity.name} is ${request.identity.role}` });
     }
   });
+}
+
+function tooMany(reply: FastifyReply, retryAfterSeconds: number): FastifyReply {
+  const seconds = Math.max(1, retryAfterSeconds);
+  return reply
+    .code(429)
+    .header('retry-after', String(seconds))
+    .send({ statusCode: 429, error: 'Too Many Requests', message: `too many failed authentications from this address; retry in ${seconds} s` });
 }
 
 export const auth = fp(authPlugin, { name: 'vigil-auth' });

@@ -29,11 +29,27 @@ interface Built {
 export const blocklistRoutes: FastifyPluginAsync<{ hub: Hub }> = async (app, { hub }) => {
   const conditions = new Map<string, (e: Record<string, unknown>) => boolean>();
   const cache = new Map<string, Built>();
+  // RPZ serials: a zone's serial must change when (and only when) its content does — a clock-based serial would
+  // change every second and defeat both ETags and zone transfers.
+  const serials = new Map<string, { digest: string; serial: number }>();
+  const serialOf = (list: ListConfig, built: Built): number => {
+    const digest = createHash('sha256').update(built.entries.map((e) => e.value).join('\n')).digest('base64url');
+    const known = serials.get(list.name);
+    if (known && known.digest === digest) return known.serial;
+    const serial = Math.max((known?.serial ?? 0) + 1, Math.floor(Date.now() / 1000)) % 2 ** 32;
+    serials.set(list.name, { digest, serial });
+    return serial;
+  };
   const condition = (list: ListConfig) => {
     const key = `${list.name}\u0000${list.when ?? ''}`;
     let c = conditions.get(key);
     if (!c) {
-      c = list.when ? compileCondition(list.when) : () => true;
+      try {
+        c = list.when ? compileCondition(list.when) : () => true;
+      } catch (err) {
+        // The config validates the shape of a list, not its condition: a broken one is the operator's config error.
+        throw Object.assign(new Error(`block-list '${list.name}': its 'when' condition does not compile: ${(err as Error).message}`), { statusCode: 500, expose: true });
+      }
       conditions.set(key, c);
     }
     return c;
@@ -90,17 +106,18 @@ export const blocklistRoutes: FastifyPluginAsync<{ hub: Hub }> = async (app, { h
       if (!list) return reply.code(404).send({ statusCode: 404, error: 'Not Found', message: `no block-list '${req.params.name}'` });
       if (!hub.pipeline.eventStore) return reply.code(404).send({ statusCode: 404, error: 'Not Found', message: 'the event store is disabled' });
       const built = await build(list);
-      const body = render(list, built, req.query.format);
+      const body = render(list, built, req.query.format, req.query.format === 'rpz' ? serialOf(list, built) : 0);
       const etag = `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`;
       reply.header('etag', etag).header('cache-control', 'no-cache');
       const ifNoneMatch = req.headers['if-none-match'];
-      if (ifNoneMatch && ifNoneMatch.split(',').some((t) => t.trim() === etag || t.trim() === '*')) return reply.code(304).send();
+      // RFC 9110 §13.1.2: If-None-Match uses the weak comparison, so W/"x" matches "x".
+      if (ifNoneMatch && ifNoneMatch.split(',').some((t) => t.trim().replace(/^W\//, '') === etag || t.trim() === '*')) return reply.code(304).send();
       return reply.type(CONTENT_TYPE[req.query.format]).send(body);
     },
   );
 };
 
-function render(list: ListConfig, built: Built, format: Format): string {
+function render(list: ListConfig, built: Built, format: Format, serial: number): string {
   switch (format) {
     case 'txt':
       return built.entries.map((e) => `${e.value}\n`).join('');
@@ -109,26 +126,45 @@ function render(list: ListConfig, built: Built, format: Format): string {
     case 'csv':
       return csvRows([['value', 'first_seen', 'last_seen', 'count'], ...built.entries.map((e) => [e.value, e.firstSeen, e.lastSeen, e.count])]);
     case 'rpz':
-      return rpzZone(list.name, built.entries.map((e) => e.value));
+      return rpzZone(list.name, built.entries.map((e) => e.value), serial);
   }
 }
 
-/** A DNS Response Policy Zone: names answer NXDOMAIN (CNAME .), addresses through rpz-ip triggers. */
-function rpzZone(name: string, values: string[]): string {
-  const serial = Math.floor(Date.now() / 1000);
+/**
+ * A DNS Response Policy Zone: names answer NXDOMAIN (CNAME .), addresses and networks through rpz-ip triggers
+ * (`<prefix length>.<address labels reversed>.rpz-ip`).
+ */
+function rpzZone(name: string, values: string[], serial: number): string {
   const lines = [`$TTL 300`, `@ SOA localhost. hostmaster.localhost. ${serial} 3600 600 86400 300`, `@ NS localhost.`, `; Vigil block-list ${name}`];
   for (const value of values) {
+    const owner = rpzIpOwner(value);
+    if (owner) {
+      lines.push(`${owner}.rpz-ip CNAME .`);
+      continue;
+    }
     const host = hostOf(value);
     if (!host) continue;
-    if (ipaddr.isValid(host)) {
-      const addr = ipaddr.parse(host);
-      const owner = addr.kind() === 'ipv4' ? `32.${host.split('.').reverse().join('.')}` : `128.${(addr as ipaddr.IPv6).toNormalizedString().split(':').reverse().join('.')}`;
-      lines.push(`${owner}.rpz-ip CNAME .`);
-    } else {
-      lines.push(`${host} CNAME .`, `*.${host} CNAME .`);
-    }
+    const hostOwner = rpzIpOwner(host);
+    if (hostOwner) lines.push(`${hostOwner}.rpz-ip CNAME .`);
+    else lines.push(`${host} CNAME .`, `*.${host} CNAME .`);
   }
   return `${lines.join('\n')}\n`;
+}
+
+/** The rpz-ip owner of an address or a CIDR network; undefined for anything else. */
+function rpzIpOwner(value: string): string | undefined {
+  let addr: ipaddr.IPv4 | ipaddr.IPv6;
+  let prefix: number;
+  if (value.includes('/')) {
+    if (!ipaddr.isValidCIDR(value)) return undefined;
+    [addr, prefix] = ipaddr.parseCIDR(value);
+  } else {
+    if (!ipaddr.isValid(value)) return undefined;
+    addr = ipaddr.process(value);
+    prefix = addr.kind() === 'ipv4' ? 32 : 128;
+  }
+  const labels = addr.kind() === 'ipv4' ? addr.toString().split('.') : (addr as ipaddr.IPv6).toNormalizedString().split(':');
+  return `${prefix}.${labels.reverse().join('.')}`;
 }
 
 function hostOf(value: string): string | undefined {

@@ -2,9 +2,10 @@ import type { FastifyPluginAsync } from 'fastify';
 import Type from 'typebox';
 import { eventToJson } from '../../common/codec/json.js';
 import { FieldError } from '../../common/errors.js';
-import { add, isKnownField } from '../../common/harmonization/index.js';
+import { add, isKnownField, isValidField, validateEvent } from '../../common/harmonization/index.js';
+import { compileFilters } from '../eventstore/index.js';
 import type { Hub } from '../index.js';
-import { errors, EventObject } from './schemas.js';
+import { ErrorReply, errors, EventObject } from './schemas.js';
 import { csvTable } from './csv.js';
 
 const RESERVED = new Set(['from', 'to', 'limit', 'after', 'order', 'format', 'fields']);
@@ -38,6 +39,14 @@ const IngestReply = Type.Object({
   rejected: Type.Array(Type.Object({ index: Type.Integer(), reason: Type.String() })),
 });
 
+/** `fields=a, b,` → ['a', 'b']; none named → undefined (every key). */
+const columns = (fields: string | undefined): string[] | undefined => {
+  const names = (fields ?? '').split(',').map((f) => f.trim()).filter(Boolean);
+  return names.length > 0 ? names : undefined;
+};
+
+const badQuery = (key: string, message: string) => ({ statusCode: 400, error: 'Bad Request', message: `query.${key}: ${message}`, problems: [{ path: `query.${key}`, message }] });
+
 type Search = { from?: string; to?: string; limit: number; after?: string; order: 'asc' | 'desc'; format: 'json' | 'jsonl' | 'csv'; fields?: string } & Record<string, string | number | undefined>;
 
 /** Events: search and export the embedded store; ingest events or a raw report from other systems. */
@@ -51,8 +60,17 @@ export const eventRoutes: FastifyPluginAsync<{ hub: Hub }> = async (app, { hub }
       const filters: Record<string, string> = {};
       for (const [key, value] of Object.entries(req.query)) {
         if (RESERVED.has(key) || value === undefined) continue;
-        if (!isKnownField(key) && !key.startsWith('extra.')) return reply.code(400).send({ statusCode: 400, error: 'Bad Request', message: `unknown field '${key}' in the query` });
+        if (!isKnownField(key)) return reply.code(400).send(badQuery(key, `not a query parameter nor a field of the event ontology (parameters: ${[...RESERVED].join(', ')}; filters: any event field, e.g. source.ip)`));
+        try {
+          compileFilters({ [key]: String(value) });
+        } catch (err) {
+          return reply.code(400).send(badQuery(key, `${(err as Error).message.replace(/^ipaddr: /, '')} (a value, or for an IP field an address or CIDR)`));
+        }
         filters[key] = String(value);
+      }
+      for (const key of ['from', 'to'] as const) {
+        const value = req.query[key];
+        if (value !== undefined && Number.isNaN(Date.parse(value))) return reply.code(400).send(badQuery(key, `not a time: '${value}' (ISO 8601, e.g. 2024-05-01T00:00:00Z)`));
       }
       let page;
       try {
@@ -62,14 +80,14 @@ export const eventRoutes: FastifyPluginAsync<{ hub: Hub }> = async (app, { hub }
       }
       if (page.next) reply.header('x-next-page', page.next);
       if (req.query.format === 'jsonl') return reply.type('application/x-ndjson').send(page.events.map((e) => `${eventToJson(e)}\n`).join(''));
-      if (req.query.format === 'csv') return reply.type('text/csv; charset=utf-8').send(csvTable(page.events, req.query.fields?.split(',').map((f) => f.trim())));
+      if (req.query.format === 'csv') return reply.type('text/csv; charset=utf-8').send(csvTable(page.events, columns(req.query.fields)));
       return { events: page.events, next: page.next ?? null };
     },
   );
 
   app.post<{ Body: { events: Record<string, unknown>[] } | { parser: string; params?: Record<string, unknown>; report?: Record<string, unknown>; raw: string; raw_encoding?: 'text' | 'base64' } }>(
     '/events',
-    { config: { role: 'operator' }, schema: { tags: ['events'], body: IngestBody, response: { 202: IngestReply, 422: IngestReply, ...errors } } },
+    { config: { role: 'operator', auditBody: false }, schema: { tags: ['events'], body: IngestBody, response: { 202: IngestReply, 422: IngestReply, 503: ErrorReply, ...errors } } },
     async (req, reply) => {
       let candidates: Record<string, unknown>[];
       const rejected: { index: number; reason: string }[] = [];
@@ -86,18 +104,40 @@ export const eventRoutes: FastifyPluginAsync<{ hub: Hub }> = async (app, { hub }
           return reply.code(400).send({ statusCode: 400, error: 'Bad Request', message: (err as Error).message });
         }
       }
+      // Each event is rebuilt field by field through the ontology (types checked, values made canonical), so what
+      // reaches the inbox is what the experts stage accepts; one bad event is reported and the others go on.
+      const received = new Date().toISOString();
       const accepted: Record<string, unknown>[] = [];
       candidates.forEach((candidate, index) => {
         const event: Record<string, unknown> = {};
         try {
-          for (const [key, value] of Object.entries(candidate)) add(event, key, value, { overwrite: true });
+          for (const [key, value] of Object.entries(candidate)) {
+            // A canonical value is kept as sent (events as agents send them, and parsers' output); anything else is
+            // made canonical — which for `raw` means base64-encoding, so an already encoded raw must not go through it.
+            if ((value === null || typeof value !== 'object') && isValidField(key, value)) event[key] = value;
+            else add(event, key, value, { overwrite: true });
+          }
+          if (Object.keys(event).length === 0) throw new Error('the event has no fields with a value');
+          // Time-range search and block-list windows go by time.observation; an event without one was observed now.
+          if (event['time.observation'] === undefined) add(event, 'time.observation', received);
+          const problems = validateEvent(event);
+          if (problems.length > 0) throw new Error(problems.map((p) => p.message).join('; '));
           accepted.push(event);
         } catch (err) {
-          rejected.push({ index, reason: err instanceof FieldError ? err.message : String(err) });
+          rejected.push({ index, reason: err instanceof FieldError ? err.message : (err as Error).message });
         }
       });
-      if (accepted.length > 0) await hub.ingest(accepted);
-      return reply.code(accepted.length > 0 || candidates.length === 0 ? 202 : 422).send({ accepted: accepted.length, rejected });
+      if (accepted.length > 0) {
+        try {
+          await hub.ingest(accepted);
+        } catch (err) {
+          // Nothing was stored: the sender keeps the events and retries, as an agent does.
+          req.log.warn({ err: (err as Error).message }, 'The inbox could not store ingested events.');
+          return reply.code(503).header('retry-after', '5').send({ statusCode: 503, error: 'Service Unavailable', message: `the inbox could not store the events, none was taken; retry: ${(err as Error).message}` });
+        }
+      }
+      // 202: stored durably, processed soon. 422: nothing could be taken.
+      return reply.code(accepted.length === 0 && rejected.length > 0 ? 422 : 202).send({ accepted: accepted.length, rejected });
     },
   );
 };

@@ -12,13 +12,14 @@ export const healthRoutes: FastifyPluginAsync<{ hub: Hub }> = async (app, { hub 
   );
 
   // Ready once storage, pipeline and broker are up — Hub.start finishes those before the API listens — and while
-  // the inbox can write.
+  // the inbox can write and (scale-out mode) the external broker is reachable.
   app.get(
     '/ready',
     { schema: { tags: ['health'], security: [], response: { 200: Type.Object({ ready: Type.Boolean() }), 503: Type.Object({ ready: Type.Boolean(), reason: Type.String() }) } } },
     async (_req, reply) => {
       const failures = hub.inbox.stats.writeErrors;
       if (hub.inbox.failing) return reply.code(503).send({ ready: false, reason: `the inbox cannot write (${failures} failed writes)` });
+      if (!hub.broker.connected) return reply.code(503).send({ ready: false, reason: 'the external MQTT broker is unreachable' });
       return { ready: true };
     },
   );

@@ -4,6 +4,7 @@
  * written to the audit log. Routes are grouped in plugins by what they are about.
  */
 import { readFileSync } from 'node:fs';
+import { STATUS_CODES } from 'node:http';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
@@ -18,6 +19,7 @@ import { deadLetterRoutes } from './deadletters.js';
 import { eventRoutes } from './events.js';
 import { healthRoutes } from './health.js';
 import { pipelineRoutes } from './pipeline.js';
+import { validatorCompiler } from './validation.js';
 
 export async function startApi(hub: Hub, config: HubConfig['api'], auditFile: string, resolvePath: (p: string) => string, log: Logger): Promise<FastifyInstance> {
   const https = config.tls
@@ -35,14 +37,44 @@ export async function startApi(hub: Hub, config: HubConfig['api'], auditFile: st
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.body_limit_bytes,
     https,
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
   }) as unknown as FastifyInstance;
+  app.setValidatorCompiler(validatorCompiler);
+
+  // JSON bodies: an empty body is no body (`curl -X POST -H 'content-type: application/json'` on an action), and a
+  // malformed one is refused with the parser's own reason, which says where it broke.
+  const defaultJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    const text = body as string;
+    if (text.trim() === '') return done(null, undefined);
+    defaultJson(request, text, (err, value) => {
+      if (!err) return done(null, value);
+      // The default parser's message says only "not valid JSON"; JSON.parse says where. Valid JSON refused here
+      // carries __proto__ or constructor.prototype keys (prototype poisoning).
+      let message = 'body: the keys __proto__ and constructor.prototype are not allowed';
+      try {
+        JSON.parse(text);
+      } catch (syntax) {
+        message = `body: not valid JSON: ${(syntax as Error).message}`;
+      }
+      done(Object.assign(new Error(message), { statusCode: 400, code: 'VIGIL_E_REQUEST' }), undefined);
+    });
+  });
 
   // Bad input is a 4xx naming the field and the reason, never a 500.
-  app.setErrorHandler((err: FastifyError, request, reply) => {
+  app.setErrorHandler((err: FastifyError & { problems?: unknown; expose?: boolean }, request, reply) => {
     const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : err.validation ? 400 : 500;
     if (status >= 500) request.log.error({ err }, 'Request failed.');
-    void reply.code(status).send({ statusCode: status, error: status >= 500 ? 'Internal Server Error' : (err.code ?? 'Bad Request'), message: status >= 500 ? 'internal error' : err.message });
+    // A 5xx says only 'internal error' unless the error was made to be shown (e.g. a broken block-list condition).
+    let message = status >= 500 && !err.expose ? 'internal error' : err.message;
+    if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') message = `body: larger than the limit of ${config.body_limit_bytes} bytes (api.body_limit_bytes)`;
+    if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') message = `body: unsupported content-type '${request.headers['content-type'] ?? ''}'; send application/json`;
+    const body: Record<string, unknown> = { statusCode: status, error: STATUS_CODES[status] ?? 'Error', message };
+    if (Array.isArray(err.problems)) body.problems = err.problems;
+    void reply.code(status).send(body);
+  });
+  app.setNotFoundHandler((request, reply) => {
+    void reply.code(404).send({ statusCode: 404, error: 'Not Found', message: `no route ${request.method} ${request.url.split('?')[0]}; see /docs` });
   });
 
   await app.register(swagger, {
@@ -63,5 +95,7 @@ export async function startApi(hub: Hub, config: HubConfig['api'], auditFile: st
   await app.register(eventRoutes, { hub, prefix: '/api/v1' });
   await app.register(blocklistRoutes, { hub, prefix: '/api/v1' });
   await app.listen({ host: config.host, port: config.port });
+  if (config.tokens.length === 0) app.log.warn('No API tokens are configured (api.tokens): every route but health, metrics and docs answers 401.');
+  if (!config.tls && !/^(127\.|::1$|localhost$)/.test(config.host)) app.log.warn({ host: config.host }, 'The API listens beyond this machine without TLS (api.tls): bearer tokens cross the network in clear.');
   return app;
 }

@@ -34,8 +34,15 @@ function build(hub: Hub): Registry {
     for (const [kind, n] of Object.entries(hub.broker.stats)) if (kind !== 'connections') g.set({ kind }, n);
   });
   gauge('vigil_broker_connections_total', 'Agent connections accepted.', [], (g) => g.set(hub.broker.stats.connections));
+  gauge('vigil_broker_up', '1 while the broker is up (an external one reachable), else 0.', ['mode'], (g) => g.set({ mode: hub.broker.mode }, hub.broker.connected ? 1 : 0));
+  gauge('vigil_storage_bytes', "The data directory's size and its filesystem's free space, in bytes.", ['kind'], async (g) => {
+    const usage = await hub.storage();
+    g.set({ kind: 'used' }, usage.usedBytes);
+    g.set({ kind: 'free' }, usage.freeBytes);
+  });
   const components = (): [string, string, Record<string, unknown>][] => [
     ['experts', 'experts', hub.pipeline.experts.metrics.toJSON()],
+    ...hub.pipeline.experts.expertMetrics.map((e): [string, string, Record<string, unknown>] => ['expert', e.name, e.metrics.toJSON()]),
     ...hub.pipeline.outputs.map((o): [string, string, Record<string, unknown>] => ['output', o.name, o.metrics.toJSON()]),
   ];
   for (const counter of ['received', 'sent', 'dropped', 'rejected'] as const) {

@@ -54,6 +54,7 @@ export class EventStore {
   readonly #db: HubDb;
   readonly #options: EventStoreOptions;
   #count = 0;
+  #trimming: Promise<number> = Promise.resolve(0);
 
   private constructor(db: HubDb, options: EventStoreOptions) {
     this.#db = db;
@@ -118,8 +119,15 @@ export class EventStore {
     return { events, next: exhausted ? undefined : last };
   }
 
-  /** Deletes events past the age limit, then the oldest beyond the count limit. Returns how many went. */
-  async trim(now = Date.now()): Promise<number> {
+  /** Deletes events past the age limit, then the oldest beyond the count limit; one trim at a time. */
+  trim(now = Date.now()): Promise<number> {
+    // Two trims at once would both compute the excess from the same count and delete it twice.
+    const run = this.#trimming.catch(() => 0).then(() => this.#trimOnce(now));
+    this.#trimming = run;
+    return run;
+  }
+
+  async #trimOnce(now: number): Promise<number> {
     let removed = 0;
     const cutoff = timeKey(now - this.#options.maxAgeDays * 86_400_000);
     removed += await this.#deleteRange({ gt: 's!', lt: cutoff });

@@ -45,13 +45,29 @@ export async function checkPipeline(config: HubConfig, file: string, resolvePath
       }
     }
   }
-  for (const [i, b] of config.blocklists.entries()) {
-    if (b.when === undefined) continue;
+  problems.push(...blocklistProblems(config));
+  if (problems.length > 0) throw new ConfigError(file, problems);
+}
+
+/** Block-list names are unique and their conditions compile (the schema cannot check sieve expressions). */
+export function blocklistProblems(config: HubConfig): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const names = new Set<string>();
+  config.blocklists.forEach((list, i) => {
+    if (names.has(list.name)) problems.push({ path: `blocklists[${i}].name`, message: `block-list name '${list.name}' is used twice` });
+    names.add(list.name);
+    if (list.when === undefined) return;
     try {
-      compileCondition(b.when);
+      compileCondition(list.when);
     } catch (err) {
       problems.push({ path: `blocklists[${i}].when`, message: (err as Error).message });
     }
-  }
+  });
+  return problems;
+}
+
+/** Stops start-up or a reload on a broken block-list definition. */
+export function checkBlocklists(config: HubConfig, file: string | undefined): void {
+  const problems = blocklistProblems(config);
   if (problems.length > 0) throw new ConfigError(file, problems);
 }
