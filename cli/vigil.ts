@@ -19,6 +19,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ default:
   parse: { summary: 'run one parser over a file and print the events as JSON lines', load: () => import('./commands/parse.js') },
   parsers: { summary: 'list the parsers, or show one with its parameters', load: () => import('./commands/parsers.js') },
   ctl: { summary: 'the command-line client of the hub API: status, agents, outputs, dead letters, block-lists, reload', load: () => import('./commands/ctl.js') },
+  dlq: { summary: 'dead letters of a running hub: list, show, reinject, delete (vigil ctl deadletters)', load: () => import('./commands/dlq.js') },
   shadowserver: { summary: 'Shadowserver helpers: update-schema downloads the current report schema', load: () => import('./commands/shadowserver.js') },
 };
 

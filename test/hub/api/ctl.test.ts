@@ -112,6 +112,12 @@ describe('vigil ctl', () => {
     assert.equal(json.find((o: { name: string }) => o.name === 'events').paused, false);
   });
 
+  it('vigil dlq is vigil ctl deadletters', async () => {
+    const { stdout } = await exec(process.execPath, [join(ROOT, 'bin/vigil.js'), 'dlq', 'list', '--json', '--url', url, '--token', API_TOKENS.reader], { cwd: ROOT });
+    const page = JSON.parse(stdout) as { deadletters: { stage: string }[] };
+    assert.deepEqual(page.deadletters.map((l) => l.stage), ['output:hook']);
+  });
+
   it('dead letters: list, show, reinject, delete', async () => {
     const list = await ctl(['deadletters', 'list'], {}, 'reader');
     assert.equal(list.code, 0, list.stderr);
