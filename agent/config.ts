@@ -49,6 +49,7 @@ export const AgentConfigSchema = Type.Object(
         batch_events: Type.Integer({ minimum: 1, maximum: 100000, default: 500, description: 'Events per batch.' }),
         max_events: Type.Integer({ minimum: 1, default: 5000000, description: 'Outbox bound in events; collection pauses when reached.' }),
         max_bytes: Type.Integer({ minimum: 1048576, default: 1073741824, description: 'Outbox bound in bytes; collection pauses when reached.' }),
+        full_policy: Type.Union([Type.Literal('pause'), Type.Literal('drop_oldest')], { default: 'pause', description: 'When the outbox is full: pause collection (nothing lost) or drop the oldest batches (counted).' }),
       },
       { additionalProperties: false, default: {} },
     ),

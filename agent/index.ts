@@ -93,6 +93,7 @@ export class Agent {
       batchEvents: config.outbox.batch_events,
       maxEvents: config.outbox.max_events,
       maxBytes: config.outbox.max_bytes,
+      fullPolicy: config.outbox.full_policy,
     });
     let forwarder: Forwarder | undefined;
     if (!options.offline) {
@@ -126,7 +127,7 @@ export class Agent {
       id: this.#config.id,
       version: VERSION,
       uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000),
-      outbox: this.outbox.depth,
+      outbox: { ...this.outbox.depth, ...this.outbox.stats },
       forwarder: this.forwarder?.stats,
       feeds: Object.fromEntries(this.feeds.map((f) => [f.name, { ...f.status }])),
     };

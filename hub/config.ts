@@ -150,6 +150,10 @@ export const HubConfigSchema = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    inbox: Type.Object(
+      { fsync: Type.Boolean({ default: true, description: 'fsync every inbox write before the PUBACK (off risks acknowledged batches on power loss).' }) },
+      { additionalProperties: false, default: {} },
+    ),
     event_store: Type.Object(
       {
         enabled: Type.Boolean({ default: true, description: 'Keep events in the hub for search and block-lists.' }),

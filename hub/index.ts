@@ -91,7 +91,7 @@ export class Hub {
     const db = await openHubDb(`${dataDir}/db`);
     let started: Hub | undefined;
     try {
-      const inbox = await Inbox.open(db);
+      const inbox = await Inbox.open(db, { sync: config.inbox.fsync });
       const agents = await AgentRegistry.open(db, config.agents);
       const eventStore = config.event_store.enabled ? await EventStore.open(db, { maxAgeDays: config.event_store.max_age_days, maxEvents: config.event_store.max_events }) : undefined;
       const pipeline = await Pipeline.create(db, inbox, { config: config.pipeline, file: options.file, dataDir, resolvePath, log, eventStore });

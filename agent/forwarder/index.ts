@@ -54,6 +54,8 @@ export class Forwarder {
   #inflight = new Set<number>();
   #cursor = 0;
   #pumping = false;
+  /** A pump was asked for while one ran (e.g. a new connection while the old one's read was pending). */
+  #pumpAgain = false;
   #acked: number[] = [];
   #removing: Promise<void> | undefined;
   #timer: NodeJS.Timeout | undefined;
@@ -143,8 +145,14 @@ export class Forwarder {
 
   /** Fills the window with the next batches after the cursor. One pump runs at a time. */
   async #pump(): Promise<void> {
-    if (this.#pumping) return;
+    if (this.#pumping) {
+      // Not dropped: a connect that arrives while the previous connection's pump awaits the outbox would
+      // otherwise leave the new connection idle until the next append — for ever, once collection is over.
+      this.#pumpAgain = true;
+      return;
+    }
     this.#pumping = true;
+    this.#pumpAgain = false;
     try {
       while (this.stats.connected && this.#inflight.size < this.#window && !this.#stopped) {
         const generation = this.#generation;
@@ -164,6 +172,7 @@ export class Forwarder {
       this.#log.error({ err }, 'Reading the outbox failed.');
     } finally {
       this.#pumping = false;
+      if (this.#pumpAgain && !this.#stopped) void this.#pump();
     }
   }
 

@@ -10,7 +10,19 @@
  *
  * Writes are group-committed: appends that arrive while a write is running are written together by the next
  * one, as one LevelDB batch with sync (fsync) by default, so many small appends cost one fsync.
- * A batch is deleted only by the forwarder, after the hub acknowledged it.
+ * A batch is deleted only by the forwarder, after the hub acknowledged it — or, with `fullPolicy: 'drop_oldest'`,
+ * when the outbox is full and room is needed for new events.
+ *
+ * When full (`maxEvents` or `maxBytes` reached), `fullPolicy` decides:
+ *   pause        (default) `append` waits until the forwarder has made room: collection pauses, nothing is lost.
+ *                A collector that cannot pause (udp, a tcp listener) must count what it drops while it waits.
+ *   drop_oldest  the oldest batches are deleted to make room, counted in `stats.droppedEvents`/`droppedBatches`
+ *                (kept in `m!dropped`, across restarts). A dropped batch that was in flight may still reach the
+ *                hub: the counters then overstate the loss by that batch.
+ *
+ * fsync policy (`sync`, default true): every append is one LevelDB batch written with sync, so an appended event
+ * (and the collector state written with it) survives power loss, not only a crash of the process. Deletes are
+ * not synced: a delete lost to power loss only means a batch is sent again, and the hub drops the duplicate.
  */
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
@@ -25,9 +37,21 @@ export interface OutboxOptions {
   sync?: boolean;
   /** Events per batch envelope (default 500). */
   batchEvents?: number;
-  /** Bounds of the outbox; when reached, appends wait for room (collection pauses). */
+  /** Bounds of the outbox (defaults 5,000,000 events, 1 GiB); what happens when reached: `fullPolicy`. */
   maxEvents?: number;
   maxBytes?: number;
+  /** `pause` (default): appends wait for room. `drop_oldest`: the oldest batches are deleted, and counted. */
+  fullPolicy?: FullPolicy;
+}
+
+export type FullPolicy = 'pause' | 'drop_oldest';
+
+export interface OutboxStats {
+  /** Events and batches deleted unsent by `drop_oldest` (over the outbox's life). */
+  droppedEvents: number;
+  droppedBatches: number;
+  /** Appends that had to wait for room (`pause`), since start. */
+  pausedAppends: number;
 }
 
 export interface StoredBatch {
@@ -59,6 +83,10 @@ export class Outbox extends EventEmitter {
   readonly #batchEvents: number;
   readonly #maxEvents: number;
   readonly #maxBytes: number;
+  readonly #fullPolicy: FullPolicy;
+  readonly #stats: OutboxStats;
+  /** Serialises the operations that delete batches and adjust the depth (remove, drop), so none counts twice. */
+  #deleting: Promise<void> = Promise.resolve();
   #seq: number;
   #depth: OutboxDepth;
   #pending: PendingAppend[] = [];
@@ -66,8 +94,10 @@ export class Outbox extends EventEmitter {
   #roomWaiters: (() => void)[] = [];
   #closed = false;
 
-  private constructor(db: Level<string, Buffer>, options: Required<OutboxOptions>, epoch: string, seq: number, depth: OutboxDepth) {
+  private constructor(db: Level<string, Buffer>, options: Required<OutboxOptions>, epoch: string, seq: number, depth: OutboxDepth, stats: OutboxStats) {
     super();
+    this.#fullPolicy = options.fullPolicy;
+    this.#stats = stats;
     this.#db = db;
     this.#agentId = options.agentId;
     this.#sync = options.sync;
@@ -102,8 +132,14 @@ export class Outbox extends EventEmitter {
       batchEvents: options.batchEvents ?? 500,
       maxEvents: options.maxEvents ?? 5_000_000,
       maxBytes: options.maxBytes ?? 1024 ** 3,
+      fullPolicy: options.fullPolicy ?? 'pause',
     };
-    return new Outbox(db, full, epoch, seq, depth);
+    const dropped = (await db.get('m!dropped'))?.toString().split(' ').map(Number) ?? [0, 0];
+    return new Outbox(db, full, epoch, seq, depth, { droppedEvents: dropped[0]!, droppedBatches: dropped[1]!, pausedAppends: 0 });
+  }
+
+  get stats(): OutboxStats {
+    return { ...this.#stats };
   }
 
   get depth(): OutboxDepth {
@@ -120,7 +156,11 @@ export class Outbox extends EventEmitter {
    */
   async append(events: readonly WireEvent[], state?: Record<string, unknown>): Promise<void> {
     if (events.length === 0 && !state) return;
-    while (this.full && !this.#closed) await new Promise<void>((r) => this.#roomWaiters.push(r));
+    if (events.length > 0 && this.full && !this.#closed) {
+      if (this.#fullPolicy === 'drop_oldest') await this.#dropOldest();
+      else this.#stats.pausedAppends++;
+    }
+    while (events.length > 0 && this.full && !this.#closed) await new Promise<void>((r) => this.#roomWaiters.push(r));
     return new Promise<void>((resolve, reject) => {
       this.#pending.push({ events: events as WireEvent[], state, resolve, reject });
       if (!this.#writing) void this.#writeLoop();
@@ -142,8 +182,48 @@ export class Outbox extends EventEmitter {
   }
 
   /** Removes acknowledged batches. */
-  async remove(seqs: readonly number[]): Promise<void> {
-    if (seqs.length === 0) return;
+  remove(seqs: readonly number[]): Promise<void> {
+    if (seqs.length === 0) return Promise.resolve();
+    return this.#exclusive(() => this.#remove(seqs));
+  }
+
+  #exclusive(fn: () => Promise<void>): Promise<void> {
+    const run = this.#deleting.then(fn);
+    this.#deleting = run.catch(() => {});
+    return run;
+  }
+
+  /** drop_oldest: deletes the oldest batches until the outbox is below its bounds, counting them durably. */
+  #dropOldest(): Promise<void> {
+    return this.#exclusive(async () => {
+      const ops: Op[] = [];
+      let events = 0;
+      let bytes = 0;
+      let batches = 0;
+      for await (const [key, value] of this.#db.iterator({ gt: 'c!', lt: 'c!~' })) {
+        if (this.#depth.events - events < this.#maxEvents && this.#depth.bytes - bytes < this.#maxBytes) break;
+        const [e, b] = value.toString().split(' ').map(Number);
+        const seq = seqOf(key);
+        ops.push({ type: 'del', key: seqKey('b', seq) }, { type: 'del', key: seqKey('c', seq) });
+        events += e!;
+        bytes += b!;
+        batches++;
+      }
+      if (batches === 0) return;
+      const droppedEvents = this.#stats.droppedEvents + events;
+      const droppedBatches = this.#stats.droppedBatches + batches;
+      ops.push({ type: 'put', key: 'm!dropped', value: Buffer.from(`${droppedEvents} ${droppedBatches}`) });
+      await this.#db.batch(ops, { sync: this.#sync });
+      this.#stats.droppedEvents = droppedEvents;
+      this.#stats.droppedBatches = droppedBatches;
+      this.#depth.batches -= batches;
+      this.#depth.events -= events;
+      this.#depth.bytes -= bytes;
+      this.emit('drop', { events, batches });
+    });
+  }
+
+  async #remove(seqs: readonly number[]): Promise<void> {
     const counts = await this.#db.getMany(seqs.map((s) => seqKey('c', s)));
     const ops: Op[] = [];
     let events = 0;

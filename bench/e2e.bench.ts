@@ -1,0 +1,205 @@
+/**
+ * End to end, real processes on one machine (built JavaScript: compiled to .vigil/build first unless VIGIL_ENTRY
+ * names an entry), default durability (fsync at the outbox, the inbox, the experts stage, every output commit):
+ *
+ *   throughput   agent (file collector, spamhaus.drop) → hub (taxonomy, file output, event store on) events/s
+ *   latency      p50/p90/p99 from an event's creation (a line written to a followed log) to the line appearing in
+ *                the hub's output file, at a fixed 5,000 events/s; the output file is read as it grows
+ *   backlog      an agent collects a backlog with the hub down, then drains it: time and events/s
+ *   hub backlog  the hub holds the backlog itself (its output paused): hub RSS at rest, with the backlog, and the
+ *                time to drain it once the output resumes — RSS must not grow with the backlog
+ *   RSS          agent at idle and peak under load (VmRSS / VmHWM from /proc)
+ *
+ *   tsx bench/e2e.bench.ts [--quick] [--events N] [--backlog N] [--latency-s S]
+ * Prints figures; asserts nothing.
+ */
+import { appendFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { buildEntry, sleep, type Proc } from '../test/chaos/processes.js';
+import { LineCounter } from '../test/chaos/run.js';
+import { rig, writeDropFeed } from '../test/durability/_rig.js';
+import { api } from '../test/helpers/setup.js';
+import { waitUntil } from '../test/helpers/processes.js';
+import { openSync, readSync, closeSync, statSync } from 'node:fs';
+
+const { values } = parseArgs({
+  strict: false,
+  options: { quick: { type: 'boolean', default: false }, events: { type: 'string' }, backlog: { type: 'string' }, 'latency-s': { type: 'string' } },
+});
+const quick = values.quick === true;
+const EVENTS = Number(values.events ?? (quick ? 100_000 : 500_000));
+const BACKLOG = Number(values.backlog ?? (quick ? 200_000 : 1_000_000));
+const LATENCY_S = Number(values['latency-s'] ?? (quick ? 10 : 30));
+const RATE = 5_000;
+
+const MiB = (b: number | undefined): string => (b === undefined ? '-' : `${(b / 2 ** 20).toFixed(0)} MiB`);
+const rows: [string, string, string][] = [];
+const row = (what: string, value: string, target = ''): void => {
+  rows.push([what, value, target]);
+  console.log(`  ${what}: ${value}${target ? `   (target ${target})` : ''}`);
+};
+const running: Proc[] = [];
+const track = <P extends Proc>(p: P): P => (running.push(p), p);
+
+/** Samples a process's RSS every 250 ms; returns the peak seen. */
+function sampler(proc: () => Proc | undefined): { stop(): number } {
+  let peak = 0;
+  const timer = setInterval(() => {
+    const rss = proc()?.rss();
+    if (rss !== undefined && rss > peak) peak = rss;
+  }, 250);
+  return {
+    stop() {
+      clearInterval(timer);
+      return peak;
+    },
+  };
+}
+
+// A fresh build of the current sources (dist/ may be older than the tree), unless VIGIL_ENTRY names one.
+let entry = process.env.VIGIL_ENTRY;
+if (!entry) {
+  console.log('  compiling to .vigil/build (built JavaScript, as deployed) …');
+  entry = buildEntry();
+}
+console.log(`  entry: ${entry}; sizes: throughput ${EVENTS}, backlog ${BACKLOG}, latency ${LATENCY_S} s at ${RATE}/s`);
+
+try {
+  // --- throughput ------------------------------------------------------------------------------------------
+  {
+    const r = await rig({ hub: { event_store: { enabled: true } } });
+    const feed = writeDropFeed(join(r.dir, 'drop.txt'), EVENTS);
+    const hub = track(await r.startHub({ entry }));
+    const t0 = Date.now();
+    const agent = track(r.startAgent({ id: 'agent-1', collector: { type: 'file', path: feed } }, { entry }));
+    const lines = new LineCounter(r.output);
+    const hubPeak = sampler(() => hub);
+    await agent.waitFor(/Report stored in the outbox/, 600_000);
+    const collected = Date.now();
+    await waitUntil(() => lines.count() >= EVENTS, 600_000, () => `${lines.count()} of ${EVENTS}`, 20);
+    const done = Date.now();
+    const agentPeak = agent.peakRss();
+    row(`end-to-end throughput (${EVENTS.toLocaleString('en')} events, file collector → file output, event store on)`, `${Math.round(EVENTS / ((done - t0) / 1000)).toLocaleString('en')} events/s`, '≥ 50,000 events/s');
+    row('  agent collection alone (parse + validate + outbox, concurrent with forwarding)', `${Math.round(EVENTS / ((collected - t0) / 1000)).toLocaleString('en')} events/s`);
+    row('agent peak RSS under load (VmHWM)', MiB(agentPeak));
+    row('hub peak RSS under load', MiB(hubPeak.stop()));
+    await agent.kill();
+    await hub.kill();
+  }
+
+  // --- latency at a fixed rate -----------------------------------------------------------------------------
+  {
+    const r = await rig({ hub: { event_store: { enabled: true } } });
+    const log = join(r.dir, 'app.log');
+    writeFileSync(log, '');
+    const hub = track(await r.startHub({ entry }));
+    const agent = track(r.startAgent({ id: 'agent-1', collector: { type: 'tail', path: log }, parser: { name: 'json', params: { splitlines: true } } }, { entry }));
+    await agent.waitFor(/Agent started/);
+    await sleep(1000);
+    const latencies: number[] = [];
+    let offset = 0;
+    let partial = '';
+    const read = (): void => {
+      let size: number;
+      try {
+        size = statSync(r.output).size;
+      } catch {
+        return;
+      }
+      if (size <= offset) return;
+      const fd = openSync(r.output, 'r');
+      const buf = Buffer.allocUnsafe(size - offset);
+      readSync(fd, buf, 0, buf.length, offset);
+      closeSync(fd);
+      offset = size;
+      const now = Date.now();
+      const text = partial + buf.toString('utf8');
+      const parts = text.split('\n');
+      partial = parts.pop() ?? '';
+      for (const line of parts) {
+        const m = /"extra\.t":(\d+)/.exec(line);
+        if (m) latencies.push(now - Number(m[1]));
+      }
+    };
+    const reader = setInterval(read, 5);
+    const total = RATE * LATENCY_S;
+    const tickMs = 10;
+    const perTick = (RATE * tickMs) / 1000;
+    const start = Date.now();
+    for (let i = 0, tick = 0; i < total; tick++) {
+      let text = '';
+      const now = Date.now();
+      for (let k = 0; k < perTick && i < total; k++, i++) text += `{"classification.type":"scanner","source.ip":"10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}","extra.t":${now}}\n`;
+      appendFileSync(log, text);
+      await sleep(Math.max(0, start + (tick + 1) * tickMs - Date.now()));
+    }
+    await waitUntil(() => latencies.length >= total, 120_000, () => `${latencies.length} of ${total}`, 20);
+    clearInterval(reader);
+    const sorted = latencies.sort((a, b) => a - b);
+    const pct = (p: number): number => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+    row(`latency collection → output at ${RATE.toLocaleString('en')} events/s for ${LATENCY_S} s (tail poll 250 ms + fs.watch)`, `p50 ${pct(50)} ms, p90 ${pct(90)} ms, p99 ${pct(99)} ms, max ${sorted.at(-1)} ms`, 'p99 ≤ 1,000 ms');
+    row('agent RSS while sending 5,000 events/s', MiB(agent.rss()));
+    await agent.kill();
+    await hub.kill();
+  }
+
+  // --- agent backlog drain, agent RSS idle ------------------------------------------------------------------
+  {
+    const r = await rig({ hub: { event_store: { enabled: true } } });
+    const feed = writeDropFeed(join(r.dir, 'drop.txt'), BACKLOG);
+    const spec = { id: 'agent-1', collector: { type: 'file', path: feed } };
+    const t0 = Date.now();
+    const offline = track(r.startAgent(spec, { entry }));
+    await offline.waitFor(/Report stored in the outbox/, 900_000);
+    row(`backlog collected with the hub down (${BACKLOG.toLocaleString('en')} events)`, `${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    await offline.kill();
+    const hub = track(await r.startHub({ entry }));
+    await sleep(2000);
+    const hubRest = hub.rss();
+    const t1 = Date.now();
+    const agent = track(r.startAgent(spec, { entry }));
+    const lines = new LineCounter(r.output);
+    const hubPeak = sampler(() => hub);
+    const agentPeak = sampler(() => agent);
+    await waitUntil(() => lines.count() >= BACKLOG, 900_000, () => `${lines.count()} of ${BACKLOG}`, 20);
+    const secs = (Date.now() - t1) / 1000;
+    row(`drain of a ${BACKLOG.toLocaleString('en')}-event agent backlog (agent start → last event in the output)`, `${secs.toFixed(1)} s = ${Math.round(BACKLOG / secs).toLocaleString('en')} events/s`, '≤ 60 s for 1,000,000');
+    row('agent peak RSS while draining', MiB(agentPeak.stop()));
+    row('hub RSS at rest / peak while the backlog drains through it', `${MiB(hubRest)} / ${MiB(hubPeak.stop())}`);
+    await sleep(5000);
+    row('agent RSS idle (backlog sent, 5 s later)', MiB(agent.rss()));
+    await agent.kill();
+    await hub.kill();
+  }
+
+  // --- hub holding the backlog ------------------------------------------------------------------------------
+  {
+    const r = await rig({ hub: { event_store: { enabled: true } } });
+    const feed = writeDropFeed(join(r.dir, 'drop.txt'), BACKLOG);
+    const hub = track(await r.startHub({ entry }));
+    await sleep(2000);
+    const rest = hub.rss();
+    await api(r.apiPort, '/api/v1/pipeline/outputs/events/pause', { method: 'POST', role: 'operator' });
+    const agent = track(r.startAgent({ id: 'agent-1', collector: { type: 'file', path: feed } }, { entry }));
+    const peak = sampler(() => hub);
+    const stored = async (): Promise<number> => ((await api(r.apiPort, '/api/v1/stats', { role: 'reader' })).body as { inbox: { storedEvents: number } }).inbox.storedEvents;
+    await waitUntil(async () => (await stored()) >= BACKLOG, 900_000, () => 'the hub did not take the whole backlog', 250);
+    await sleep(5000); // the experts stage works through the inbox; the output stays paused
+    const withBacklog = hub.rss();
+    const t0 = Date.now();
+    await api(r.apiPort, '/api/v1/pipeline/outputs/events/resume', { method: 'POST', role: 'operator' });
+    const lines = new LineCounter(r.output);
+    await waitUntil(() => lines.count() >= BACKLOG, 900_000, () => `${lines.count()} of ${BACKLOG}`, 20);
+    const secs = (Date.now() - t0) / 1000;
+    row(`hub RSS at rest → holding a ${BACKLOG.toLocaleString('en')}-event backlog (output paused) → peak`, `${MiB(rest)} → ${MiB(withBacklog)} → ${MiB(peak.stop())}`, 'no growth with the backlog');
+    row('hub drain of its own backlog after the output resumes', `${secs.toFixed(1)} s = ${Math.round(BACKLOG / secs).toLocaleString('en')} events/s`);
+    await agent.kill();
+    await hub.kill();
+  }
+} finally {
+  for (const p of running) await p.kill();
+}
+
+console.log('\n| measurement | result | target |\n| --- | --- | --- |');
+for (const [what, value, target] of rows) console.log(`| ${what} | ${value} | ${target} |`);
