@@ -99,7 +99,8 @@ export class Agent {
     if (!options.offline) {
       const read = (p: string | undefined): Buffer | undefined => (p ? readFileSync(resolvePath(p)) : undefined);
       const token = config.hub.token ?? read(config.hub.token_file)?.toString().trim();
-      if (!token) throw new ConfigError(options.file, [{ path: 'hub', message: 'expected hub.token or hub.token_file' }]);
+      // With mutual TLS the client certificate identifies the agent and a token is optional.
+      if (!token && !config.hub.cert_file) throw new ConfigError(options.file, [{ path: 'hub', message: 'expected hub.token or hub.token_file (or cert_file and key_file for mutual TLS)' }]);
       forwarder = new Forwarder(
         outbox,
         { url: config.hub.url, agentId: config.id, token, window: config.hub.window, ca: read(config.hub.ca_file), cert: read(config.hub.cert_file), key: read(config.hub.key_file) },

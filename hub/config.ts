@@ -57,7 +57,11 @@ export const HubConfigSchema = Type.Object(
                     "This worker's MQTT client id (default: vigil-hub-<host name>): stable and unique per worker — it names the broker-side session that keeps the worker's unacknowledged batches across restarts. Set it when several workers share a host.",
                 }),
               ),
-              group: Type.String({ pattern: '^[A-Za-z0-9._-]+$', default: 'vigil-hub', description: 'Shared-subscription group: workers of one group split the batches ($share/<group>/…).' }),
+              group: Type.String({
+                pattern: '^[A-Za-z0-9._-]+$',
+                default: 'vigil-hub',
+                description: 'Shared-subscription group: workers of one group split the batches ($share/<group>/…). Use a random name agents never see: Mosquitto lets any account join a group (docs/deploy.md).',
+              }),
               username: Type.Optional(Type.String({ description: 'User name at the broker.' })),
               password: Type.Optional(Type.String({ description: 'Password at the broker (or password_file).' })),
               password_file: Type.Optional(Type.String({ description: 'A file holding the password.' })),

@@ -16,7 +16,8 @@ import type { Outbox } from '../outbox/index.js';
 export interface ForwarderOptions {
   url: string;
   agentId: string;
-  token: string;
+  /** The agent's token; optional with mutual TLS, where the certificate identifies the agent. */
+  token?: string;
   /** Batches published and not yet acknowledged, at most (default 64). */
   window?: number;
   /** TLS material for mqtts:// (PEM text). */

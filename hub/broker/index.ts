@@ -235,6 +235,9 @@ export class Broker implements HubBroker {
     const stats = intake.stats;
     const mtls = options.tls?.requireClientCert === true;
     const aedes = await Aedes.createBroker({
+      // A socket that never sends CONNECT is closed after 5 s (aedes' default is 30 s), so a flood of idle
+      // connections cannot pile up.
+      connectTimeout: 5000,
       authenticate(client: Client, username, password, done) {
         const id = client.id;
         const problem = mtls ? certificateProblem(client, username, password, agents) : username !== id || !agents.verify(id, password) ? 'unknown agent or wrong token' : undefined;

@@ -12,6 +12,12 @@
  *                              subscriber that falls behind — a test counting what arrived would then see losses
  *                              that are the broker's, not the code's.
  * `extraConfig` lines are appended (e.g. TLS: certfile/keyfile, which then apply to the listener above).
+ *
+ * `baseConfig` replaces the default config with another one (e.g. the shipped deploy/mosquitto/mosquitto.conf, to
+ * test what is deployed): its `listener`, `log_dest` and `pid_file` lines are dropped, `listener <port> 127.0.0.1`
+ * goes first and `log_dest stderr` last, and everything else is kept as written. A function gets the broker's
+ * temp dir, to point paths (persistence_location, password_file, acl_file) into it. A dir given as `dir` is used
+ * instead of a new temp dir and is never removed (a broker restarted on the same persistence).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -36,15 +42,20 @@ export interface MosquittoBroker {
 export interface MosquittoOptions {
   port?: number;
   extraConfig?: string[];
+  /** A whole config to start from instead of the default one (see the header). */
+  baseConfig?: string | ((dir: string) => string);
+  /** Use this directory (never removed) instead of a new temp dir. */
+  dir?: string;
   /** Use mqtts:// in `url` (the extra config sets up TLS). */
   tls?: boolean;
 }
 
-const running = new Set<{ child: ChildProcess; dir: string }>();
+const running = new Set<{ child: ChildProcess; dir: string; ownDir: boolean }>();
 let exitHook = false;
 
 export async function startMosquitto(options: MosquittoOptions = {}): Promise<MosquittoBroker> {
-  const dir = mkdtempSync(join(tmpdir(), 'vigil-mosquitto-'));
+  const ownDir = options.dir === undefined;
+  const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'vigil-mosquitto-'));
   // Mosquitto started as root drops to the `mosquitto` user after reading its config; files it reads later
   // (TLS keys are read at start too) must stay readable: the dir is opened up.
   chmodSync(dir, 0o755);
@@ -52,23 +63,31 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
   for (let attempt = 0; attempt < 5; attempt++) {
     const port = fixedPort ?? (await freePort());
     const conf = join(dir, 'mosquitto.conf');
-    const lines = [
-      `listener ${port} 127.0.0.1`,
-      'allow_anonymous true',
-      'persistence false',
-      'max_queued_messages 0',
-      'log_dest stderr',
-      'log_type error',
-      'log_type warning',
-      'log_type notice',
-      ...(options.extraConfig ?? []),
-    ];
+    const lines =
+      options.baseConfig === undefined
+        ? [
+            `listener ${port} 127.0.0.1`,
+            'allow_anonymous true',
+            'persistence false',
+            'max_queued_messages 0',
+            'log_dest stderr',
+            'log_type error',
+            'log_type warning',
+            'log_type notice',
+            ...(options.extraConfig ?? []),
+          ]
+        : [
+            `listener ${port} 127.0.0.1`,
+            ...(typeof options.baseConfig === 'function' ? options.baseConfig(dir) : options.baseConfig).split('\n').filter((l) => !/^\s*(listener|log_dest|pid_file)\b/.test(l)),
+            ...(options.extraConfig ?? []),
+            'log_dest stderr',
+          ];
     writeFileSync(conf, `${lines.join('\n')}\n`);
     const child = spawn(MOSQUITTO, ['-c', conf], { stdio: ['ignore', 'pipe', 'pipe'] });
     let log = '';
     child.stdout!.on('data', (d: Buffer) => (log += d.toString()));
     child.stderr!.on('data', (d: Buffer) => (log += d.toString()));
-    const entry = { child, dir };
+    const entry = { child, dir, ownDir };
     running.add(entry);
     installExitHook();
     try {
@@ -78,7 +97,7 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
       running.delete(entry);
       // Another test took the port between freePort() and bind(): pick another one.
       if (fixedPort === undefined && /Address already in use/i.test(log)) continue;
-      rmSync(dir, { recursive: true, force: true });
+      if (ownDir) rmSync(dir, { recursive: true, force: true });
       throw err;
     }
     return {
@@ -90,11 +109,11 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
       async stop() {
         await stopChild(child);
         running.delete(entry);
-        rmSync(dir, { recursive: true, force: true });
+        if (ownDir) rmSync(dir, { recursive: true, force: true });
       },
     };
   }
-  rmSync(dir, { recursive: true, force: true });
+  if (ownDir) rmSync(dir, { recursive: true, force: true });
   throw new Error('mosquitto: no free port after 5 attempts');
 }
 
@@ -141,7 +160,7 @@ function installExitHook(): void {
 function cleanupSync(): void {
   for (const entry of running) {
     if (entry.child.exitCode === null && entry.child.signalCode === null) entry.child.kill('SIGKILL');
-    rmSync(entry.dir, { recursive: true, force: true });
+    if (entry.ownDir) rmSync(entry.dir, { recursive: true, force: true });
     running.delete(entry);
   }
 }
