@@ -11,14 +11,17 @@ export {
   taxonomyOf,
 } from './taxonomy.js';
 export { TYPES, type TypeImpl } from './types/index.js';
+export { isBase64 } from './types/strings.js';
 export { REGISTRIES, TLP_LEVELS } from './types/enums.js';
 export {
   KEY_PATTERN,
   add,
+  cleanField,
   isIgnorable,
   isKnownField,
   isValidField,
   sanitizeField,
+  setField,
   validateEvent,
   type AddOptions,
   type Event,

@@ -5,7 +5,7 @@
  */
 import { VigilError } from '../../../common/errors.js';
 import { fromEpochMillis, sanitizeField } from '../../../common/harmonization/index.js';
-import { defineParser, NoParams, type Fields } from '../framework/define.js';
+import { defineParser, NoParams } from '../framework/define.js';
 
 type Obj = Record<string, unknown>;
 
@@ -14,7 +14,18 @@ export default defineParser({
   summary: 'Calidog CertStream certificate updates: one event per domain name of the newly logged certificate.',
   intelmq: 'intelmq.bots.parsers.calidog.parser_certstream',
   params: NoParams,
-  input: { kind: 'json' },
+  // Every name is its own record (raw: the whole message), so a name that is neither host nor address costs only itself.
+  input: {
+    kind: 'json',
+    *records(doc, _ctx, text) {
+      const message = doc as Obj;
+      if (message === null || typeof message !== 'object' || !('data' in message)) throw new VigilError('VIGIL_E_RECORD', 'the message has no "data"');
+      const data = message.data as Obj;
+      const domains = (data?.leaf_cert as Obj | undefined)?.all_domains;
+      if (!Array.isArray(domains)) return;
+      for (const domain of domains) yield { value: { domain, seen: data.seen }, text };
+    },
+  },
   examples: [
     {
       description: 'a certificate for two names',
@@ -25,20 +36,14 @@ export default defineParser({
   ],
 
   parse(record) {
-    const message = record.value as Obj;
-    if (message === null || typeof message !== 'object' || !('data' in message)) throw new VigilError('VIGIL_E_RECORD', 'the message has no "data"');
-    const data = message.data as Obj;
-    const domains = (data?.leaf_cert as Obj | undefined)?.all_domains;
-    if (!Array.isArray(domains)) return null;
-    const events: Fields[] = [];
-    for (const domain of domains) {
+    const { domain, seen } = record.value as { domain: unknown; seen: unknown };
+    return {
       // Whole seconds, as IntelMQ takes int() of the fractional timestamp.
-      const fields: Fields = { 'time.source': fromEpochMillis(String(Math.trunc(Number(data.seen)))), 'classification.type': 'other' };
+      'time.source': fromEpochMillis(String(Math.trunc(Number(seen)))),
+      'classification.type': 'other',
       // A certificate may name an IP address instead of a host name.
-      fields[isValid('source.fqdn', domain) ? 'source.fqdn' : 'source.ip'] = domain;
-      events.push(fields);
-    }
-    return events;
+      [isValid('source.fqdn', domain) ? 'source.fqdn' : 'source.ip']: domain,
+    };
   },
 });
 

@@ -1,7 +1,8 @@
 /**
  * Clean-MX phishing and virus feeds in XML (`xmlphishing`, `xmlviruses`): a list of `<entry>` elements with one
  * child element per column. Which feed it is comes from the report's `feed.url`. Every entry becomes one event
- * whose raw is the `<entry>` element written out again as Python's ElementTree writes it (IntelMQ's raw).
+ * whose raw is the `<entry>` element written out again as Python's ElementTree writes it (IntelMQ's raw). Each
+ * entry is its own record (`split`), so a bad one costs only itself.
  * The CSV variant of the feeds is refused: the collector must fetch the XML URL.
  */
 import { XMLParser } from 'fast-xml-parser';
@@ -60,7 +61,19 @@ export default defineParser({
   summary: 'Clean-MX phishing and virus URL feeds (XML); the feed is recognised by its URL.',
   intelmq: 'intelmq.bots.parsers.cleanmx.parser',
   params: NoParams,
-  input: { kind: 'document' },
+  input: {
+    kind: 'document',
+    *split(document) {
+      const text = document.replace(/\r\n?/g, '\n'); // XML end-of-line handling
+      let tree: XmlNode[];
+      try {
+        tree = XML.parse(text, true) as XmlNode[];
+      } catch (err) {
+        throw new VigilError('VIGIL_E_RECORD', `not well-formed XML: ${(err as Error).message}`);
+      }
+      for (const [entry, tail] of entries(tree)) yield { value: entry, text: serialize(entry) + escapeText(tail) };
+    },
+  },
   examples: [
     {
       description: 'one phishing entry',
@@ -82,20 +95,11 @@ export default defineParser({
   },
 
   parse(record, ctx) {
-    const text = (record.value as string).replace(/\r\n?/g, '\n'); // XML end-of-line handling
-    let tree: XmlNode[];
-    try {
-      tree = XML.parse(text, true) as XmlNode[];
-    } catch (err) {
-      throw new VigilError('VIGIL_E_RECORD', `not well-formed XML: ${(err as Error).message}`);
-    }
-    const events: Fields[] = [];
-    for (const [entry, tail] of entries(tree)) events.push(entryFields(entry, tail, ctx.state));
-    return events;
+    return entryFields(record.value as XmlNode, ctx.state);
   },
 });
 
-function entryFields(entry: XmlNode, tail: string, feed: Feed): Fields {
+function entryFields(entry: XmlNode, feed: Feed): Fields {
   const fields: Fields = {};
   const extra: Record<string, string> = {};
   for (const child of children(entry)) {
@@ -123,7 +127,6 @@ function entryFields(entry: XmlNode, tail: string, feed: Feed): Fields {
   }
   if (Object.keys(extra).length > 0) fields.extra = extra;
   fields['classification.type'] = feed.type;
-  fields.raw = serialize(entry) + escapeText(tail);
   return fields;
 }
 

@@ -6,7 +6,6 @@
  */
 import { VigilError } from '../../../common/errors.js';
 import { defineParser, NoParams, type Fields } from '../framework/define.js';
-import { parsePyTree, pyDumpTree, type PyNode } from './_pyjson.js';
 
 type Entry = Record<string, unknown>;
 
@@ -15,7 +14,9 @@ export default defineParser({
   summary: 'CZ.NIC Proki (JSON): events about Czech networks, already in IntelMQ field names.',
   intelmq: 'intelmq.bots.parsers.cznic.parser_proki',
   params: NoParams,
-  input: { kind: 'json' },
+  // One record per entry of `data` (or of a bare list), with json.dumps([entry]) as its text (IntelMQ's raw):
+  // a bad entry costs only itself.
+  input: { kind: 'json', arrayKey: 'data' },
   examples: [
     {
       description: 'one entry',
@@ -24,40 +25,17 @@ export default defineParser({
   ],
 
   parse(record) {
-    const doc = record.value;
-    // A bare list is split into one record per entry by the runner; the usual `{"data": [...]}` arrives whole.
-    if (isObject(doc) && 'data' in doc) {
-      const list = doc.data;
-      if (!Array.isArray(list)) throw new VigilError('VIGIL_E_RECORD', '"data" is not a list');
-      const raws = entryRaws(record.text, list.length);
-      return list.map((entry, i) => {
-        const fields = mapEntry(entry);
-        fields.raw = raws[i];
-        return fields;
-      });
+    const entry = record.value;
+    if (!isObject(entry)) throw new VigilError('VIGIL_E_RECORD', 'an entry is not a JSON object');
+    const fields: Fields = {};
+    for (const key in entry) {
+      if (key === 'feed.name') fields['extra.original_feed_name'] = entry[key];
+      else if (key === 'time.observation') fields['extra.original_time_observation'] = entry[key];
+      else fields[key] = entry[key];
     }
-    return mapEntry(doc);
+    return fields;
   },
 });
-
-function mapEntry(entry: unknown): Fields {
-  if (!isObject(entry)) throw new VigilError('VIGIL_E_RECORD', 'an entry is not a JSON object');
-  const fields: Fields = {};
-  for (const key in entry) {
-    if (key === 'feed.name') fields['extra.original_feed_name'] = entry[key];
-    else if (key === 'time.observation') fields['extra.original_time_observation'] = entry[key];
-    else fields[key] = entry[key];
-  }
-  return fields;
-}
-
-/** `json.dumps([entry])` of every entry of `data`, from the source text so floats and key order match Python. */
-function entryRaws(text: string, count: number): string[] {
-  const root = parsePyTree(text);
-  const data: PyNode | undefined = root.kind === 'object' ? root.entries.get('data') : undefined;
-  if (data?.kind !== 'array' || data.items.length !== count) throw new VigilError('VIGIL_E_RECORD', 'cannot locate the "data" list');
-  return data.items.map((item) => `[${pyDumpTree(item)}]`);
-}
 
 function isObject(v: unknown): v is Entry {
   return typeof v === 'object' && v !== null && !Array.isArray(v);

@@ -2,7 +2,8 @@
  * FireEye MAS (Malware Analysis System) alerts as OpenIOC 1.1 XML, one alert per report. The top-level
  * indicator lists the sample's MD5 and SHA-256 (one `malware` event); a nested indicator with network
  * items (HTTP request URI and host, DNS name, remote port) gives a second, `malware-distribution` event.
- * Both events carry the whole document as raw.
+ * Both events carry the whole document as raw. Each is its own record (`split`), so unusable network items cost
+ * only the second event.
  */
 import { XMLParser } from 'fast-xml-parser';
 import { VigilError } from '../../../common/errors.js';
@@ -19,6 +20,11 @@ interface Item {
   /** The `<Content>` text as written in the document (entities not decoded, as IntelMQ reads it). */
   content: string | undefined;
 }
+
+/** One event to make: the sample's hashes, or where it was downloaded from. */
+type Part =
+  | { kind: 'sample'; md5: string | undefined; sha256: string | undefined }
+  | { kind: 'network'; md5: string | undefined; sha256: string | undefined; items: Item[] };
 
 // Entities are left as written: IntelMQ cuts the network values out of the document text.
 const XML = new XMLParser({
@@ -45,7 +51,31 @@ export default defineParser({
   summary: 'FireEye MAS alerts (OpenIOC XML): the sample hashes, and where it was downloaded from.',
   intelmq: 'intelmq.bots.parsers.fireeye.parser',
   params: NoParams,
-  input: { kind: 'document' },
+  input: {
+    kind: 'document',
+    *split(text) {
+      let tree: XmlNode[];
+      try {
+        tree = XML.parse(text, true) as XmlNode[];
+      } catch (err) {
+        throw new VigilError('VIGIL_E_RECORD', `not well-formed XML: ${(err as Error).message}`);
+      }
+      const items: Item[] = [];
+      collect(tree, { indicators: 0 }, items);
+      // The sample's hashes are the items of the first indicator; without any there is nothing to report.
+      let md5: string | undefined;
+      for (const item of items) {
+        if (item.indicator !== 1) continue;
+        if (item.search === 'FileItem/Md5sum') md5 = item.content;
+        else if (item.search === 'FileItem/Sha256sum') {
+          const sha256 = item.content;
+          yield { value: { kind: 'sample', md5, sha256 } satisfies Part, text };
+          const network = items.filter((i) => i.indicator === 2);
+          if (network.some((i) => mentionsNetwork(i))) yield { value: { kind: 'network', md5, sha256, items: network } satisfies Part, text };
+        }
+      }
+    },
+  },
   examples: [
     {
       description: 'a sample with its hashes only',
@@ -59,30 +89,9 @@ export default defineParser({
   ],
 
   parse(record) {
-    let tree: XmlNode[];
-    try {
-      tree = XML.parse(record.value as string, true) as XmlNode[];
-    } catch (err) {
-      throw new VigilError('VIGIL_E_RECORD', `not well-formed XML: ${(err as Error).message}`);
-    }
-    const items: Item[] = [];
-    collect(tree, { indicators: 0 }, items);
-    // The sample's hashes are the items of the first indicator; without any there is nothing to report.
-    const sample = items.filter((i) => i.indicator === 1);
-    if (sample.length === 0) return null;
-
-    const events: Fields[] = [];
-    let md5: string | undefined;
-    for (const item of sample) {
-      if (item.search === 'FileItem/Md5sum') md5 = item.content;
-      else if (item.search === 'FileItem/Sha256sum') {
-        const sha256 = item.content;
-        events.push({ 'malware.hash.md5': md5, 'malware.hash.sha256': sha256, 'classification.type': 'malware' });
-        const network = items.filter((i) => i.indicator === 2);
-        if (network.some((i) => mentionsNetwork(i))) events.push(networkEvent(network, md5, sha256));
-      }
-    }
-    return events;
+    const part = record.value as Part;
+    if (part.kind === 'sample') return { 'malware.hash.md5': part.md5, 'malware.hash.sha256': part.sha256, 'classification.type': 'malware' };
+    return networkEvent(part.items, part.md5, part.sha256);
   },
 });
 

@@ -11,15 +11,25 @@ export type Fields = Record<string, unknown>;
 /** Report fields other than `raw`: `feed.*`, `time.observation`, `extra.file_name`, … (flat, dotted keys). */
 export type Report = Readonly<Record<string, unknown>>;
 
-/** How the runner cuts a report into records. */
-export type InputSpec =
-  | LinesInput
-  | CsvInput
-  | { kind: 'json' } // whole document; an array gives one record per element, anything else one record
-  | { kind: 'json-lines'; comment?: (line: string) => boolean }
-  | { kind: 'document' }; // the whole text is one record
+/** One record cut out of a document by a parser's own `split`/`records` (see DocumentInput, JsonInput). */
+export interface SplitRecord {
+  readonly value: unknown;
+  /** The record's own text: what `raw` carries unless the parser sets it. */
+  readonly text: string;
+}
 
-export interface LinesInput {
+/** How the runner cuts a report into records. */
+export type InputSpec = LinesInput | CsvInput | JsonInput | JsonLinesInput | DocumentInput;
+
+interface InputOptions {
+  /**
+   * Tell the report's last record (`ParseRecord.last`): each record is then parsed only once the next one was
+   * read, so comment lines between the two (`onComment`, `ctx.headerLines`) are already seen when it is parsed.
+   */
+  lookAhead?: boolean;
+}
+
+export interface LinesInput extends InputOptions {
   kind: 'lines';
   /** A line for which this is true is a comment: it is handed to `onComment` and kept in `ctx.headerLines`. */
   comment?: (line: string) => boolean;
@@ -27,17 +37,59 @@ export interface LinesInput {
   skipBlank?: boolean;
   /** This many leading non-comment lines are kept as header lines instead of being parsed. */
   skipLines?: number;
+  /** The report's last N lines (blank ones and comments included) are a trailer: they are not read at all. */
+  skipLast?: number;
 }
 
-export interface CsvInput {
+export interface CsvInput extends InputOptions {
   kind: 'csv';
+  /** Cell separator (default ","). */
   delimiter?: string;
+  /** Quote character (default '"'); "" reads quotes as ordinary characters. */
   quote?: string;
   /** The first non-comment row names the columns: records are then objects keyed by column name. */
   header?: boolean;
   comment?: (line: string) => boolean;
   skipBlank?: boolean;
   skipLines?: number;
+  skipLast?: number;
+}
+
+/**
+ * A JSON document. A list gives one record per element; the elements are cut out of the text as it arrives, so
+ * a long list never sits in memory whole, and an element that is not valid JSON costs only itself. An element's
+ * `text` is `json.dumps([element])` as Python writes it (IntelMQ's raw), with the number spelling and key order
+ * of the source. Any other document is one record, unless `arrayKey` or `records` says how to cut it.
+ */
+export interface JsonInput extends InputOptions {
+  kind: 'json';
+  /** A document that is an object holding its records as a list under this key (`{"data": [...]}`): one record per element. */
+  arrayKey?: string;
+  /**
+   * Cut the parsed document into records yourself (the document is then read whole): each yielded record is
+   * parsed in isolation, so one bad entry costs only itself. Throwing stops the cutting: the rest of the
+   * document is one rejected record.
+   */
+  records?(doc: unknown, ctx: ParseContext, text: string): Iterable<SplitRecord>;
+}
+
+export interface JsonLinesInput extends InputOptions {
+  kind: 'json-lines';
+  comment?: (line: string) => boolean;
+}
+
+/** The whole text is one record, or, with `split`, the records the parser cuts out of it (e.g. HTML rows). */
+export interface DocumentInput extends InputOptions {
+  kind: 'document';
+  /** As JsonInput.records, over the text. */
+  split?(text: string, ctx: ParseContext): Iterable<SplitRecord>;
+}
+
+/** What `input` may look at to choose the input kind for one report. */
+export interface InputProbe {
+  readonly report: Report;
+  /** The start of the report's text (up to 4 KiB, decoded): enough to tell JSON from lines, a header, a BOM. */
+  readonly head: string;
 }
 
 export interface ParseRecord<V = unknown> {
@@ -47,11 +99,15 @@ export interface ParseRecord<V = unknown> {
   readonly text: string;
   /** 0-based position among the report's records. */
   readonly index: number;
+  /** True for the report's last record. Known only when the input sets `lookAhead`; false otherwise. */
+  readonly last: boolean;
 }
 
 export interface ParseContext<P = any, S = any> {
   readonly params: P;
   readonly report: Report;
+  /** The input spec in effect for this report. */
+  readonly input: InputSpec;
   /** Per-report state made by `begin` (parsers keep no state of their own across reports). */
   state: S;
   /** Comment lines and skipped header lines seen so far, in order. */
@@ -77,11 +133,17 @@ export interface ParserDefinition<PS extends TObject = TObject, S = any, V = any
   intelmq?: string;
   /** Parameters with defaults and descriptions: the single place they are declared. */
   params: PS;
-  input: InputSpec | ((params: Static<PS>) => InputSpec);
+  /**
+   * How reports are cut into records: fixed, or chosen per report from the parameters, the report fields and the
+   * start of its text (e.g. a JSON list or JSON lines). Throwing refuses the report.
+   */
+  input: InputSpec | ((params: Static<PS>, probe: InputProbe) => InputSpec);
+  /** Start-up check of the (schema-valid) parameters, e.g. that a regex compiles; throw VIGIL_E_CONFIG to stop start-up. */
+  check?(params: Static<PS>): void;
   examples?: ParserExample[];
   /** Once per report, before any record: check the report and build per-report state. Throwing rejects the report. */
   begin?(ctx: ParseContext<Static<PS>, S>): S;
-  /** A comment line (see `comment`): e.g. read a `Last-Modified` header into the state. */
+  /** A comment line (see `comment`): e.g. read a `Last-Modified` header into the state. Throwing rejects that line only. */
   onComment?(line: string, ctx: ParseContext<Static<PS>, S>): void;
   /** Map one record to events. Return null/undefined/[] to skip the record; throw to reject it with a reason. */
   parse(record: ParseRecord<V>, ctx: ParseContext<Static<PS>, S>): Fields | Fields[] | null | undefined | void;

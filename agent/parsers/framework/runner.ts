@@ -1,20 +1,29 @@
 /**
- * The parser runner: the one loop every parser shares. It decodes the report, cuts it into records, hands each
- * record to the parser in isolation, turns the parser's fields into harmonised events (report fields, `raw`,
- * `default_fields`), and counts: records = parsed (≥ 1 event) + skipped (0 events) + rejected.
- * A record the parser throws on, or whose fields fail the ontology, is rejected with its reason; the rest of
- * the report goes on. The report is consumed chunk by chunk, so memory does not grow with its size
- * (except for `json` and `document` input, which need the whole text).
+ * The parser runner: the one loop every parser shares. It decodes the report, chooses the input kind, and cuts the
+ * report into records — lines, CSV rows, JSON list elements, JSON lines, or the records a parser cuts out of a
+ * document — which records.ts hands to the parser one by one, in isolation, and counts:
+ * records = parsed (≥ 1 event) + skipped (0 events) + rejected. A record that fails is rejected with its reason;
+ * the rest of the report goes on. The report is consumed chunk by chunk, so memory does not grow with its size
+ * (except for a `document`, or a `json` document that is not a list: those need the whole text).
  */
-import { parse as csvParse } from 'csv-parse';
 import type { Static, TObject } from 'typebox';
 import Type from 'typebox';
-import { add, isIgnorable, sanitizeField } from '../../../common/harmonization/index.js';
+import { add, sanitizeField } from '../../../common/harmonization/index.js';
 import { validateConfig } from '../../../common/config/validate.js';
-import { ConfigError, VigilError } from '../../../common/errors.js';
-import { COMMON_PARAMS, type CsvInput, type Fields, type InputSpec, type ParseContext, type ParseRecord, type ParserDefinition, type Report } from './define.js';
-import { LineSplitter, Utf8Decoder, firstLineEnding } from './text.js';
-import { pyJsonDumps } from './pyformat.js';
+import { configErrorAt, VigilError } from '../../../common/errors.js';
+import { CsvReader, rowMaker } from './csv.js';
+import {
+  COMMON_PARAMS,
+  type CsvInput,
+  type InputSpec,
+  type JsonInput,
+  type ParseContext,
+  type ParserDefinition,
+  type Report,
+} from './define.js';
+import { JsonListSplitter, readJsonDocument, readJsonElement } from './json.js';
+import { RecordStage, codeOf, messageOf } from './records.js';
+import { LineSplitter, Utf8Decoder, isBlank } from './text.js';
 
 export type Event = Record<string, unknown>;
 
@@ -46,6 +55,9 @@ export type ReportInput = string | Uint8Array | AsyncIterable<Uint8Array | strin
 
 /** Report fields copied into every event, as IntelMQ's `new_event(report)` does. */
 const COPIED_REPORT_FIELD = /^(feed\.|time\.observation$|rtir_id$)/;
+/** How much of a report `input(params, probe)` sees before it chooses the input kind. */
+const HEAD_CHARS = 4096;
+const NEWLINE = /[\r\n]/;
 
 const paramSchemas = new WeakMap<TObject, TObject>();
 
@@ -81,22 +93,31 @@ interface CommonParams {
 export class BoundParser {
   readonly parser: ParserDefinition;
   readonly params: Static<TObject> & CommonParams;
-  readonly input: InputSpec;
   readonly #defaults: Event;
 
   constructor(parser: ParserDefinition, params: unknown, file?: string, path?: string) {
+    const where = path ?? `parser ${parser.name} params`;
     this.parser = parser;
     this.params = resolveParams(parser, params, file, path);
-    this.input = typeof parser.input === 'function' ? parser.input(this.params) : parser.input;
+    try {
+      parser.check?.(this.params);
+    } catch (err) {
+      throw configErrorAt(err, file, where);
+    }
     // Checked once at start-up: a bad default field is a config error, not one reject per event.
     this.#defaults = {};
     for (const [key, value] of Object.entries(this.params.default_fields ?? {})) {
       try {
         add(this.#defaults, key, value, { overwrite: true });
       } catch (err) {
-        throw new ConfigError(file, [{ path: `${path ?? `parser ${parser.name} params`}.default_fields.${key}`, message: (err as Error).message }]);
+        throw configErrorAt(err, file, `${where}.default_fields.${key}`);
       }
     }
+  }
+
+  /** The input kind when it does not depend on the report, else undefined. */
+  get fixedInput(): InputSpec | undefined {
+    return typeof this.parser.input === 'function' ? undefined : this.parser.input;
   }
 
   run(report: Report, input: ReportInput, sink: ParseSink, options: RunOptions = {}): Promise<ParseStats> {
@@ -112,12 +133,24 @@ class ReportRun {
   readonly #sink: ParseSink;
   readonly #defaults: Event;
   readonly #ctx: ParseContext;
-  #base: Event = {};
-  #refused = false;
-  #lineEndingKnown = false;
-  #nonCommentLines = 0;
-  #csv: CsvStage | undefined;
   readonly #skipRecords: number;
+  #base: Event = {};
+  #lineEndingKnown = false;
+  #pendingCR = false;
+  #nonCommentLines = 0;
+  /** Builds a row object from a CSV row's cells, for the report's header. */
+  #makeRow: ((cells: string[]) => Record<string, string>) | undefined;
+
+  // Set up per input kind by #setup.
+  #spec!: InputSpec;
+  #lines: LineSplitter | undefined;
+  #csv: CsvReader | undefined;
+  #json: JsonListSplitter | undefined;
+  #text = '';
+  /** Held-back last lines of the report (`skipLast`). */
+  #trailer: string[] | undefined;
+
+  #records!: RecordStage;
 
   constructor(bound: BoundParser, report: Report, sink: ParseSink, defaults: Event, skipRecords: number) {
     this.#skipRecords = skipRecords;
@@ -125,41 +158,134 @@ class ReportRun {
     this.#parser = bound.parser;
     this.#sink = sink;
     this.#defaults = defaults;
-    this.#ctx = { params: bound.params, report, state: undefined, headerLines: [], columns: undefined, lineEnding: '\n' };
+    this.#ctx = { params: bound.params, report, input: { kind: 'document' }, state: undefined, headerLines: [], columns: undefined, lineEnding: '\n' };
   }
 
   async run(input: ReportInput): Promise<ParseStats> {
-    if (!this.#begin()) return this.stats;
-    const spec = this.#bound.input;
-    const whole = spec.kind === 'json' || spec.kind === 'document';
     const decoder = new Utf8Decoder();
-    const splitter = new LineSplitter();
-    let text = '';
-    if (spec.kind === 'csv') this.#csv = new CsvStage(spec, (cells, raw) => this.#csvRecord(spec, cells, raw));
+    const chunks = chunksOf(input)[Symbol.asyncIterator]();
+    const decode = (chunk: Uint8Array | string): string => (typeof chunk === 'string' ? chunk : decoder.decode(chunk));
 
-    for await (const chunk of chunksOf(input)) {
-      const piece = typeof chunk === 'string' ? chunk : decoder.decode(chunk);
-      if (!this.#lineEndingKnown && piece.length > 0) this.#noteLineEnding(piece);
-      if (whole) text += piece;
-      else this.#lines(splitter.push(piece), spec);
+    // The input kind: fixed, or chosen by the parser from the start of the report.
+    let spec = this.#bound.fixedInput;
+    const early: string[] = [];
+    let ended = false;
+    if (spec === undefined) {
+      let head = '';
+      while (head.length < HEAD_CHARS) {
+        const next = await chunks.next();
+        if (next.done) {
+          ended = true;
+          early.push(decoder.end());
+          head += early[early.length - 1];
+          break;
+        }
+        early.push(decode(next.value));
+        head += early[early.length - 1];
+      }
+      try {
+        spec = (this.#parser.input as Exclude<ParserDefinition['input'], InputSpec>)(this.#bound.params, { report: this.#ctx.report, head: head.slice(0, HEAD_CHARS) });
+      } catch (err) {
+        return this.#refuse(err);
+      }
+    }
+    try {
+      this.#setup(spec);
+    } catch (err) {
+      return this.#refuse(err); // e.g. an input kind that does not exist, an empty CSV delimiter
+    }
+    (this.#ctx as { input: InputSpec }).input = spec;
+    if (!this.#begin()) return this.stats;
+    this.#records = new RecordStage(this.#parser, this.#ctx, this.#sink, this.stats, this.#base, this.#defaults, this.#skipRecords, spec.lookAhead === true);
+
+    for (const piece of early) {
+      this.#piece(piece);
       await this.#sink.flush?.(this.stats);
     }
-    const tail = decoder.end();
-    if (whole) this.#whole(text + tail, spec);
-    else {
-      if (!this.#lineEndingKnown) this.#noteLineEnding(tail);
-      this.#lines([...splitter.push(tail), ...splitter.end()], spec);
-      this.#csv?.end();
+    while (!ended) {
+      const next = await chunks.next();
+      if (next.done) break;
+      this.#piece(decode(next.value));
+      await this.#sink.flush?.(this.stats);
     }
+    if (!ended) this.#piece(decoder.end());
+    if (this.#pendingCR) this.#setLineEnding('\r');
+    this.#end();
     await this.#sink.flush?.(this.stats);
     return this.stats;
   }
 
-  #noteLineEnding(piece: string): void {
-    if (/[\r\n]/.test(piece)) {
-      this.#ctx.lineEnding = firstLineEnding(piece);
-      this.#lineEndingKnown = true;
+  #setup(spec: InputSpec): void {
+    this.#spec = spec;
+    switch (spec.kind) {
+      case 'csv':
+        this.#csv = new CsvReader(spec.delimiter ?? ',', spec.quote ?? '"');
+        this.#lines = new LineSplitter();
+        break;
+      case 'lines':
+      case 'json-lines':
+        this.#lines = new LineSplitter();
+        break;
+      case 'json':
+        this.#json = new JsonListSplitter();
+        break;
+      case 'document':
+        break;
+      default:
+        throw new VigilError('VIGIL_E_RECORD', `the parser chose an unknown input kind ${JSON.stringify((spec as { kind?: unknown } | undefined)?.kind)}`);
     }
+    const skipLast = spec.kind === 'lines' || spec.kind === 'csv' ? (spec.skipLast ?? 0) : 0;
+    if (skipLast > 0) this.#trailer = [];
+  }
+
+  /** One decoded piece of the report. */
+  #piece(piece: string): void {
+    if (piece.length === 0) return;
+    if (!this.#lineEndingKnown) this.#noteLineEnding(piece);
+    if (this.#lines !== undefined) this.#readLines(this.#lines.push(piece));
+    else if (this.#json !== undefined) this.#readJsonPiece(piece);
+    else this.#text += piece;
+  }
+
+  /** At the end of the report: the last line, an open CSV row, the whole document. */
+  #end(): void {
+    if (this.#lines !== undefined) {
+      this.#readLines(this.#lines.end());
+      const row = this.#csv?.end();
+      if (row !== undefined) this.#csvRow(row, this.#csv!.text);
+    } else if (this.#json !== undefined) {
+      for (const text of this.#json.end()) readJsonElement(this.#records, text);
+      if (this.#json.whole) readJsonDocument(this.#records, this.#json.wholeText(), this.#spec as JsonInput, this.#ctx);
+      else if (this.#json.error) this.#records.fail(this.#json.error.text, new VigilError('VIGIL_E_RECORD', this.#json.error.reason));
+    } else {
+      const spec = this.#spec as Extract<InputSpec, { kind: 'document' }>;
+      const text = this.#text;
+      if (spec.split) this.#records.cut(() => spec.split!(text, this.#ctx), text);
+      else this.#records.emit(text, text);
+    }
+    this.#records.finish();
+  }
+
+  /**
+   * The report's first "\n", "\r\n" or "\r" (the line endings Python's newline handling knows), whichever piece it
+   * falls in: a "\r" that ends a piece waits for the next piece to tell "\r\n" from "\r".
+   */
+  #noteLineEnding(piece: string): void {
+    if (this.#pendingCR) {
+      this.#setLineEnding(piece.charCodeAt(0) === 10 ? '\r\n' : '\r');
+      return;
+    }
+    const i = piece.search(NEWLINE);
+    if (i < 0) return;
+    if (piece.charCodeAt(i) === 10) this.#setLineEnding('\n');
+    else if (i + 1 < piece.length) this.#setLineEnding(piece.charCodeAt(i + 1) === 10 ? '\r\n' : '\r');
+    else this.#pendingCR = true;
+  }
+
+  #setLineEnding(ending: string): void {
+    this.#ctx.lineEnding = ending;
+    this.#lineEndingKnown = true;
+    this.#pendingCR = false;
   }
 
   /** Runs `begin` and copies the report fields; a failure here refuses the whole report. */
@@ -175,178 +301,94 @@ class ReportRun {
       if (this.#parser.begin) ctx.state = this.#parser.begin(ctx);
       return true;
     } catch (err) {
-      this.#refused = true;
-      this.stats.rejected++;
-      this.#sink.reject({ index: -1, text: '', reason: `report refused: ${messageOf(err)}`, code: codeOf(err) });
+      this.#refuse(err);
       return false;
     }
   }
 
-  #lines(lines: string[], spec: InputSpec): void {
-    if (this.#refused) return;
-    for (const line of lines) {
-      if (spec.kind === 'json-lines') {
-        if (line.trim() === '' || spec.comment?.(line)) continue;
-        this.#record(line, () => JSON.parse(line));
-        continue;
-      }
-      const s = spec as Extract<InputSpec, { kind: 'lines' | 'csv' }>;
-      if (s.comment?.(line)) {
-        this.#ctx.headerLines.push(line);
-        this.#parser.onComment?.(line, this.#ctx);
-        continue;
-      }
-      if (s.skipBlank !== false && line.trim() === '') continue;
-      if (this.#nonCommentLines++ < (s.skipLines ?? 0)) {
-        this.#ctx.headerLines.push(line);
-        continue;
-      }
-      if (this.#csv) this.#csv.push(line);
-      else this.#record(line, () => line);
-    }
-    this.#csv?.drain();
+  #refuse(err: unknown): ParseStats {
+    this.stats.rejected++;
+    this.#sink.reject({ index: -1, text: '', reason: `report refused: ${messageOf(err)}`, code: codeOf(err) });
+    return this.stats;
   }
 
-  #csvRecord(spec: CsvInput, cells: string[], raw: string): void {
-    if (spec.header && this.#ctx.columns === undefined) {
-      this.#ctx.columns = cells;
+  // ---- lines, CSV, JSON lines ----
+
+  #readLines(lines: string[]): void {
+    const trailer = this.#trailer;
+    for (let k = 0; k < lines.length; k++) {
+      if (trailer === undefined) {
+        this.#line(lines[k]!);
+        continue;
+      }
+      // The last `skipLast` lines are only known at the end: each line waits until that many follow it.
+      trailer.push(lines[k]!);
+      if (trailer.length > (this.#spec as { skipLast: number }).skipLast) this.#line(trailer.shift()!);
+    }
+  }
+
+  #line(line: string): void {
+    const spec = this.#spec as Extract<InputSpec, { kind: 'lines' | 'csv' | 'json-lines' }>;
+    try {
+      if (spec.kind === 'json-lines') {
+        if (isBlank(line) || spec.comment?.(line)) return;
+        this.#jsonLine(line);
+        return;
+      }
+      if (spec.comment?.(line)) {
+        this.#ctx.headerLines.push(line);
+        this.#parser.onComment?.(line, this.#ctx);
+        return;
+      }
+      if (spec.skipBlank !== false && isBlank(line)) return;
+      if (this.#nonCommentLines < (spec.skipLines ?? 0)) {
+        this.#nonCommentLines++;
+        this.#ctx.headerLines.push(line);
+        return;
+      }
+      if (this.#csv === undefined) {
+        this.#records.emit(line, line);
+        return;
+      }
+      const row = this.#csv.push(line);
+      if (row !== undefined) this.#csvRow(row, this.#csv.text);
+    } catch (err) {
+      // The parser's comment test or onComment threw: that line is a rejected record, the report goes on.
+      this.#records.fail(line, err);
+    }
+  }
+
+  #jsonLine(line: string): void {
+    let value: unknown;
+    try {
+      value = JSON.parse(line);
+    } catch (err) {
+      this.#records.fail(line, err);
+      return;
+    }
+    this.#records.emit(line, value);
+  }
+
+  #csvRow(cells: string[], text: string): void {
+    const spec = this.#spec as CsvInput;
+    if (!spec.header) {
+      this.#records.emit(text, cells);
       return;
     }
     const columns = this.#ctx.columns;
-    this.#record(raw, () => {
-      if (!spec.header || !columns) return cells;
-      const row: Record<string, string> = {};
-      for (let i = 0; i < columns.length; i++) row[columns[i]!] = cells[i] ?? '';
-      return row;
-    });
-  }
-
-  #whole(text: string, spec: InputSpec): void {
-    if (this.#refused) return;
-    if (spec.kind === 'document') {
-      this.#record(text, () => text);
+    if (columns === undefined) {
+      this.#ctx.columns = cells;
+      this.#makeRow = rowMaker(cells);
       return;
     }
-    let doc: unknown;
-    try {
-      doc = JSON.parse(text);
-    } catch (err) {
-      this.stats.records++;
-      this.#rejectRecord(0, text, err);
-      return;
-    }
-    if (Array.isArray(doc)) {
-      for (const element of doc) this.#record(pyJsonDumps([element]), () => element);
-    } else {
-      this.#record(text, () => doc);
-    }
+    this.#records.emit(text, this.#makeRow!(cells));
   }
 
-  /** Parses one record in isolation. `value` is computed inside the guard so a bad JSON line is only a reject. */
-  #record(text: string, value: () => unknown): void {
-    const index = this.stats.records++;
-    if (index < this.#skipRecords) {
-      this.stats.skipped++;
-      return;
-    }
-    let events: Event[];
-    try {
-      const record: ParseRecord = { value: value(), text, index };
-      const out = this.#parser.parse(record, this.#ctx);
-      if (out === null || out === undefined || (Array.isArray(out) && out.length === 0)) {
-        this.stats.skipped++;
-        return;
-      }
-      const list = Array.isArray(out) ? out : [out];
-      events = new Array(list.length);
-      for (let i = 0; i < list.length; i++) events[i] = this.#build(list[i]!, record);
-    } catch (err) {
-      this.#rejectRecord(index, text, err);
-      return;
-    }
-    // Emitted only once every event of the record was built: a record is accepted or rejected whole.
-    this.stats.parsed++;
-    this.stats.events += events.length;
-    for (const event of events) this.#sink.event(event);
-  }
+  // ---- JSON ----
 
-  #build(fields: Fields, record: ParseRecord): Event {
-    // A plain copy loop: object spread gives every event a fresh hidden class, which made each later field
-    // store slow (measured: about half the throughput of the whole runner).
-    const event: Event = {};
-    for (const key in this.#base) event[key] = this.#base[key];
-    let rawText: unknown;
-    for (const key in fields) {
-      const value = fields[key];
-      if (key === 'raw') {
-        rawText = value;
-        continue;
-      }
-      if (isIgnorable(value)) continue;
-      add(event, key, value, { overwrite: true });
-    }
-    if (rawText === undefined) rawText = this.#parser.raw ? this.#parser.raw(record, this.#ctx) : record.text;
-    event.raw = Buffer.from(String(rawText), 'utf8').toString('base64');
-    for (const key in this.#defaults) if (!(key in event)) event[key] = this.#defaults[key];
-    return event;
-  }
-
-  #rejectRecord(index: number, text: string, err: unknown): void {
-    this.stats.rejected++;
-    this.#sink.reject({ index, text, reason: messageOf(err), code: codeOf(err) });
-  }
-}
-
-/** Feeds kept lines to csv-parse and hands back each row with its original text. */
-class CsvStage {
-  readonly #parser;
-  readonly #queue: { record: string[]; raw: string }[] = [];
-  readonly #onRow: (cells: string[], raw: string) => void;
-  #pending: string[] = [];
-
-  constructor(spec: CsvInput, onRow: (cells: string[], raw: string) => void) {
-    this.#onRow = onRow;
-    this.#parser = csvParse({
-      delimiter: spec.delimiter ?? ',',
-      quote: spec.quote ?? '"',
-      record_delimiter: '\n',
-      raw: true,
-      relax_quotes: true,
-      relax_column_count: true,
-      skip_empty_lines: false,
-    });
-    this.#parser.on('data', (row: { record: string[]; raw: string }) => this.#queue.push(row));
-    // Malformed CSV (e.g. an unclosed quote at the end) must not crash the agent: the rows stop there.
-    this.#parser.on('error', () => {});
-  }
-
-  push(line: string): void {
-    this.#pending.push(line);
-  }
-
-  /** Parses the lines pushed since the last call; csv-parse emits their rows synchronously. */
-  drain(): void {
-    if (this.#pending.length > 0) {
-      this.#parser.write(`${this.#pending.join('\n')}\n`);
-      this.#pending = [];
-    }
-    this.#deliver();
-  }
-
-  end(): void {
-    this.drain();
-    this.#parser.end();
-    this.#deliver();
-  }
-
-  #deliver(): void {
-    // Index loop + truncate instead of shift(): shift is O(n) per row.
-    const queue = this.#queue;
-    for (let i = 0; i < queue.length; i++) {
-      const row = queue[i]!;
-      this.#onRow(row.record, row.raw.endsWith('\n') ? row.raw.slice(0, -1) : row.raw);
-    }
-    queue.length = 0;
+  #readJsonPiece(piece: string): void {
+    const texts = this.#json!.push(piece);
+    for (let i = 0; i < texts.length; i++) readJsonElement(this.#records, texts[i]!);
   }
 }
 
@@ -356,14 +398,4 @@ async function* chunksOf(input: ReportInput): AsyncIterable<Uint8Array | string>
     return;
   }
   yield* input as AsyncIterable<Uint8Array | string>;
-}
-
-function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
-
-function codeOf(err: unknown): string {
-  if (err instanceof VigilError) return err.code;
-  if (err instanceof SyntaxError) return 'VIGIL_E_RECORD';
-  return 'VIGIL_E_RECORD';
 }

@@ -5,15 +5,33 @@
  */
 import { VigilError } from '../../../common/errors.js';
 import { TYPES, isValidField } from '../../../common/harmonization/index.js';
-import { defineParser, NoParams, type Fields } from '../framework/define.js';
+import { defineParser, NoParams } from '../framework/define.js';
+
+/** One list element, or a generator whose value is not a list (rejected on its own). */
+type Entry = { family: string; row: unknown } | { family: string; notList: string };
 
 export default defineParser({
   name: 'fraunhofer.dga',
   summary: 'Fraunhofer FKIE DGArchive: today\'s domains (or IPs) of each domain generation algorithm, as C2 servers.',
   intelmq: 'intelmq.bots.parsers.fraunhofer.parser_dga',
   params: NoParams,
-  // The document is one JSON object, so it is one record: the runner splits arrays only.
-  input: { kind: 'json' },
+  // Every list element is its own record (raw: the element), so a bad one costs only itself.
+  input: {
+    kind: 'json',
+    *records(doc) {
+      if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) {
+        throw new VigilError('VIGIL_E_RECORD', 'expected a JSON object of generator → list of domains');
+      }
+      for (const [key, rows] of Object.entries(doc as Record<string, unknown>)) {
+        const family = key.split('_')[0]!;
+        if (!Array.isArray(rows)) {
+          yield { value: { family, notList: key } satisfies Entry, text: key };
+          continue;
+        }
+        for (const row of rows) yield { value: { family, row } satisfies Entry, text: String(row) };
+      }
+    },
+  },
   examples: [
     {
       description: 'Two generators',
@@ -22,26 +40,14 @@ export default defineParser({
   ],
 
   parse(record) {
-    const doc = record.value;
-    if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) {
-      throw new VigilError('VIGIL_E_RECORD', 'expected a JSON object of generator → list of domains');
-    }
-    const events: Fields[] = [];
-    for (const [key, rows] of Object.entries(doc as Record<string, unknown>)) {
-      if (!Array.isArray(rows)) throw new VigilError('VIGIL_E_RECORD', `generator ${JSON.stringify(key)}: expected a list of domains`);
-      const family = key.split('_')[0];
-      for (const row of rows) {
-        const text = String(row);
-        const ip = TYPES.IPAddress.sanitize(row);
-        const isIp = ip !== undefined && isValidField('source.ip', ip);
-        events.push({
-          'classification.type': 'c2-server',
-          'malware.name': family,
-          [isIp ? 'source.ip' : 'source.fqdn']: isIp ? ip : row,
-          raw: text,
-        });
-      }
-    }
-    return events;
+    const entry = record.value as Entry;
+    if ('notList' in entry) throw new VigilError('VIGIL_E_RECORD', `generator ${JSON.stringify(entry.notList)}: expected a list of domains`);
+    const ip = TYPES.IPAddress.sanitize(entry.row);
+    const isIp = ip !== undefined && isValidField('source.ip', ip);
+    return {
+      'classification.type': 'c2-server',
+      'malware.name': entry.family,
+      [isIp ? 'source.ip' : 'source.fqdn']: isIp ? ip : entry.row,
+    };
   },
 });

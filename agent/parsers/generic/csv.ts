@@ -187,10 +187,8 @@ export default defineParser({
   summary: 'Any CSV feed, mapped column by column to event fields by configuration (IntelMQ\'s generic CSV parser).',
   intelmq: 'intelmq.bots.parsers.generic.parser_csv',
   params: Params,
-  input(p) {
-    configOf(p); // a bad configuration fails when the parser is bound, not on the first report
-    return { kind: 'csv', delimiter: p.delimiter, comment: isComment, skipLines: Number(p.skip_header) };
-  },
+  check: (p) => void configOf(p), // a bad configuration fails when the parser is bound, not on the first report
+  input: (p) => ({ kind: 'csv', delimiter: p.delimiter, comment: isComment, skipLines: Number(p.skip_header) }),
   examples: [
     {
       description: 'a block list with a header line, a comment and a timestamp column',

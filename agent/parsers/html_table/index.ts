@@ -4,9 +4,9 @@
  * the first row is skipped as the head by default. A row that yields no field is skipped; `raw` is the row's
  * HTML as it stands in the page (`<tr …>…</tr>`).
  *
- * The page is one record (the framework's `document` input): a row whose value fits none of its column's fields
- * rejects the page, as it aborts the report in IntelMQ. Cells holding "-" or "N/A" count as empty here, where
- * IntelMQ fails the report on them.
+ * Every row is its own record (the page is cut into rows by `split`): a row whose value fits none of its column's
+ * fields is rejected alone, where it aborts the report in IntelMQ. Cells holding "-" or "N/A" count as empty
+ * here, where IntelMQ fails the report on them.
  */
 import { parse as parseHtml, type HTMLElement } from 'node-html-parser';
 import Type, { type Static } from 'typebox';
@@ -76,9 +76,21 @@ export default defineParser({
   summary: 'Any HTML page with a table of indicators, mapped cell by cell to event fields by configuration.',
   intelmq: 'intelmq.bots.parsers.html_table.parser',
   params: Params,
-  input(p) {
-    configOf(p); // a bad configuration fails when the parser is bound
-    return { kind: 'document' };
+  check: (p) => void configOf(p), // a bad configuration fails when the parser is bound
+  input: {
+    kind: 'document',
+    *split(html, ctx) {
+      const p = ctx.params as P;
+      const root = parseHtml(html);
+      let tables = root.querySelectorAll('table');
+      if (p.attribute_name) tables = tables.filter((t) => hasAttribute(t, p.attribute_name!, p.attribute_value ?? ''));
+      const table = tables[p.table_index];
+      if (table === undefined) {
+        throw new VigilError('VIGIL_E_RECORD', `the page has ${tables.length} ${p.attribute_name ? `table(s) with ${p.attribute_name}="${p.attribute_value ?? ''}"` : 'table(s)'}, no table ${p.table_index}`);
+      }
+      const rows = table.querySelectorAll('tr').slice(p.skip_table_head ? 1 : 0);
+      for (const [n, row] of rows.entries()) yield { value: { row, n }, text: html.slice(row.range[0], row.range[1]) };
+    },
   },
   examples: [
     {
@@ -92,25 +104,11 @@ export default defineParser({
 
   parse(record, ctx) {
     const p = ctx.params;
-    const c = configOf(p);
-    const html = record.text;
-    const root = parseHtml(html);
-    let tables = root.querySelectorAll('table');
-    if (p.attribute_name) tables = tables.filter((t) => hasAttribute(t, p.attribute_name!, p.attribute_value ?? ''));
-    const table = tables[p.table_index];
-    if (table === undefined) {
-      throw new VigilError('VIGIL_E_RECORD', `the page has ${tables.length} ${p.attribute_name ? `table(s) with ${p.attribute_name}="${p.attribute_value ?? ''}"` : 'table(s)'}, no table ${p.table_index}`);
-    }
-    const rows = table.querySelectorAll('tr').slice(p.skip_table_head ? 1 : 0);
-    const events: Fields[] = [];
-    for (const [n, row] of rows.entries()) {
-      const fields = rowFields(row, p, c, n);
-      if (fields === undefined) continue;
-      if (p.type && fields['classification.type'] === undefined) fields['classification.type'] = p.type;
-      fields.raw = html.slice(row.range[0], row.range[1]);
-      events.push(fields);
-    }
-    return events;
+    const { row, n } = record.value as { row: HTMLElement; n: number };
+    const fields = rowFields(row, p, configOf(p), n);
+    if (fields === undefined) return null;
+    if (p.type && fields['classification.type'] === undefined) fields['classification.type'] = p.type;
+    return fields;
   },
 });
 

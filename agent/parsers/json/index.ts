@@ -8,6 +8,7 @@
  */
 import Type from 'typebox';
 import { VigilError } from '../../../common/errors.js';
+import { isBase64 } from '../../../common/harmonization/index.js';
 import { defineParser, type Fields } from '../framework/define.js';
 import { pyJsonDumps } from '../framework/pyformat.js';
 
@@ -19,18 +20,17 @@ const Params = Type.Object(
   { additionalProperties: false },
 );
 
-// Strict base64 (RFC 4648 alphabet, padding): a `raw` that is not base64 is a broken event, not a text to keep.
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
-
 export default defineParser({
   name: 'json',
   summary: 'Events already in IntelMQ\'s JSON format (flat dotted keys): one per report, one per line, or a JSON list.',
   intelmq: 'intelmq.bots.parsers.json.parser',
   params: Params,
-  input(p) {
+  check(p) {
     if (p.splitlines && p.multiple_events) {
       throw new VigilError('VIGIL_E_CONFIG', 'json: splitlines and multiple_events cannot both be true (choose one layout)');
     }
+  },
+  input(p) {
     if (p.multiple_events) return { kind: 'json' };
     return p.splitlines ? { kind: 'json-lines' } : { kind: 'document' };
   },
@@ -53,7 +53,8 @@ export default defineParser({
       if (key === '__type') continue; // IntelMQ's message class marker, not a field
       fields[key] = (value as Record<string, unknown>)[key];
     }
-    if (typeof fields.raw === 'string' && BASE64.test(fields.raw)) {
+    // Strict base64 (RFC 4648 alphabet, padding): a `raw` that is not base64 is a broken event, not a text to keep.
+    if (typeof fields.raw === 'string' && isBase64(fields.raw)) {
       fields.raw = Buffer.from(fields.raw, 'base64').toString('utf8');
     } else if (fields.raw !== undefined) {
       throw new VigilError('VIGIL_E_RECORD', 'the event\'s raw is not base64');

@@ -60,10 +60,8 @@ export default defineParser({
   summary: 'Lines of key=value pairs (e.g. FortiGate logs), mapped to event fields by configuration.',
   intelmq: 'intelmq.bots.parsers.key_value.parser',
   params: Params,
-  input(p) {
-    mappingOf(p); // a bad mapping fails when the parser is bound
-    return { kind: 'lines' };
-  },
+  check: (p) => void mappingOf(p), // a bad mapping fails when the parser is bound
+  input: { kind: 'lines' },
   examples: [
     {
       description: 'a firewall log line',

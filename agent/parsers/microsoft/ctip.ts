@@ -3,24 +3,22 @@
  *   - Interflow: a JSON list of lower-case keyed indicators with `"version": 1.5`;
  *   - Azure: one JSON object per line with CamelCase keys, nested `…Info` objects and a `Payload` that is
  *     base64-encoded JSON (or text, or plain JSON).
- * The shape is recognised from the report's first character (`[` or `{`) and, per entry, from `version`.
+ * The runner is told the shape per report from its first character (`[`: a JSON list, cut into elements; anything
+ * else: JSON lines), and each entry's format from its `version`.
  * `feed.accuracy` is scaled by the entry's confidence. Keys this parser does not know are kept under `extra`.
  */
 import { VigilError } from '../../../common/errors.js';
-import { fromTimestamp, fromWindowsNT, sanitizeField } from '../../../common/harmonization/index.js';
+import { fromTimestamp, fromWindowsNT, isBase64, sanitizeField } from '../../../common/harmonization/index.js';
 import { decodeUtf8 } from '../framework/text.js';
 import { defineParser, NoParams, type Fields, type Report } from '../framework/define.js';
-import { pyJsonDumps } from '../framework/pyformat.js';
-import { JsonListSplitter } from './_jsonlist.js';
 
 type Entry = Record<string, unknown>;
 
 interface State {
-  /** `list`: a JSON list split into elements; `lines`: one JSON object per line; `unknown`: neither. */
-  shape: 'list' | 'lines' | 'unknown' | undefined;
-  splitter: JsonListSplitter;
   accuracy: number;
 }
+
+const LIST_START = /^[\s\uFEFF]*\[/;
 
 const INTERFLOW: Readonly<Record<string, string>> = {
   additionalmetadata: 'extra.additionalmetadata',
@@ -115,7 +113,6 @@ const AZURE: Readonly<Record<string, string>> = {
 const OPTIONAL = new Set(['tlp', 'destination.fqdn']);
 const CONFIDENCE: Readonly<Record<string, number>> = { High: 100, Medium: 50, Low: 20, Informational: 10 };
 const NULL_PAYLOAD = 'AA=='; // base64 of one NUL byte
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 const NOT_KEY_CHARACTER = /[^a-z0-9_.]/g;
 
 export default defineParser({
@@ -123,8 +120,8 @@ export default defineParser({
   summary: 'Microsoft CTIP infected systems, Interflow (JSON list) and Azure (JSON lines) formats.',
   intelmq: 'intelmq.bots.parsers.microsoft.parser_ctip',
   params: NoParams,
-  // A JSON list is split into elements here (JsonListSplitter), since the runner's input kind is fixed per parser.
-  input: { kind: 'lines' },
+  // Chosen per report: a JSON list (record text: json.dumps([element]), IntelMQ's raw) or one object per line.
+  input: (_params, probe) => (LIST_START.test(probe.head) ? { kind: 'json' } : { kind: 'json-lines' }),
   examples: [
     {
       description: 'Azure format, one line',
@@ -135,33 +132,16 @@ export default defineParser({
     },
   ],
 
-  begin: (ctx): State => ({ shape: undefined, splitter: new JsonListSplitter(), accuracy: reportAccuracy(ctx.report) }),
+  begin: (ctx): State => ({ accuracy: reportAccuracy(ctx.report) }),
 
   parse(record, ctx) {
-    const line = record.value as string;
-    const state = ctx.state;
-    if (state.shape === undefined) {
-      const first = line.trimStart()[0];
-      state.shape = first === '[' ? 'list' : first === '{' ? 'lines' : 'unknown';
-    }
-    if (state.shape === 'lines') return mapEntry(JSON.parse(line), line, state.accuracy);
-    if (state.shape === 'unknown') throw new VigilError('VIGIL_E_RECORD', 'not CTIP data: the report is neither a JSON list nor JSON lines');
-    const elements = state.splitter.push(line);
-    if (elements.length === 0) return null;
-    return elements.map((text) => {
-      const entry = JSON.parse(text) as unknown;
-      return mapEntry(entry, pyJsonDumps([entry]), state.accuracy);
-    });
+    const entry = record.value;
+    if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) throw new VigilError('VIGIL_E_RECORD', 'a CTIP entry is not a JSON object');
+    const fields = (entry as Entry).version === 1.5 ? interflow(entry as Entry, ctx.state.accuracy) : azure(entry as Entry, ctx.state.accuracy);
+    fields['classification.type'] = 'infected-system';
+    return fields;
   },
 });
-
-function mapEntry(entry: unknown, raw: string, accuracy: number): Fields {
-  if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) throw new VigilError('VIGIL_E_RECORD', 'a CTIP entry is not a JSON object');
-  const fields = (entry as Entry).version === 1.5 ? interflow(entry as Entry, accuracy) : azure(entry as Entry, accuracy);
-  fields['classification.type'] = 'infected-system';
-  fields.raw = raw;
-  return fields;
-}
 
 function interflow(e: Entry, accuracy: number): Fields {
   if (e.indicatorthreattype !== 'Botnet') {
@@ -230,7 +210,7 @@ function azureValue(fields: Fields, key: string, raw: unknown, accuracy: number)
 /** Base64 of JSON (the usual case), base64 of text, or JSON as such; anything else stays as it is. */
 function decodePayload(value: unknown): unknown {
   if (typeof value !== 'string') return value;
-  const text = BASE64.test(value) ? decodeUtf8(Buffer.from(value, 'base64')) : value;
+  const text = isBase64(value) ? decodeUtf8(Buffer.from(value, 'base64')) : value;
   try {
     const parsed = JSON.parse(text) as unknown;
     if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) return parsed;

@@ -2,6 +2,9 @@
  * MISP events as the MISP collector fetches them: one event (JSON object) per report. Every attribute (also
  * those inside MISP objects) of a supported category and type becomes one event; the classification comes from
  * the event's `ecsirt:` tag and the malware name from its "Payload type" attribute.
+ *
+ * The runner gets the attributes as separate records (`records`), so a bad attribute costs only its own event
+ * where IntelMQ drops the rest of the MISP event.
  */
 import { VigilError } from '../../../common/errors.js';
 import { fromTimestamp, sanitizeField } from '../../../common/harmonization/index.js';
@@ -9,6 +12,20 @@ import { defineParser, NoParams, type Fields } from '../framework/define.js';
 import { pyJsonDumps } from '../framework/pyformat.js';
 
 type Obj = Record<string, unknown>;
+
+/** What every attribute of one MISP event shares. */
+interface Shared {
+  eventUuid: unknown;
+  eventUrl: string | undefined;
+  type: string | undefined;
+  malwareName: unknown;
+}
+
+interface AttributeRecord {
+  attribute: Obj;
+  field: string;
+  shared: Shared;
+}
 
 /** ecsirt taxonomy tags (MISP's default) → classification type. */
 const TAG_TYPES: Readonly<Record<string, string>> = {
@@ -53,7 +70,34 @@ export default defineParser({
   summary: 'MISP events: one event per network or payload attribute, classified by the ecsirt tag.',
   intelmq: 'intelmq.bots.parsers.misp.parser',
   params: NoParams,
-  input: { kind: 'json' },
+  input: {
+    kind: 'json',
+    *records(doc, ctx) {
+      const misp = doc as Obj;
+      if (typeof misp !== 'object' || misp === null || !Array.isArray(misp.Attribute)) {
+        throw new VigilError('VIGIL_E_RECORD', 'not a MISP event (no "Attribute" list)');
+      }
+      const tags = Array.isArray(misp.Tag) ? (misp.Tag as Obj[]) : [];
+      const attributes = [...(misp.Attribute as Obj[])];
+      if (Array.isArray(misp.Object)) for (const o of misp.Object as Obj[]) attributes.push(...((o?.Attribute as Obj[] | undefined) ?? []));
+
+      let malware: string | undefined; // the last "Payload type" attribute wins
+      for (const a of attributes) if (a?.category === 'Payload type') malware = String(a.value).toLowerCase();
+      const shared: Shared = {
+        eventUuid: misp.uuid,
+        eventUrl: viewUrl(ctx.report['feed.url'], misp.id),
+        type: tags.map((t) => TAG_TYPES[String(t?.name)]).find((t) => t !== undefined),
+        malwareName: optional('malware.name', malware),
+      };
+      for (const attribute of attributes) {
+        const field = TYPE_FIELDS[String(attribute?.type)];
+        if (!CATEGORIES.has(String(attribute?.category)) || field === undefined) continue;
+        const value: AttributeRecord = { attribute, field, shared };
+        // IntelMQ's raw of an attribute: json.dumps(attribute, sort_keys=True).
+        yield { value, text: pyJsonDumps(attribute, { sortKeys: true }) };
+      }
+    },
+  },
   examples: [
     {
       description: 'an event with one URL attribute',
@@ -64,40 +108,19 @@ export default defineParser({
     },
   ],
 
-  parse(record, ctx) {
-    const misp = record.value as Obj;
-    if (typeof misp !== 'object' || misp === null || !Array.isArray(misp.Attribute)) {
-      throw new VigilError('VIGIL_E_RECORD', 'not a MISP event (no "Attribute" list)');
-    }
-    const tags = Array.isArray(misp.Tag) ? (misp.Tag as Obj[]) : [];
-    const type = tags.map((t) => TAG_TYPES[String(t?.name)]).find((t) => t !== undefined);
-
-    const attributes = [...(misp.Attribute as Obj[])];
-    if (Array.isArray(misp.Object)) for (const o of misp.Object as Obj[]) attributes.push(...((o.Attribute as Obj[] | undefined) ?? []));
-
-    let malware: string | undefined; // the last "Payload type" attribute wins
-    for (const a of attributes) if (a.category === 'Payload type') malware = String(a.value).toLowerCase();
-    const malwareName = optional('malware.name', malware);
-    const eventUrl = viewUrl(ctx.report['feed.url'], misp.id);
-
-    const events: Fields[] = [];
-    for (const a of attributes) {
-      const field = TYPE_FIELDS[String(a.type)];
-      if (!CATEGORIES.has(String(a.category)) || field === undefined) continue;
-      events.push({
-        [field]: a.value,
-        'misp.event_uuid': misp.uuid,
-        'misp.attribute_uuid': a.uuid,
-        comment: a.comment,
-        'event_description.text': a.category,
-        'event_description.url': eventUrl,
-        'malware.name': malwareName,
-        'classification.type': type,
-        'time.source': fromTimestamp(String(a.timestamp)),
-        raw: pyJsonDumps(a, { sortKeys: true }),
-      });
-    }
-    return events;
+  parse(record) {
+    const { attribute: a, field, shared } = record.value as AttributeRecord;
+    return {
+      [field]: a.value,
+      'misp.event_uuid': shared.eventUuid,
+      'misp.attribute_uuid': a.uuid,
+      comment: a.comment,
+      'event_description.text': a.category,
+      'event_description.url': shared.eventUrl,
+      'malware.name': shared.malwareName,
+      'classification.type': shared.type,
+      'time.source': fromTimestamp(String(a.timestamp)),
+    };
   },
 });
 

@@ -8,7 +8,7 @@
  * schema is written against it.
  */
 import { VigilError } from '../../../common/errors.js';
-import { TYPES } from '../../../common/harmonization/index.js';
+import { isBase64, TYPES } from '../../../common/harmonization/index.js';
 import { pyStrip } from '../../../common/harmonization/text.js';
 
 export type Row = Readonly<Record<string, string>>;
@@ -26,7 +26,7 @@ const PY_FLOAT_WORDS = /^[+-]?(?:inf|infinity|nan)$/i;
 function pyInt(value: string): number {
   const text = pyStrip(value);
   if (!PY_INT.test(text)) throw new VigilError('VIGIL_E_RECORD', `${JSON.stringify(value)} is not an integer`);
-  return Number(text.replaceAll('_', ''));
+  return Number(text.includes('_') ? text.replaceAll('_', '') : text); // no new string for the usual plain digits
 }
 
 function pyFloat(value: string): number {
@@ -47,7 +47,6 @@ function isValidAs(type: 'IPAddress' | 'IPNetwork' | 'FQDN', value: string): boo
 const BEFORE_PATH = /^[^/]*/;
 const AFTER_PATH = /\s[^\n]*(?=\n?$)/g;
 const CVE_TAG = /^cve-[0-9]+-[0-9]+\n?$/;
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
 const EXCHANGE_WEBSHELL = 'exchange;webshell';
 
@@ -105,7 +104,7 @@ export const CONVERSIONS: Readonly<Record<string, Conversion>> = {
   /** Base64 text stays as it is; anything else is encoded (UTF-8), so the column always holds base64. */
   force_base64(value) {
     if (value === '') return null;
-    return BASE64.test(value) ? value : Buffer.from(value, 'utf8').toString('base64');
+    return isBase64(value) ? value : Buffer.from(value, 'utf8').toString('base64');
   },
 
   scan_exchange_taxonomy: (value) => (value === EXCHANGE_WEBSHELL ? 'intrusions' : 'vulnerable'),

@@ -10,7 +10,7 @@
  */
 import Type from 'typebox';
 import { VigilError } from '../../../common/errors.js';
-import { isIgnorable, isValidField, TYPES, EVENT_FIELDS, type TypeImpl } from '../../../common/harmonization/index.js';
+import { cleanField, isIgnorable } from '../../../common/harmonization/index.js';
 import { pyStrip } from '../../../common/harmonization/text.js';
 import { defineParser, type Fields, type ParseContext } from '../framework/define.js';
 import { pyCsvRow, UNIX_DIALECT } from '../framework/pyformat.js';
@@ -44,8 +44,6 @@ interface Step {
   readonly key: string;
   readonly convert: Conversion | undefined;
   readonly convertName: string | undefined;
-  /** The field's type, to tell an optional value the ontology refuses (it then stays over for extra). */
-  readonly type: TypeImpl | undefined;
 }
 
 interface Plan {
@@ -145,8 +143,8 @@ export default defineParser({
         continue;
       }
       if (isIgnorable(value)) continue;
-      const clean = step.type!.sanitize(value);
-      if (clean !== undefined && isValidField(step.key, clean)) fields[step.key] = clean;
+      const clean = cleanField(step.key, value);
+      if (clean !== undefined) fields[step.key] = clean;
       else consumed[step.index] = 0; // refused by the ontology: kept as text in extra.<column>
     }
     const constants = ctx.state.type.constants;
@@ -183,8 +181,7 @@ function buildPlan(type: ReportType, ctx: ParseContext): Plan {
   const bind = (m: Mapping): Step | undefined => {
     const index = position.get(m.column);
     if (index === undefined) return undefined;
-    const spec = m.kind === 'field' ? EVENT_FIELDS[m.key] : undefined;
-    return { index, column: m.column, kind: m.kind, key: m.key, convert: m.convert, convertName: m.convertName, type: spec && TYPES[spec.type] };
+    return { index, column: m.column, kind: m.kind, key: m.key, convert: m.convert, convertName: m.convertName };
   };
   const absent = type.required.filter((m) => !position.has(m.column)).map((m) => m.column);
   const missing = absent.length

@@ -45,12 +45,12 @@ export default defineParser({
 
   parse(record, ctx) {
     const [left, right = ''] = splitOnce(record.value, ';');
-    const base = { 'classification.type': 'spam', 'time.source': ctx.state.lastModified };
+    // Object literals with every key, not a spread of a shared base: a spread makes each event's hidden class anew.
     if (ctx.state.kind === 'network') {
-      return { ...base, 'source.network': left, 'extra.blocklist': right };
+      return { 'classification.type': 'spam', 'time.source': ctx.state.lastModified, 'source.network': left, 'extra.blocklist': right };
     }
     const [cc, asName] = splitOnce(right, '|');
-    return { ...base, 'source.asn': left, 'source.geolocation.cc': cc, 'source.as_name': asName };
+    return { 'classification.type': 'spam', 'time.source': ctx.state.lastModified, 'source.asn': left, 'source.geolocation.cc': cc, 'source.as_name': asName };
   },
 });
 

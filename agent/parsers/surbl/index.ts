@@ -1,10 +1,8 @@
 /**
  * SURBL zone data in rbldnsd format. After a nine-line header, a `:127.0.0.x:Blocked, … on lists [xx][yy], …`
  * line says which lists the following `.domain` lines are on; the list codes give the type: `mw` malware
- * distribution, else `ph` phishing, else blacklist. `raw` is the domain line.
- *
- * IntelMQ also ignores the file's last two lines (a trailer); the runner has no look-ahead, so here they are
- * read like the others — trailer lines are neither `:` nor `.` lines, so they give nothing either way.
+ * distribution, else `ph` phishing, else blacklist. `raw` is the domain line. As in IntelMQ, the file's last two
+ * lines (a trailer) are not read.
  */
 import { VigilError } from '../../../common/errors.js';
 import { defineParser, NoParams } from '../framework/define.js';
@@ -15,14 +13,15 @@ interface State {
 }
 
 const HEADER_LINES = 9;
+const TRAILER_LINES = 2;
 
 export default defineParser({
   name: 'surbl',
   summary: 'SURBL domain block lists (rbldnsd zone data): malware, phishing and other listed domains.',
   intelmq: 'intelmq.bots.parsers.surbl.parser',
   params: NoParams,
-  // IntelMQ counts the header lines blank ones included, so blank lines must reach the count.
-  input: { kind: 'lines', skipBlank: false, skipLines: HEADER_LINES },
+  // IntelMQ counts the header and trailer lines blank ones included (lines[9:-2]), so blank lines must reach the count.
+  input: { kind: 'lines', skipBlank: false, skipLines: HEADER_LINES, skipLast: TRAILER_LINES },
   examples: [
     {
       description: 'Header, one list line and a domain',

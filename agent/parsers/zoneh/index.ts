@@ -1,10 +1,9 @@
 /**
  * Zone-H defacement reports: CSV with a header row, one defaced site per row (the URL is in the column called
  * `domain`). Each row is one compromised-website event with the attacker, method, web server and OS in `extra`.
- * `raw` is the header line and the row, joined with "\n", as IntelMQ rebuilds it.
- *
- * IntelMQ also keeps each row's own line terminator at the end of `raw`, except for the report's last row; the
- * runner does not say which row is last, so here no row keeps it.
+ * `raw` is the header line and the row, joined with "\n", as IntelMQ rebuilds it; like IntelMQ's, it ends with the
+ * row's line terminator except for the report's last row (the runner's look-ahead tells which is last). The
+ * terminator is the report's own (its first line ending).
  */
 import { parse as parseCsv } from 'csv-parse/sync';
 import { VigilError } from '../../../common/errors.js';
@@ -37,7 +36,7 @@ export default defineParser<typeof NoParams, State | undefined>({
   intelmq: 'intelmq.bots.parsers.zoneh.parser',
   params: NoParams,
   // The header line is kept apart (not consumed as column names by the runner) because `raw` repeats it verbatim.
-  input: { kind: 'csv', skipLines: 1 },
+  input: { kind: 'csv', skipLines: 1, lookAhead: true },
   examples: [
     {
       description: 'One accepted defacement',
@@ -66,7 +65,7 @@ export default defineParser<typeof NoParams, State | undefined>({
       'time.source': `${row.add_date} UTC`,
       'protocol.application': scheme,
       'extra.accepted_date': row.accept_date,
-      raw: `${header}\n${record.text}`,
+      raw: `${header}\n${record.text}${record.last ? '' : ctx.lineEnding}`,
     };
     // IntelMQ adds these four only when they are valid and drops them quietly otherwise.
     fields['source.ip'] = validOrNothing('source.ip', row.ip_address);

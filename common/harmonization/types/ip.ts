@@ -176,6 +176,8 @@ export const IPAddress: TypeImpl = {
       p = fromInteger(value);
     } else if (typeof value === 'string') {
       let s = pyStrip(value);
+      // Most feeds give a plain dotted quad: parseIPv4 accepts only the canonical spelling, so it is the answer.
+      if (parseIPv4(s) >= 0) return s;
       if (DIGITS.test(s)) {
         p = fromInteger(BigInt(s));
       } else {
@@ -191,10 +193,11 @@ export const IPAddress: TypeImpl = {
   },
   isValid(v) {
     if (typeof v !== 'string') return false;
+    // 0.0.0.0 is "no address" in most feeds, never an endpoint. parseIPv4 accepts only canonical text, so an
+    // IPv4 address needs no formatting round trip.
+    if (!v.includes(':')) return parseIPv4(v) > 0;
     const p = parseAddress(v);
-    // 0.0.0.0 is "no address" in most feeds, never an endpoint.
-    if (p === undefined || (!p.v6 && p.v4 === 0)) return false;
-    return formatParsed(p) === v;
+    return p !== undefined && formatParsed(p) === v;
   },
 };
 

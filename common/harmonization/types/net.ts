@@ -63,4 +63,6 @@ export const URL: TypeImpl = {
     return hasHost(s) ? s : undefined;
   },
   isValid: (v) => typeof v === 'string' && v.length > 0 && pyStrip(v) === v && !DEFANGED.test(v) && hasHost(v),
+  // sanitize strips, re-arms the one leading "hxxp" and returns only text with a host: what isValid checks.
+  sanitizeIsValid: true,
 };

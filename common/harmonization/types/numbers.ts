@@ -45,6 +45,7 @@ export const Integer: TypeImpl = {
   rule: 'is not an integer',
   sanitize: toInteger,
   isValid: (v) => Number.isSafeInteger(v),
+  sanitizeIsValid: true, // toInteger returns safe integers only
 };
 
 export const Float: TypeImpl = {
@@ -73,6 +74,7 @@ export const ASN: TypeImpl = {
     return n !== undefined && n > 0 && n <= ASN_MAX ? n : undefined;
   },
   isValid: (v) => Number.isSafeInteger(v) && (v as number) > 0 && (v as number) <= ASN_MAX,
+  sanitizeIsValid: true, // range-checked in sanitize
 };
 
 export const BooleanType: TypeImpl = {
@@ -89,4 +91,5 @@ export const BooleanType: TypeImpl = {
     return undefined;
   },
   isValid: (v) => typeof v === 'boolean',
+  sanitizeIsValid: true,
 };

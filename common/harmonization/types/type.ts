@@ -6,4 +6,10 @@ export interface TypeImpl {
   isValid(value: unknown): boolean;
   /** How a rejected value is described in errors, e.g. "is not a valid IP address". */
   readonly rule: string;
+  /**
+   * True when `sanitize` never returns a value `isValid` refuses (its output is canonical by construction), so
+   * `add` does not check it a second time. Leave unset when sanitize can return something invalid (0.0.0.0, a
+   * name with a character FQDN does not allow, …).
+   */
+  readonly sanitizeIsValid?: boolean;
 }

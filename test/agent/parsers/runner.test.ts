@@ -5,7 +5,7 @@ import Type from 'typebox';
 import { defineParser } from '../../../agent/parsers/framework/define.js';
 import { BoundParser, type Event, type Reject } from '../../../agent/parsers/framework/runner.js';
 import { LineSplitter, splitLines } from '../../../agent/parsers/framework/text.js';
-import { VigilError } from '../../../common/errors.js';
+import { ConfigError, VigilError } from '../../../common/errors.js';
 
 const ipLines = defineParser({
   name: 'test.ip_lines',
@@ -109,5 +109,162 @@ describe('runner', () => {
     assert.equal(events[0]!['classification.identifier'], 'test');
     assert.throws(() => new BoundParser(ipLines as never, { default_fields: { 'source.ip': 'nope' } }), /default_fields\.source\.ip/);
     assert.throws(() => new BoundParser(ipLines as never, { bogus: 1 }), /unknown key 'bogus'/);
+  });
+});
+
+describe('csv input', () => {
+  const cells = defineParser({
+    name: 'test.cells',
+    summary: 'the cells, as extra.cells',
+    params: Type.Object({}, { additionalProperties: false }),
+    input: { kind: 'csv' },
+    parse: (r) => ({ 'extra.cells': r.value, 'classification.type': 'other' }),
+  });
+
+  it("reads rows as Python's csv.reader does, quoted fields over several lines included", async () => {
+    const { events, stats } = await run(cells as never, 'a,"b,c"\n"x""y",z\n"open\nclosed",1\n"q"tail,2\n');
+    assert.deepEqual(events.map((e) => e['extra.cells']), [['a', 'b,c'], ['x"y', 'z'], ['open\nclosed', '1'], ['qtail', '2']]);
+    assert.equal(rawOf(events[2]!), '"open\nclosed",1');
+    assert.equal(stats.records, 4);
+  });
+
+  it('ends a quoted field left open at the end of the report there, and keeps what came before', async () => {
+    const { events } = await run(cells as never, 'a,b\n"unclosed,c\n');
+    assert.deepEqual(events.map((e) => e['extra.cells']), [['a', 'b'], ['unclosed,c']]);
+  });
+});
+
+describe('json input', () => {
+  const items = defineParser({
+    name: 'test.items',
+    summary: 'one source.ip per element',
+    params: Type.Object({}, { additionalProperties: false }),
+    input: { kind: 'json' },
+    parse: (r) => ({ 'source.ip': (r.value as { ip: string }).ip, 'classification.type': 'scanner' }),
+  });
+
+  it('cuts a list into elements as it streams, so a bad element costs only itself', async () => {
+    const text = '[{"ip": "192.0.2.1"}, {"ip": nope}, {"ip": "192.0.2.3"}]';
+    const chunks = [...text].map((c) => Buffer.from(c)); // one byte at a time
+    const { events, rejects, stats } = await run(items, chunks as never);
+    assert.deepEqual(events.map((e) => e['source.ip']), ['192.0.2.1', '192.0.2.3']);
+    assert.equal(rejects.length, 1);
+    assert.equal(rejects[0]!.text, '{"ip": nope}');
+    assert.deepEqual(stats, { records: 3, parsed: 2, skipped: 0, rejected: 1, events: 2 });
+  });
+
+  it("gives each element Python's json.dumps([element]) as text, with the source's number spelling and key order", async () => {
+    const { events } = await run(items, '[{"ip": "192.0.2.1", "2": 1.0, "1": 12345678901234567890, "é": -0}]');
+    assert.equal(rawOf(events[0]!), '[{"ip": "192.0.2.1", "2": 1.0, "1": 12345678901234567890, "\\u00e9": 0}]');
+  });
+
+  it('keeps the elements before a truncation and rejects the rest once', async () => {
+    const { events, rejects } = await run(items, '[{"ip": "192.0.2.1"}, {"ip": "192.0');
+    assert.equal(events.length, 1);
+    assert.equal(rejects.length, 1);
+    assert.match(rejects[0]!.reason, /truncated/);
+  });
+
+  it('reads the list under arrayKey, and a document without it as one record', async () => {
+    const keyed = defineParser({ ...items, input: { kind: 'json', arrayKey: 'data' } });
+    const { events } = await run(keyed, '{"status": "ok", "data": [{"ip": "192.0.2.1"}, {"ip": "192.0.2.2"}]}');
+    assert.deepEqual(events.map((e) => rawOf(e)), ['[{"ip": "192.0.2.1"}]', '[{"ip": "192.0.2.2"}]']);
+    const single = await run(keyed, '{"ip": "192.0.2.9"}');
+    assert.deepEqual(single.events.map((e) => e['source.ip']), ['192.0.2.9']);
+    const notList = await run(keyed, '{"data": 5}');
+    assert.match(notList.rejects[0]!.reason, /"data" is not a list/);
+  });
+
+  it("isolates the records a parser's records() cuts, and turns a throw while cutting into one reject", async () => {
+    const cut = defineParser({
+      ...items,
+      input: {
+        kind: 'json',
+        *records(doc) {
+          for (const ip of (doc as { ips: string[] }).ips) {
+            if (ip === 'stop') throw new VigilError('VIGIL_E_RECORD', 'cannot go on');
+            yield { value: { ip }, text: ip };
+          }
+        },
+      },
+    });
+    const { events, rejects, stats } = await run(cut, '{"ips": ["192.0.2.1", "bad", "192.0.2.3", "stop", "192.0.2.5"]}');
+    assert.deepEqual(events.map((e) => e['source.ip']), ['192.0.2.1', '192.0.2.3']);
+    assert.deepEqual(rejects.map((r) => r.index), [1, 3]);
+    assert.match(rejects[1]!.reason, /cannot go on/);
+    assert.equal(stats.records, stats.parsed + stats.skipped + stats.rejected);
+  });
+});
+
+describe('document input', () => {
+  it('parses the records split() cuts out of the text one by one', async () => {
+    const rows = defineParser({
+      ...ipLines,
+      input: { kind: 'document', *split(text) { for (const m of text.matchAll(/<td>([^<]*)<\/td>/g)) yield { value: m[1], text: m[0] }; } },
+    });
+    const { events, rejects } = await run(rows as never, '<table><td>192.0.2.1</td><td>x</td><td>192.0.2.3</td></table>');
+    assert.deepEqual(events.map((e) => rawOf(e)), ['<td>192.0.2.1</td>', '<td>192.0.2.3</td>']);
+    assert.equal(rejects.length, 1);
+  });
+});
+
+describe('runner options', () => {
+  it('tells the last record with lookAhead, after the comments that follow it', async () => {
+    const seen: [string, boolean][] = [];
+    const probe = defineParser({ ...ipLines, input: { kind: 'lines', lookAhead: true, comment: (l) => l.startsWith('#') }, parse: (r) => (seen.push([r.value, r.last]), null) });
+    await run(probe as never, '192.0.2.1\n192.0.2.2\n# end\n');
+    assert.deepEqual(seen, [['192.0.2.1', false], ['192.0.2.2', true]]);
+  });
+
+  it('leaves the last skipLast lines unread', async () => {
+    const trailer = defineParser({ ...ipLines, input: { kind: 'lines', skipLast: 2 } });
+    const { events, stats } = await run(trailer as never, '192.0.2.1\n192.0.2.2\nTRAILER\nEOF\n');
+    assert.deepEqual(events.map((e) => e['source.ip']), ['192.0.2.1', '192.0.2.2']);
+    assert.equal(stats.records, 2);
+  });
+
+  it('lets input() choose the input kind per report from the start of its text', async () => {
+    const either = defineParser({
+      ...ipLines,
+      input: (_p, probe) => (probe.head.trimStart().startsWith('[') ? { kind: 'json' } : { kind: 'json-lines' }),
+      parse: (r) => ({ 'source.ip': (r.value as { ip: string }).ip, 'classification.type': 'scanner' }),
+    });
+    const list = await run(either as never, '[{"ip": "192.0.2.1"}, {"ip": "192.0.2.2"}]');
+    const lines = await run(either as never, '{"ip": "192.0.2.1"}\n{"ip": "192.0.2.2"}\n');
+    assert.deepEqual(list.events.map((e) => rawOf(e)), ['[{"ip": "192.0.2.1"}]', '[{"ip": "192.0.2.2"}]']);
+    assert.deepEqual(lines.events.map((e) => rawOf(e)), ['{"ip": "192.0.2.1"}', '{"ip": "192.0.2.2"}']);
+  });
+
+  it('makes a throwing onComment or comment test a counted reject of that line only', async () => {
+    const fragile = defineParser({
+      ...ipLines,
+      onComment: (line) => {
+        if (line.includes('boom')) throw new Error('bad header');
+      },
+    });
+    const { events, rejects, stats } = await run(fragile as never, '# ok\n# boom\n192.0.2.1\n');
+    assert.equal(events.length, 1);
+    assert.deepEqual(rejects.map((r) => [r.text, r.reason]), [['# boom', 'bad header']]);
+    assert.equal(stats.records, stats.parsed + stats.skipped + stats.rejected);
+    const picky = defineParser({ ...ipLines, input: { kind: 'lines', comment: (l) => { if (l === 'x') throw new Error('no'); return false; } } });
+    const second = await run(picky as never, '192.0.2.1\nx\n192.0.2.3\n');
+    assert.equal(second.events.length, 2);
+    assert.equal(second.rejects.length, 1);
+  });
+
+  it('checks the parameters at start-up with check(), as a config error naming the parameters', () => {
+    const checked = defineParser({
+      ...ipLines,
+      params: Type.Object({ n: Type.Integer({ default: 1 }) }, { additionalProperties: false }),
+      check: (p) => {
+        if (p.n > 5) throw new VigilError('VIGIL_E_CONFIG', 'n must be at most 5');
+      },
+    });
+    assert.throws(() => new BoundParser(checked as never, { n: 9 }, 'agent.yaml', 'feeds[0].parser.params'), (err: Error) => {
+      assert.ok(err instanceof ConfigError);
+      assert.match(err.message, /agent\.yaml: feeds\[0\]\.parser\.params: n must be at most 5/);
+      return true;
+    });
+    assert.doesNotThrow(() => new BoundParser(checked as never, { n: 2 }));
   });
 });
