@@ -25,6 +25,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './processes.js';
+import { onProcessExit, stopChild } from './servers.js';
 
 export const MOSQUITTO = '/usr/sbin/mosquitto';
 
@@ -51,7 +52,6 @@ export interface MosquittoOptions {
 }
 
 const running = new Set<{ child: ChildProcess; dir: string; ownDir: boolean }>();
-let exitHook = false;
 
 export async function startMosquitto(options: MosquittoOptions = {}): Promise<MosquittoBroker> {
   const ownDir = options.dir === undefined;
@@ -89,11 +89,11 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
     child.stderr!.on('data', (d: Buffer) => (log += d.toString()));
     const entry = { child, dir, ownDir };
     running.add(entry);
-    installExitHook();
+    onProcessExit(cleanupSync);
     try {
       await waitListening(child, port, () => log);
     } catch (err) {
-      await stopChild(child);
+      await stopChild(child, 'SIGTERM', 5_000);
       running.delete(entry);
       // Another test took the port between freePort() and bind(): pick another one.
       if (fixedPort === undefined && /Address already in use/i.test(log)) continue;
@@ -107,7 +107,7 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
       dir,
       log: () => log,
       async stop() {
-        await stopChild(child);
+        await stopChild(child, 'SIGTERM', 5_000);
         running.delete(entry);
         if (ownDir) rmSync(dir, { recursive: true, force: true });
       },
@@ -133,28 +133,6 @@ async function waitListening(child: ChildProcess, port: number, log: () => strin
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(`mosquitto did not listen on ${port} within 10 s:\n${log()}`);
-}
-
-async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-  await exited;
-  clearTimeout(timer);
-}
-
-/** Brokers left running when the test process ends (or gets SIGINT/SIGTERM) are killed and their dirs removed. */
-function installExitHook(): void {
-  if (exitHook) return;
-  exitHook = true;
-  process.on('exit', cleanupSync);
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => {
-      cleanupSync();
-      process.kill(process.pid, signal);
-    });
-  }
 }
 
 function cleanupSync(): void {

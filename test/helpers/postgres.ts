@@ -17,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { freePort } from './processes.js';
+import { onProcessExit, stopChild } from './servers.js';
 
 export interface PostgresServer {
   /** Connection parameters, in the names of the postgresql output (and of `pg`). */
@@ -30,7 +31,6 @@ export interface PostgresServer {
 }
 
 const running = new Set<{ child: ChildProcess; dir: string }>();
-let exitHook = false;
 
 /** The bin directory of the newest PostgreSQL installed under /usr/lib/postgresql, or undefined. */
 export function postgresBin(): string | undefined {
@@ -69,12 +69,12 @@ export async function startPostgres(): Promise<PostgresServer> {
     child.stderr!.on('data', (d: Buffer) => (log += d.toString()));
     const entry = { child, dir };
     running.add(entry);
-    installExitHook();
+    onProcessExit(cleanupSync);
     try {
       await waitReady(child, port, () => log);
     } catch (err) {
       lastError = err;
-      await stopChild(child);
+      await stopChild(child, 'SIGINT', 10_000);
       running.delete(entry);
       if (/could not (bind|create listen socket)|Address already in use/i.test(log)) continue;
       rmSync(dir, { recursive: true, force: true });
@@ -87,7 +87,7 @@ export async function startPostgres(): Promise<PostgresServer> {
       database: 'postgres',
       socketDir: dir,
       async stop() {
-        await stopChild(child);
+        await stopChild(child, 'SIGINT', 10_000);
         running.delete(entry);
         rmSync(dir, { recursive: true, force: true });
       },
@@ -131,33 +131,10 @@ async function waitReady(child: ChildProcess, port: number, log: () => string): 
   throw new Error(`postgres did not accept connections within 30 s:\n${log()}`);
 }
 
-/** SIGINT is PostgreSQL's fast shutdown (clients disconnected, clean checkpoint); SIGKILL after 10 s. */
-async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGINT');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-  await exited;
-  clearTimeout(timer);
-}
-
 /**
- * Servers left running when the test process ends (a failed hook, a test that threw) are stopped synchronously
- * with `pg_ctl stop -m immediate` — it waits until the postmaster and its children are gone, so the directory can
- * then be removed. SIGINT/SIGTERM do the same and then end the process with that signal as before.
+ * Servers left running at exit are stopped synchronously with `pg_ctl stop -m immediate`, which waits until the
+ * postmaster and its children are gone, so the directory can then be removed.
  */
-function installExitHook(): void {
-  if (exitHook) return;
-  exitHook = true;
-  process.on('exit', cleanupSync);
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => {
-      cleanupSync();
-      process.kill(process.pid, signal);
-    });
-  }
-}
-
 function cleanupSync(): void {
   for (const entry of running) {
     const { child, dir } = entry;
