@@ -46,6 +46,8 @@ export interface Harness {
   events(): Promise<WireEvent[]>;
   /** Removes every stored batch (what the forwarder does after the hub's acknowledgement). */
   drain(): Promise<void>;
+  /** Reads the stored batches and removes exactly those, returning their events (no batch read and lost in between). */
+  take(): Promise<WireEvent[]>;
   close(): Promise<void>;
 }
 
@@ -114,6 +116,11 @@ export async function openHarness(options: HarnessOptions = {}): Promise<Harness
       return collector;
     },
     events: () => outboxEvents(outbox),
+    async take() {
+      const batches = await outbox.readAfter(0, 1000);
+      await outbox.remove(batches.map((b) => b.seq));
+      return batches.flatMap((b) => decodeBatch(b.payload).events);
+    },
     async drain() {
       for (;;) {
         const batches = await outbox.readAfter(0, 1000);
