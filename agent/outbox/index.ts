@@ -30,6 +30,7 @@ import { mkdirSync } from 'node:fs';
 import { Level } from 'level';
 import { encodeBatch, WIRE_VERSION, type WireEvent } from '../../common/codec/batch.js';
 import { seqKey, seqOf } from '../../common/seqkey.js';
+import { GroupCommit } from '../../common/group-commit.js';
 
 export interface OutboxOptions {
   agentId: string;
@@ -89,8 +90,7 @@ export class Outbox extends EventEmitter {
   #deleting: Promise<void> = Promise.resolve();
   #seq: number;
   #depth: OutboxDepth;
-  #pending: PendingAppend[] = [];
-  #writing = false;
+  readonly #commits = new GroupCommit<PendingAppend>((group) => this.#writeGroup(group));
   #roomWaiters: (() => void)[] = [];
   #closed = false;
 
@@ -162,8 +162,7 @@ export class Outbox extends EventEmitter {
     }
     while (events.length > 0 && this.full && !this.#closed) await new Promise<void>((r) => this.#roomWaiters.push(r));
     return new Promise<void>((resolve, reject) => {
-      this.#pending.push({ events: events as WireEvent[], state, resolve, reject });
-      if (!this.#writing) void this.#writeLoop();
+      this.#commits.push({ events: events as WireEvent[], state, resolve, reject });
     });
   }
 
@@ -250,19 +249,6 @@ export class Outbox extends EventEmitter {
     }
   }
 
-  async #writeLoop(): Promise<void> {
-    this.#writing = true;
-    try {
-      while (this.#pending.length > 0) {
-        const group = this.#pending;
-        this.#pending = [];
-        await this.#writeGroup(group);
-      }
-    } finally {
-      this.#writing = false;
-    }
-  }
-
   async #writeGroup(group: PendingAppend[]): Promise<void> {
     const ops: Op[] = [];
     let seq = this.#seq;
@@ -308,7 +294,7 @@ export class Outbox extends EventEmitter {
   async close(): Promise<void> {
     this.#closed = true;
     for (const w of this.#roomWaiters.splice(0)) w();
-    while (this.#writing) await new Promise((r) => setTimeout(r, 5));
+    await this.#commits.idle();
     await this.#db.close();
   }
 }

@@ -18,6 +18,7 @@
 import type { Level } from 'level';
 import { decodeBatch, encodeBatch, type Batch } from '../../common/codec/batch.js';
 import { seqKey, seqOf } from '../../common/seqkey.js';
+import { GroupCommit } from '../../common/group-commit.js';
 
 export type AcceptResult = 'stored' | 'duplicate';
 
@@ -51,8 +52,7 @@ export class Inbox {
   readonly #listeners = new Set<() => void>();
   #seq: number;
   #failing = false;
-  #pending: Pending[] = [];
-  #writing = false;
+  readonly #commits = new GroupCommit<Pending>((group) => this.#writeGroup(group));
 
   private constructor(db: Level<string, Buffer>, seq: number, sync: boolean) {
     this.#db = db;
@@ -94,22 +94,8 @@ export class Inbox {
   accept(source: object, batch: Batch, payload?: Buffer): Promise<AcceptResult> {
     if (this.#failedSources.has(source)) return Promise.reject(new Error('an earlier batch of this connection was not stored; reconnect and resend'));
     return new Promise((resolve, reject) => {
-      this.#pending.push({ source, batch, payload: payload ?? encodeBatch(batch), resolve, reject });
-      if (!this.#writing) void this.#writeLoop();
+      this.#commits.push({ source, batch, payload: payload ?? encodeBatch(batch), resolve, reject });
     });
-  }
-
-  async #writeLoop(): Promise<void> {
-    this.#writing = true;
-    try {
-      while (this.#pending.length > 0) {
-        const group = this.#pending;
-        this.#pending = [];
-        await this.#writeGroup(group);
-      }
-    } finally {
-      this.#writing = false;
-    }
   }
 
   async #writeGroup(group: Pending[]): Promise<void> {
