@@ -9,6 +9,7 @@ import { XMLParser } from 'fast-xml-parser';
 import { VigilError } from '../../../common/errors.js';
 import { fromTimestamp, sanitizeField } from '../../../common/harmonization/index.js';
 import { defineParser, NoParams, type Fields } from '../framework/define.js';
+import { decodeXML } from 'entities';
 
 /** Column → field; `extra` keeps the column as extra.<column>, `null` drops it. */
 type Mapping = ReadonlyMap<string, string | null>;
@@ -52,8 +53,6 @@ const XML = new XMLParser({
   ignoreDeclaration: true,
   ignorePiTags: true,
 });
-const ENTITY = /&(?:#(\d+)|#x([0-9a-fA-F]+)|(amp|lt|gt|quot|apos));/g;
-const NAMED: Readonly<Record<string, string>> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
 const INTEGER = /^\s*[+-]?\d+\s*$/;
 
 export default defineParser({
@@ -181,11 +180,9 @@ function serialize(node: XmlNode): string {
   return body === '' && !kids.some((k) => tagOf(k) !== undefined) ? `${out} />` : `${out}>${body}</${tag}>`;
 }
 
+/** XML character and entity references, as ElementTree decodes them. */
 function decode(text: string): string {
-  if (!text.includes('&')) return text;
-  return text.replace(ENTITY, (_, dec: string | undefined, hex: string | undefined, name: string | undefined) =>
-    name !== undefined ? NAMED[name]! : String.fromCodePoint(Number.parseInt(dec ?? hex!, dec !== undefined ? 10 : 16)),
-  );
+  return text.includes('&') ? decodeXML(text) : text;
 }
 
 function escapeText(text: string): string {

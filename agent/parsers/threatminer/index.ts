@@ -9,6 +9,7 @@
  */
 import { pyStrip } from '../../../common/harmonization/text.js';
 import { defineParser, NoParams, type Fields } from '../framework/define.js';
+import { decodeHTML } from 'entities';
 
 type Phase = 'before-panel' | 'in-panel' | 'after-panel';
 
@@ -92,13 +93,7 @@ function linkTexts(line: string, state: State): string[] {
   return found;
 }
 
-const ENTITY = /&(?:#(\d+)|#x([0-9a-f]+)|(amp|lt|gt|quot|apos));/gi;
-const NAMED: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
-
-/** The character references text may hold (the HTML parser decodes them). */
+/** Character references, decoded as Python's HTMLParser (html.unescape) decodes them. */
 function unescapeHtml(text: string): string {
-  if (!text.includes('&')) return text;
-  return text.replace(ENTITY, (_, dec: string | undefined, hex: string | undefined, name: string | undefined) =>
-    dec !== undefined ? String.fromCodePoint(Number(dec)) : hex !== undefined ? String.fromCodePoint(parseInt(hex, 16)) : NAMED[name!.toLowerCase()]!,
-  );
+  return text.includes('&') ? decodeHTML(text) : text;
 }
