@@ -22,6 +22,7 @@ import { pathToFileURL } from 'node:url';
 import Type from 'typebox';
 import { matchSegment, segmentRegExp } from './_glob.js';
 import { defineCollector } from './define.js';
+import { Poller } from './_poller.js';
 
 interface InFlight {
   name: string;
@@ -63,10 +64,6 @@ export default defineCollector({
     const dotFiles = params.pattern.startsWith('.');
     /** Size and mtime of every file last seen, and since when they have not changed. */
     const seen = new Map<string, { size: number; mtimeMs: number; since: number }>();
-    let stopped = false;
-    let running: Promise<void> | undefined;
-    let again = false;
-    let timer: NodeJS.Timeout | undefined;
     let watcher: FSWatcher | undefined;
 
     /** Settled candidates, oldest first, and when the next unsettled file will be due. */
@@ -166,7 +163,7 @@ export default defineCollector({
         const scanned = await scan(ignoreSettle);
         nextDueMs = scanned.nextDueMs;
         for (const name of scanned.names) {
-          if (stopped) break;
+          if (poller.stopped) break;
           if (name === first) continue;
           events += await take(name, undefined);
           taken++;
@@ -179,22 +176,7 @@ export default defineCollector({
       return nextDueMs;
     };
 
-    const schedule = (delayMs: number): void => {
-      clearTimeout(timer);
-      if (!stopped) timer = setTimeout(wake, Math.max(0, Math.min(delayMs, params.poll_interval_ms)));
-    };
-    const wake = (): void => {
-      if (stopped) return;
-      if (running) {
-        again = true;
-        return;
-      }
-      again = false;
-      running = pass(false).then((nextDueMs) => {
-        running = undefined;
-        schedule(again ? 0 : nextDueMs);
-      });
-    };
+    const poller = new Poller(() => pass(false), params.poll_interval_ms);
 
     return {
       start() {
@@ -204,26 +186,24 @@ export default defineCollector({
         if (params.watch) {
           try {
             // A hint only: events can be coalesced or missed (network file systems), polling catches those.
-            watcher = watch(dir, () => schedule(20));
+            watcher = watch(dir, () => poller.schedule(20));
             watcher.on('error', () => watcher?.close());
           } catch (err) {
             ctx.log.warn({ dir, err: (err as Error).message }, 'Cannot watch the spool directory; polling only.');
           }
         }
-        wake();
+        poller.wake();
       },
       /** One pass now, taking every matching file whether or not it has settled. */
       async runOnce() {
-        await running;
+        await poller.idle();
         mkdirSync(failedDir, { recursive: true });
         if (!params.delete_file) mkdirSync(doneDir, { recursive: true });
         await pass(true);
       },
       async stop() {
-        stopped = true;
-        clearTimeout(timer);
         watcher?.close();
-        await running;
+        await poller.stop();
       },
     };
   },

@@ -24,6 +24,7 @@ import { pathToFileURL } from 'node:url';
 import Type from 'typebox';
 import { expandGlob, globDirectory } from './_glob.js';
 import { defineCollector } from './define.js';
+import { Poller } from './_poller.js';
 
 /** Bytes hashed to recognise a file (Filebeat's fingerprint default). */
 const FINGERPRINT_BYTES = 1024;
@@ -88,10 +89,6 @@ export default defineCollector({
     const tracked = new Map<string, Tracked>();
     let persisted: TailState | undefined;
     let firstScan = true;
-    let stopped = false;
-    let running: Promise<void> | undefined;
-    let again = false;
-    let timer: NodeJS.Timeout | undefined;
     let watcher: FSWatcher | undefined;
     let lastStatus = 0;
 
@@ -258,7 +255,7 @@ export default defineCollector({
     /** Reads a file's new complete lines; a file being closed also gives its last, unterminated line. */
     const drain = async (t: Tracked, closing: boolean): Promise<number> => {
       let events = 0;
-      while (!stopped && t.state.offset < t.size) {
+      while (!poller.stopped && t.state.offset < t.size) {
         const available = t.size - t.state.offset;
         let buf = await readAt(t.fh, t.state.offset, Math.min(params.max_chunk_bytes, available));
         let end = buf.lastIndexOf(0x0a) + 1;
@@ -310,7 +307,7 @@ export default defineCollector({
         );
         const now = Date.now();
         for (const t of order) {
-          if (stopped) break;
+          if (poller.stopped) break;
           const closing = !t.inGlob && now - t.lastGrowth >= params.rotate_wait_ms;
           events += await drain(t, closing);
           if (closing && t.state.offset >= t.size) {
@@ -329,45 +326,28 @@ export default defineCollector({
       }
     };
 
-    const schedule = (delayMs: number): void => {
-      clearTimeout(timer);
-      if (!stopped) timer = setTimeout(wake, delayMs);
-    };
-    const wake = (): void => {
-      if (stopped) return;
-      if (running) {
-        again = true;
-        return;
-      }
-      again = false;
-      running = poll().then(() => {
-        running = undefined;
-        schedule(again ? 0 : params.poll_interval_ms);
-      });
-    };
+    const poller = new Poller(poll, params.poll_interval_ms);
 
     return {
       start() {
         if (params.watch) {
           try {
             // A hint only (inotify reports appends to files in the directory); polling catches whatever it misses.
-            watcher = watch(globDirectory(pattern), () => schedule(10));
+            watcher = watch(globDirectory(pattern), () => poller.schedule(10));
             watcher.on('error', () => watcher?.close());
           } catch (err) {
             ctx.log.debug({ err: (err as Error).message }, 'Cannot watch the directory; polling only.');
           }
         }
-        wake();
+        poller.wake();
       },
       async runOnce() {
-        await running;
+        await poller.idle();
         await poll();
       },
       async stop() {
-        stopped = true;
-        clearTimeout(timer);
         watcher?.close();
-        await running;
+        await poller.stop();
         for (const t of tracked.values()) await t.fh.close();
         tracked.clear();
       },

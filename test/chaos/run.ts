@@ -23,6 +23,7 @@ import { postgresBin, startPostgres, type PostgresServer } from '../helpers/post
 import { API_TOKENS, api } from '../helpers/setup.js';
 import { Proc, sleep } from './processes.js';
 import { ChaosProxy } from './proxy.js';
+import { prng } from '../helpers/prng.js';
 
 export interface ChaosOptions {
   /** Events generated (numbered 0 … events-1). */
@@ -72,17 +73,6 @@ export interface ChaosResult {
   notes: string[];
 }
 
-/** mulberry32: small, fast and good enough to drive a schedule. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const AGENT_ID = 'chaos-agent';
 const AGENT_TOKEN = 'chaos-token-0123456789';

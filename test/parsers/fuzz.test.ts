@@ -22,21 +22,11 @@ import { BoundParser, type Event, type ParseStats, type Reject } from '../../age
 import { allParsers } from '../../agent/parsers/registry.js';
 import type { ParserDefinition } from '../../agent/parsers/framework/define.js';
 import { DEFAULT_REPORT, type FixtureCase } from './harness.js';
+import { prng } from '../helpers/prng.js';
 
 const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), 'fixtures');
 const BIG_LINE_BYTES = 10 * 1024 * 1024;
 
-/** mulberry32: a small seeded PRNG, so a failure can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randomBytes(random: () => number, length: number): Buffer {
   const bytes = Buffer.alloc(length);
