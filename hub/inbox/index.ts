@@ -14,11 +14,18 @@
  * duplicate is answered only after its group commits — so a batch is never called a duplicate of one that then
  * failed to be written. When a write fails, every later batch from the same connection is refused as well,
  * so the agent resends them in order and no gap can appear.
+ *
+ * The batches of the last commits stay decoded in memory (RecentEntries) for the experts stage, which takes them
+ * from there instead of reading and decoding them again; after a restart or when it falls behind, it reads the log.
  */
 import type { Level } from 'level';
 import { decodeBatch, encodeBatch, type Batch } from '../../common/codec/batch.js';
 import { seqKey, seqOf } from '../../common/seqkey.js';
 import { GroupCommit } from '../../common/group-commit.js';
+import { RecentEntries } from '../pipeline/recent.js';
+
+/** Events kept decoded for the experts stage (about the agent's in-flight window). */
+const RECENT_EVENTS = 40_000;
 
 export type AcceptResult = 'stored' | 'duplicate';
 
@@ -50,7 +57,9 @@ export class Inbox {
   readonly #high = new Map<string, number>();
   readonly #failedSources = new WeakSet<object>();
   readonly #listeners = new Set<() => void>();
+  readonly #recent = new RecentEntries<Batch>(RECENT_EVENTS);
   #seq: number;
+  #trimmed = 0;
   #failing = false;
   readonly #commits = new GroupCommit<Pending>((group) => this.#writeGroup(group));
 
@@ -105,6 +114,7 @@ export class Inbox {
     const live: Pending[] = [];
     let seq = this.#seq;
     let events = 0;
+    const stored: { seq: number; batch: Batch }[] = [];
     for (const p of group) {
       if (this.#failedSources.has(p.source)) {
         p.reject(new Error('an earlier batch of this connection was not stored; reconnect and resend'));
@@ -121,6 +131,7 @@ export class Inbox {
       seq++;
       events += p.batch.events.length;
       ops.push({ type: 'put', key: seqKey('i', seq), value: p.payload });
+      stored.push({ seq, batch: p.batch });
       results.push('stored');
     }
     if (live.length === 0) return;
@@ -138,6 +149,7 @@ export class Inbox {
       return;
     }
     this.#seq = seq;
+    for (const s of stored) this.#recent.add(s.seq, s.batch, s.batch.events.length);
     if (highs.size > 0) this.#failing = false;
     for (const [key, high] of highs) this.#high.set(key, high);
     this.stats.groups++;
@@ -150,15 +162,28 @@ export class Inbox {
     if (highs.size > 0) for (const l of this.#listeners) l();
   }
 
-  /** Up to `limit` stored batches after inbox seq `after`, oldest first. */
+  /**
+   * Up to `limit` stored batches after inbox seq `after`, oldest first. The caller owns what it gets (it may change
+   * the events): a batch is handed out of memory once, and read from disk if asked for again.
+   */
   async readAfter(after: number, limit: number): Promise<InboxEntry[]> {
+    const held = this.#recent.read(after, limit, true);
+    if (held.length > 0) return held.map(({ seq, value }) => ({ seq, batch: value }));
     const entries = await this.#db.iterator({ gt: seqKey('i', after), lt: 'i!~', limit }).all();
     return entries.map(([key, value]) => ({ seq: seqOf(key), batch: decodeBatch(value) }));
   }
 
+  /** The LevelDB operation that deletes one stored batch, for its consumer to commit with its cursor. */
+  deleteOp(seq: number): { type: 'del'; key: string } {
+    return { type: 'del', key: seqKey('i', seq) };
+  }
+
   /** Deletes stored batches up to and including `upTo` (once every consumer has passed them). */
   async trim(upTo: number): Promise<void> {
-    await this.#db.clear({ gt: 'i!', lte: seqKey('i', upTo) });
+    if (upTo <= this.#trimmed) return;
+    // From the last trim on: LevelDB need not step over the tombstones of everything deleted before.
+    await this.#db.clear({ gt: seqKey('i', this.#trimmed), lte: seqKey('i', upTo) });
+    this.#trimmed = upTo;
   }
 
   /** Stored batches not yet trimmed (cheap estimate from the key range). */

@@ -53,12 +53,29 @@ export interface Output {
   /**
    * Delivers a batch. Resolves when the events are durable at the destination; rejects to have the batch retried
    * (with backoff) and, after the configured attempts, dead-lettered. The resolved value is a checkpoint the
-   * runner stores with its cursor and hands back to `open` after a restart.
+   * runner stores with its cursor and hands back to `open` after a restart. The events are shared with the
+   * other outputs: read them, never change them.
    */
-  write(events: readonly Event[], ids: readonly string[]): Promise<unknown>;
+  write(events: readonly Readonly<Event>[], ids: readonly string[]): Promise<unknown>;
   /** Called once before the first write with the checkpoint stored with the cursor (undefined the first time). */
   open?(checkpoint: unknown): Promise<void>;
   close?(): Promise<void>;
+}
+
+/**
+ * An output that keeps its data in the hub's own LevelDB (the event store). Instead of writing, it returns the
+ * operations that deliver the batch, and the runner commits them in the same atomic write as its cursor: a
+ * batch is then delivered exactly once, with no check at the destination. `committed` runs after that write.
+ */
+export interface LocalOutput {
+  writeOps(events: readonly Readonly<Event>[], ids: readonly string[]): LocalWrite | Promise<LocalWrite>;
+  open?(checkpoint: unknown): Promise<void>;
+  close?(): Promise<void>;
+}
+
+export interface LocalWrite {
+  ops: ({ type: 'put'; key: string; value: Buffer } | { type: 'del'; key: string })[];
+  committed?(): void;
 }
 
 export interface OutputDefinition<PS extends TObject = TObject> {

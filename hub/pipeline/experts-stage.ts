@@ -10,23 +10,14 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import { validateEvent } from '../../common/harmonization/index.js';
-import { pack, unpack } from '../../common/codec/batch.js';
-import { seqKey, seqOf } from '../../common/seqkey.js';
 import type { HubDb } from '../store.js';
 import type { Inbox } from '../inbox/index.js';
 import type { DeadLetters } from './deadletters.js';
 import type { Event, Expert } from './define.js';
 import { ComponentMetrics } from './metrics.js';
+import type { LogOp, ProcessedBatch, ProcessedLog } from './processed-log.js';
 
-export interface ProcessedBatch {
-  agent: string;
-  /** Set on a re-injected dead letter: only this output takes the batch. */
-  only?: string;
-  /** When the agent made the batch and when the hub stored it (ms), for latency figures. */
-  sent: number;
-  events: Event[];
-  ids: string[];
-}
+export type { ProcessedBatch } from './processed-log.js';
 
 export interface NamedExpert {
   name: string;
@@ -34,7 +25,7 @@ export interface NamedExpert {
   metrics: ComponentMetrics;
 }
 
-type Op = { type: 'put'; key: string; value: Buffer } | { type: 'del'; key: string };
+type Op = LogOp;
 
 const CURSOR = 'k!experts';
 const READ_LIMIT = 64;
@@ -43,37 +34,33 @@ export class ExpertsStage {
   readonly metrics = new ComponentMetrics();
   readonly #db: HubDb;
   readonly #inbox: Inbox;
+  readonly #processed: ProcessedLog;
   readonly #experts: NamedExpert[];
   readonly #dead: DeadLetters;
   readonly #log: Logger;
   #cursor = 0;
-  #processedSeq = 0;
   #running = false;
   #wake: (() => void) | undefined;
   #stopped = false;
   #loop: Promise<void> | undefined;
   #unsubscribe: (() => void) | undefined;
-  #writeLock: Promise<void> = Promise.resolve();
-  readonly #listeners = new Set<() => void>();
 
   readonly #drainState: () => { type: 'put' | 'del'; key: string; value?: Buffer }[];
 
-  constructor(db: HubDb, inbox: Inbox, experts: NamedExpert[], dead: DeadLetters, log: Logger, drainState: () => { type: 'put' | 'del'; key: string; value?: Buffer }[] = () => []) {
+  constructor(db: HubDb, inbox: Inbox, processed: ProcessedLog, experts: NamedExpert[], dead: DeadLetters, log: Logger, drainState: () => { type: 'put' | 'del'; key: string; value?: Buffer }[] = () => []) {
     this.#drainState = drainState;
     this.#db = db;
     this.#inbox = inbox;
+    this.#processed = processed;
     this.#experts = experts;
     this.#dead = dead;
     this.#log = log;
   }
 
-  /** Loads the stage's cursor and the processed log's head (before outputs start, which need the head). */
+  /** Loads the stage's cursor. */
   async open(): Promise<void> {
     const saved = await this.#db.get(CURSOR);
     this.#cursor = saved ? Number(saved.toString()) : 0;
-    const last = await this.#db.keys({ gt: 'p!', lt: 'p!~', reverse: true, limit: 1 }).all();
-    const meta = await this.#db.get('m!processed-seq');
-    this.#processedSeq = Math.max(last[0] ? seqOf(last[0]) : 0, meta ? Number(meta.toString()) : 0);
   }
 
   start(): void {
@@ -93,11 +80,7 @@ export class ExpertsStage {
 
   /** Last processed-log seq written. */
   get head(): number {
-    return this.#processedSeq;
-  }
-
-  onProcessed(listener: () => void): void {
-    this.#listeners.add(listener);
+    return this.#processed.head;
   }
 
   async #run(): Promise<void> {
@@ -121,9 +104,11 @@ export class ExpertsStage {
           if (processed.events.length > 0) results.push(processed);
         }
         const cursor = entries[entries.length - 1]!.seq;
-        // Expert state (dedup cache, thresholds) commits with the events it decided about.
+        // Expert state (dedup cache, thresholds) commits with the events it decided about, and the inbox batches
+        // go in the same write: deleted while still in LevelDB's memtable, they never cost a compaction.
         ops.push(...(this.#drainState() as Op[]), { type: 'put', key: CURSOR, value: Buffer.from(String(cursor)) });
-        await this.#append(results, ops);
+        for (const entry of entries) ops.push(this.#inbox.deleteOp(entry.seq));
+        await this.#processed.append(results, ops);
         this.#cursor = cursor;
       } catch (err) {
         // Only a storage failure gets here (expert errors are per event): wait and try the same batches again.
@@ -135,26 +120,9 @@ export class ExpertsStage {
     }
   }
 
-  /**
-   * Appends processed batches (numbered here, under a lock, so the stage and re-injection never take the same
-   * seq) together with `ops`, in one atomic write.
-   */
-  #append(batches: ProcessedBatch[], ops: Op[]): Promise<void> {
-    const write = this.#writeLock.then(async () => {
-      let seq = this.#processedSeq;
-      for (const batch of batches) ops.push({ type: 'put', key: seqKey('p', ++seq), value: pack(batch) });
-      ops.push({ type: 'put', key: 'm!processed-seq', value: Buffer.from(String(seq)) });
-      await this.#db.batch(ops, { sync: true });
-      this.#processedSeq = seq;
-      for (const l of this.#listeners) l();
-    });
-    this.#writeLock = write.catch(() => {});
-    return write;
-  }
-
   /** Re-injects a dead-lettered batch for one output only (`only`), deleting the dead letter in the same write. */
   reinjectToOutput(batch: ProcessedBatch, deadLetterKey: string): Promise<void> {
-    return this.#append([batch], [{ type: 'del', key: deadLetterKey }]);
+    return this.#processed.append([batch], [{ type: 'del', key: deadLetterKey }]);
   }
 
   /** Runs one inbox batch through validation and the experts; dead letters are added to `ops`. */
@@ -162,7 +130,7 @@ export class ExpertsStage {
     this.metrics.received += incoming.length;
     const ids: string[] = [];
     let events: Event[] = [];
-    const origin = new Map<Event, string>();
+    const origin = new Map<Event, number>();
     incoming.forEach((event, i) => {
       const problems = validateEvent(event);
       if (problems.length > 0) {
@@ -170,7 +138,7 @@ export class ExpertsStage {
         ops.push(this.#dead.op({ stage: 'validate', reason: problems.map((p) => p.message).join('; '), agent, events: [event] }));
         return;
       }
-      origin.set(event, eventId(agent, epoch, batchSeq, i));
+      origin.set(event, i);
       events.push(event);
     });
     for (const { name, expert, metrics } of this.#experts) {
@@ -194,16 +162,16 @@ export class ExpertsStage {
       metrics.dropped += Math.max(0, events.length - rejected.length - out.length);
       events = out;
     }
-    // Events an expert made from another inherit its id with a suffix, so ids stay unique and stable.
-    const counts = new Map<string, number>();
+    // Events an expert made from another inherit its position with a count, so ids stay unique and stable.
+    const prefix = batchIdPrefix(agent, epoch, batchSeq);
+    const seen = new Uint32Array(incoming.length);
+    let made = 0;
     for (const event of events) {
-      const base = origin.get(event) ?? `${agent}/${epoch}/${batchSeq}/new`;
-      const n = counts.get(base) ?? 0;
-      counts.set(base, n + 1);
-      ids.push(n === 0 && origin.has(event) ? base : `${base}.${n}`);
+      const at = origin.get(event);
+      ids.push(at === undefined ? eventId(prefix, NO_ORIGIN, made++) : eventId(prefix, at, seen[at]!++));
     }
     this.metrics.sent += events.length;
-    return { agent, sent, events, ids: ids.map(hashId) };
+    return { agent, sent, events, ids };
   }
 
   async stop(): Promise<void> {
@@ -219,15 +187,18 @@ export class ExpertsStage {
   }
 }
 
-export function decodeProcessed(value: Buffer): ProcessedBatch {
-  return unpack<ProcessedBatch>(value);
+/** Position of events an expert created from nothing (not derived from an incoming event). */
+const NO_ORIGIN = 0xffffffff;
+
+/**
+ * An event's id, 32 hex chars: 80 bits of SHA-256 over (agent, epoch, batch seq), then the event's position in the
+ * batch (8 hex) and how many events came from that position before it (4 hex). The same whichever hub worker
+ * processes the batch, so outputs can make redelivery idempotent; one hash per batch, not per event.
+ */
+function eventId(prefix: string, position: number, count: number): string {
+  return prefix + position.toString(16).padStart(8, '0') + count.toString(16).padStart(4, '0');
 }
 
-function eventId(agent: string, epoch: string, batchSeq: number, index: number): string {
-  return `${agent}/${epoch}/${batchSeq}/${index}`;
-}
-
-/** 32 hex chars (128 bits of SHA-256): short enough for a primary key, long enough never to collide. */
-function hashId(origin: string): string {
-  return createHash('sha256').update(origin).digest('hex').slice(0, 32);
+function batchIdPrefix(agent: string, epoch: string, batchSeq: number): string {
+  return createHash('sha256').update(`${agent}/${epoch}/${batchSeq}`).digest('hex').slice(0, 20);
 }

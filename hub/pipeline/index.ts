@@ -18,6 +18,7 @@ import { ComponentMetrics } from './metrics.js';
 import { BufferedStore } from './store.js';
 import type { EventStore } from '../eventstore/index.js';
 import { OutputRunner } from './output-runner.js';
+import { ProcessedLog } from './processed-log.js';
 import { loadExpert, loadOutput } from './registry.js';
 import { compileCondition } from '../experts/_sieve/index.js';
 
@@ -40,16 +41,17 @@ export class Pipeline {
   readonly experts: ExpertsStage;
   readonly outputs: OutputRunner[];
   readonly dead: DeadLetters;
-  readonly #db: HubDb;
+  readonly processed: ProcessedLog;
   readonly #inbox: Inbox;
   readonly #log: Logger;
   #trimTimer: NodeJS.Timeout | undefined;
+  #trimming: Promise<void> = Promise.resolve();
 
   readonly eventStore: EventStore | undefined;
 
-  private constructor(db: HubDb, inbox: Inbox, experts: ExpertsStage, outputs: OutputRunner[], dead: DeadLetters, log: Logger, eventStore?: EventStore) {
+  private constructor(processed: ProcessedLog, inbox: Inbox, experts: ExpertsStage, outputs: OutputRunner[], dead: DeadLetters, log: Logger, eventStore?: EventStore) {
     this.eventStore = eventStore;
-    this.#db = db;
+    this.processed = processed;
     this.#inbox = inbox;
     this.experts = experts;
     this.outputs = outputs;
@@ -60,6 +62,7 @@ export class Pipeline {
   static async create(db: HubDb, inbox: Inbox, options: PipelineOptions): Promise<Pipeline> {
     const { config, file, log } = options;
     const dead = await DeadLetters.open(db);
+    const processed = new ProcessedLog(db);
     const stores: BufferedStore[] = [];
     const context = (name: string): ComponentContext => {
       const store = new BufferedStore(db, name);
@@ -82,10 +85,11 @@ export class Pipeline {
         });
       experts.push({ name, expert, metrics: new ComponentMetrics() });
     }
-    const stage = new ExpertsStage(db, inbox, experts, dead, log.child({ component: 'experts' }), () => stores.flatMap((s) => s.drain()));
+    const stage = new ExpertsStage(db, inbox, processed, experts, dead, log.child({ component: 'experts' }), () => stores.flatMap((s) => s.drain()));
 
     const outputs: OutputRunner[] = [];
     const names = new Set<string>();
+    let onCommit = (): void => {}; // bound to the pipeline's trim once it exists
     for (const [i, spec] of config.outputs.entries()) {
       const path = `pipeline.outputs[${i}]`;
       const def = await loadOutput(spec.type).catch((err: Error) => {
@@ -112,24 +116,27 @@ export class Pipeline {
       outputs.push(
         new OutputRunner(
           db,
-          { name, output, filter, retry: { maxAttempts: retry.max_attempts, initialBackoffMs: retry.initial_backoff_ms, maxBackoffMs: retry.max_backoff_ms } },
+          { name, output, filter, retry: { maxAttempts: retry.max_attempts, initialBackoffMs: retry.initial_backoff_ms, maxBackoffMs: retry.max_backoff_ms }, onCommit: () => onCommit() },
           dead,
-          () => stage.head,
+          processed,
           log.child({ component: `output:${name}` }),
         ),
       );
     }
     if (options.eventStore) {
       const retry = { maxAttempts: 1_000_000, initialBackoffMs: 1000, maxBackoffMs: 30_000 }; // local disk: keep trying
-      outputs.push(new OutputRunner(db, { name: EVENT_STORE, output: options.eventStore.output(), retry, batchLimit: 64 }, dead, () => stage.head, log.child({ component: 'event-store' })));
+      outputs.push(new OutputRunner(db, { name: EVENT_STORE, output: options.eventStore.output(), retry, batchLimit: 64, onCommit: () => onCommit() }, dead, processed, log.child({ component: 'event-store' })));
     }
-    return new Pipeline(db, inbox, stage, outputs, dead, log, options.eventStore);
+    const pipeline = new Pipeline(processed, inbox, stage, outputs, dead, log, options.eventStore);
+    onCommit = () => void pipeline.#trimProcessed().catch(() => {});
+    return pipeline;
   }
 
   async start(): Promise<void> {
+    await this.processed.open();
     await this.experts.open();
     for (const output of this.outputs) await output.start();
-    this.experts.onProcessed(() => {
+    this.processed.onAppend(() => {
       for (const output of this.outputs) output.notify();
     });
     this.experts.start();
@@ -137,13 +144,24 @@ export class Pipeline {
     this.#trimTimer.unref();
   }
 
-  /** Deletes what every consumer has passed. Deletes need no fsync: a lost delete only means a later trim. */
+  /**
+   * Deletes what every consumer has passed. Deletes need no fsync: a lost delete only means a later trim. The
+   * experts stage deletes the inbox batches it consumed itself; this catches what an older hub left behind.
+   */
   async trim(): Promise<void> {
     const inboxDone = this.experts.cursor;
     if (inboxDone > 0) await this.#inbox.trim(inboxDone);
-    const processedDone = this.outputs.length === 0 ? this.experts.head : Math.min(...this.outputs.map((o) => o.cursor));
-    if (processedDone > 0) await this.#db.clear({ gt: 'p!', lte: seqKey('p', processedDone) });
+    await this.#trimProcessed();
     await this.eventStore?.trim();
+  }
+
+  /** Processed batches go as soon as the slowest output passed them, while still in LevelDB's memtable. */
+  #trimProcessed(): Promise<void> {
+    const done = this.outputs.length === 0 ? this.experts.head : Math.min(...this.outputs.map((o) => o.cursor));
+    if (done <= 0) return Promise.resolve();
+    const run = this.#trimming.then(() => this.processed.trim(done));
+    this.#trimming = run.catch((err: Error) => this.#log.warn({ err }, 'Trimming the processed log failed.'));
+    return run;
   }
 
   /**

@@ -6,13 +6,12 @@
  * never dropped. After a successful write the cursor moves, together with the output's checkpoint.
  */
 import type { Logger } from 'pino';
-import { seqKey, seqOf } from '../../common/seqkey.js';
 import { Backoff } from '../../common/backoff.js';
 import type { HubDb } from '../store.js';
 import type { DeadLetters } from './deadletters.js';
-import type { Event, Output } from './define.js';
-import { decodeProcessed } from './experts-stage.js';
+import type { Event, LocalOutput, Output } from './define.js';
 import { ComponentMetrics } from './metrics.js';
+import type { LogOp, ProcessedLog } from './processed-log.js';
 
 export interface RetryPolicy {
   /** Attempts before a batch is dead-lettered (default 8). */
@@ -23,12 +22,14 @@ export interface RetryPolicy {
 
 export interface OutputRunnerOptions {
   name: string;
-  output: Output;
+  output: Output | LocalOutput;
   /** Keeps an event for this output; undefined keeps all. */
   filter?: (event: Event) => boolean;
   retry: RetryPolicy;
   /** Largest number of processed batches handed to one write. */
   batchLimit?: number;
+  /** Called after the cursor moved (the pipeline then trims what every output has passed). */
+  onCommit?: () => void;
 }
 
 interface Cursor {
@@ -51,16 +52,16 @@ export class OutputRunner {
   #sleepTimer: NodeJS.Timeout | undefined;
   #cancelSleep: (() => void) | undefined;
   #loop: Promise<void> | undefined;
-  #headOf: () => number;
+  readonly #processed: ProcessedLog;
 
-  constructor(db: HubDb, options: OutputRunnerOptions, dead: DeadLetters, headOf: () => number, log: Logger) {
+  constructor(db: HubDb, options: OutputRunnerOptions, dead: DeadLetters, processed: ProcessedLog, log: Logger) {
     this.#db = db;
     this.#opts = options;
     this.name = options.name;
     this.#dead = dead;
     this.#log = log;
     this.#key = `k!out!${options.name}`;
-    this.#headOf = headOf;
+    this.#processed = processed;
   }
 
   async start(): Promise<void> {
@@ -68,7 +69,7 @@ export class OutputRunner {
     if (saved) this.#cursor = JSON.parse(saved.toString()) as Cursor;
     // A new output (first start, or added by a reload) begins with what arrives from now on. That starting point
     // is saved at once: were it decided again after a crash, the batches in between would be skipped.
-    else await this.#commit(this.#headOf(), undefined, []);
+    else await this.#commit(this.#processed.head, undefined, []);
     await this.#opts.output.open?.(this.#cursor.checkpoint);
     this.#loop = this.#run();
   }
@@ -98,12 +99,12 @@ export class OutputRunner {
   async #run(): Promise<void> {
     const backoff = new Backoff({ initialMs: this.#opts.retry.initialBackoffMs, maxMs: this.#opts.retry.maxBackoffMs });
     while (!this.#stopped) {
-      this.metrics.lagEvents = Math.max(0, this.#headOf() - this.#cursor.seq);
-      if (this.#paused || this.#headOf() <= this.#cursor.seq) {
+      this.metrics.lagEvents = Math.max(0, this.#processed.head - this.#cursor.seq);
+      if (this.#paused || this.#processed.head <= this.#cursor.seq) {
         await this.#idle();
         continue;
       }
-      const entries = await this.#db.iterator({ gt: seqKey('p', this.#cursor.seq), lt: 'p!~', limit: this.#opts.batchLimit ?? 16 }).all();
+      const entries = await this.#processed.read(this.#cursor.seq, this.#opts.batchLimit ?? 16);
       if (entries.length === 0) {
         await this.#idle();
         continue;
@@ -111,8 +112,7 @@ export class OutputRunner {
       const events: Event[] = [];
       const ids: string[] = [];
       let oldest = Infinity;
-      for (const [, value] of entries) {
-        const batch = decodeProcessed(value);
+      for (const { batch } of entries) {
         if (batch.only !== undefined && batch.only !== this.name) continue;
         oldest = Math.min(oldest, batch.sent || Date.now());
         batch.events.forEach((event, i) => {
@@ -125,7 +125,7 @@ export class OutputRunner {
           ids.push(batch.ids[i]!);
         });
       }
-      const lastSeq = seqOf(entries[entries.length - 1]![0]);
+      const lastSeq = entries[entries.length - 1]!.seq;
       this.metrics.lagSeconds = Number.isFinite(oldest) ? Math.max(0, (Date.now() - oldest) / 1000) : 0;
       await this.#deliver(events, ids, lastSeq, backoff);
     }
@@ -139,7 +139,18 @@ export class OutputRunner {
       attempts++;
       const started = Date.now();
       try {
-        checkpoint = await this.#opts.output.write(events, ids);
+        const output = this.#opts.output;
+        if ('writeOps' in output) {
+          // Delivered by the cursor's own write: nothing is left to commit afterwards.
+          const { ops, committed } = await output.writeOps(events, ids);
+          await this.#commit(lastSeq, checkpoint, ops);
+          committed?.();
+          this.metrics.sent += events.length;
+          this.metrics.batchLatencyMs = Date.now() - started;
+          backoff.reset();
+          return;
+        }
+        checkpoint = await output.write(events, ids);
         this.metrics.sent += events.length;
         this.metrics.batchLatencyMs = Date.now() - started;
         backoff.reset();
@@ -162,10 +173,11 @@ export class OutputRunner {
     if (delivered) await this.#commit(lastSeq, checkpoint, []);
   }
 
-  async #commit(seq: number, checkpoint: unknown, extra: { type: 'put'; key: string; value: Buffer }[]): Promise<void> {
+  async #commit(seq: number, checkpoint: unknown, extra: LogOp[]): Promise<void> {
     const cursor: Cursor = { seq, checkpoint };
     await this.#db.batch([...extra, { type: 'put', key: this.#key, value: Buffer.from(JSON.stringify(cursor)) }], { sync: true });
     this.#cursor = cursor;
+    this.#opts.onCommit?.();
   }
 
   #idle(): Promise<void> {
@@ -174,7 +186,7 @@ export class OutputRunner {
         this.#wake = undefined;
         resolve();
       };
-      if (this.#stopped || (!this.#paused && this.#headOf() > this.#cursor.seq)) this.#wake();
+      if (this.#stopped || (!this.#paused && this.#processed.head > this.#cursor.seq)) this.#wake();
     });
   }
 

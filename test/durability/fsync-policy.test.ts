@@ -16,6 +16,8 @@ import { Inbox } from '../../hub/inbox/index.js';
 import { DeadLetters } from '../../hub/pipeline/deadletters.js';
 import { ExpertsStage } from '../../hub/pipeline/experts-stage.js';
 import { OutputRunner } from '../../hub/pipeline/output-runner.js';
+import { ProcessedLog } from '../../hub/pipeline/processed-log.js';
+import { EventStore } from '../../hub/eventstore/index.js';
 import { openHubDb, type HubDb } from '../../hub/store.js';
 import { tempDir, waitUntil } from '../helpers/processes.js';
 
@@ -100,7 +102,9 @@ describe('fsync policy', () => {
       const inbox = await Inbox.open(db);
       await inbox.accept({}, { v: 1, agent: 'a', epoch: 'e', seq: 2, sent: 0, events: [event] });
       const dead = await DeadLetters.open(db);
-      const stage = new ExpertsStage(db, inbox, [], dead, silentLogger());
+      const processed = new ProcessedLog(db);
+      await processed.open();
+      const stage = new ExpertsStage(db, inbox, processed, [], dead, silentLogger());
       await stage.open();
       const written: string[][] = [];
       const runner = new OutputRunner(
@@ -116,11 +120,11 @@ describe('fsync policy', () => {
           retry: { maxAttempts: 3, initialBackoffMs: 10, maxBackoffMs: 10 },
         },
         dead,
-        () => stage.head, // a new output starts at the head of the processed log: here, its beginning
+        processed, // a new output starts at the head of the processed log: here, its beginning
         silentLogger(),
       );
       await runner.start();
-      stage.onProcessed(() => runner.notify());
+      processed.onAppend(() => runner.notify());
       stage.start();
       await waitUntil(() => runner.cursor > 0 && stage.cursor >= inbox.head, 10_000, () => `stage ${stage.cursor}, runner ${runner.cursor}`);
       await stage.stop();
@@ -132,6 +136,26 @@ describe('fsync policy', () => {
       assert.ok(runnerWrites.length >= 2, 'the start position and the cursor after the write');
       assert.ok(runnerWrites.every((w) => w.sync));
       assert.ok(written.length > 0);
+    });
+
+    it('event store: its events commit in the same synced write as its cursor', async () => {
+      const inbox = await Inbox.open(db);
+      const processed = new ProcessedLog(db);
+      await processed.open();
+      const store = await EventStore.open(db, { maxAgeDays: 30, maxEvents: 1000 });
+      const runner = new OutputRunner(db, { name: 'store-probe', output: store.output(), retry: { maxAttempts: 3, initialBackoffMs: 10, maxBackoffMs: 10 } }, await DeadLetters.open(db), processed, silentLogger());
+      await runner.start();
+      processed.onAppend(() => runner.notify());
+      const before = store.count;
+      await processed.append([{ agent: 'a', sent: 0, events: [event, { ...event, 'source.ip': '192.0.2.2' }], ids: ['id-1', 'id-2'] }], []);
+      await waitUntil(() => runner.cursor >= processed.head, 10_000, () => `runner ${runner.cursor} of ${processed.head}`);
+      await runner.stop();
+      const w = (journal.filter((j) => typeof j !== 'string') as Write[]).find((j) => j.keys.includes('k!out!store-probe') && j.keys.some((k) => k.startsWith('s!')));
+      assert.ok(w, 'one write holds the events and the cursor');
+      assert.equal(w.sync, true);
+      assert.equal(w.keys.filter((k) => k.startsWith('s!')).length, 2);
+      assert.equal(store.count, before + 2);
+      void inbox;
     });
   });
 });

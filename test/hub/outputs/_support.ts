@@ -1,18 +1,16 @@
 /**
  * Shared pieces of the output tests: a component context in a temp dir, creating an output the way the hub does
  * (parameters validated, defaults filled), sample events with stable ids, and a real OutputRunner over a LevelDB
- * holding processed batches in the experts-stage format.
+ * holding processed batches in a real processed log.
  */
 import { rmSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import type { TObject } from 'typebox';
-import { pack } from '../../../common/codec/batch.js';
 import { validateConfig } from '../../../common/config/validate.js';
 import { silentLogger } from '../../../common/log.js';
-import { seqKey } from '../../../common/seqkey.js';
 import { DeadLetters } from '../../../hub/pipeline/deadletters.js';
 import type { ComponentContext, Event, Output, OutputDefinition } from '../../../hub/pipeline/define.js';
-import type { ProcessedBatch } from '../../../hub/pipeline/experts-stage.js';
+import { ProcessedLog } from '../../../hub/pipeline/processed-log.js';
 import { OutputRunner } from '../../../hub/pipeline/output-runner.js';
 import { openHubDb, type HubDb } from '../../../hub/store.js';
 import { tempDir, waitUntil } from '../../helpers/processes.js';
@@ -87,12 +85,13 @@ export interface RunnerRig {
 export async function runnerRig(output: Output, options: { maxAttempts?: number; name?: string } = {}): Promise<RunnerRig> {
   const db = await openHubDb(scratch('vigil-runner-'));
   const dead = await DeadLetters.open(db);
-  let head = 0;
+  const processed = new ProcessedLog(db);
+  await processed.open();
   const runner = new OutputRunner(
     db,
     { name: options.name ?? 'test', output, retry: { maxAttempts: options.maxAttempts ?? 100, initialBackoffMs: 5, maxBackoffMs: 40 } },
     dead,
-    () => head,
+    processed,
     silentLogger(),
   );
   await runner.start();
@@ -101,13 +100,11 @@ export async function runnerRig(output: Output, options: { maxAttempts?: number;
     db,
     dead,
     async add(batch) {
-      const processed: ProcessedBatch = { agent: 'test-agent', sent: Date.now(), events: batch.events, ids: batch.ids };
-      await db.put(seqKey('p', head + 1), pack(processed));
-      head++;
+      await processed.append([{ agent: 'test-agent', sent: Date.now(), events: batch.events, ids: batch.ids }], []);
       runner.notify();
     },
     drained(timeoutMs = 20_000) {
-      return waitUntil(() => runner.cursor >= head, timeoutMs, () => `runner cursor ${runner.cursor} of ${head}`, 10);
+      return waitUntil(() => runner.cursor >= processed.head, timeoutMs, () => `runner cursor ${runner.cursor} of ${processed.head}`, 10);
     },
     async stop() {
       await runner.stop();

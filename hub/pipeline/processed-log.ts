@@ -1,0 +1,108 @@
+/**
+ * The processed log (`p!<seq>` in the hub's LevelDB): what the experts stage made of each inbox batch, read by
+ * every output runner at its own pace and trimmed once all of them have passed.
+ *
+ * Appends are numbered under a lock (the experts stage and dead-letter re-injection both append) and written with
+ * the caller's other operations — its cursor, expert state — in one synced LevelDB batch. The batches of the
+ * last appends stay decoded in memory, shared by the runners, so a runner that keeps up never reads or decodes
+ * them again; the events are shared too, so outputs treat them as read-only.
+ */
+import { Packr } from 'msgpackr';
+import { seqKey, seqOf } from '../../common/seqkey.js';
+import type { HubDb } from '../store.js';
+import type { Event } from './define.js';
+import { RecentEntries } from './recent.js';
+
+export interface ProcessedBatch {
+  agent: string;
+  /** Set on a re-injected dead letter: only this output takes the batch. */
+  only?: string;
+  /** When the agent made the batch (ms), for latency figures. */
+  sent: number;
+  events: Event[];
+  ids: string[];
+}
+
+export interface ProcessedEntry {
+  seq: number;
+  batch: ProcessedBatch;
+}
+
+export type LogOp = { type: 'put'; key: string; value: Buffer } | { type: 'del'; key: string };
+
+// msgpackr's record extension: each batch names its field lists once instead of in every event — about 45 %
+// smaller and several times faster to decode than plain maps. Internal to the hub, and every value carries its
+// own record definitions, so no table has to be shared or kept.
+const packr = new Packr({ useRecords: true, moreTypes: false });
+
+/** Events kept decoded for the runners: a few reads' worth for each. */
+const RECENT_EVENTS = 40_000;
+const HEAD_KEY = 'm!processed-seq';
+
+export class ProcessedLog {
+  readonly #db: HubDb;
+  readonly #recent: RecentEntries<ProcessedBatch>;
+  readonly #listeners = new Set<() => void>();
+  #head = 0;
+  #trimmed = 0;
+  #lock: Promise<void> = Promise.resolve();
+
+  constructor(db: HubDb, options: { recentEvents?: number } = {}) {
+    this.#db = db;
+    this.#recent = new RecentEntries(options.recentEvents ?? RECENT_EVENTS);
+  }
+
+  /** Loads the head; call before the first append or read (and after any earlier writer of the log stopped). */
+  async open(): Promise<void> {
+    const last = await this.#db.keys({ gt: 'p!', lt: 'p!~', reverse: true, limit: 1 }).all();
+    const meta = await this.#db.get(HEAD_KEY);
+    this.#head = Math.max(last[0] ? seqOf(last[0]) : 0, meta ? Number(meta.toString()) : 0);
+  }
+
+  /** The last seq written. */
+  get head(): number {
+    return this.#head;
+  }
+
+  /** Calls `listener` after every append. */
+  onAppend(listener: () => void): () => void {
+    this.#listeners.add(listener);
+    return () => {
+      this.#listeners.delete(listener);
+    };
+  }
+
+  /** Appends `batches` (numbered here) together with `ops`, in one atomic synced write. */
+  append(batches: readonly ProcessedBatch[], ops: LogOp[]): Promise<void> {
+    const write = this.#lock.then(async () => {
+      let seq = this.#head;
+      const all = [...ops];
+      for (const batch of batches) all.push({ type: 'put', key: seqKey('p', ++seq), value: packr.pack(batch) });
+      all.push({ type: 'put', key: HEAD_KEY, value: Buffer.from(String(seq)) });
+      await this.#db.batch(all, { sync: true });
+      let n = this.#head;
+      for (const batch of batches) this.#recent.add(++n, batch, batch.events.length);
+      this.#head = seq;
+      for (const l of this.#listeners) l();
+    });
+    this.#lock = write.catch(() => {});
+    return write;
+  }
+
+  /** Up to `limit` batches after `after`, oldest first; shared objects, not to be changed. */
+  async read(after: number, limit: number): Promise<ProcessedEntry[]> {
+    const held = this.#recent.read(after, limit);
+    if (held.length > 0) return held.map(({ seq, value }) => ({ seq, batch: value }));
+    const rows = await this.#db.iterator({ gt: seqKey('p', after), lt: 'p!~', limit }).all();
+    return rows.map(([key, value]) => ({ seq: seqOf(key), batch: packr.unpack(value) as ProcessedBatch }));
+  }
+
+  /** Deletes batches up to and including `upTo` (every reader has passed them). No fsync: a lost delete is redone. */
+  async trim(upTo: number): Promise<void> {
+    if (upTo <= this.#trimmed) return;
+    this.#recent.dropUpTo(upTo);
+    // From the last trim on: LevelDB need not step over the tombstones of everything deleted before.
+    await this.#db.clear({ gt: seqKey('p', this.#trimmed), lte: seqKey('p', upTo) });
+    this.#trimmed = upTo;
+  }
+}

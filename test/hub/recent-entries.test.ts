@@ -1,0 +1,73 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { Batch } from '../../common/codec/batch.js';
+import { Inbox } from '../../hub/inbox/index.js';
+import { ProcessedLog } from '../../hub/pipeline/processed-log.js';
+import { RecentEntries } from '../../hub/pipeline/recent.js';
+import { openHubDb } from '../../hub/store.js';
+import { tempDir } from '../helpers/processes.js';
+
+describe('recent entries (decoded hand-off between stages)', () => {
+  it('hands out a contiguous run after the cursor, or nothing when the next entry is not held', () => {
+    const recent = new RecentEntries<string>(100);
+    for (const seq of [1, 2, 3, 5]) recent.add(seq, `v${seq}`, 10);
+    assert.deepEqual(recent.read(0, 10).map((e) => e.value), ['v1', 'v2', 'v3'], 'stops at the gap');
+    assert.deepEqual(recent.read(1, 1).map((e) => e.seq), [2], 'at most limit');
+    assert.deepEqual(recent.read(3, 10), [], 'seq 4 is not held: the caller reads the log');
+    assert.equal(recent.size, 4, 'reading without take keeps entries for other readers');
+  });
+
+  it('take removes what it returns and everything before it', () => {
+    const recent = new RecentEntries<string>(100);
+    for (let seq = 1; seq <= 5; seq++) recent.add(seq, `v${seq}`, 1);
+    assert.deepEqual(recent.read(2, 2, true).map((e) => e.seq), [3, 4]);
+    assert.equal(recent.size, 1);
+    assert.deepEqual(recent.read(2, 2, true), [], 'handed out once');
+  });
+
+  it('holds at most its capacity in events, dropping the oldest', () => {
+    const recent = new RecentEntries<string>(25);
+    for (let seq = 1; seq <= 5; seq++) recent.add(seq, `v${seq}`, 10);
+    assert.deepEqual(recent.read(3, 10).map((e) => e.seq), [4, 5]);
+    assert.deepEqual(recent.read(0, 10), []);
+    recent.dropUpTo(4);
+    assert.equal(recent.size, 1);
+  });
+
+  it('the inbox hands a committed batch to its reader once, then serves it from disk', async () => {
+    const db = await openHubDb(tempDir());
+    const inbox = await Inbox.open(db);
+    const batch: Batch = { v: 1, agent: 'a', epoch: 'e', seq: 1, sent: 0, events: [{ 'source.ip': '192.0.2.1' }] };
+    await inbox.accept({}, batch);
+    const [first] = await inbox.readAfter(0, 10);
+    assert.equal(first?.batch, batch, 'the accepted object itself, not decoded again');
+    first!.batch.events[0]!['source.ip'] = 'changed by an expert';
+    const [again] = await inbox.readAfter(0, 10);
+    assert.notEqual(again?.batch, batch);
+    assert.equal(again?.batch.events[0]?.['source.ip'], '192.0.2.1', 'a re-read (after a failed stage write) sees what was stored');
+    await db.close();
+  });
+
+  it('the processed log serves every reader from memory and reads the log when a batch is not held', async () => {
+    const dir = tempDir();
+    let db = await openHubDb(dir);
+    let log = new ProcessedLog(db, { recentEvents: 2 });
+    await log.open();
+    const batches = [1, 2, 3].map((n) => ({ agent: 'a', sent: 0, events: [{ n }], ids: [`id${n}`] }));
+    await log.append(batches, []);
+    const held = await log.read(1, 10);
+    assert.deepEqual(held.map((e) => e.seq), [2, 3]);
+    assert.equal(held[0]?.batch, batches[1], 'shared, not decoded');
+    assert.equal((await log.read(1, 10))[0]?.batch, batches[1], 'a second reader gets the same');
+    const fromDisk = await log.read(0, 10);
+    assert.deepEqual(fromDisk.map((e) => e.batch.events[0]?.n), [1, 2, 3], 'seq 1 fell out of memory: read from the log');
+    await log.trim(2);
+    await db.close();
+    db = await openHubDb(dir);
+    log = new ProcessedLog(db);
+    await log.open();
+    assert.equal(log.head, 3);
+    assert.deepEqual((await log.read(0, 10)).map((e) => e.seq), [3], 'trimmed on disk too');
+    await db.close();
+  });
+});
