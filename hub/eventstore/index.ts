@@ -1,12 +1,14 @@
 /**
  * The hub's embedded event store: the events the analyst searches and the block-lists are built from. It is fed
  * like any output — by its own runner with its own cursor over the processed log — and keeps each event under
- * `s!<time.observation ms>!<event id>`, so a redelivered batch overwrites instead of duplicating and a time
- * range is one key range. Retention deletes by age and by count, oldest first.
+ * `s!<time.observation ms>!<event id>`, so a time range is one key range. Its writes commit with its runner's
+ * cursor (a LocalOutput), so no batch reaches it twice and the event count needs no lookup; only a re-injected
+ * dead letter could repeat events, and those overwrite themselves under the same keys (the count then runs high
+ * by that many, so retention may delete that many more). Retention deletes by age and by count, oldest first.
  */
 import ipaddr from 'ipaddr.js';
 import { pack, unpack } from '../../common/codec/batch.js';
-import type { Event, Output } from '../pipeline/define.js';
+import type { Event, LocalOutput } from '../pipeline/define.js';
 import type { HubDb } from '../store.js';
 
 export interface EventStoreOptions {
@@ -72,18 +74,14 @@ export class EventStore {
     return this.#count;
   }
 
-  /** The output its runner feeds. Idempotent: the key is derived from the event's id. */
-  output(): Output {
+  /** The output its runner feeds; the runner commits these writes with its cursor. */
+  output(): LocalOutput {
     return {
-      write: async (events, ids) => {
-        const keys = events.map((event, i) => timeKey(Date.parse(String(event['time.observation'] ?? '')) || Date.now(), ids[i]));
-        const existing = await this.#db.getMany(keys);
-        const added = existing.filter((v) => v === undefined).length;
-        const ops = events.map((event, i) => ({ type: 'put' as const, key: keys[i]!, value: pack(event) }));
-        ops.push({ type: 'put', key: COUNT_KEY, value: Buffer.from(String(this.#count + added)) });
-        await this.#db.batch(ops, { sync: true });
-        this.#count += added;
-        return undefined;
+      writeOps: (events, ids) => {
+        const ops = events.map((event, i) => ({ type: 'put' as const, key: timeKey(Date.parse(String(event['time.observation'] ?? '')) || Date.now(), ids[i]), value: pack(event) }));
+        const count = this.#count + events.length;
+        ops.push({ type: 'put', key: COUNT_KEY, value: Buffer.from(String(count)) });
+        return { ops, committed: () => void (this.#count += events.length) };
       },
     };
   }

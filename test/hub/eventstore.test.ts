@@ -7,13 +7,21 @@ import { tempDir } from '../helpers/processes.js';
 const at = (iso: string, ip: string, type = 'scanner') => ({ 'time.observation': iso, 'source.ip': ip, 'classification.type': type, 'feed.name': 'F' });
 
 describe('event store', () => {
-  it('stores idempotently, searches by time, field and CIDR, pages, and trims by age and count', async () => {
+  it('stores, searches by time, field and CIDR, pages, and trims by age and count', async () => {
     const db = await openHubDb(tempDir());
     const store = await EventStore.open(db, { maxAgeDays: 10, maxEvents: 4 });
-    const out = store.output();
+    const output = store.output();
+    // What the output runner does: commit the output's operations (with its cursor), then report the commit.
+    const out = {
+      async write(events: Record<string, unknown>[], ids: string[]) {
+        const w = await output.writeOps(events, ids);
+        await db.batch(w.ops, { sync: true });
+        w.committed?.();
+      },
+    };
     const events = [at('2026-01-01T00:00:00+00:00', '192.0.2.1'), at('2026-01-02T00:00:00+00:00', '192.0.2.2', 'phishing'), at('2026-01-03T00:00:00+00:00', '198.51.100.1'), at('2026-01-04T00:00:00+00:00', '2001:db8::1')];
-    await out.write(events, ['a', 'b', 'c', 'd']);
-    await out.write(events, ['a', 'b', 'c', 'd']); // a redelivery overwrites
+    await out.write(events.slice(0, 2), ['a', 'b']);
+    await out.write(events.slice(2), ['c', 'd']);
     assert.equal(store.count, 4);
 
     const all = await store.search({});
