@@ -36,6 +36,9 @@ describe('topics', () => {
 describe('event JSON', () => {
   it('writes keys sorted, so the same event is always the same text', () => {
     assert.equal(eventToJson({ b: 1, 'a.x': 'y' }), '{"a.x":"y","b":1}');
+    // Nested values keep every key of their own (a key list given to JSON.stringify would filter them).
+    assert.equal(eventToJson({ 'extra.d': { z: 1, a: [{ q: 2 }] }, b: 'x"\n' }), '{"b":"x\\"\\n","extra.d":{"z":1,"a":[{"q":2}]}}');
+    assert.equal(eventToJson({ 'extra.l': [1, 'x'], a: null }), '{"a":null,"extra.l":[1,"x"]}');
   });
 });
 

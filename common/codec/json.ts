@@ -4,6 +4,16 @@
  */
 export function eventToJson(event: Readonly<Record<string, unknown>>): string {
   const keys = Object.keys(event).sort();
+  for (let i = 0; i < keys.length; i++) {
+    const value = event[keys[i]!];
+    if (value !== null && typeof value === 'object') return nestedToJson(event, keys);
+  }
+  // Flat values: JSON.stringify with the sorted key list as its replacer writes the keys in that order, natively.
+  return JSON.stringify(event, keys);
+}
+
+/** A value holding objects: a key list would filter their keys too, so the top level is written by hand. */
+function nestedToJson(event: Readonly<Record<string, unknown>>, keys: string[]): string {
   let out = '{';
   for (let i = 0; i < keys.length; i++) {
     const key = keys[i]!;
