@@ -10,7 +10,7 @@
  *                time to drain it once the output resumes — RSS must not grow with the backlog
  *   RSS          agent at idle and peak under load (VmRSS / VmHWM from /proc)
  *
- *   tsx bench/e2e.bench.ts [--quick] [--events N] [--backlog N] [--latency-s S]
+ *   tsx bench/e2e.bench.ts [--quick] [--events N] [--backlog N] [--latency-s S] [--only throughput,latency,backlog,hub-backlog]
  * Prints figures; asserts nothing.
  */
 import { appendFileSync, writeFileSync } from 'node:fs';
@@ -21,17 +21,19 @@ import { LineCounter } from '../test/chaos/run.js';
 import { rig, writeDropFeed } from '../test/durability/_rig.js';
 import { api } from '../test/helpers/setup.js';
 import { waitUntil } from '../test/helpers/processes.js';
-import { openSync, readSync, closeSync, statSync } from 'node:fs';
+import { openSync, readSync, closeSync, readFileSync, statSync } from 'node:fs';
 
 const { values } = parseArgs({
   strict: false,
-  options: { quick: { type: 'boolean', default: false }, events: { type: 'string' }, backlog: { type: 'string' }, 'latency-s': { type: 'string' } },
+  options: { quick: { type: 'boolean', default: false }, events: { type: 'string' }, backlog: { type: 'string' }, 'latency-s': { type: 'string' }, only: { type: 'string' } },
 });
 const quick = values.quick === true;
 const EVENTS = Number(values.events ?? (quick ? 100_000 : 500_000));
 const BACKLOG = Number(values.backlog ?? (quick ? 200_000 : 1_000_000));
 const LATENCY_S = Number(values['latency-s'] ?? (quick ? 10 : 30));
 const RATE = 5_000;
+const ONLY = typeof values.only === 'string' ? new Set(values.only.split(',')) : undefined;
+const wanted = (part: string): boolean => !ONLY || ONLY.has(part);
 
 const MiB = (b: number | undefined): string => (b === undefined ? '-' : `${(b / 2 ** 20).toFixed(0)} MiB`);
 const rows: [string, string, string][] = [];
@@ -57,6 +59,11 @@ function sampler(proc: () => Proc | undefined): { stop(): number } {
   };
 }
 
+// The hub runs with the node flags of the shipped systemd unit (deploy/systemd/vigil-hub.service), as deployed.
+const unit = readFileSync(new URL('../deploy/systemd/vigil-hub.service', import.meta.url), 'utf8');
+const hubNodeArgs = (/^ExecStart=\S*node((?: --\S+)*) /m.exec(unit)?.[1] ?? '').trim().split(' ').filter(Boolean);
+console.log(`  hub node flags (from the systemd unit): ${hubNodeArgs.join(' ') || 'none'}`);
+
 // A fresh build of the current sources (dist/ may be older than the tree), unless VIGIL_ENTRY names one.
 let entry = process.env.VIGIL_ENTRY;
 if (!entry) {
@@ -67,10 +74,10 @@ console.log(`  entry: ${entry}; sizes: throughput ${EVENTS}, backlog ${BACKLOG},
 
 try {
   // --- throughput ------------------------------------------------------------------------------------------
-  {
+  if (wanted('throughput')) {
     const r = await rig({ hub: { event_store: { enabled: true } } });
     const feed = writeDropFeed(join(r.dir, 'drop.txt'), EVENTS);
-    const hub = track(await r.startHub({ entry }));
+    const hub = track(await r.startHub({ entry, nodeArgs: hubNodeArgs }));
     const t0 = Date.now();
     const agent = track(r.startAgent({ id: 'agent-1', collector: { type: 'file', path: feed } }, { entry }));
     const lines = new LineCounter(r.output);
@@ -89,11 +96,11 @@ try {
   }
 
   // --- latency at a fixed rate -----------------------------------------------------------------------------
-  {
+  if (wanted('latency')) {
     const r = await rig({ hub: { event_store: { enabled: true } } });
     const log = join(r.dir, 'app.log');
     writeFileSync(log, '');
-    const hub = track(await r.startHub({ entry }));
+    const hub = track(await r.startHub({ entry, nodeArgs: hubNodeArgs }));
     const agent = track(r.startAgent({ id: 'agent-1', collector: { type: 'tail', path: log }, parser: { name: 'json', params: { splitlines: true } } }, { entry }));
     await agent.waitFor(/Agent started/);
     await sleep(1000);
@@ -145,7 +152,7 @@ try {
   }
 
   // --- agent backlog drain, agent RSS idle ------------------------------------------------------------------
-  {
+  if (wanted('backlog')) {
     const r = await rig({ hub: { event_store: { enabled: true } } });
     const feed = writeDropFeed(join(r.dir, 'drop.txt'), BACKLOG);
     const spec = { id: 'agent-1', collector: { type: 'file', path: feed } };
@@ -154,7 +161,7 @@ try {
     await offline.waitFor(/Report stored in the outbox/, 900_000);
     row(`backlog collected with the hub down (${BACKLOG.toLocaleString('en')} events)`, `${((Date.now() - t0) / 1000).toFixed(1)} s`);
     await offline.kill();
-    const hub = track(await r.startHub({ entry }));
+    const hub = track(await r.startHub({ entry, nodeArgs: hubNodeArgs }));
     await sleep(2000);
     const hubRest = hub.rss();
     const t1 = Date.now();
@@ -174,10 +181,10 @@ try {
   }
 
   // --- hub holding the backlog ------------------------------------------------------------------------------
-  {
+  if (wanted('hub-backlog')) {
     const r = await rig({ hub: { event_store: { enabled: true } } });
     const feed = writeDropFeed(join(r.dir, 'drop.txt'), BACKLOG);
-    const hub = track(await r.startHub({ entry }));
+    const hub = track(await r.startHub({ entry, nodeArgs: hubNodeArgs }));
     await sleep(2000);
     const rest = hub.rss();
     await api(r.apiPort, '/api/v1/pipeline/outputs/events/pause', { method: 'POST', role: 'operator' });
