@@ -31,7 +31,8 @@ export const HubConfigSchema = Type.Object(
         }),
         host: Type.String({ default: '127.0.0.1', description: 'Address the embedded MQTT broker listens on.' }),
         port: Type.Integer({ minimum: 0, maximum: 65535, default: 1883, description: 'MQTT port of the embedded broker (0 picks a free one; 8883 is the usual one with TLS).' }),
-        max_payload_bytes: Type.Integer({ minimum: 1024, default: 16777216, description: 'Largest accepted batch, in bytes.' }),
+        max_payload_bytes: Type.Integer({ minimum: 1024, default: 16777216, description: 'Largest accepted batch, in bytes. The embedded broker closes a connection whose packet header announces more (plus 64 KiB for the topic), before the packet arrives.' }),
+        max_unauthenticated_per_address: Type.Integer({ minimum: 1, default: 64, description: 'Embedded broker: connections one address may hold open before authenticating; more are closed at once and counted as connectFlood.' }),
         tls: Type.Optional(
           Type.Object(
             {

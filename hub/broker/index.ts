@@ -11,11 +11,12 @@
  *   a shared subscription, each acknowledging a batch only once it is in its own inbox.
  */
 import { readFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, TLSSocket, type TlsOptions } from 'node:tls';
 import type { Aedes, AuthenticateError, Client } from 'aedes';
 import type { Logger } from 'pino';
 import { decodeBatch, type Batch } from '../../common/codec/batch.js';
+import { ConnectionGuard } from './guard.js';
 import { parseTopic } from '../../common/codec/topics.js';
 import { ConfigError } from '../../common/errors.js';
 import type { AgentRegistry, AgentStatus } from '../agents/index.js';
@@ -29,6 +30,8 @@ export interface BrokerStats {
   foreignTopic: number;
   badPayload: number;
   oversized: number;
+  /** Connections cut because their address had too many unauthenticated ones open (embedded broker). */
+  connectFlood: number;
   subscribeRefused: number;
   storeFailures: number;
 }
@@ -68,7 +71,7 @@ export async function startBroker(config: HubConfig['broker'], ctx: BrokerContex
   }
   if (config.external) ctx.log.warn("broker.external is set but broker.mode is 'embedded'; it is ignored.");
   return Broker.start(
-    { host: config.host, port: config.port, maxPayloadBytes: config.max_payload_bytes, tls: config.tls ? tlsOptions(config.tls, ctx) : undefined },
+    { host: config.host, port: config.port, maxPayloadBytes: config.max_payload_bytes, maxPendingPerAddress: config.max_unauthenticated_per_address, tls: config.tls ? tlsOptions(config.tls, ctx) : undefined },
     ctx.inbox,
     ctx.agents,
     ctx.log,
@@ -136,7 +139,7 @@ export function decodeIncoming(topic: string, payload: Buffer, maxPayloadBytes: 
 
 /** Decoding, refusal counting and the durable write, shared by both front doors. */
 export class Intake {
-  readonly stats: BrokerStats = { connections: 0, authFailures: 0, foreignTopic: 0, badPayload: 0, oversized: 0, subscribeRefused: 0, storeFailures: 0 };
+  readonly stats: BrokerStats = { connections: 0, authFailures: 0, foreignTopic: 0, badPayload: 0, oversized: 0, connectFlood: 0, subscribeRefused: 0, storeFailures: 0 };
   readonly agents: AgentRegistry;
   readonly maxPayloadBytes: number;
   readonly #inbox: Inbox;
@@ -208,7 +211,12 @@ export interface BrokerOptions {
   tls?: BrokerTlsOptions;
   /** Largest accepted publish payload, in bytes (default 16 MiB). */
   maxPayloadBytes?: number;
+  /** Unauthenticated connections allowed at once from one address (default 64). */
+  maxPendingPerAddress?: number;
 }
+
+/** Room for a PUBLISH's topic and properties beyond its payload. */
+const PACKET_OVERHEAD = 64 * 1024;
 
 export class Broker implements HubBroker {
   readonly mode = 'embedded' as const;
@@ -231,7 +239,8 @@ export class Broker implements HubBroker {
 
   static async start(options: BrokerOptions, inbox: Inbox, agents: AgentRegistry, log: Logger): Promise<Broker> {
     const { Aedes } = await import('aedes');
-    const intake = new Intake(inbox, agents, options.maxPayloadBytes ?? 16 * 1024 * 1024, log);
+    const maxPayloadBytes = options.maxPayloadBytes ?? 16 * 1024 * 1024;
+    const intake = new Intake(inbox, agents, maxPayloadBytes, log);
     const stats = intake.stats;
     const mtls = options.tls?.requireClientCert === true;
     const aedes = await Aedes.createBroker({
@@ -274,7 +283,19 @@ export class Broker implements HubBroker {
         callback(new Error('agents may not subscribe'), null);
       },
     });
+    const guard = new ConnectionGuard({
+      maxPacketBytes: maxPayloadBytes + PACKET_OVERHEAD,
+      maxPendingPerAddress: options.maxPendingPerAddress ?? 64,
+      refused(reason, socket, detail) {
+        stats[reason]++;
+        log.warn({ remote: socket.remoteAddress, reason: detail }, reason === 'oversized' ? 'Closed a connection sending an oversized packet.' : 'Refused a connection: too many unauthenticated ones from its address.');
+      },
+    });
+    const handle = (socket: Socket): void => {
+      if (guard.admit(socket)) aedes.handle(socket);
+    };
     aedes.on('client', (client) => {
+      guard.authenticated((client as unknown as { conn: Socket }).conn);
       stats.connections++;
       agents.touch(client.id, { connected: true });
     });
@@ -282,8 +303,8 @@ export class Broker implements HubBroker {
     let server: Server;
     if (options.tls) {
       const { requireClientCert: _, ...tls } = options.tls;
-      server = createTlsServer(tls, aedes.handle);
-    } else server = createServer(aedes.handle);
+      server = createTlsServer(tls, handle);
+    } else server = createServer(handle);
     if (options.tls) {
       // A refused handshake (no certificate, an unknown CA) never reaches aedes: count and log it here.
       server.on('tlsClientError', (err, socket) => {
