@@ -8,7 +8,7 @@
  * Prints figures; asserts nothing.
  */
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { buildEntry, sleep, vigilEntry } from '../test/chaos/processes.js';
@@ -62,23 +62,39 @@ for (const [name, specs] of candidates) {
   }
 }
 
-// The agent itself, idle: connected, one tail feed on a file nothing writes to.
+// The agent itself, idle: connected, one tail feed on a file nothing writes to — from the built tree (`vigil
+// agent`), and as install-agent.sh deploys it: the single-file bundle, started by its launcher's environment.
+const bundleDir = join(ROOT, '.vigil', 'agent-bundle');
+execFileSync(process.execPath, [join(ROOT, 'deploy', 'build-agent-bundle.mjs'), '--out', bundleDir], { stdio: 'ignore' });
+const launcher = readFileSync(join(ROOT, 'deploy', 'install-agent.sh'), 'utf8');
+const launcherEnv: Record<string, string> = {};
+for (const m of launcher.matchAll(/(MALLOC_[A-Z_]+)=\\"\\\$\{\1:-(\d+)\}\\"/g)) launcherEnv[m[1]!] = m[2]!;
+
 const r = await rig();
 const log = join(r.dir, 'quiet.log');
 writeFileSync(log, '');
 const hub = await r.startHub({ entry });
-const agent = r.startAgent({ id: 'agent-1', collector: { type: 'tail', path: log }, parser: { name: 'json', params: { splitlines: true } } }, { entry });
+const idleOf = async (id: string, agentEntry: string, env?: Record<string, string>): Promise<{ idle: number; peak: number }> => {
+  const agent = r.startAgent({ id, collector: { type: 'tail', path: log }, parser: { name: 'json', params: { splitlines: true } } }, { entry: agentEntry, env });
+  try {
+    await agent.waitFor(/Connected to the hub/);
+    await sleep(5000);
+    return { idle: agent.rss()!, peak: agent.peakRss()! };
+  } finally {
+    await agent.kill();
+  }
+};
 try {
-  await agent.waitFor(/Connected to the hub/);
-  await sleep(5000);
-  const idle = agent.rss()!;
-  console.log(`  vigil agent idle (connected, one tail feed): ${MiB(idle)} RSS, peak ${MiB(agent.peakRss()!)}   (target ≤ 64 MiB)`);
+  const tree = await idleOf('agent-1', entry);
+  console.log(`  vigil agent idle (built tree; connected, one tail feed): ${MiB(tree.idle)} RSS, peak ${MiB(tree.peak)}`);
+  const deployed = await idleOf('agent-1', join(bundleDir, 'vigil-agent.mjs'), launcherEnv);
+  console.log(`  vigil-agent idle as deployed (bundle + launcher environment ${JSON.stringify(launcherEnv)}): ${MiB(deployed.idle)} RSS, peak ${MiB(deployed.peak)}   (target ≤ 64 MiB)`);
   console.log(`  hub idle: ${MiB(hub.rss()!)}`);
   console.log('\n| process / import | RSS | added to bare node |\n| --- | --- | --- |');
   console.log(`| bare node | ${MiB(bare)} | |`);
   for (const [name, rss] of rows) console.log(`| ${name} | ${MiB(rss)} | +${MiB(rss - bare)} |`);
-  console.log(`| **vigil agent, idle** | **${MiB(idle)}** | +${MiB(idle - bare)} |`);
+  console.log(`| vigil agent, idle (built tree) | ${MiB(tree.idle)} | +${MiB(tree.idle - bare)} |`);
+  console.log(`| **vigil-agent, idle, as deployed** | **${MiB(deployed.idle)}** | +${MiB(deployed.idle - bare)} |`);
 } finally {
-  await agent.kill();
   await hub.kill();
 }

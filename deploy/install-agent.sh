@@ -236,6 +236,9 @@ rm -f "${TMPDIR:-/tmp}/vigil-agent-files.$$"
 find "$(R "$PREFIX/lib")" -type d -empty -delete
 if put_text "#!/bin/sh
 # Runs the Vigil agent bundle (written by install-agent.sh).
+# A fixed malloc trim/mmap threshold lets memory freed after start-up go back to the system (about 10 MiB of an
+# idle agent's RSS); glibc's adaptive threshold would otherwise keep it. Set them yourself to override.
+export MALLOC_TRIM_THRESHOLD_=\"\${MALLOC_TRIM_THRESHOLD_:-131072}\" MALLOC_MMAP_THRESHOLD_=\"\${MALLOC_MMAP_THRESHOLD_:-131072}\"
 exec \"$NODE\" \"$PREFIX/lib/vigil-agent.mjs\" \"\$@\"
 " "$(R "$PREFIX/bin/vigil-agent")" 755; then CHANGED=1; fi
 if [ -f "$HERE/../docs/deploy.md" ]; then put "$HERE/../docs/deploy.md" "$(R "$PREFIX/docs/deploy.md")" 644 || true; fi

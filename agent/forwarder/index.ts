@@ -97,6 +97,8 @@ export class Forwarder {
       reconnectPeriod: 0, // our own backoff, see #scheduleReconnect
       connectTimeout: this.#opts.connectTimeoutMs ?? 10_000,
       keepalive: 30,
+      // mqtt-packet otherwise pre-builds a Buffer for each of the 65,536 packet ids (~8 MiB) on the first write.
+      writeCache: false,
       ca: this.#opts.ca,
       cert: this.#opts.cert,
       key: this.#opts.key,
