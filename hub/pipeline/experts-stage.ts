@@ -17,8 +17,6 @@ import type { Event, Expert } from './define.js';
 import { ComponentMetrics } from './metrics.js';
 import type { LogOp, ProcessedBatch, ProcessedLog } from './processed-log.js';
 
-export type { ProcessedBatch } from './processed-log.js';
-
 export interface NamedExpert {
   name: string;
   expert: Expert;

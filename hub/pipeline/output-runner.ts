@@ -173,9 +173,11 @@ export class OutputRunner {
     if (delivered) await this.#commit(lastSeq, checkpoint, []);
   }
 
+  /** Moves the cursor, with `extra` (taken: the cursor's put is added to it) in the same synced write. */
   async #commit(seq: number, checkpoint: unknown, extra: LogOp[]): Promise<void> {
     const cursor: Cursor = { seq, checkpoint };
-    await this.#db.batch([...extra, { type: 'put', key: this.#key, value: Buffer.from(JSON.stringify(cursor)) }], { sync: true });
+    extra.push({ type: 'put', key: this.#key, value: Buffer.from(JSON.stringify(cursor)) });
+    await this.#db.batch(extra, { sync: true });
     this.#cursor = cursor;
     this.#opts.onCommit?.();
   }

@@ -72,14 +72,13 @@ export class ProcessedLog {
     };
   }
 
-  /** Appends `batches` (numbered here) together with `ops`, in one atomic synced write. */
+  /** Appends `batches` (numbered here) together with `ops` (taken: the batch puts are added to it), in one atomic synced write. */
   append(batches: readonly ProcessedBatch[], ops: LogOp[]): Promise<void> {
     const write = this.#lock.then(async () => {
       let seq = this.#head;
-      const all = [...ops];
-      for (const batch of batches) all.push({ type: 'put', key: seqKey('p', ++seq), value: packr.pack(batch) });
-      all.push({ type: 'put', key: HEAD_KEY, value: Buffer.from(String(seq)) });
-      await this.#db.batch(all, { sync: true });
+      for (const batch of batches) ops.push({ type: 'put', key: seqKey('p', ++seq), value: packr.pack(batch) });
+      ops.push({ type: 'put', key: HEAD_KEY, value: Buffer.from(String(seq)) });
+      await this.#db.batch(ops, { sync: true });
       let n = this.#head;
       for (const batch of batches) this.#recent.add(++n, batch, batch.events.length);
       this.#head = seq;

@@ -17,6 +17,7 @@ import { eventsTopic } from '../../common/codec/topics.js';
 import type { Proc } from '../chaos/processes.js';
 import { LineCounter } from '../chaos/run.js';
 import { waitUntil } from '../helpers/processes.js';
+import { connectPacket } from '../helpers/publish.js';
 import { api } from '../helpers/setup.js';
 import { rig, tallyOutput, writeDropFeed } from './_rig.js';
 
@@ -49,16 +50,6 @@ async function publishOnce(port: number, id: string, token: string, topic: strin
   } finally {
     await client.endAsync(true).catch(() => {});
   }
-}
-
-/** An MQTT 3.1.1 CONNECT packet (clean session, user name and password, keepalive 60 s). */
-function connectPacket(id: string, user: string, password: string): Buffer {
-  const str = (v: string): Buffer => {
-    const b = Buffer.from(v);
-    return Buffer.concat([Buffer.from([b.length >> 8, b.length & 255]), b]);
-  };
-  const body = Buffer.concat([str('MQTT'), Buffer.from([0x04, 0xc2, 0x00, 0x3c]), str(id), str(user), str(password)]);
-  return Buffer.concat([Buffer.from([0x10, body.length]), body]);
 }
 
 async function subscribeOnce(port: number, id: string, token: string): Promise<boolean> {

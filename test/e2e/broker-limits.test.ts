@@ -7,11 +7,11 @@
 import assert from 'node:assert/strict';
 import { connect as netConnect, type Socket } from 'node:net';
 import { after, describe, it } from 'node:test';
-import { connectAsync } from 'mqtt';
 import { FrameScanner } from '../../hub/broker/guard.js';
 import type { Proc } from '../chaos/processes.js';
 import { rig } from '../durability/_rig.js';
 import { waitUntil } from '../helpers/processes.js';
+import { connectAgent, connectPacket } from '../helpers/publish.js';
 import { api } from '../helpers/setup.js';
 
 const procs: Proc[] = [];
@@ -20,13 +20,6 @@ after(async () => {
   for (const s of sockets) s.destroy();
   for (const p of procs) await p.kill('SIGKILL');
 });
-
-/** An MQTT 3.1.1 CONNECT packet with user name and password. */
-function connectPacket(id: string, password: string): Buffer {
-  const str = (v: string): Buffer => Buffer.concat([Buffer.from([0, Buffer.byteLength(v)]), Buffer.from(v)]);
-  const body = Buffer.concat([str('MQTT'), Buffer.from([0x04, 0xc2, 0x00, 0x3c]), str(id), str(id), str(password)]);
-  return Buffer.concat([Buffer.from([0x10, body.length]), body]);
-}
 
 function rawSocket(port: number): Promise<Socket> {
   const s = netConnect(port, '127.0.0.1');
@@ -59,7 +52,7 @@ describe('embedded broker limits', () => {
     const hub = await r.startHub();
     procs.push(hub);
     const s = await rawSocket(r.mqttPort);
-    s.write(connectPacket('evil', r.tokenOf('evil')));
+    s.write(connectPacket('evil', 'evil', r.tokenOf('evil')));
     // PUBLISH QoS 1 announcing 200,000,000 bytes (varint 0x80 0x84 0xaf 0x5f), then a little of it.
     s.write(Buffer.from([0x32, 0x80, 0x84, 0xaf, 0x5f]));
     s.write(Buffer.alloc(64 * 1024, 0x41));
@@ -70,7 +63,7 @@ describe('embedded broker limits', () => {
     const stats = (await api(r.apiPort, '/api/v1/stats', { role: 'reader' })).body as { broker: Record<string, number> };
     assert.equal(stats.broker.oversized, 1);
     assert.match(hub.tail, /oversized packet/);
-    const client = await connectAsync(`mqtt://127.0.0.1:${r.mqttPort}`, { clientId: 'agent-1', username: 'agent-1', password: r.tokenOf('agent-1'), reconnectPeriod: 0 });
+    const client = await connectAgent(r.mqttPort, 'agent-1', r.tokenOf('agent-1'));
     await client.endAsync();
   });
 
@@ -87,7 +80,7 @@ describe('embedded broker limits', () => {
     await new Promise((res) => setTimeout(res, 1000)); // the hub sees those sockets close
     await waitUntil(async () => {
       try {
-        const client = await connectAsync(`mqtt://127.0.0.1:${r.mqttPort}`, { clientId: 'agent-1', username: 'agent-1', password: r.tokenOf('agent-1'), reconnectPeriod: 0, connectTimeout: 2000 });
+        const client = await connectAgent(r.mqttPort, 'agent-1', r.tokenOf('agent-1'));
         await client.endAsync();
         return true;
       } catch {
@@ -95,12 +88,12 @@ describe('embedded broker limits', () => {
       }
     }, 10_000, () => 'an agent could connect again');
     // An authenticated connection does not count: with an agent connected, five idle sockets still fit.
-    const agents = await Promise.all(['agent-1'].map((id) => connectAsync(`mqtt://127.0.0.1:${r.mqttPort}`, { clientId: id, username: id, password: r.tokenOf(id), reconnectPeriod: 0 })));
+    const agent = await connectAgent(r.mqttPort, 'agent-1', r.tokenOf('agent-1'));
     const floodBefore = (await stats()).connectFlood;
     const more = await Promise.all(Array.from({ length: 5 }, () => rawSocket(r.mqttPort)));
     await new Promise((res) => setTimeout(res, 300));
     assert.equal((await stats()).connectFlood, floodBefore);
     assert.ok(more.every((s) => !s.destroyed));
-    for (const a of agents) await a.endAsync();
+    await agent.endAsync();
   });
 });

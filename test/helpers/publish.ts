@@ -15,3 +15,13 @@ export function scannerEvent(n: number): Record<string, unknown> {
 export async function publishBatch(client: MqttClient, agentId: string, seq: number, events: Record<string, unknown>[], epoch = 'test-epoch'): Promise<void> {
   await client.publishAsync(eventsTopic(agentId), encodeBatch({ v: 1, agent: agentId, epoch, seq, sent: Date.now(), events }), { qos: 1 });
 }
+
+/** A raw MQTT 3.1.1 CONNECT packet (clean session, user name and password, keepalive 60 s), for raw-socket tests. */
+export function connectPacket(id: string, user: string, password: string): Buffer {
+  const str = (v: string): Buffer => {
+    const b = Buffer.from(v);
+    return Buffer.concat([Buffer.from([b.length >> 8, b.length & 255]), b]);
+  };
+  const body = Buffer.concat([str('MQTT'), Buffer.from([0x04, 0xc2, 0x00, 0x3c]), str(id), str(user), str(password)]);
+  return Buffer.concat([Buffer.from([0x10, body.length]), body]);
+}
