@@ -63,7 +63,7 @@ for (const [name, specs] of candidates) {
 }
 
 // The agent itself, idle: connected, one tail feed on a file nothing writes to — from the built tree (`vigil
-// agent`), and as install-agent.sh deploys it: the single-file bundle, started by its launcher's environment.
+// agent`), and as install-agent.sh deploys it: the bundle (entry point and chunks), started by its launcher's environment.
 const bundleDir = join(ROOT, '.vigil', 'agent-bundle');
 execFileSync(process.execPath, [join(ROOT, 'deploy', 'build-agent-bundle.mjs'), '--out', bundleDir], { stdio: 'ignore' });
 const launcher = readFileSync(join(ROOT, 'deploy', 'install-agent.sh'), 'utf8');

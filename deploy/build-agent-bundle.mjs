@@ -1,19 +1,23 @@
 #!/usr/bin/env node
-// Builds the agent as one JavaScript file for sensors: dist/vigil-agent/vigil-agent.mjs, with the few files it
-// cannot carry inside beside it.
+// Builds the agent for sensors as one directory: dist/vigil-agent/vigil-agent.mjs, the chunks it loads on demand,
+// and the few files it cannot carry inside.
 //
 //   node deploy/build-agent-bundle.mjs [--out DIR]      (default dist/vigil-agent)
 //
 // Output directory (copy it as a whole; deploy/install-agent.sh installs it):
-//   vigil-agent.mjs   the agent, its parsers and collectors and their npm dependencies, bundled by esbuild
+//   vigil-agent.mjs   the entry point: the command table (the agent, its parsers and collectors and their npm
+//                     dependencies are bundled by esbuild and split into chunks)
+//   chunks/           one chunk per parser, collector and command, plus the code they share: an agent parses only
+//                     the chunks its configuration uses (an idle agent is about 5 MiB lighter than with one file)
 //   node_modules/     native packages, loaded at run time from beside the bundle: classic-level (LevelDB; prebuilt
 //                     binaries for linux x64/arm/arm64, glibc and musl, darwin, win32) and msgpackr-extract
 //                     (optional msgpack acceleration), with their dependencies
-//   schema.json       the Shadowserver report schema the shadowserver parser reads beside its module
+//   chunks/schema.json  the Shadowserver report schema the shadowserver parser reads beside its module
 //
 // What the bundle changes at build time, and why (sources stay as they are):
 //   - common/modules.ts finds components by file name at run time, which a single file cannot do: it is replaced
-//     by a table of every collector and parser, imported statically (listing them still walks the table).
+//     by a table of every collector and parser, each behind its own dynamic import (so each is its own chunk;
+//     listing them still walks the table).
 //   - common/version.ts reads package.json at run time: it becomes the version constant.
 //   - `vigil-agent check` validates agent configurations only: the hub's pipeline checker is left out.
 // The bundle is ESM; CommonJS dependencies get `require`, `__filename` and `__dirname` from a banner.
@@ -149,7 +153,11 @@ mkdirSync(OUT, { recursive: true });
 const started = Date.now();
 const result = await esbuild.build({
   entryPoints: ['vigil-agent-entry'],
-  outfile: join(OUT, 'vigil-agent.mjs'),
+  outdir: OUT,
+  entryNames: 'vigil-agent',
+  chunkNames: 'chunks/[name]-[hash]',
+  outExtension: { '.js': '.mjs' },
+  splitting: true,
   bundle: true,
   platform: 'node',
   target: 'node20',
@@ -196,12 +204,14 @@ function copyPackage(name, from) {
   for (const dep of [...Object.keys(m.dependencies ?? {}), ...Object.keys(m.optionalDependencies ?? {})]) copyPackage(dep, dir);
 }
 for (const name of NATIVE) copyPackage(name, ROOT);
-cpSync(join(ROOT, 'agent/parsers/shadowserver/schema.json'), join(OUT, 'schema.json'));
+// Beside the module that reads it: the shadowserver parser's chunk.
+cpSync(join(ROOT, 'agent/parsers/shadowserver/schema.json'), join(OUT, 'chunks', 'schema.json'));
 writeFileSync(join(OUT, 'package.json'), `${JSON.stringify({ name: 'vigil-agent', version: pkg.version, private: true, type: 'module', license: pkg.license }, null, 2)}\n`);
 
 const size = (p) => (statSync(p).isDirectory() ? readdirSync(p).reduce((s, f) => s + size(join(p, f)), 0) : statSync(p).size);
 const mb = (n) => `${(n / 1048576).toFixed(1)} MiB`;
+const chunks = readdirSync(join(OUT, 'chunks')).filter((f) => f.endsWith('.mjs'));
 process.stdout.write(
-  `${relative(process.cwd(), join(OUT, 'vigil-agent.mjs'))}: ${mb(size(join(OUT, 'vigil-agent.mjs')))}; with native packages and data: ${mb(size(OUT))} ` +
-    `(${table.length} components, ${Object.keys(result.metafile.inputs).length} modules, ${Date.now() - started} ms)\n`,
+  `${relative(process.cwd(), join(OUT, 'vigil-agent.mjs'))} and ${chunks.length} chunks: ${mb(chunks.reduce((s, f) => s + size(join(OUT, 'chunks', f)), 0))}; ` +
+    `with native packages and data: ${mb(size(OUT))} (${table.length} components, ${Object.keys(result.metafile.inputs).length} modules, ${Date.now() - started} ms)\n`,
 );

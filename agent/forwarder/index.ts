@@ -86,7 +86,8 @@ export class Forwarder {
 
   async #connect(): Promise<void> {
     if (this.#stopped) return;
-    const { connect } = await import('mqtt');
+    // mqtt is CommonJS: its module.exports is the default export both under Node and in the split agent bundle.
+    const { connect } = (await import('mqtt')).default;
     const generation = ++this.#generation;
     const client = connect(this.#opts.url, {
       clientId: this.#opts.agentId,

@@ -1,18 +1,20 @@
 /**
- * The single-file agent (deploy/build-agent-bundle.mjs), built into a temp dir and run from there — away from the
- * source tree's node_modules, so a native package missing beside the bundle would show: `--help`, `--version`,
- * every parser of the source tree listed, an agent configuration checked, and an agent collecting a feed into its
- * outbox (LevelDB through the copied classic-level).
+ * The agent bundle (deploy/build-agent-bundle.mjs), built into a temp dir and run from there — away from the
+ * source tree's node_modules, so a native package or data file missing beside the bundle would show: `--help`,
+ * `--version`, every parser of the source tree listed, the Shadowserver parser reading its schema, an agent
+ * configuration checked, an agent collecting a feed into its outbox (LevelDB through the copied classic-level), and
+ * an agent forwarding to a real hub (mqtt, loaded from its own chunk).
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parserNames } from '../../agent/parsers/registry.js';
 import { VERSION } from '../../common/version.js';
+import { rig, tallyOutput, writeDropFeed } from '../durability/_rig.js';
 import { ROOT, tempDir, waitUntil, writeYaml } from '../helpers/processes.js';
 
 const hasEsbuild = ((): boolean => {
@@ -41,10 +43,12 @@ describe('agent bundle', { skip: hasEsbuild ? undefined : 'esbuild is not instal
     for (const p of running) await p.kill();
   });
 
-  it('is one file plus the native packages', () => {
-    assert.ok(statSync(bundle).size > 100_000);
+  it('is an entry point, its chunks and the native packages', () => {
+    assert.ok(statSync(bundle).size < 20_000, 'the entry point holds only the command table');
+    const chunks = readdirSync(join(out, 'chunks')).filter((f) => f.endsWith('.mjs'));
+    assert.ok(chunks.length > parserNames().length, `a chunk per parser at least (${chunks.length})`);
     assert.ok(existsSync(join(out, 'node_modules', 'classic-level', 'prebuilds', 'linux-x64')));
-    assert.ok(existsSync(join(out, 'schema.json')), 'the Shadowserver schema beside the bundle');
+    assert.ok(existsSync(join(out, 'chunks', 'schema.json')), 'the Shadowserver schema beside the chunks');
   });
 
   it('starts with --help and --version', () => {
@@ -62,6 +66,15 @@ describe('agent bundle', { skip: hasEsbuild ? undefined : 'esbuild is not instal
     const r = node('parsers');
     assert.equal(r.status, 0, r.stderr);
     for (const name of parserNames()) assert.match(r.stdout, new RegExp(`^\\s*${name.replaceAll('.', '\\.')}\\b`, 'm'), `parser ${name} in the bundle`);
+  });
+
+  it('parses a Shadowserver report with the schema shipped beside its chunk', () => {
+    const sample = join(ROOT, '..', 'shared', 'conformance', 'parsers', 'shadowserver-scan-rdp', 'input');
+    const r = node('parse', 'shadowserver', sample, '--report', JSON.stringify({ 'extra.file_name': '2019-01-01-scan_rdp-test-geo.csv' }));
+    assert.equal(r.status, 0, r.stderr);
+    const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.equal(events.length, 2, r.stderr);
+    assert.equal(events[0]!['classification.identifier'], 'open-rdp');
   });
 
   it('checks an agent configuration, and refuses a hub one', () => {
@@ -96,6 +109,20 @@ describe('agent bundle', { skip: hasEsbuild ? undefined : 'esbuild is not instal
     assert.match(agent.output, /"events":2/);
     await agent.kill('SIGTERM');
     assert.match(agent.output, /Agent stopped/);
+  });
+
+  it('forwards to a hub', async () => {
+    const r = await rig();
+    writeDropFeed(join(r.dir, 'drop.txt'), 3);
+    const hub = await r.startHub();
+    const agent = r.startAgent({ id: 'agent-1', collector: { type: 'file', path: join(r.dir, 'drop.txt') } }, { entry: bundle });
+    try {
+      await agent.waitFor(/Connected to the hub/);
+      await waitUntil(async () => (await tallyOutput(r.output, 'extra.blocklist')).distinct === 3, 20_000, () => 'three events in the hub output');
+    } finally {
+      await agent.kill();
+      await hub.kill();
+    }
   });
 });
 
