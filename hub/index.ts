@@ -20,6 +20,7 @@ import { Inbox } from './inbox/index.js';
 import { Pipeline } from './pipeline/index.js';
 import { checkBlocklists } from './pipeline/check.js';
 import { EventStore } from './eventstore/index.js';
+import { IdleMemoryRelease } from './memory.js';
 import { openHubDb, type HubDb } from './store.js';
 
 export interface HubOptions {
@@ -51,6 +52,7 @@ export class Hub {
   #file: string | undefined;
   #resolvePath: (p: string) => string = (p) => resolve(p);
   #saveTimer: NodeJS.Timeout | undefined;
+  #memory: IdleMemoryRelease | undefined;
   #stopped = false;
   #storage: { at: number; usage: DiskUsage } | undefined;
 
@@ -107,6 +109,10 @@ export class Hub {
         void hub.storage().catch(() => {});
       }, 2000);
       hub.#saveTimer.unref();
+      if (config.memory.release_after_idle_seconds > 0) {
+        hub.#memory = new IdleMemoryRelease(() => hub.#activity(), { idleMs: config.memory.release_after_idle_seconds * 1000, log });
+        hub.#memory.start();
+      }
       log.info({ mqtt: hub.broker.url, broker: hub.broker.mode, api: `${config.api.tls ? 'https' : 'http'}://${config.api.host}:${hub.apiPort}` }, 'Hub started.');
       return hub;
     } catch (err) {
@@ -115,6 +121,13 @@ export class Hub {
       else await db.close().catch(() => {});
       throw err;
     }
+  }
+
+  /** Changes whenever a batch is stored, processed or delivered. */
+  #activity(): number {
+    let sum = this.inbox.head + this.#pipeline.experts.cursor;
+    for (const o of this.#pipeline.outputs) sum += o.cursor;
+    return sum;
   }
 
   get apiPort(): number {
@@ -172,6 +185,7 @@ export class Hub {
       agents: this.agents.list().length,
       storage: this.#storage?.usage,
       eventStore: this.pipeline.eventStore ? { events: this.pipeline.eventStore.count } : undefined,
+      memory: { ...process.memoryUsage(), idleReleases: this.#memory?.releases ?? 0, idleCollections: this.#memory?.collections ?? 0 },
     };
   }
 
@@ -179,6 +193,7 @@ export class Hub {
     if (this.#stopped) return;
     this.#stopped = true;
     if (this.#saveTimer) clearInterval(this.#saveTimer);
+    this.#memory?.stop();
     await this.api?.close();
     await this.broker?.close();
     await this.#reloading.catch(() => {});

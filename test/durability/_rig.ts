@@ -37,7 +37,7 @@ export interface Rig {
   apiPort: number;
   output: string;
   tokenOf(agentId: string): string;
-  startHub(options?: { entry?: string; nodeArgs?: string[] }): Promise<Proc>;
+  startHub(options?: { entry?: string; nodeArgs?: string[]; env?: Record<string, string> }): Promise<Proc>;
   startAgent(spec: AgentSpec, options?: { offline?: boolean; entry?: string; env?: Record<string, string> }): Proc;
 }
 
@@ -65,8 +65,8 @@ export async function rig(options: RigOptions = {}): Promise<Rig> {
     apiPort,
     output,
     tokenOf,
-    async startHub({ entry, nodeArgs } = {}) {
-      const hub = new Proc(`hub#${++hubRuns}`, ['hub', '--config', hubConfig], { logFile: join(dir, 'logs', 'hub.log'), entry, nodeArgs });
+    async startHub({ entry, nodeArgs, env } = {}) {
+      const hub = new Proc(`hub#${++hubRuns}`, ['hub', '--config', hubConfig], { logFile: join(dir, 'logs', 'hub.log'), entry, nodeArgs, env });
       await hub.waitFor(/Hub started/);
       return hub;
     },
