@@ -39,6 +39,13 @@ describe('event JSON', () => {
     // Nested values keep every key of their own (a key list given to JSON.stringify would filter them).
     assert.equal(eventToJson({ 'extra.d': { z: 1, a: [{ q: 2 }] }, b: 'x"\n' }), '{"b":"x\\"\\n","extra.d":{"z":1,"a":[{"q":2}]}}');
     assert.equal(eventToJson({ 'extra.l': [1, 'x'], a: null }), '{"a":null,"extra.l":[1,"x"]}');
+    assert.equal(eventToJson({ b: 1, skipped: undefined, a: 2 }), '{"a":2,"b":1}');
+  });
+  it('sorts keys an object would not keep in order: integer-like ones, __proto__', () => {
+    assert.equal(eventToJson({ b: 1, '10': 'x', '9': 'y', a: 2 }), '{"10":"x","9":"y","a":2,"b":1}');
+    const withProto = JSON.parse('{"z":1,"__proto__":{"p":1},"a":2}') as Record<string, unknown>;
+    assert.equal(eventToJson(withProto), '{"__proto__":{"p":1},"a":2,"z":1}');
+    assert.equal(eventToJson({ b: undefined, '1': undefined, a: 1 }), '{"a":1}');
   });
 });
 

@@ -4,21 +4,31 @@
  */
 export function eventToJson(event: Readonly<Record<string, unknown>>): string {
   const keys = Object.keys(event).sort();
+  // A copy with its keys inserted in sorted order goes through JSON.stringify's fast path: about twice as fast as
+  // giving it the key list as a replacer (which would also filter the keys of nested values).
+  const sorted: Record<string, unknown> = {};
   for (let i = 0; i < keys.length; i++) {
-    const value = event[keys[i]!];
-    if (value !== null && typeof value === 'object') return nestedToJson(event, keys);
+    const key = keys[i]!;
+    // Objects list integer-like keys first whatever their insertion order, and `__proto__` is no plain key.
+    if (isUnorderable(key)) return writeByHand(event, keys);
+    sorted[key] = event[key];
   }
-  // Flat values: JSON.stringify with the sorted key list as its replacer writes the keys in that order, natively.
-  return JSON.stringify(event, keys);
+  return JSON.stringify(sorted);
 }
 
-/** A value holding objects: a key list would filter their keys too, so the top level is written by hand. */
-function nestedToJson(event: Readonly<Record<string, unknown>>, keys: string[]): string {
+function isUnorderable(key: string): boolean {
+  const c = key.charCodeAt(0);
+  return (c >= 48 && c <= 57) || key === '__proto__';
+}
+
+function writeByHand(event: Readonly<Record<string, unknown>>, keys: string[]): string {
   let out = '{';
   for (let i = 0; i < keys.length; i++) {
     const key = keys[i]!;
-    if (i > 0) out += ',';
-    out += `${JSON.stringify(key)}:${JSON.stringify(event[key])}`;
+    const value = JSON.stringify(event[key]);
+    if (value === undefined) continue; // as JSON.stringify skips undefined and function values
+    if (out.length > 1) out += ',';
+    out += `${JSON.stringify(key)}:${value}`;
   }
   return `${out}}`;
 }
