@@ -1,10 +1,14 @@
 /**
  * The hub's embedded event store: the events the analyst searches and the block-lists are built from. It is fed
- * like any output — by its own runner with its own cursor over the processed log — and keeps each event under
- * `s!<time.observation ms>!<event id>`, so a time range is one key range. Its writes commit with its runner's
- * cursor (a LocalOutput), so no batch reaches it twice and the event count needs no lookup; only a re-injected
- * dead letter could repeat events, and those overwrite themselves under the same keys (the count then runs high
- * by that many, so retention may delete that many more). Retention deletes by age and by count, oldest first.
+ * like any output — by its own runner with its own cursor over the processed log. Events that arrive together
+ * with the same time.observation (a report's events, typically) are kept as one record, a msgpack array under
+ * `s!<time.observation ms>!<first event's id>`, so a time range is one key range and LevelDB handles one entry
+ * per group instead of one per event (a store per event cost 12 µs of hub CPU per event, mostly compaction).
+ * Its writes commit with its runner's cursor (a LocalOutput), so no batch reaches it twice and the event count
+ * needs no lookup; only a re-injected dead letter could repeat events, and those overwrite themselves under the
+ * same key (the count then runs high by that many, so retention may delete that many more). Retention deletes by
+ * age and by count, oldest record first; a count trim may take up to one record more than the excess.
+ * A page's `next` is `<record key>#<index>`: the last event returned, inside its record.
  */
 import ipaddr from 'ipaddr.js';
 import { pack, unpack } from '../../common/codec/batch.js';
@@ -39,7 +43,8 @@ export interface EventPage {
 const COUNT_KEY = 'm!store-count';
 const TIME_WIDTH = 13;
 const IP_FIELDS = /\.(ip|local_ip)$/;
-const SCAN_BUDGET = 200_000; // entries examined per page at most, so a selective filter cannot hold the API
+const SCAN_BUDGET = 200_000; // events examined per page at most, so a selective filter cannot hold the API
+const MAX_GROUP = 1000; // events per record at most, so paging through one stays cheap
 
 function timeKey(ms: number, id = ''): string {
   return `s!${String(Math.max(0, Math.floor(ms))).padStart(TIME_WIDTH, '0')}!${id}`;
@@ -78,7 +83,27 @@ export class EventStore {
   output(): LocalOutput {
     return {
       writeOps: (events, ids) => {
-        const ops = events.map((event, i) => ({ type: 'put' as const, key: timeKey(Date.parse(String(event['time.observation'] ?? '')) || Date.now(), ids[i]), value: pack(event) }));
+        const ops: { type: 'put'; key: string; value: Buffer }[] = [];
+        let lastText: unknown = Number.NaN; // equal to nothing: the first event computes its time
+        let lastMs = 0;
+        const msOf = (event: Event): number => {
+          const text = event['time.observation'];
+          if (text !== lastText || text === undefined) {
+            // (without time.observation an event is kept under the time it is written)
+            lastText = text;
+            lastMs = Date.parse(String(text ?? '')) || Date.now();
+          }
+          return lastMs;
+        };
+        let start = 0;
+        let startMs = events.length > 0 ? msOf(events[0]!) : 0;
+        for (let i = 1; i <= events.length; i++) {
+          const ms = i < events.length ? msOf(events[i]!) : Number.NaN;
+          if (ms === startMs && i - start < MAX_GROUP) continue;
+          ops.push({ type: 'put', key: timeKey(startMs, ids[start]), value: pack(events.slice(start, i)) });
+          start = i;
+          startMs = ms;
+        }
         const count = this.#count + events.length;
         ops.push({ type: 'put', key: COUNT_KEY, value: Buffer.from(String(count)) });
         return { ops, committed: () => void (this.#count += events.length) };
@@ -92,29 +117,48 @@ export class EventStore {
     const from = timeKey(toMs(query.from, 0));
     const to = timeKey(toMs(query.to, 9_999_999_999_999));
     const range: Record<string, string> = { gte: from, lt: to };
+    // Where the previous page stopped: a record and the index of the last event it returned from it.
+    let resume: { key: string; index: number } | undefined;
     if (query.after) {
-      if (desc) range.lt = query.after < to ? query.after : to;
-      else {
-        delete range.gte;
-        range.gt = query.after > from ? query.after : from;
-      }
+      const hash = query.after.lastIndexOf('#');
+      const key = hash < 0 ? query.after : query.after.slice(0, hash);
+      const index = hash < 0 ? Number.NaN : Number(query.after.slice(hash + 1));
+      if (!Number.isInteger(index) || index < 0) throw new RangeError(`not a page cursor: ${query.after}`);
+      resume = { key, index };
+      if (desc) {
+        if (key < to) {
+          delete range.lt;
+          range.lte = key;
+        }
+      } else if (key >= from) range.gte = key;
     }
     const match = compileFilters(query.filters ?? {});
     const events: (Event & { id?: string })[] = [];
-    let last: string | undefined;
+    let next: string | undefined;
     let examined = 0;
-    for await (const [key, value] of this.#db.iterator({ ...range, reverse: desc })) {
-      last = key;
-      examined++;
-      const event = unpack<Event>(value);
-      if (match(event)) {
-        events.push(event);
-        if (events.length >= limit) break;
+    scan: for await (const [key, value] of this.#db.iterator({ ...range, reverse: desc })) {
+      const decoded = unpack<Event[] | Event>(value);
+      const group = Array.isArray(decoded) ? decoded : [decoded]; // a store written before records held groups
+      let first = desc ? group.length - 1 : 0;
+      if (resume && key === resume.key) first = desc ? resume.index - 1 : resume.index + 1;
+      for (let i = first; desc ? i >= 0 : i < group.length; desc ? i-- : i++) {
+        examined++;
+        if (match(group[i]!)) events.push(group[i]!);
+        if (events.length >= limit || examined >= SCAN_BUDGET) {
+          const more = desc ? i > 0 : i < group.length - 1;
+          next = `${key}#${i}`;
+          // A page that ends with its record may still be the last one: look for any further record.
+          if (!more && !(await this.#hasRecordBeyond(key, range, desc))) next = undefined;
+          break scan;
+        }
       }
-      if (examined >= SCAN_BUDGET) break;
     }
-    const exhausted = events.length < limit && examined < SCAN_BUDGET;
-    return { events, next: exhausted ? undefined : last };
+    return { events, next };
+  }
+
+  async #hasRecordBeyond(key: string, range: Record<string, string>, desc: boolean): Promise<boolean> {
+    const beyond = desc ? { gte: range.gte!, lt: key } : { gt: key, lt: range.lt! };
+    return (await this.#db.keys({ ...beyond, limit: 1 }).all()).length > 0;
   }
 
   /** Deletes events past the age limit, then the oldest beyond the count limit; one trim at a time. */
@@ -128,9 +172,9 @@ export class EventStore {
   async #trimOnce(now: number): Promise<number> {
     let removed = 0;
     const cutoff = timeKey(now - this.#options.maxAgeDays * 86_400_000);
-    removed += await this.#deleteRange({ gt: 's!', lt: cutoff });
+    removed += await this.#deleteRecords({ gt: 's!', lt: cutoff }, Number.POSITIVE_INFINITY);
     const excess = this.#count - removed - this.#options.maxEvents;
-    if (excess > 0) removed += await this.#deleteRange({ gt: 's!', lt: 's!~', limit: excess });
+    if (excess > 0) removed += await this.#deleteRecords({ gt: 's!', lt: 's!~' }, excess);
     if (removed > 0) {
       this.#count = Math.max(0, this.#count - removed);
       await this.#db.put(COUNT_KEY, Buffer.from(String(this.#count)));
@@ -138,18 +182,33 @@ export class EventStore {
     return removed;
   }
 
-  async #deleteRange(range: { gt: string; lt: string; limit?: number }): Promise<number> {
+  /** Deletes the oldest records in the range until at least `events` events are gone (or the range is empty). */
+  async #deleteRecords(range: { gt: string; lt: string }, events: number): Promise<number> {
     let removed = 0;
-    let keys: string[];
-    do {
-      const want = range.limit === undefined ? 10_000 : Math.min(10_000, range.limit - removed);
-      if (want <= 0) break;
-      keys = await this.#db.keys({ gt: range.gt, lt: range.lt, limit: want }).all();
-      if (keys.length > 0) await this.#db.batch(keys.map((key) => ({ type: 'del' as const, key })));
-      removed += keys.length;
-    } while (keys.length > 0);
+    let gt = range.gt;
+    while (removed < events) {
+      const entries = await this.#db.iterator({ gt, lt: range.lt, limit: 1000 }).all();
+      if (entries.length === 0) break;
+      const dels: { type: 'del'; key: string }[] = [];
+      for (const [key, value] of entries) {
+        dels.push({ type: 'del', key });
+        removed += arrayLength(value);
+        if (removed >= events) break;
+      }
+      await this.#db.batch(dels);
+      gt = dels[dels.length - 1]!.key;
+    }
     return removed;
   }
+}
+
+/** The length of a msgpack array from its header, without decoding its elements. */
+function arrayLength(buf: Buffer): number {
+  const tag = buf[0]!;
+  if (tag >= 0x90 && tag <= 0x9f) return tag & 0x0f;
+  if (tag === 0xdc) return buf.readUInt16BE(1);
+  if (tag === 0xdd) return buf.readUInt32BE(1);
+  return 1; // a record written as a single event
 }
 
 /** Field filters → one predicate. IP fields accept a CIDR; everything else is compared as text. */

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { pack } from '../../common/codec/batch.js';
 import { EventStore } from '../../hub/eventstore/index.js';
 import { openHubDb } from '../../hub/store.js';
 import { tempDir } from '../helpers/processes.js';
@@ -42,6 +43,54 @@ describe('event store', () => {
     assert.equal(await store.trim(Date.parse('2026-01-06T00:00:00Z')), 1, 'the oldest goes when over max_events');
     assert.equal(await store.trim(Date.parse('2026-01-13T12:00:00Z')), 2, 'events older than max_age_days go');
     assert.deepEqual((await store.search({})).events.map((e) => e['source.ip']), ['203.0.113.5', '2001:db8::1']);
+    await db.close();
+  });
+
+  it('keeps a batch observed at one time as records; pages through them in both orders; trims whole records', async () => {
+    const db = await openHubDb(tempDir());
+    const store = await EventStore.open(db, { maxAgeDays: 10_000, maxEvents: 1_000_000 });
+    const write = async (events: Record<string, unknown>[], ids: string[]) => {
+      const w = await store.output().writeOps(events, ids);
+      await db.batch(w.ops);
+      w.committed?.();
+      return w.ops.filter((op) => op.key.startsWith('s!')).length;
+    };
+    // 2,500 events at one time: three records (at most 1,000 events each); then 10 at a later time: one more.
+    const n = 2500;
+    const batch = Array.from({ length: n }, (_, i) => at('2026-02-01T00:00:00+00:00', `10.0.${i >> 8}.${i & 255}`));
+    assert.equal(await write(batch, batch.map((_, i) => `b${String(i).padStart(5, '0')}`)), 3);
+    const later = Array.from({ length: 10 }, (_, i) => at('2026-02-02T00:00:00+00:00', `10.1.0.${i}`));
+    assert.equal(await write(later, later.map((_, i) => `l${i}`)), 1);
+    assert.equal(store.count, n + 10);
+    // A record from before records held groups (one event) is still read.
+    await db.put('s!1769904000000!a-old', pack(at('2026-02-01T00:00:00+00:00', '10.9.9.9')));
+
+    for (const order of ['asc', 'desc'] as const) {
+      const seen: string[] = [];
+      let after: string | undefined;
+      let pages = 0;
+      do {
+        const page = await store.search({ order, limit: 333, after });
+        seen.push(...page.events.map((e) => String(e['source.ip'])));
+        after = page.next;
+        pages++;
+      } while (after && pages < 100);
+      assert.equal(seen.length, n + 11, `${order}: every event once`);
+      assert.equal(new Set(seen).size, n + 11, `${order}: no repeats`);
+      assert.equal(pages, Math.ceil((n + 11) / 333), `${order}: the last full page says there is no more`);
+      assert.equal(seen[0], order === 'asc' ? '10.9.9.9' : '10.1.0.9');
+    }
+    const undated = { 'source.ip': '10.2.0.1', 'feed.name': 'F' };
+    await write([undated, { ...undated, 'source.ip': '10.2.0.2' }], ['u1', 'u2']);
+    assert.deepEqual((await store.search({ from: Date.now() - 60_000 })).events.map((e) => e['source.ip']), ['10.2.0.2', '10.2.0.1'], 'no time.observation: kept under the time of writing');
+    const filtered = await store.search({ filters: { 'source.ip': '10.0.5.0/24' }, limit: 1000 });
+    assert.equal(filtered.events.length, 256);
+
+    // Over the limit by 6: the oldest records go whole (the legacy one counts 1, then a record of 1,000).
+    const trimmed = await EventStore.open(db, { maxAgeDays: 10_000, maxEvents: n + 6 });
+    assert.equal(await trimmed.trim(Date.parse('2026-02-03T00:00:00Z')), 1001);
+    assert.equal(trimmed.count, n + 12 - 1001, 'the legacy record was never counted: the count runs low by it');
+    assert.equal((await trimmed.search({ limit: 10_000 })).events.length, n + 13 - 1001);
     await db.close();
   });
 });
