@@ -8,7 +8,7 @@
  * needs no lookup; only a re-injected dead letter could repeat events, and those overwrite themselves under the
  * same key (the count then runs high by that many, so retention may delete that many more). Retention deletes by
  * age and by count, oldest record first; a count trim may take up to one record more than the excess.
- * A page's `next` is `<record key>#<index>`: the last event returned, inside its record.
+ * A page's `next` is `<record key>~<index>`: the last event returned, inside its record (URL-safe as it is).
  */
 import ipaddr from 'ipaddr.js';
 import { pack, unpack } from '../../common/codec/batch.js';
@@ -120,9 +120,9 @@ export class EventStore {
     // Where the previous page stopped: a record and the index of the last event it returned from it.
     let resume: { key: string; index: number } | undefined;
     if (query.after) {
-      const hash = query.after.lastIndexOf('#');
-      const key = hash < 0 ? query.after : query.after.slice(0, hash);
-      const index = hash < 0 ? Number.NaN : Number(query.after.slice(hash + 1));
+      const cut = query.after.lastIndexOf('~');
+      const key = query.after.slice(0, Math.max(cut, 0));
+      const index = cut < 0 ? Number.NaN : Number(query.after.slice(cut + 1));
       if (!Number.isInteger(index) || index < 0) throw new RangeError(`not a page cursor: ${query.after}`);
       resume = { key, index };
       if (desc) {
@@ -146,7 +146,7 @@ export class EventStore {
         if (match(group[i]!)) events.push(group[i]!);
         if (events.length >= limit || examined >= SCAN_BUDGET) {
           const more = desc ? i > 0 : i < group.length - 1;
-          next = `${key}#${i}`;
+          next = `${key}~${i}`;
           // A page that ends with its record may still be the last one: look for any further record.
           if (!more && !(await this.#hasRecordBeyond(key, range, desc))) next = undefined;
           break scan;

@@ -83,6 +83,7 @@ describe('event store', () => {
     const undated = { 'source.ip': '10.2.0.1', 'feed.name': 'F' };
     await write([undated, { ...undated, 'source.ip': '10.2.0.2' }], ['u1', 'u2']);
     assert.deepEqual((await store.search({ from: Date.now() - 60_000 })).events.map((e) => e['source.ip']), ['10.2.0.2', '10.2.0.1'], 'no time.observation: kept under the time of writing');
+    await assert.rejects(store.search({ after: 's!1769904000000!b00000' }), /not a page cursor/);
     const filtered = await store.search({ filters: { 'source.ip': '10.0.5.0/24' }, limit: 1000 });
     assert.equal(filtered.events.length, 256);
 
