@@ -172,7 +172,7 @@ export const HubConfigSchema = Type.Object(
         release_after_idle_seconds: Type.Number({
           minimum: 0,
           default: 10,
-          description: 'After a burst, once the pipeline has been still this long, run one full garbage collection so the heap the burst grew goes back to the system (0: never).',
+          description: 'After a burst, once the pipeline has been still this long, run full garbage collections (three, at least 5 s apart) so the heap the burst grew goes back to the system (0: never).',
         }),
       },
       { additionalProperties: false, default: {} },

@@ -44,7 +44,6 @@ export class IdleMemoryRelease {
   }
 
   start(): void {
-    this.#quietSince = Date.now();
     this.#timer = setInterval(() => this.check(), Math.max(100, Math.min(this.#idleMs / 4, 2500)));
     this.#timer.unref();
   }

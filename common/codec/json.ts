@@ -21,6 +21,7 @@ function isUnorderable(key: string): boolean {
   return (c >= 48 && c <= 57) || key === '__proto__';
 }
 
+/** The slow path, for keys a copy would not keep in sorted order. */
 function writeByHand(event: Readonly<Record<string, unknown>>, keys: string[]): string {
   let out = '{';
   for (let i = 0; i < keys.length; i++) {

@@ -84,14 +84,14 @@ export class EventStore {
     return {
       writeOps: (events, ids) => {
         const ops: { type: 'put'; key: string; value: Buffer }[] = [];
-        let lastText: unknown = Number.NaN; // equal to nothing: the first event computes its time
+        let lastText: unknown;
         let lastMs = 0;
         const msOf = (event: Event): number => {
           const text = event['time.observation'];
-          if (text !== lastText || text === undefined) {
-            // (without time.observation an event is kept under the time it is written)
+          if (text === undefined) return Date.now(); // kept under the time it is written
+          if (text !== lastText) {
             lastText = text;
-            lastMs = Date.parse(String(text ?? '')) || Date.now();
+            lastMs = Date.parse(String(text)) || Date.now();
           }
           return lastMs;
         };
@@ -187,7 +187,8 @@ export class EventStore {
     let removed = 0;
     let gt = range.gt;
     while (removed < events) {
-      const entries = await this.#db.iterator({ gt, lt: range.lt, limit: 1000 }).all();
+      // Records hold up to MAX_GROUP events each: a few at a time keeps this read small.
+      const entries = await this.#db.iterator({ gt, lt: range.lt, limit: 64 }).all();
       if (entries.length === 0) break;
       const dels: { type: 'del'; key: string }[] = [];
       for (const [key, value] of entries) {
