@@ -13,7 +13,7 @@
  *   tsx bench/e2e.bench.ts [--quick] [--events N] [--backlog N] [--latency-s S] [--only throughput,latency,backlog,hub-backlog]
  * Prints figures; asserts nothing.
  */
-import { appendFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, closeSync, openSync, readSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { buildEntry, sleep, type Proc } from '../test/chaos/processes.js';
@@ -21,7 +21,7 @@ import { LineCounter } from '../test/chaos/run.js';
 import { rig, writeDropFeed } from '../test/durability/_rig.js';
 import { api } from '../test/helpers/setup.js';
 import { waitUntil } from '../test/helpers/processes.js';
-import { openSync, readSync, closeSync, readFileSync, statSync } from 'node:fs';
+import { hubUnitProcess } from '../test/helpers/units.js';
 
 const { values } = parseArgs({
   strict: false,
@@ -61,11 +61,8 @@ function sampler(proc: () => Proc | undefined): { stop(): number } {
 
 // The hub runs with the node flags and environment of the shipped systemd unit (deploy/systemd/vigil-hub.service),
 // as deployed.
-const unit = readFileSync(new URL('../deploy/systemd/vigil-hub.service', import.meta.url), 'utf8');
-const hubNodeArgs = (/^ExecStart=\S*node((?: --\S+)*) /m.exec(unit)?.[1] ?? '').trim().split(' ').filter(Boolean);
-const hubEnv = Object.fromEntries([...unit.matchAll(/^Environment=(.*)$/gm)].flatMap((m) => m[1]!.split(' ').map((kv) => kv.split('=') as [string, string])));
-const hubProcess = { nodeArgs: hubNodeArgs, env: hubEnv };
-console.log(`  hub node flags and environment (from the systemd unit): ${hubNodeArgs.join(' ') || 'none'}; ${JSON.stringify(hubEnv)}`);
+const hubProcess = hubUnitProcess();
+console.log(`  hub node flags and environment (from the systemd unit): ${hubProcess.nodeArgs.join(' ') || 'none'}; ${JSON.stringify(hubProcess.env)}`);
 
 // A fresh build of the current sources (dist/ may be older than the tree), unless VIGIL_ENTRY names one.
 let entry = process.env.VIGIL_ENTRY;
@@ -192,7 +189,7 @@ try {
       const r = await rig({ hub: { event_store: { enabled: true } } });
       const feed = writeDropFeed(join(r.dir, 'drop.txt'), n);
       const hub = track(await r.startHub({ entry, ...hubProcess }));
-      const stats = async (): Promise<{ inbox: { storedEvents: number }; memory: { idleCollections: number } }> => (await api(r.apiPort, '/api/v1/stats', { role: 'reader' })).body;
+      const stats = async (): Promise<{ inbox: { storedEvents: number }; memory: { idleCollections: number; malloc: string } }> => (await api(r.apiPort, '/api/v1/stats', { role: 'reader' })).body;
       await waitUntil(async () => (await stats()).memory.idleCollections >= 3, 120_000, () => 'the hub did not settle after start-up', 250);
       const rest = hub.rss();
       await api(r.apiPort, '/api/v1/pipeline/outputs/events/pause', { method: 'POST', role: 'operator' });
@@ -205,7 +202,8 @@ try {
       await sleep(2000); // V8 unmaps freed pages in the background
       const settled = hub.rss();
       const label = `${n.toLocaleString('en')}-event backlog`;
-      row(`hub RSS holding a ${label} (output paused): at rest → as it arrives → settled; peak`, `${MiB(rest)} → ${MiB(busy)} → ${MiB(settled)}; ${MiB(peak.stop())}`, 'no growth with the backlog');
+      const { malloc } = (await stats()).memory;
+      row(`hub RSS holding a ${label} (output paused, ${malloc}): at rest → as it arrives → settled; peak`, `${MiB(rest)} → ${MiB(busy)} → ${MiB(settled)}; ${MiB(peak.stop())}`, 'no growth with the backlog');
       if (drain) {
         const t0 = Date.now();
         await api(r.apiPort, '/api/v1/pipeline/outputs/events/resume', { method: 'POST', role: 'operator' });

@@ -20,7 +20,7 @@ import { Inbox } from './inbox/index.js';
 import { Pipeline } from './pipeline/index.js';
 import { checkBlocklists } from './pipeline/check.js';
 import { EventStore } from './eventstore/index.js';
-import { IdleMemoryRelease } from './memory.js';
+import { IdleMemoryRelease, mallocName } from './memory.js';
 import { openHubDb, type HubDb } from './store.js';
 
 export interface HubOptions {
@@ -36,6 +36,8 @@ export interface HubOptions {
 export class Hub {
   readonly version = VERSION;
   readonly startedAt = Date.now();
+  /** The malloc under the native heap: 'jemalloc' when the unit's LD_PRELOAD took effect (hub/memory.ts). */
+  readonly malloc = mallocName();
   readonly db: HubDb;
   readonly inbox: Inbox;
   readonly agents: AgentRegistry;
@@ -113,7 +115,7 @@ export class Hub {
         hub.#memory = new IdleMemoryRelease(() => hub.#activity(), { idleMs: config.memory.release_after_idle_seconds * 1000, log });
         hub.#memory.start();
       }
-      log.info({ mqtt: hub.broker.url, broker: hub.broker.mode, api: `${config.api.tls ? 'https' : 'http'}://${config.api.host}:${hub.apiPort}` }, 'Hub started.');
+      log.info({ mqtt: hub.broker.url, broker: hub.broker.mode, malloc: hub.malloc, api: `${config.api.tls ? 'https' : 'http'}://${config.api.host}:${hub.apiPort}` }, 'Hub started.');
       return hub;
     } catch (err) {
       // Undo what did start, so a failed start leaves no timers or sockets behind.
@@ -185,7 +187,7 @@ export class Hub {
       agents: this.agents.list().length,
       storage: this.#storage?.usage,
       eventStore: this.pipeline.eventStore ? { events: this.pipeline.eventStore.count } : undefined,
-      memory: { ...process.memoryUsage(), idleReleases: this.#memory?.releases ?? 0, idleCollections: this.#memory?.collections ?? 0 },
+      memory: { ...process.memoryUsage(), malloc: this.malloc, idleReleases: this.#memory?.releases ?? 0, idleCollections: this.#memory?.collections ?? 0 },
     };
   }
 

@@ -9,6 +9,7 @@
  * which a later one does. So a quiet spell gets ROUNDS collections, `idleMs` (at least 5 s) apart, of some tens of
  * milliseconds each, and a busy hub none.
  */
+import { readFileSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import type { Logger } from 'pino';
@@ -83,4 +84,21 @@ export function fullCollection(): () => void {
   const gc = runInNewContext('gc') as () => void;
   setFlagsFromString('--no-expose-gc');
   return gc;
+}
+
+/**
+ * The malloc the process runs on, from the libraries mapped into it: 'jemalloc' (or another preloaded allocator) when
+ * the unit's LD_PRELOAD took effect, else 'glibc' on Linux and 'system' elsewhere. The native heap (LevelDB, the
+ * msgpack and TLS buffers) lives there, and with glibc it stays fragmented after a large backlog: the hub's RSS then
+ * grows with the backlog it held (docs/performance.md).
+ */
+export function mallocName(): string {
+  let maps: string;
+  try {
+    maps = readFileSync('/proc/self/maps', 'latin1');
+  } catch {
+    return 'system';
+  }
+  for (const name of ['jemalloc', 'tcmalloc', 'mimalloc']) if (maps.includes(`/lib${name}`)) return name;
+  return maps.includes('/libc.so') || maps.includes('/libc-') ? 'glibc' : 'system';
 }
