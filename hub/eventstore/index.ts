@@ -11,8 +11,8 @@
  * A page's `next` is `<record key>~<index>`: the last event returned, inside its record (URL-safe as it is).
  */
 import ipaddr from 'ipaddr.js';
-import { pack, unpack } from '../../common/codec/batch.js';
 import type { Event, LocalOutput } from '../pipeline/define.js';
+import { records } from '../records.js';
 import type { HubDb } from '../store.js';
 
 export interface EventStoreOptions {
@@ -100,7 +100,7 @@ export class EventStore {
         for (let i = 1; i <= events.length; i++) {
           const ms = i < events.length ? msOf(events[i]!) : Number.NaN;
           if (ms === startMs && i - start < MAX_GROUP) continue;
-          ops.push({ type: 'put', key: timeKey(startMs, ids[start]), value: pack(events.slice(start, i)) });
+          ops.push({ type: 'put', key: timeKey(startMs, ids[start]), value: records.pack(events.slice(start, i)) });
           start = i;
           startMs = ms;
         }
@@ -137,7 +137,7 @@ export class EventStore {
     let next: string | undefined;
     let examined = 0;
     scan: for await (const [key, value] of this.#db.iterator({ ...range, reverse: desc })) {
-      const decoded = unpack<Event[] | Event>(value);
+      const decoded = records.unpack(value) as Event[] | Event;
       const group = Array.isArray(decoded) ? decoded : [decoded]; // a store written before records held groups
       let first = desc ? group.length - 1 : 0;
       if (resume && key === resume.key) first = desc ? resume.index - 1 : resume.index + 1;
