@@ -30,7 +30,6 @@ export interface ProcessedEntry {
 
 export type LogOp = { type: 'put'; key: string; value: Buffer } | { type: 'del'; key: string };
 
-
 /** Events kept decoded for the runners: a few reads' worth for each. */
 const RECENT_EVENTS = 40_000;
 const HEAD_KEY = 'm!processed-seq';
