@@ -27,6 +27,10 @@ const instructions = dockerfile
   .filter((l) => l.trim() !== '' && !l.trimStart().startsWith('#'));
 const runtimeStage = instructions.slice(instructions.findLastIndex((l) => l.startsWith('FROM ')));
 const jsonArgs = (instruction: string): string[] => JSON.parse(instruction.slice(instruction.indexOf('['))) as string[];
+/** The runtime stage's ENV assignments (`ENV K=V K2=V2` form). */
+const imageEnv: Record<string, string> = Object.fromEntries(
+  runtimeStage.filter((l) => l.startsWith('ENV ')).flatMap((l) => l.slice(4).trim().split(/\s+/).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])),
+);
 
 function healthcheck(url: string): { status: number | null; stderr: string } {
   const script = join(DEPLOY, 'docker', 'healthcheck.mjs');
@@ -47,7 +51,9 @@ describe('container image', () => {
     // The image's CMD, with the image's /opt/vigil being this checkout.
     const cmd = jsonArgs(runtimeStage.find((l) => l.startsWith('CMD '))!);
     assert.deepEqual(cmd.slice(0, 2), ['/bin/sh', '-c']);
-    const child = spawn(cmd[0]!, [cmd[1]!, cmd[2]!.replaceAll('/opt/vigil/', `${ROOT}/`)], { env: { ...process.env, VIGIL_CONFIG: file }, stdio: ['ignore', 'pipe', 'pipe'] });
+    // With the image's environment: on jemalloc (libjemalloc2, which the image installs and .ci/run installs here).
+    assert.equal(imageEnv.LD_PRELOAD, 'libjemalloc.so.2');
+    const child = spawn(cmd[0]!, [cmd[1]!, cmd[2]!.replaceAll('/opt/vigil/', `${ROOT}/`)], { env: { ...process.env, ...imageEnv, VIGIL_CONFIG: file }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -58,8 +64,9 @@ describe('container image', () => {
       assert.equal(health.status, 0, health.stderr);
       assert.equal(stderr, '', 'nothing on stderr');
       for (const line of stdout.split('\n').filter(Boolean)) {
-        const entry = JSON.parse(line) as { msg?: string; level?: number };
+        const entry = JSON.parse(line) as { msg?: string; level?: number; malloc?: string };
         assert.equal(typeof entry.msg, 'string', line);
+        if (entry.msg === 'Hub started.') assert.equal(entry.malloc, 'jemalloc', line);
       }
       // exec: the shell became node, so SIGTERM reaches the hub itself, which stops cleanly.
       child.kill('SIGTERM');
