@@ -75,22 +75,21 @@ export class RecordStage {
    * that the last one is known.
    */
   emit(text: string, value: unknown): void {
-    if (this.#held) this.#process(false);
-    this.#held = true;
-    this.#heldText = text;
-    this.#heldValue = value;
-    this.#heldFailed = false;
-    if (!this.#lookAhead) this.#process(false);
+    this.#hold(text, value, false, undefined);
   }
 
   /** A record that failed before the parser saw it (not JSON, a throwing onComment, …): rejected in its turn. */
   fail(text: string, err: unknown): void {
+    this.#hold(text, undefined, true, err);
+  }
+
+  #hold(text: string, value: unknown, failed: boolean, failure: unknown): void {
     if (this.#held) this.#process(false);
     this.#held = true;
     this.#heldText = text;
-    this.#heldValue = undefined;
-    this.#heldFailed = true;
-    this.#heldFailure = err;
+    this.#heldValue = value;
+    this.#heldFailed = failed;
+    this.#heldFailure = failure;
     if (!this.#lookAhead) this.#process(false);
   }
 
