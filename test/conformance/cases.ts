@@ -1,6 +1,6 @@
 /** Runs one conformance case directory (case.json, input, expected.jsonl) and compares the result. */
 import { readFileSync, existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { BoundParser } from '../../agent/parsers/framework/runner.js';
 import { loadParser } from '../../agent/parsers/registry.js';
 import { compareCase, type CaseOutcome, type Flat } from './compare.js';
@@ -37,7 +37,7 @@ export async function runCase(dir: string): Promise<CaseResult> {
       event: (e) => events.push(JSON.parse(JSON.stringify(e)) as Flat),
       reject: () => rejects++,
     });
-    outcome = compareCase(spec.parser, expected, expectedErrors, events, rejects);
+    outcome = compareCase(spec.parser, expected, expectedErrors, events, rejects, basename(dir));
   } catch (err) {
     outcome = { pass: false, difference: `error: ${(err as Error).message}`, rawMatches: 0, rawTotal: expected.length };
   }

@@ -1,10 +1,12 @@
 /**
  * Registry walk: every parser the registry finds has a fixture under `fixtures/<parser>/` that passes the shared
- * harness, a parameter schema that compiles with its defaults, and examples that parse without rejects.
+ * harness, a parameter schema that compiles with its defaults, examples that parse without rejects, and declared
+ * mapping tables for its docs. Edge cases of a feed (CRLF, comments, IPv6, odd whitespace, …) are more fixtures
+ * in subdirectories: `fixtures/<parser>/<edge-case>/case.json`, each run through the same harness.
  * Waivers live in one map, with the reason.
  */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -16,6 +18,16 @@ const WAIVERS: Record<string, string> = {};
 
 const parsers = await allParsers();
 
+/** The subdirectories of a parser's fixture that are cases of their own. */
+function edgeCases(parser: string): string[] {
+  const dir = join(FIXTURES, parser);
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { withFileTypes: true })
+    .filter((d) => d.isDirectory() && existsSync(join(dir, d.name, 'case.json')))
+    .map((d) => d.name)
+    .sort();
+}
+
 describe('every parser', () => {
   it('is found by the registry', () => assert.ok(parsers.length > 0));
   for (const parser of parsers) {
@@ -25,6 +37,12 @@ describe('every parser', () => {
         const dir = join(FIXTURES, parser.name);
         assert.ok(existsSync(join(dir, 'case.json')), `no fixture at ${dir}`);
         await checkFixture(dir);
+      });
+      for (const edge of edgeCases(parser.name)) {
+        it(`edge case: ${edge}`, async () => checkFixture(join(FIXTURES, parser.name, edge)));
+      }
+      it('declares its mapping tables', () => {
+        assert.ok((parser.mappings ?? []).length > 0, 'no `mappings`: declare the tables the parser maps by (they are its docs)');
       });
       it('has a summary and examples that parse cleanly', async () => {
         assert.ok(parser.summary.length > 10, 'summary too short');

@@ -141,6 +141,12 @@ export interface ParserDefinition<PS extends TObject = TObject, S = any, V = any
   /** Start-up check of the (schema-valid) parameters, e.g. that a regex compiles; throw VIGIL_E_CONFIG to stop start-up. */
   check?(params: Static<PS>): void;
   examples?: ParserExample[];
+  /**
+   * What the parser maps, as tables (feed value → classification, column → field, fixed fields): shown in its
+   * generated docs so a reviewer can compare them with IntelMQ's parser at a glance. Declare the tables the parser
+   * itself uses (pass the Map), not copies of them.
+   */
+  mappings?: readonly MappingTable[];
   /** Once per report, before any record: check the report and build per-report state. Throwing rejects the report. */
   begin?(ctx: ParseContext<Static<PS>, S>): S;
   /** A comment line (see `comment`): e.g. read a `Last-Modified` header into the state. Throwing rejects that line only. */
@@ -149,6 +155,17 @@ export interface ParserDefinition<PS extends TObject = TObject, S = any, V = any
   parse(record: ParseRecord<V>, ctx: ParseContext<Static<PS>, S>): Fields | Fields[] | null | undefined | void;
   /** The text for `raw` when the parser does not set `raw` itself (default: `record.text`). */
   raw?(record: ParseRecord<V>, ctx: ParseContext<Static<PS>, S>): string;
+}
+
+/** One mapping table of a parser (see ParserDefinition.mappings). */
+export interface MappingTable {
+  title: string;
+  /** Column headings, e.g. `['activity', 'classification.type']`. */
+  columns: readonly string[];
+  /** The rows: a Map (key → value, or key → [values]) or a list of rows. Strings are shown as code, other values as JSON. */
+  rows: ReadonlyMap<unknown, unknown> | Iterable<readonly unknown[]>;
+  /** A short note shown under the table (e.g. what happens to a value not in it). */
+  note?: string;
 }
 
 export function defineParser<PS extends TObject, S = undefined, V = any>(def: ParserDefinition<PS, S, V>): ParserDefinition<PS, S, V> {
