@@ -32,12 +32,13 @@ export async function runCase(dir: string): Promise<CaseResult> {
   let rejects = 0;
   let outcome: CaseOutcome;
   try {
-    const bound = new BoundParser(await loadParser(spec.parser), params);
+    const parser = await loadParser(spec.parser);
+    const bound = new BoundParser(parser, params);
     await bound.run(spec.report ?? {}, readFileSync(join(dir, 'input')), {
       event: (e) => events.push(JSON.parse(JSON.stringify(e)) as Flat),
       reject: () => rejects++,
     });
-    outcome = compareCase(spec.parser, expected, expectedErrors, events, rejects, basename(dir));
+    outcome = compareCase(spec.parser, expected, expectedErrors, events, rejects, (parser.differences ?? []).filter((d) => d.case === basename(dir)));
   } catch (err) {
     outcome = { pass: false, difference: `error: ${(err as Error).message}`, rawMatches: 0, rawTotal: expected.length };
   }

@@ -147,6 +147,13 @@ export interface ParserDefinition<PS extends TObject = TObject, S = any, V = any
    * itself uses (pass the Map), not copies of them.
    */
   mappings?: readonly MappingTable[];
+  /**
+   * Where this parser deliberately gives something other than IntelMQ's for the same input, each shown by a
+   * conformance case. The conformance comparer accepts exactly these and no others; the docs list them
+   * (docs/parsers/differences.md). Only for behaviour better for the user than IntelMQ's (a stricter check that
+   * rejects with a reason, a documented IntelMQ quirk).
+   */
+  differences?: readonly IntelmqDifference[];
   /** Once per report, before any record: check the report and build per-report state. Throwing rejects the report. */
   begin?(ctx: ParseContext<Static<PS>, S>): S;
   /** A comment line (see `comment`): e.g. read a `Last-Modified` header into the state. Throwing rejects that line only. */
@@ -166,6 +173,24 @@ export interface MappingTable {
   rows: ReadonlyMap<unknown, unknown> | Iterable<readonly unknown[]>;
   /** A short note shown under the table (e.g. what happens to a value not in it). */
   note?: string;
+}
+
+/** One deliberate difference from IntelMQ's parser (see ParserDefinition.differences). */
+export interface IntelmqDifference {
+  /** The conformance case that shows it (a directory under conformance/ or conformance-next/). */
+  case: string;
+  /** The field that differs. */
+  field: string;
+  /** What IntelMQ gives, in words or by example. */
+  intelmq: string;
+  /** What Vigil gives instead. */
+  vigil: string;
+  why: string;
+  /**
+   * True when IntelMQ's value `want` and Vigil's `got` (undefined where the field is absent) differ exactly in
+   * the way described; the comparer accepts nothing else for this case and field.
+   */
+  accepts(want: unknown, got: unknown): boolean;
 }
 
 export function defineParser<PS extends TObject, S = undefined, V = any>(def: ParserDefinition<PS, S, V>): ParserDefinition<PS, S, V> {
