@@ -8,17 +8,15 @@ import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { validateConfig } from '../common/config/validate.js';
 import { ConfigError } from '../common/errors.js';
-import { loadNamedModule } from '../common/modules.js';
 import { VERSION } from '../common/version.js';
 import type { CollectorDefinition } from './collectors/define.js';
+import { loadCollector } from './collectors/registry.js';
 import type { AgentConfig } from './config.js';
 import { Feed } from './feed.js';
 import { Forwarder } from './forwarder/index.js';
-import { Outbox } from './outbox/index.js';
+import { Outbox, type OutboxDeadLetter } from './outbox/index.js';
 import { BoundParser } from './parsers/framework/runner.js';
 import { loadParser } from './parsers/registry.js';
-import { dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
 
 export interface AgentOptions {
   config: AgentConfig;
@@ -30,12 +28,8 @@ export interface AgentOptions {
 }
 
 const STOP_DEADLINE_MS = 5000;
-const COLLECTORS = join(dirname(fileURLToPath(import.meta.url)), 'collectors');
 
-export function loadCollector(type: string): Promise<CollectorDefinition> {
-  return loadNamedModule<CollectorDefinition>(join(COLLECTORS, /^[a-z0-9_]+$/.test(type) ? type : '_invalid'), type, 'collector');
-}
-
+export { loadCollector };
 export class Agent {
   readonly startedAt = Date.now();
   readonly outbox: Outbox;
@@ -95,6 +89,8 @@ export class Agent {
       maxBytes: config.outbox.max_bytes,
       fullPolicy: config.outbox.full_policy,
     });
+    // What the outbox cannot send is kept aside and counted (status().outbox.deadLetters); the rest goes on.
+    outbox.on('deadletter', (letter: OutboxDeadLetter) => log.warn({ stage: letter.stage, events: letter.events.length, reason: letter.reason }, 'Kept aside in the outbox dead letters: it cannot be sent.'));
     let forwarder: Forwarder | undefined;
     if (!options.offline) {
       const read = (p: string | undefined): Buffer | undefined => (p ? readFileSync(resolvePath(p)) : undefined);

@@ -4,6 +4,7 @@
  * resolves once they are durable, and only then may the collector forget the data (move a file, save an offset).
  */
 import type { Static, TObject } from 'typebox';
+import type { ComponentInfo } from '../../common/component.js';
 import type { Logger } from 'pino';
 import type { ParseStats, ReportInput } from '../parsers/framework/runner.js';
 
@@ -48,12 +49,18 @@ export interface Collector {
   stop(): Promise<void>;
 }
 
-export interface CollectorDefinition<PS extends TObject = TObject> {
+export interface CollectorDefinition<PS extends TObject = TObject> extends ComponentInfo<PS> {
   /** The collector type, e.g. `http`; the file is `agent/collectors/<type>.ts`. */
   name: string;
-  summary: string;
-  params: PS;
+  /** Configurations as they are written under a feed's `collector:` (validated against `params` by a test). */
+  examples: readonly CollectorExample[];
   create(params: Static<PS>, ctx: CollectorContext): Collector;
+}
+
+/** One example configuration of a collector: its parameters, with what they do. */
+export interface CollectorExample {
+  description: string;
+  params: Record<string, unknown>;
 }
 
 export function defineCollector<PS extends TObject>(def: CollectorDefinition<PS>): CollectorDefinition<PS> {

@@ -15,6 +15,11 @@ import { schedule, ScheduleParams, type Scheduled } from './_schedule.js';
 export default defineCollector({
   name: 'file',
   summary: 'Reads a local file as one report, at start-up and on a cron schedule; unchanged content is skipped.',
+  intelmq: 'intelmq.bots.collectors.file.collector_file',
+  examples: [
+    { description: 'A local list read at start-up and every hour', params: { type: 'file', path: 'feeds/drop.txt', schedule: '0 * * * *' } },
+    { description: 'Read once, at start-up only', params: { type: 'file', path: '/srv/feeds/blocklist.txt' } },
+  ],
   params: Type.Object(
     {
       type: Type.Literal('file'),

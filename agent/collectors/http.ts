@@ -54,6 +54,23 @@ class RetryAfterError extends Error {
 export default defineCollector({
   name: 'http',
   summary: 'Downloads a URL on a cron schedule, with conditional requests, retries with backoff, archive extraction and a size cap.',
+  intelmq: 'intelmq.bots.collectors.http.collector_http',
+  examples: [
+    { description: 'Spamhaus DROP, daily', params: { type: 'http', url: 'https://www.spamhaus.org/drop/drop.txt', schedule: '0 3 * * *' } },
+    {
+      description: 'A zipped CSV behind basic auth, through a proxy, with a private CA',
+      params: {
+        type: 'http',
+        url: 'https://feeds.example.net/daily.zip',
+        schedule: '15 */6 * * *',
+        username: 'cert',
+        password: 'secret',
+        extract_files: ['daily.csv'],
+        https_proxy: 'http://proxy.example.net:3128',
+        ca_file: '/etc/vigil/feeds-ca.pem',
+      },
+    },
+  ],
   params: Type.Object(
     {
       type: Type.Literal('http'),

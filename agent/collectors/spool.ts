@@ -38,6 +38,11 @@ interface SpoolState {
 export default defineCollector({
   name: 'spool',
   summary: 'Takes each file that arrives in a directory as one report, then moves it to done/ (or deletes it); failures go to failed/.',
+  intelmq: 'intelmq.bots.collectors.file.collector_file',
+  examples: [
+    { description: 'CSV reports dropped into a directory by another tool', params: { type: 'spool', path: '/var/spool/vigil/shadowserver', pattern: '*.csv' } },
+    { description: 'Delete each file once its events are stored', params: { type: 'spool', path: 'incoming', delete_file: true } },
+  ],
   params: Type.Object(
     {
       type: Type.Literal('spool'),

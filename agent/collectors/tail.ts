@@ -64,6 +64,10 @@ const nonce = (): string => randomBytes(8).toString('hex');
 export default defineCollector({
   name: 'tail',
   summary: 'Follows growing log files (a glob), parsing every new line; survives restarts, kill -9, rotation and truncation without losing or repeating a line.',
+  examples: [
+    { description: 'Every log of an application, from where the agent left off', params: { type: 'tail', path: '/var/log/honeypot/*.log' } },
+    { description: 'One file, from its beginning the first time', params: { type: 'tail', path: '/var/log/ids/alerts.json', start_at: 'beginning' } },
+  ],
   params: Type.Object(
     {
       type: Type.Literal('tail'),

@@ -29,6 +29,11 @@ interface Connection {
 export default defineCollector({
   name: 'tcp',
   summary: 'Listens on a TCP port for newline- or octet-count-framed messages (syslog), parsed in chunks with back-pressure.',
+  intelmq: 'intelmq.bots.collectors.tcp.collector',
+  examples: [
+    { description: 'Syslog over TCP from the local network, header stripped', params: { type: 'tcp', address: '0.0.0.0', port: 6514, syslog_header: 'strip' } },
+    { description: 'Newline-framed lines on loopback', params: { type: 'tcp', port: 5000, framing: 'newline' } },
+  ],
   params: Type.Object(
     {
       type: Type.Literal('tcp'),

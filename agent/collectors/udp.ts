@@ -17,6 +17,10 @@ const DROP_LOG_INTERVAL_MS = 10_000;
 export default defineCollector({
   name: 'udp',
   summary: 'Listens on a UDP port (syslog); each datagram is one or more lines. Datagrams that cannot be queued are dropped and counted.',
+  examples: [
+    { description: 'Syslog datagrams on the standard port', params: { type: 'udp', address: '0.0.0.0', port: 514 } },
+    { description: 'A larger queue and socket buffer for bursts', params: { type: 'udp', port: 5140, max_queue_datagrams: 100000, receive_buffer_bytes: 4194304 } },
+  ],
   params: Type.Object(
     {
       type: Type.Literal('udp'),

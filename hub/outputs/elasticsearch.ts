@@ -34,6 +34,11 @@ export default defineOutput({
   name: 'elasticsearch',
   summary: 'Indexes events into Elasticsearch with the bulk API, document _id = event id, optional daily/weekly/monthly/yearly indices.',
   delivery: 'exactly-once',
+  intelmq: 'intelmq.bots.outputs.elasticsearch.output',
+  examples: [
+    { description: 'One local node, one index per month', params: { elastic_host: '127.0.0.1', elastic_index: 'vigil', rotate_index: 'monthly' } },
+    { description: 'A TLS cluster with an API key', params: { nodes: ['https://es1.example.net:9200', 'https://es2.example.net:9200'], api_key: 'aWQ6a2V5', ssl_ca_certificate: '/etc/vigil/es-ca.pem' } },
+  ],
   params: Type.Object(
     {
       elastic_host: Type.String({ default: '127.0.0.1', description: 'Elasticsearch host (ignored when `nodes` is given).' }),

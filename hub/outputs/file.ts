@@ -52,6 +52,11 @@ export default defineOutput({
   name: 'file',
   summary: 'Appends events as JSON lines to files named by a template, rotating by date, field or size; exactly once across restarts.',
   delivery: 'exactly-once',
+  intelmq: ['intelmq.bots.outputs.file.output', 'intelmq.bots.outputs.files.output'],
+  examples: [
+    { description: 'All events in one JSON-lines file', params: { path: '/var/lib/vigil/events.jsonl' } },
+    { description: 'One file per feed and day, parts of at most 1 GiB', params: { path: '/var/lib/vigil/{feed.name}/{time.observation:%Y-%m-%d}.jsonl', max_bytes: 1073741824 } },
+  ],
   params: Type.Object(
     {
       path: Type.String({

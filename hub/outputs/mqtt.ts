@@ -22,6 +22,10 @@ export default defineOutput({
   name: 'mqtt',
   summary: 'Republishes events (one message each, or a JSON array per batch) to an MQTT broker with QoS 1, resolving after every PUBACK.',
   delivery: 'at-least-once',
+  examples: [
+    { description: 'One message per event, on a topic per feed', params: { url: 'mqtt://broker.example.net:1883', topic: 'cert/events/{feed.name}' } },
+    { description: 'One JSON array per batch over TLS, MQTT 5', params: { url: 'mqtts://broker.example.net:8883', message: 'batch', protocol_version: 5, username: 'vigil', password: 'secret' } },
+  ],
   params: Type.Object(
     {
       url: Type.String({ description: 'Broker URL: mqtt://host:1883 or mqtts://host:8883.' }),

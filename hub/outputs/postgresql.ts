@@ -21,6 +21,11 @@ export default defineOutput({
   name: 'postgresql',
   summary: "Inserts events into IntelMQ's EventDB table in PostgreSQL, one transaction per batch, idempotent on the event id.",
   delivery: 'exactly-once',
+  intelmq: 'intelmq.bots.outputs.sql.output',
+  examples: [
+    { description: "IntelMQ's EventDB on the local server", params: { host: 'localhost', database: 'intelmq-events', user: 'intelmq', table: 'events' } },
+    { description: 'A new table, created with the EventDB columns, over verified TLS', params: { host: 'db.example.net', sslmode: 'verify-full', sslrootcert: '/etc/vigil/db-ca.pem', table: 'vigil.events', create_table: true } },
+  ],
   params: Type.Object(
     {
       host: Type.String({ default: 'localhost', description: 'Server host name or IP, or the directory of its Unix socket.' }),

@@ -20,6 +20,10 @@ export default defineOutput({
   name: 'splunk',
   summary: 'Sends events to a Splunk HTTP Event Collector in batches, optionally waiting for indexer acknowledgement.',
   delivery: 'at-least-once',
+  examples: [
+    { description: 'A HEC endpoint, events timed by time.source', params: { url: 'https://splunk.example.net:8088', token: '00000000-0000-0000-0000-000000000000', index: 'threatintel' } },
+    { description: 'Waiting for indexer acknowledgement', params: { url: 'https://splunk.example.net:8088', token: '00000000-0000-0000-0000-000000000000', indexer_ack: true, channel: '11111111-2222-3333-4444-555555555555' } },
+  ],
   params: Type.Object(
     {
       url: Type.String({ description: 'Base URL of the collector, e.g. https://splunk.example.org:8088.' }),

@@ -16,6 +16,11 @@ export default defineOutput({
   name: 'webhook',
   summary: 'POSTs each batch as a JSON array of events to an HTTP(S) endpoint; non-2xx answers are retried.',
   delivery: 'at-least-once',
+  intelmq: 'intelmq.bots.outputs.restapi.output',
+  examples: [
+    { description: 'POST each batch to an internal service', params: { url: 'https://ticketing.example.net/api/intel' } },
+    { description: 'PUT with a bearer token', params: { url: 'https://soc.example.net/ingest', method: 'PUT', auth_type: 'bearer', auth_token: 'abc123' } },
+  ],
   params: Type.Object(
     {
       url: Type.String({ description: 'The endpoint, http:// or https://.' }),

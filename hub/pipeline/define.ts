@@ -4,6 +4,7 @@
  * which validates and may throw a config error (stopping start-up) and returns an object with one hot method.
  */
 import type { Static, TObject } from 'typebox';
+import type { ComponentInfo } from '../../common/component.js';
 import type { Logger } from 'pino';
 
 export type Event = Record<string, unknown>;
@@ -26,6 +27,8 @@ export interface ComponentContext {
 
 export interface ComponentStore {
   get(key: string): Promise<Buffer | undefined>;
+  /** The values of many keys in one read (undefined where absent), like `get` for each: for a batch's lookups. */
+  getMany(keys: readonly string[]): Promise<(Buffer | undefined)[]>;
   put(key: string, value: Buffer | string): void;
   del(key: string): void;
   /** Entries whose key starts with `prefix`, in key order (committed state only). */
@@ -41,11 +44,14 @@ export interface Expert {
   close?(): Promise<void>;
 }
 
-export interface ExpertDefinition<PS extends TObject = TObject> {
+export interface ExpertDefinition<PS extends TObject = TObject> extends ComponentInfo<PS> {
   /** IntelMQ's expert name, e.g. `taxonomy`; the file is `hub/experts/<name>.ts`. */
   name: string;
-  summary: string;
-  params: PS;
+  /**
+   * Input → output tables: shown in the docs and run by the experts' shared harness (test/hub/experts/), so every
+   * example is also a test. Relative paths in `params` resolve against test/fixtures/experts/.
+   */
+  examples: readonly ExpertExample[];
   create(params: Static<PS>, ctx: ComponentContext): Expert | Promise<Expert>;
 }
 
@@ -78,14 +84,28 @@ export interface LocalWrite {
   committed?(): void;
 }
 
-export interface OutputDefinition<PS extends TObject = TObject> {
+export interface OutputDefinition<PS extends TObject = TObject> extends ComponentInfo<PS> {
   /** The output type, e.g. `file`; the file is `hub/outputs/<type>.ts`. */
   name: string;
-  summary: string;
-  params: PS;
+  /** Configurations as they are written under `pipeline.outputs` (validated against `params` by a test). */
+  examples: readonly ConfigExample[];
   /** How a redelivered batch is handled: `exactly-once` (idempotent or checkpointed) or `at-least-once`. */
   delivery: 'exactly-once' | 'at-least-once';
   create(params: Static<PS>, ctx: ComponentContext): Output | Promise<Output>;
+}
+
+/** One example of an expert: events in, the events that come out (in order; fewer where some are dropped). */
+export interface ExpertExample {
+  description: string;
+  params?: Record<string, unknown>;
+  input: Event[];
+  output: Event[];
+}
+
+/** One example configuration of a component: its parameters, with what they do. */
+export interface ConfigExample {
+  description: string;
+  params: Record<string, unknown>;
 }
 
 export function defineExpert<PS extends TObject>(def: ExpertDefinition<PS>): ExpertDefinition<PS> {

@@ -4,6 +4,7 @@
  * belongs to the runner (runner.ts), so every parser behaves the same way on bad input.
  */
 import Type, { type Static, type TObject } from 'typebox';
+import type { ComponentInfo } from '../../../common/component.js';
 
 /** Field → value as the parser found it. The runner sanitises every value against the ontology. */
 export type Fields = Record<string, unknown>;
@@ -125,14 +126,11 @@ export interface ParserExample {
   report?: Record<string, unknown>;
 }
 
-export interface ParserDefinition<PS extends TObject = TObject, S = any, V = any> {
+export interface ParserDefinition<PS extends TObject = TObject, S = any, V = any> extends ComponentInfo<PS> {
   /** Short name, e.g. `spamhaus.drop`; the file lives at `agent/parsers/spamhaus/drop.ts`. */
   name: string;
-  summary: string;
   /** The IntelMQ module this parser stands in for, e.g. `intelmq.bots.parsers.spamhaus.parser_drop`. */
   intelmq?: string;
-  /** Parameters with defaults and descriptions: the single place they are declared. */
-  params: PS;
   /**
    * How reports are cut into records: fixed, or chosen per report from the parameters, the report fields and the
    * start of its text (e.g. a JSON list or JSON lines). Throwing refuses the report.

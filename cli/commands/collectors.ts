@@ -1,0 +1,4 @@
+import { collectors } from '../../agent/collectors/registry.js';
+import { listingCommand, yamlExamples } from './_components.js';
+
+export default listingCommand({ registry: collectors, examples: (d) => yamlExamples(d.examples, (params) => ({ collector: params })) });
