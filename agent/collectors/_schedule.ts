@@ -25,6 +25,15 @@ export async function checkCron(expression: string): Promise<string | undefined>
   return cron.validate(expression) ? undefined : `'${expression}' is not a valid cron expression`;
 }
 
+/**
+ * Makes `run` one at a time: a call while a run is going waits for it, then runs. A collector's `runOnce` (tests,
+ * `vigil agent --once`) and its schedule share one such run, so two runs never read and store the same data at once.
+ */
+export function oneAtATime(run: () => Promise<void>): () => Promise<void> {
+  let last: Promise<void> = Promise.resolve();
+  return () => (last = last.then(run, run));
+}
+
 export async function schedule(params: { schedule?: string; timezone?: string; run_at_start: boolean }, run: () => Promise<void>, log: Logger): Promise<Scheduled> {
   let running: Promise<void> | undefined;
   let stopped = false;

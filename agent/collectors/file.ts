@@ -10,7 +10,7 @@ import { pathToFileURL } from 'node:url';
 import { pipeline } from 'node:stream/promises';
 import Type from 'typebox';
 import { defineCollector } from './define.js';
-import { schedule, ScheduleParams, type Scheduled } from './_schedule.js';
+import { oneAtATime, schedule, ScheduleParams, type Scheduled } from './_schedule.js';
 
 export default defineCollector({
   name: 'file',
@@ -31,7 +31,7 @@ export default defineCollector({
   create(params, ctx) {
     const path = ctx.resolvePath(params.path);
     let scheduled: Scheduled | undefined;
-    const runOnce = async (): Promise<void> => {
+    const runOnce = oneAtATime(async (): Promise<void> => {
       try {
         const digest = await fileDigest(path);
         // feed.url names where the data came from; parsers that tell lists apart by URL (spamhaus.drop) use it.
@@ -42,7 +42,7 @@ export default defineCollector({
         ctx.log.error({ path, err: (err as Error).message }, 'Reading the file failed.');
         ctx.recordRun({ ok: false, error: (err as Error).message });
       }
-    };
+    });
     return {
       async start() {
         scheduled = await schedule(params, runOnce, ctx.log);

@@ -20,7 +20,7 @@ import { Backoff } from '../../common/backoff.js';
 import { ConfigError } from '../../common/errors.js';
 import { detectFormat, readTar, readZipDirectory, readZipEntry, type Member } from './_archive.js';
 import { defineCollector } from './define.js';
-import { schedule, ScheduleParams, type Scheduled } from './_schedule.js';
+import { oneAtATime, schedule, ScheduleParams, type Scheduled } from './_schedule.js';
 
 /** What the agent remembers of this feed between runs (state key `http`). */
 interface HttpState {
@@ -235,7 +235,7 @@ export default defineCollector({
       return events;
     };
 
-    const runOnce = async (): Promise<void> => {
+    const runOnce = oneAtATime(async (): Promise<void> => {
       mkdirSync(ctx.workDir, { recursive: true });
       const file = join(ctx.workDir, 'download.part');
       const backoff = new Backoff({ initialMs: params.retry_initial_ms, maxMs: params.retry_max_ms });
@@ -269,7 +269,7 @@ export default defineCollector({
         await rm(file, { force: true });
         await rm(`${file}.gunzip`, { force: true });
       }
-    };
+    });
 
     return {
       async start() {
