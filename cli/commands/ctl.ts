@@ -150,6 +150,7 @@ const COMMANDS: Record<string, (ctx: Ctx, args: string[]) => Promise<void>> = {
           ['events received', String(a.eventsReceived)],
           ['batches', `${a.batchesReceived} (${a.duplicateBatches} duplicates)`],
           ['refused', String(a.refused)],
+          ['invalid heartbeats', String(a.invalidHeartbeats ?? 0)],
         ]),
       );
       const feeds = Object.entries((a.feeds ?? {}) as Record<string, unknown>);

@@ -4,6 +4,9 @@
  * to the hub's LevelDB from time to time, so a restarted hub still lists its agents.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import Type from 'typebox';
+import { Compile } from 'typebox/compile';
+import { configProblems } from '../../common/config/validate.js';
 import type { HubDb } from '../store.js';
 
 export interface AgentCredential {
@@ -25,6 +28,35 @@ export interface AgentStatus {
   batchesReceived: number;
   duplicateBatches: number;
   refused: number;
+  /** Heartbeats that were not a status document (not JSON, or fields of the wrong type): counted, not kept. */
+  invalidHeartbeats: number;
+}
+
+/**
+ * What an agent's heartbeat carries (agent/index.ts `status()`); more keys may come from newer agents. Checked,
+ * because the agents API serves these values as typed fields.
+ */
+const Heartbeat = Type.Object({
+  version: Type.Optional(Type.String({ maxLength: 200 })),
+  uptimeSeconds: Type.Optional(Type.Number({ minimum: 0 })),
+  outbox: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+  feeds: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+});
+const checkHeartbeat = Compile(Heartbeat);
+
+/** The status fields of a heartbeat payload, or why it is not one. */
+export function parseHeartbeat(payload: Buffer): { status: Partial<AgentStatus> } | { problem: string } {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(payload.toString('utf8'));
+  } catch (err) {
+    return { problem: `not JSON: ${(err as Error).message}` };
+  }
+  if (!checkHeartbeat.Check(doc)) {
+    const problems = doc !== null && typeof doc === 'object' && !Array.isArray(doc) ? configProblems(Heartbeat, doc, 'heartbeat') : [{ path: 'heartbeat', message: 'expected: a JSON object' }];
+    return { problem: problems.map((p) => `${p.path}: ${p.message}`).join('; ') };
+  }
+  return { status: { version: doc.version, uptimeSeconds: doc.uptimeSeconds, outboxDepth: doc.outbox, feeds: doc.feeds } };
 }
 
 export function hashToken(token: string): string {
@@ -42,6 +74,10 @@ export class AgentRegistry {
   readonly #status = new Map<string, AgentStatus>();
   #dirty = new Set<string>();
   #fromConfig = new Set<string>();
+  /** Agents whose invalid heartbeat was logged since the hub started (once per agent: one comes every 30 s). */
+  readonly #loggedInvalid = new Set<string>();
+  /** Heartbeats since the hub started, for /metrics and /api/v1/stats. */
+  readonly heartbeats = { received: 0, invalid: 0 };
 
   private constructor(db: HubDb) {
     this.#db = db;
@@ -57,6 +93,7 @@ export class AgentRegistry {
     registry.replaceConfigured(configured);
     for await (const [key, value] of db.iterator({ gt: 'a!status!', lt: 'a!status!~' })) {
       const status = JSON.parse(value.toString()) as AgentStatus;
+      status.invalidHeartbeats ??= 0; // saved by a hub that did not count them
       registry.#status.set(key.slice('a!status!'.length), { ...status, connected: false });
     }
     return registry;
@@ -117,7 +154,7 @@ export class AgentRegistry {
   status(id: string): AgentStatus {
     let s = this.#status.get(id);
     if (!s) {
-      s = { id, connected: false, lastSeen: undefined, version: undefined, outboxDepth: undefined, uptimeSeconds: undefined, feeds: undefined, eventsReceived: 0, batchesReceived: 0, duplicateBatches: 0, refused: 0 };
+      s = { id, connected: false, lastSeen: undefined, version: undefined, outboxDepth: undefined, uptimeSeconds: undefined, feeds: undefined, eventsReceived: 0, batchesReceived: 0, duplicateBatches: 0, refused: 0, invalidHeartbeats: 0 };
       this.#status.set(id, s);
     }
     return s;
@@ -134,7 +171,26 @@ export class AgentRegistry {
     this.#dirty.add(id);
   }
 
-  count(id: string, field: 'eventsReceived' | 'batchesReceived' | 'duplicateBatches' | 'refused', n = 1): void {
+  /**
+   * Takes a heartbeat: the agent is connected and seen now; a valid one replaces its status, an invalid one is
+   * counted. Returns the problem of an agent's first invalid heartbeat, for the caller to log; undefined otherwise.
+   */
+  heartbeat(id: string, payload: Buffer): string | undefined {
+    this.heartbeats.received++;
+    const parsed = parseHeartbeat(payload);
+    if ('status' in parsed) {
+      this.touch(id, { ...parsed.status, connected: true });
+      return undefined;
+    }
+    this.heartbeats.invalid++;
+    this.touch(id, { connected: true });
+    this.count(id, 'invalidHeartbeats');
+    if (this.#loggedInvalid.has(id)) return undefined;
+    this.#loggedInvalid.add(id);
+    return parsed.problem;
+  }
+
+  count(id: string, field: 'eventsReceived' | 'batchesReceived' | 'duplicateBatches' | 'refused' | 'invalidHeartbeats', n = 1): void {
     this.status(id)[field] += n;
     this.#dirty.add(id);
   }

@@ -17,6 +17,7 @@ const Agent = Type.Object({
   batchesReceived: Type.Integer(),
   duplicateBatches: Type.Integer(),
   refused: Type.Integer(),
+  invalidHeartbeats: Type.Integer({ description: 'Heartbeats that were not a status document (counted, not kept)' }),
 });
 
 const IdParams = Type.Object({ id: Type.String({ pattern: AGENT_ID.source }) });

@@ -3,7 +3,9 @@
  * operator < admin); routes without one are public (health, readiness, docs). Tokens are configured as SHA-256
  * hashes. Failed authentications are rate-limited per client address (@fastify/rate-limit counting only
  * requests without a valid token); past the limit the address gets 429 for the rest of the minute, valid token
- * or not, so guessing tokens is slow.
+ * or not, so guessing tokens is slow. Every failure and every refused request is counted (/metrics,
+ * /api/v1/stats); each failure is logged with the address and the route — never the token — and a lock-out once,
+ * when it starts.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import rateLimit from '@fastify/rate-limit';
@@ -34,9 +36,24 @@ declare module 'fastify' {
   }
 }
 
+/** Counted since the hub started. */
+export interface AuthStats {
+  /** Requests refused 401: no bearer token. */
+  missingToken: number;
+  /** Requests refused 401: a token that is not configured. */
+  invalidToken: number;
+  /** Requests refused 429 because their address was locked out. */
+  lockedOut: number;
+  /** Lock-outs begun (an address reaching auth_failures_per_minute). */
+  lockouts: number;
+}
+
+export const newAuthStats = (): AuthStats => ({ missingToken: 0, invalidToken: 0, lockedOut: 0, lockouts: 0 });
+
 export interface AuthOptions {
   tokens: () => readonly ApiToken[];
   failuresPerMinute: number;
+  stats: AuthStats;
 }
 
 export function identify(header: string | undefined, tokens: readonly ApiToken[]): Identity | undefined {
@@ -55,17 +72,31 @@ async function authPlugin(app: FastifyInstance, options: AuthOptions): Promise<v
   // has already answered 401, so a global limiter would never see a failure — and it must count only failures.
   await app.register(rateLimit, { global: false, max: options.failuresPerMinute, timeWindow: 60_000 });
   const failures = app.createRateLimit();
+  const { stats } = options;
   app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
     const needed = request.routeOptions.config?.role;
     if (needed === undefined) return;
     // An address over the limit is refused even with a valid token: were a correct guess let through, the limit
     // would not slow guessing at all (a wrong guess 429, the right one 200).
     const state = await failures(request, { increment: false });
-    if (!state.isAllowed && state.remaining === 0) return tooMany(reply, state.ttlInSeconds);
+    if (!state.isAllowed && state.remaining === 0) {
+      stats.lockedOut++;
+      return tooMany(reply, state.ttlInSeconds);
+    }
     request.identity = identify(request.headers.authorization, options.tokens());
     if (!request.identity) {
-      await failures(request);
-      const message = request.headers.authorization ? 'invalid token' : 'missing bearer token';
+      const after = await failures(request);
+      const missing = !request.headers.authorization;
+      if (missing) stats.missingToken++;
+      else stats.invalidToken++;
+      const message = missing ? 'missing bearer token' : 'invalid token';
+      const where = { address: request.ip, method: request.method, route: request.routeOptions.url ?? request.url.split('?')[0] };
+      request.log.warn({ ...where, reason: message }, 'Refused a request: failed authentication.');
+      // Exactly at the limit: the failure that begins the lock-out (in a race, later ones are past it).
+      if (!after.isAllowed && after.remaining === 0 && !after.isExceeded) {
+        stats.lockouts++;
+        request.log.warn({ address: request.ip, failures: after.max, seconds: after.ttlInSeconds }, 'Too many failed authentications from one address: it is locked out (429) for the rest of the minute.');
+      }
       return reply.code(401).header('www-authenticate', 'Bearer').send({ statusCode: 401, error: 'Unauthorized', message });
     }
     if (RANK[request.identity.role] < RANK[needed]) {

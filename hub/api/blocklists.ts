@@ -2,13 +2,11 @@ import { createHash } from 'node:crypto';
 import type { FastifyPluginAsync } from 'fastify';
 import Type from 'typebox';
 import ipaddr from 'ipaddr.js';
-import { compileCondition } from '../experts/_sieve/index.js';
+import { compileCondition } from '../conditions/index.js';
 import type { HubConfig } from '../config.js';
 import type { Hub } from '../index.js';
 import { errors } from './schemas.js';
-import { stringify as csvStringify } from 'csv-stringify/sync';
-
-const csvRows = (rows: unknown[][]): string => csvStringify(rows, { record_delimiter: 'windows' });
+import { csvText } from './csv.js';
 
 type ListConfig = HubConfig['blocklists'][number];
 type Format = 'txt' | 'csv' | 'json' | 'rpz';
@@ -124,7 +122,7 @@ function render(list: ListConfig, built: Built, format: Format, serial: number):
     case 'json':
       return JSON.stringify({ name: list.name, field: list.field, entries: built.entries });
     case 'csv':
-      return csvRows([['value', 'first_seen', 'last_seen', 'count'], ...built.entries.map((e) => [e.value, e.firstSeen, e.lastSeen, e.count])]);
+      return csvText([['value', 'first_seen', 'last_seen', 'count'], ...built.entries.map((e) => [e.value, e.firstSeen, e.lastSeen, e.count])]);
     case 'rpz':
       return rpzZone(list.name, built.entries.map((e) => e.value), serial);
   }

@@ -1,10 +1,11 @@
 import type { FastifyPluginAsync } from 'fastify';
 import Type from 'typebox';
 import type { Hub } from '../index.js';
+import type { AuthStats } from './auth.js';
 import { metricsText, METRICS_CONTENT_TYPE } from './metrics.js';
 
 /** Liveness, readiness, Prometheus metrics and the hub-wide counters. */
-export const healthRoutes: FastifyPluginAsync<{ hub: Hub }> = async (app, { hub }) => {
+export const healthRoutes: FastifyPluginAsync<{ hub: Hub; authStats: AuthStats }> = async (app, { hub, authStats }) => {
   app.get(
     '/health',
     { schema: { tags: ['health'], security: [], response: { 200: Type.Object({ status: Type.String(), version: Type.String(), uptimeSeconds: Type.Number() }) } } },
@@ -26,8 +27,13 @@ export const healthRoutes: FastifyPluginAsync<{ hub: Hub }> = async (app, { hub 
 
   app.get('/metrics', { schema: { tags: ['health'], security: [], produces: ['text/plain'] } }, async (_req, reply) => {
     reply.type(METRICS_CONTENT_TYPE);
-    return metricsText(hub);
+    return metricsText(hub, authStats);
   });
 
-  app.get('/api/v1/stats', { config: { role: 'reader' }, schema: { tags: ['health'], response: { 200: Type.Record(Type.String(), Type.Unknown()) } } }, async () => hub.stats());
+  // The hub's counters, with the API's own refusals and the heartbeats the agents registry took.
+  app.get('/api/v1/stats', { config: { role: 'reader' }, schema: { tags: ['health'], response: { 200: Type.Record(Type.String(), Type.Unknown()) } } }, async () => ({
+    ...hub.stats(),
+    api: { auth: { ...authStats } },
+    heartbeats: { ...hub.agents.heartbeats },
+  }));
 };

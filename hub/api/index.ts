@@ -13,8 +13,9 @@ import type { HubConfig } from '../config.js';
 import type { Hub } from '../index.js';
 import { agentRoutes } from './agents.js';
 import { audit } from './audit.js';
-import { auth } from './auth.js';
+import { auth, newAuthStats } from './auth.js';
 import { blocklistRoutes } from './blocklists.js';
+import { jsonBodies } from './body.js';
 import { deadLetterRoutes } from './deadletters.js';
 import { eventRoutes } from './events.js';
 import { healthRoutes } from './health.js';
@@ -40,26 +41,7 @@ export async function startApi(hub: Hub, config: HubConfig['api'], auditFile: st
   }) as unknown as FastifyInstance;
   app.setValidatorCompiler(validatorCompiler);
 
-  // JSON bodies: an empty body is no body (`curl -X POST -H 'content-type: application/json'` on an action), and a
-  // malformed one is refused with the parser's own reason, which says where it broke.
-  const defaultJson = app.getDefaultJsonParser('error', 'error');
-  app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
-    const text = body as string;
-    if (text.trim() === '') return done(null, undefined);
-    defaultJson(request, text, (err, value) => {
-      if (!err) return done(null, value);
-      // The default parser's message says only "not valid JSON"; JSON.parse says where. Valid JSON refused here
-      // carries __proto__ or constructor.prototype keys (prototype poisoning).
-      let message = 'body: the keys __proto__ and constructor.prototype are not allowed';
-      try {
-        JSON.parse(text);
-      } catch (syntax) {
-        message = `body: not valid JSON: ${(syntax as Error).message}`;
-      }
-      done(Object.assign(new Error(message), { statusCode: 400, code: 'VIGIL_E_REQUEST' }), undefined);
-    });
-  });
+  jsonBodies(app);
 
   // Bad input is a 4xx naming the field and the reason, never a 500.
   app.setErrorHandler((err: FastifyError & { problems?: unknown; expose?: boolean }, request, reply) => {
@@ -86,9 +68,10 @@ export async function startApi(hub: Hub, config: HubConfig['api'], auditFile: st
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
-  await app.register(auth, { tokens: () => hub.config.api.tokens, failuresPerMinute: config.auth_failures_per_minute });
+  const authStats = newAuthStats();
+  await app.register(auth, { tokens: () => hub.config.api.tokens, failuresPerMinute: config.auth_failures_per_minute, stats: authStats });
   await app.register(audit, { file: auditFile });
-  await app.register(healthRoutes, { hub });
+  await app.register(healthRoutes, { hub, authStats });
   await app.register(agentRoutes, { hub, prefix: '/api/v1' });
   await app.register(pipelineRoutes, { hub, prefix: '/api/v1' });
   await app.register(deadLetterRoutes, { hub, prefix: '/api/v1' });

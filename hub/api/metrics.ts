@@ -5,21 +5,22 @@
  */
 import { Gauge, Registry } from 'prom-client';
 import type { Hub } from '../index.js';
+import type { AuthStats } from './auth.js';
 
 export const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
 const registries = new WeakMap<Hub, Registry>();
 
-export async function metricsText(hub: Hub): Promise<string> {
+export async function metricsText(hub: Hub, auth: AuthStats): Promise<string> {
   let registry = registries.get(hub);
   if (!registry) {
-    registry = build(hub);
+    registry = build(hub, auth);
     registries.set(hub, registry);
   }
   return registry.metrics();
 }
 
-function build(hub: Hub): Registry {
+function build(hub: Hub, auth: AuthStats): Registry {
   const registry = new Registry();
   const gauge = (name: string, help: string, labelNames: string[], collect: (g: Gauge) => void | Promise<void>): void => {
     new Gauge({ name, help, labelNames, registers: [registry], collect() { this.reset(); return collect(this); } });
@@ -68,6 +69,16 @@ function build(hub: Hub): Registry {
     g.set({ state: 'connected' }, agents.filter((a) => a.connected).length);
     g.set({ state: 'disconnected' }, agents.filter((a) => !a.connected).length);
   });
+  gauge('vigil_agent_heartbeats_total', 'Agent heartbeats received, by result (invalid: not a status document; counted, not kept).', ['result'], (g) => {
+    g.set({ result: 'valid' }, hub.agents.heartbeats.received - hub.agents.heartbeats.invalid);
+    g.set({ result: 'invalid' }, hub.agents.heartbeats.invalid);
+  });
+  gauge('vigil_api_auth_refusals_total', 'API requests refused by authentication: 401 without a token or with an unknown one, 429 from a locked-out address.', ['reason'], (g) => {
+    g.set({ reason: 'missing_token' }, auth.missingToken);
+    g.set({ reason: 'invalid_token' }, auth.invalidToken);
+    g.set({ reason: 'locked_out' }, auth.lockedOut);
+  });
+  gauge('vigil_api_auth_lockouts_total', 'Lock-outs begun: an address reached api.auth_failures_per_minute.', [], (g) => g.set(auth.lockouts));
   gauge('vigil_event_store_events', 'Events kept in the embedded event store.', [], (g) => g.set(hub.pipeline.eventStore?.count ?? 0));
   return registry;
 }
