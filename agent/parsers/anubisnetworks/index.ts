@@ -1,18 +1,35 @@
 /**
- * AnubisNetworks (BitSight) Cyberfeed stream: one JSON object per line, each a connection of an infected host to a
- * sinkhole. Two generations of the format exist (2016: `env`, `trojanfamily`, `_geo_env_remote_addr`; 2020: `src`,
- * `dst`, `malw`, `comm`, `tracking`, `_geo_*`); both are read. An unknown key rejects the record, so a format
- * change is noticed instead of silently losing data. The provider's internal test family "TestSinkholingLoss"
- * is dropped.
+ * AnubisNetworks (BitSight) Cyberfeed stream: JSON objects, each a connection of an infected host to a sinkhole.
+ * IntelMQ's stream collector makes one report per line, and IntelMQ's parser reads a report as one JSON document
+ * (its test files are pretty-printed over many lines); both are read here, and a report of many compact lines
+ * gives one record per line.
+ *
+ * Two generations of the format exist (2016: `env`, `trojanfamily`, `_geo_env_remote_addr`; 2020: `src`, `dst`,
+ * `malw`, `comm`, `tracking`, `_geo_*`); both are read. An unknown key rejects the record, as in IntelMQ, so a
+ * format change is noticed instead of silently losing data. The provider's internal test family
+ * "TestSinkholingLoss" is dropped.
  */
 import Type from 'typebox';
 import { VigilError } from '../../../common/errors.js';
 import { fromTimestamp, isKnownField, sanitizeField } from '../../../common/harmonization/index.js';
-import { defineParser, type Fields } from '../framework/define.js';
+import { defineParser, type Fields, type InputSpec } from '../framework/define.js';
 
 type Obj = Record<string, unknown>;
 
-const REMOTE_ADDR_GEO: readonly [string, string][] = [
+const FIXED = new Map<string, string>([
+  ['classification.type', 'infected-system'],
+  ['classification.taxonomy', 'malicious-code'],
+  ['event_description.text', 'Sinkhole attempted connection'],
+]);
+/** `env.*` of the 2016 format (`server_name` is taken only when it is a valid host name). */
+const ENV = new Map<string, string>([
+  ['remote_addr', 'source.ip'],
+  ['remote_port', 'source.port'],
+  ['server_addr', 'destination.ip'],
+  ['server_port', 'destination.port'],
+  ['server_name', 'destination.fqdn'],
+]);
+const REMOTE_ADDR_GEO = new Map<string, string>([
   ['country_code', 'source.geolocation.cc'],
   ['country_name', 'source.geolocation.country'],
   ['region', 'source.geolocation.region'],
@@ -21,23 +38,79 @@ const REMOTE_ADDR_GEO: readonly [string, string][] = [
   ['asn', 'source.asn'],
   ['longitude', 'source.geolocation.longitude'],
   ['latitude', 'source.geolocation.latitude'],
-];
+]);
+/** Keys of `env`, `malw` and `comm` that IntelMQ passes on as `extra.<key>`. */
 const PASSED_ON = new Set(['request_method', 'cookies', 'path_info', 'http_referer']);
+const MALW = new Map<string, string>([
+  ['severity', 'extra.malware.severity'],
+  ['variant', 'malware.name'],
+  ['categories', 'extra.malware.categories'],
+]);
+/** `comm.http.*` (`host` is the destination's FQDN when it is a host name, see `communication`). */
+const COMM_HTTP = new Map<string, string>([
+  ['method', 'extra.request_method'],
+  ['path', 'destination.urlpath'],
+  ['user_agent', 'extra.user_agent'],
+  ['more_headers', 'extra.communication.headers'],
+  ['cookies', 'extra.communication.cookies'],
+  ['unverified_domain', 'extra.communication.unverified_domain'],
+  ['x_forwarded_for', 'extra.communication.x_forwarded_for'],
+]);
+const COMM_DNS = new Map<string, string>([
+  ['name', 'destination.fqdn'],
+  ['qtype', 'extra.dns_query_type'],
+]);
+const TRACKING = new Map<string, string>([
+  ['id', 'extra.tracking.id'],
+  ['last_ip', 'extra.tracking.last.ip'],
+  ['first', 'extra.first_seen'],
+  ['seen', 'extra.last_seen'],
+  ['changes', 'extra.tracking.changes'],
+  ['checkins', 'extra.tracking.checkins'],
+  ['days', 'extra.days_seen'],
+  ['same_ip', 'extra.tracking.same_ip'],
+  ['tr', 'extra.tracking.tr'],
+]);
+/** The `_geo_*` blocks: address → namespace of its geolocation fields (under `extra.` where the ontology has none). */
+const GEO_BLOCKS = new Map<string, string>([
+  ['_geo_src_ip', 'source'],
+  ['_geo_tracking_last_ip', 'tracking.last'],
+  ['_geo_comm_http_host', 'communication.http.host'],
+  ['_geo_comm_http_x_forwarded_for_<n>', 'communication.http.x_forwarded_for_<n>'],
+]);
+/** Where a `_geo_*` block says its address came from (IntelMQ checks it). */
+const GEO_PATHS = new Map<string, string>([
+  ['_geo_tracking_last_ip', 'tracking.last_ip'],
+  ['_geo_comm_http_host', 'comm.http.host'],
+]);
 const GEO_DETAILS = new Set(['region_code', 'postal_code', 'region', 'city', 'latitude', 'longitude', 'dma_code', 'area_code', 'metro_code']);
-const TRACKING: Readonly<Record<string, string>> = {
-  id: 'extra.tracking.id',
-  last_ip: 'extra.tracking.last.ip',
-  first: 'extra.first_seen',
-  seen: 'extra.last_seen',
-  changes: 'extra.tracking.changes',
-  checkins: 'extra.tracking.checkins',
-  days: 'extra.days_seen',
-  same_ip: 'extra.tracking.same_ip',
-  tr: 'extra.tracking.tr',
-};
 const X_FORWARDED_FOR_GEO = '_geo_comm_http_x_forwarded_for_';
-// Characters an extra key may not hold (e.g. the "#" of "x_forwarded_for_#1").
+// Characters an extra key may not hold (e.g. the "#" of "x_forwarded_for_#1", which IntelMQ drops too).
 const NOT_KEY_CHARS = /[^a-z0-9_]/g;
+
+const HEAD_CHARS = 4096; // as much of the report as `input` is shown
+const LINE_END = /[\r\n]/;
+
+/**
+ * A report that is one JSON document (pretty-printed or on one line) is one record, whose text is the whole
+ * report, as IntelMQ's `raw`; a report whose first line is a whole document by itself is one document per line.
+ */
+function inputOf(head: string): InputSpec {
+  const start = head.trimStart();
+  if (start === '') return { kind: 'json-lines' }; // IntelMQ acknowledges an empty report without an event
+  if (head.length < HEAD_CHARS && parses(head)) return { kind: 'json' };
+  const end = start.search(LINE_END);
+  return end >= 0 && parses(start.slice(0, end)) ? { kind: 'json-lines' } : { kind: 'json' };
+}
+
+function parses(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 const Params = Type.Object(
   {
@@ -46,7 +119,7 @@ const Params = Type.Object(
       description: 'Put malw.family into classification.identifier; if false, keep it as extra.malware.family unless it equals malw.variant.',
     }),
     use_malware_familiy_as_classification_identifier: Type.Optional(
-      Type.Boolean({ description: 'Older, misspelt name of use_malware_family_as_classification_identifier; overrides it when set.' }),
+      Type.Boolean({ description: 'IntelMQ\'s (misspelt) name of use_malware_family_as_classification_identifier; overrides it when set.' }),
     ),
   },
   { additionalProperties: false },
@@ -54,10 +127,30 @@ const Params = Type.Object(
 
 export default defineParser({
   name: 'anubisnetworks',
-  summary: 'AnubisNetworks/BitSight Cyberfeed sinkhole stream (JSON lines): one infected-system event per connection.',
+  summary: 'AnubisNetworks/BitSight Cyberfeed sinkhole stream (a JSON document, or JSON lines): one infected-system event per connection.',
   intelmq: 'intelmq.bots.parsers.anubisnetworks.parser',
   params: Params,
-  input: { kind: 'json-lines' },
+  input: (_params, probe) => inputOf(probe.head),
+  mappings: [
+    { title: 'Fixed fields', columns: ['field', 'value'], rows: FIXED },
+    { title: '2016 format: env', columns: ['env key', 'field'], rows: ENV, note: '`request_method`, `cookies`, `path_info` and `http_referer` go to `extra.<key>`.' },
+    { title: '2016 format: _geo_env_remote_addr', columns: ['key', 'field'], rows: REMOTE_ADDR_GEO, note: '`ip` and `netmask` together give `source.network`.' },
+    {
+      title: 'malw',
+      columns: ['malw key', 'field'],
+      rows: MALW,
+      note: '`family` goes to `classification.identifier` (parameter use_malware_family_as_classification_identifier), else to `extra.malware.family` unless it equals `variant`.',
+    },
+    { title: 'comm.http', columns: ['comm.http key', 'field'], rows: COMM_HTTP, note: '`comm.proto` is `protocol.application`, `comm.method` is `extra.communication.type`; `destination.url` is `<comm.proto>://<host><path>`.' },
+    { title: 'comm.dns', columns: ['comm.dns key', 'field'], rows: COMM_DNS },
+    { title: 'tracking', columns: ['tracking key', 'field'], rows: TRACKING },
+    {
+      title: 'Geolocation blocks',
+      columns: ['block', 'namespace'],
+      rows: GEO_BLOCKS,
+      note: 'Each block gives `<namespace>.network`, `.geolocation.*`, `.asn`, `.as_name`; a field the ontology lacks goes to `extra.<field>`.',
+    },
+  ],
   examples: [
     {
       description: 'a 2020-format sinkhole connection',
@@ -70,13 +163,9 @@ export default defineParser({
 
   parse(record, ctx) {
     const data = record.value as Obj;
-    if (data === null || typeof data !== 'object' || Array.isArray(data)) throw new VigilError('VIGIL_E_RECORD', 'the line is not a JSON object');
+    if (data === null || typeof data !== 'object' || Array.isArray(data)) throw new VigilError('VIGIL_E_RECORD', 'the record is not a JSON object');
     const familyAsIdentifier = ctx.params.use_malware_familiy_as_classification_identifier ?? ctx.params.use_malware_family_as_classification_identifier;
-    const ev: Fields = {
-      'classification.type': 'infected-system',
-      'classification.taxonomy': 'malicious-code',
-      'event_description.text': 'Sinkhole attempted connection',
-    };
+    const ev: Fields = Object.fromEntries(FIXED);
     const url = ctx.report['feed.url'];
     // The stream URL carries the API key: never copy it into events.
     if (typeof url === 'string') ev['feed.url'] = url.split('?key=')[0];
@@ -84,18 +173,8 @@ export default defineParser({
     for (const [key, value] of Object.entries(data)) {
       if (key === '_ts') ev['time.source'] = fromTimestamp(Math.trunc(Number(value)));
       else if (key === 'trojanfamily') put(ev, 'malware.name', value);
-      else if (key === 'env') {
-        for (const [sub, v] of entries(value, key)) {
-          if (sub === 'remote_addr') put(ev, 'source.ip', v);
-          else if (sub === 'remote_port') put(ev, 'source.port', v);
-          else if (sub === 'server_addr') put(ev, 'destination.ip', v);
-          else if (sub === 'server_port') put(ev, 'destination.port', v);
-          else if (sub === 'server_name') {
-            if (valid('destination.fqdn', v)) put(ev, 'destination.fqdn', v);
-          } else if (PASSED_ON.has(sub)) put(ev, `extra.${sub}`, v);
-          else throw unknown(`env.${sub}`);
-        }
-      } else if (key === 'src' || key === 'dst') {
+      else if (key === 'env') environment(ev, object(value, key));
+      else if (key === 'src' || key === 'dst') {
         const side = key === 'src' ? 'source' : 'destination';
         for (const [sub, v] of entries(value, key)) {
           if (sub === 'ip' || sub === 'port') put(ev, `${side}.${sub}`, v);
@@ -110,24 +189,15 @@ export default defineParser({
       else if (key === 'malw') malware(ev, object(value, key), familyAsIdentifier);
       else if (key === 'comm') communication(ev, object(value, key), data);
       else if (key === 'tracking') {
-        for (const [sub, v] of entries(value, key)) {
-          const field = TRACKING[sub];
-          if (field === undefined) throw unknown(`tracking.${sub}`);
-          put(ev, field, v);
-        }
-      } else if (key === '_geo_src_ip') geo(ev, object(value, key), 'source', key);
-      else if (key === '_geo_tracking_last_ip') {
+        for (const [sub, v] of entries(value, key)) put(ev, known(TRACKING, sub, key), v);
+      } else if (GEO_BLOCKS.has(key)) {
         const g = object(value, key);
-        geo(ev, g, 'tracking.last', key);
-        if (g.path !== 'tracking.last_ip') throw new VigilError('VIGIL_E_RECORD', `${key}.path is not "tracking.last_ip"`);
-      } else if (key === '_geo_comm_http_host') {
-        const g = object(value, key);
-        geo(ev, g, 'communication.http.host', key);
-        if (g.path !== 'comm.http.host') throw new VigilError('VIGIL_E_RECORD', `${key}.path is not "comm.http.host"`);
+        geo(ev, g, GEO_BLOCKS.get(key)!, key);
+        const path = GEO_PATHS.get(key);
+        if (path !== undefined && g.path !== path) throw new VigilError('VIGIL_E_RECORD', `${key}.path is not "${path}"`);
       } else if (key.startsWith(X_FORWARDED_FOR_GEO)) {
-        // IntelMQ keeps the "#" of "x_forwarded_for_#1"; the ontology's key syntax does not allow it.
         const name = key.slice('_geo_comm_http_'.length).toLowerCase().replace(NOT_KEY_CHARS, '');
-        geo(ev, object(value, key), `extra.communication.http.${name}`, X_FORWARDED_FOR_GEO);
+        geo(ev, object(value, key), `communication.http.${name}`, X_FORWARDED_FOR_GEO);
       } else if (key === '_origin' || key === '_provider' || key === 'pattern_verified') put(ev, `extra.${key}`, value);
       else if (key === 'metadata') {
         for (const [sub, v] of entries(value, key)) put(ev, `extra.metadata.${sub}`, v);
@@ -138,16 +208,22 @@ export default defineParser({
   },
 });
 
+function environment(ev: Fields, env: Obj): void {
+  for (const [sub, v] of Object.entries(env)) {
+    if (sub === 'server_name') {
+      if (valid('destination.fqdn', v)) put(ev, 'destination.fqdn', v);
+    } else if (PASSED_ON.has(sub)) put(ev, `extra.${sub}`, v);
+    else put(ev, known(ENV, sub, 'env'), v);
+  }
+}
+
 function malware(ev: Fields, malw: Obj, familyAsIdentifier: boolean): void {
   for (const [sub, v] of Object.entries(malw)) {
-    if (sub === 'severity') put(ev, 'extra.malware.severity', v);
-    else if (sub === 'family') {
+    if (sub === 'family') {
       if (familyAsIdentifier) put(ev, 'classification.identifier', v);
       else if (v !== malw.variant) put(ev, 'extra.malware.family', v);
-    } else if (sub === 'variant') put(ev, 'malware.name', v);
-    else if (sub === 'categories') put(ev, 'extra.malware.categories', v);
-    else if (PASSED_ON.has(sub)) put(ev, `extra.${sub}`, v);
-    else throw unknown(`malw.${sub}`);
+    } else if (PASSED_ON.has(sub)) put(ev, `extra.${sub}`, v);
+    else put(ev, known(MALW, sub, 'malw'), v);
   }
 }
 
@@ -158,24 +234,14 @@ function communication(ev: Fields, comm: Obj, data: Obj): void {
     else if (sub === 'http') {
       const http = object(v, 'comm.http');
       for (const [name, value] of Object.entries(http)) {
-        if (name === 'method') put(ev, 'extra.request_method', value);
-        else if (name === 'host') {
-          // A host name is the destination's FQDN; an address other than the destination's is kept in extra.
-          if (valid('destination.fqdn', value)) put(ev, 'destination.fqdn', value);
-          else if (value !== (data.dst as Obj | undefined)?.ip) put(ev, 'extra.communication.http_host', value);
-        } else if (name === 'path') put(ev, 'destination.urlpath', value);
-        else if (name === 'user_agent') put(ev, 'extra.user_agent', value);
-        else if (name === 'more_headers') put(ev, 'extra.communication.headers', value);
-        else if (name === 'cookies' || name === 'unverified_domain' || name === 'x_forwarded_for') put(ev, `extra.communication.${name}`, value);
-        else throw unknown(`comm.http.${name}`);
+        if (name !== 'host') put(ev, known(COMM_HTTP, name, 'comm.http'), value);
+        // A host name is the destination's FQDN; an address other than the destination's is kept in extra.
+        else if (valid('destination.fqdn', value)) put(ev, 'destination.fqdn', value);
+        else if (value !== (data.dst as Obj | undefined)?.ip) put(ev, 'extra.communication.http_host', value);
       }
       if ('proto' in comm && 'host' in http && 'path' in http) put(ev, 'destination.url', `${comm.proto}://${http.host}${http.path}`);
     } else if (sub === 'dns') {
-      for (const [name, value] of entries(v, 'comm.dns')) {
-        if (name === 'name') put(ev, 'destination.fqdn', value);
-        else if (name === 'qtype') put(ev, 'extra.dns_query_type', value);
-        else throw unknown(`comm.dns.${name}`);
-      }
+      for (const [name, value] of entries(v, 'comm.dns')) put(ev, known(COMM_DNS, name, 'comm.dns'), value);
     } else if (sub === 'categories') put(ev, 'extra.malware.categories', v);
     else if (PASSED_ON.has(sub)) put(ev, `extra.${sub}`, v);
     else throw unknown(`comm.${sub}`);
@@ -203,10 +269,15 @@ function put(ev: Fields, key: string, value: unknown): void {
   ev[key] = value;
 }
 
-/** IntelMQ's fallback: a key the ontology lacks, or one already set, goes to `extra.<key>` instead. */
+/** IntelMQ's fallback: a key the ontology lacks goes to `extra.<key>` instead. */
 function putOrExtra(ev: Fields, key: string, value: unknown): void {
-  if (isKnownField(key) && ev[key] === undefined) put(ev, key, value);
-  else put(ev, `extra.${key}`, value);
+  put(ev, isKnownField(key) ? key : `extra.${key}`, value);
+}
+
+function known(table: ReadonlyMap<string, string>, key: string, where: string): string {
+  const field = table.get(key);
+  if (field === undefined) throw unknown(`${where}.${key}`);
+  return field;
 }
 
 function valid(key: string, value: unknown): boolean {
