@@ -7,15 +7,27 @@ import { VigilError } from '../../../common/errors.js';
 import { pyStrip } from '../../../common/harmonization/text.js';
 import { defineParser, NoParams, type Fields } from '../framework/define.js';
 
-/** Activity (lower case) → classification.type; any other activity is `undetermined`. */
+/**
+ * Activity (lower case) → classification.type, as IntelMQ's table has it; any other activity is `undetermined`
+ * (the key is "c2server": an activity spelt otherwise, e.g. "C&C", is `undetermined` in IntelMQ too).
+ */
 const ACTIVITY_TYPES: ReadonlyMap<string, string> = new Map([
-  ['c&c', 'c2-server'],
+  ['c2server', 'c2-server'],
   ['scanning host', 'scanner'],
-  ['malicious host', 'malware-distribution'],
+  ['malicious host', 'infected-system'],
   ['spamming', 'spam'],
   ['malware domain', 'malware-distribution'],
   ['malware ip', 'malware-distribution'],
   ['malware distribution', 'malware-distribution'],
+]);
+
+/** The `#`-separated columns that are mapped (columns 2, 3 and 8 are not). */
+const COLUMNS = new Map<string, string>([
+  ['1 (address)', 'source.ip'],
+  ['4 (activity)', 'classification.type, by the table above'],
+  ['5 (country code)', 'source.geolocation.cc'],
+  ['6 (city)', 'source.geolocation.city'],
+  ['7 (latitude,longitude)', 'source.geolocation.latitude, source.geolocation.longitude'],
 ]);
 
 export default defineParser({
@@ -24,6 +36,10 @@ export default defineParser({
   intelmq: 'intelmq.bots.parsers.alienvault.parser',
   params: NoParams,
   input: { kind: 'lines' },
+  mappings: [
+    { title: 'Activity (column 4, case-insensitive)', columns: ['activity', 'classification.type'], rows: ACTIVITY_TYPES, note: 'Any other activity is `undetermined`; `a;b` gives one event per activity.' },
+    { title: 'Columns (`#`-separated)', columns: ['column', 'field'], rows: COLUMNS },
+  ],
   examples: [
     {
       description: 'a scanning and spamming host',
@@ -41,14 +57,10 @@ export default defineParser({
     // As in IntelMQ: split only when a ';' follows the first character, and keep the parts unstripped.
     const activities = pyStrip(activity).indexOf(';') > 0 ? activity.split(';') : [activity];
 
-    let latitude: string | undefined;
-    let longitude: string | undefined;
-    const coordinates = pyStrip(values[6]!);
-    if (coordinates.length > 0) {
-      const parts = coordinates.split(',');
-      // IntelMQ fails the line when the coordinates are missing or malformed; we keep the event without them.
-      if (parts.length === 2) [latitude, longitude] = [pyStrip(parts[0]!), pyStrip(parts[1]!)];
-    }
+    // IntelMQ cannot make an event without both coordinates (the line fails there): reject it with the reason.
+    const coordinates = pyStrip(values[6]!).split(',');
+    if (coordinates.length !== 2) throw new VigilError('VIGIL_E_RECORD', `expected "latitude,longitude" in column 7, found ${JSON.stringify(values[6])}`);
+    const [latitude, longitude] = coordinates.map(pyStrip);
 
     const events: Fields[] = [];
     for (const name of activities) {
