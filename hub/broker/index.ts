@@ -19,7 +19,7 @@ import { decodeBatch, type Batch } from '../../common/codec/batch.js';
 import { ConnectionGuard } from './guard.js';
 import { parseTopic } from '../../common/codec/topics.js';
 import { ConfigError } from '../../common/errors.js';
-import type { AgentRegistry, AgentStatus } from '../agents/index.js';
+import type { AgentRegistry } from '../agents/index.js';
 import type { HubConfig } from '../config.js';
 import type { AcceptResult, Inbox } from '../inbox/index.js';
 
@@ -110,7 +110,7 @@ export type Refusal = 'foreignTopic' | 'badPayload' | 'oversized' | 'authFailure
 
 /** One agent publish, decoded and checked. */
 export type Incoming =
-  | { kind: 'heartbeat'; agentId: string; status: Partial<AgentStatus> }
+  | { kind: 'heartbeat'; agentId: string; payload: Buffer }
   | { kind: 'batch'; agentId: string; batch: Batch; /** The msgpack payload as received (stored as is), or undefined for JSON. */ payload: Buffer | undefined }
   | { kind: 'refused'; refusal: Refusal; agentId: string | undefined; message: string };
 
@@ -127,7 +127,7 @@ export function decodeIncoming(topic: string, payload: Buffer, maxPayloadBytes: 
   }
   const agentId = parsed.agentId;
   if (payload.length > maxPayloadBytes) return { kind: 'refused', refusal: 'oversized', agentId, message: `payload of ${payload.length} bytes is over the limit of ${maxPayloadBytes}` };
-  if (parsed.kind === 'heartbeat') return { kind: 'heartbeat', agentId, status: heartbeatFields(payload) };
+  if (parsed.kind === 'heartbeat') return { kind: 'heartbeat', agentId, payload };
   try {
     const batch = decodeBatch(payload, parsed.kind === 'events-json' ? 'json' : 'msgpack');
     if (batch.agent !== agentId) throw new Error(`batch names agent '${batch.agent}'`);
@@ -163,8 +163,10 @@ export class Intake {
     this.#log.warn({ agent: incoming.agentId, topic, reason: incoming.message }, 'Refused a publish.');
   }
 
+  /** Keeps a heartbeat's status; an invalid one is counted by the registry and logged once per agent. */
   heartbeat(incoming: Extract<Incoming, { kind: 'heartbeat' }>): void {
-    this.agents.touch(incoming.agentId, incoming.status);
+    const problem = this.agents.heartbeat(incoming.agentId, incoming.payload);
+    if (problem) this.#log.warn({ agent: incoming.agentId, reason: problem }, 'An invalid heartbeat: counted, its status not kept (logged once per agent).');
   }
 
   /**
@@ -185,15 +187,6 @@ export class Intake {
     if (result === 'stored') this.agents.count(agentId, 'eventsReceived', batch.events.length);
     this.agents.touch(agentId, {});
     return result;
-  }
-}
-
-function heartbeatFields(payload: Buffer): Partial<AgentStatus> {
-  try {
-    const doc = JSON.parse(payload.toString('utf8')) as Record<string, unknown>;
-    return { version: doc.version as string | undefined, uptimeSeconds: doc.uptimeSeconds as number | undefined, outboxDepth: doc.outbox, feeds: doc.feeds, connected: true };
-  } catch {
-    return { connected: true };
   }
 }
 
