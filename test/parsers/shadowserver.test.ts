@@ -26,7 +26,7 @@ describe('shadowserver: every report type of the bundled schema', () => {
   const schema = loadSchema(BUNDLED_SCHEMA);
   it('has the report types and implements every conversion function they name', () => {
     assert.ok(schema.byFileName.size >= 170);
-    for (const type of schema.byFileName.values()) assert.deepEqual(type.unknownFunctions, [], type.fileName);
+    for (const type of schema.byFileName.values()) assert.deepEqual([...type.unknownFunctions, ...type.skippedFunctions], [], type.fileName);
   });
   it('parses a row of each type (all columns, required ones filled)', async () => {
     for (const type of schema.byFileName.values()) {
@@ -128,6 +128,25 @@ describe('shadowserver: report type and refusals', () => {
     const r = await runParser('shadowserver', csv, { schema_file: file }, { ...DEFAULT_REPORT, 'extra.file_name': 'future.csv' });
     assert.match(r.rejects[0]!.reason, /lacks: validate_quantum/);
   });
+
+  it('takes an optional column unconverted when its conversion function is unknown (as IntelMQ)', async () => {
+    const file = join(tmp, 'optional-future.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        future: {
+          feed_name: 'Future',
+          file_name: 'future',
+          required_fields: [['time.source', 'timestamp', 'add_UTC_to_timestamp'], ['source.ip', 'ip', 'validate_ip']],
+          optional_fields: [['source.port', 'port', 'convert_quantum']],
+          constant_fields: { 'classification.type': 'scanner' },
+        },
+      }),
+    );
+    const r = await runParser('shadowserver', csv, { schema_file: file }, { ...DEFAULT_REPORT, 'extra.file_name': 'future.csv' });
+    assert.deepEqual(r.rejects, []);
+    assert.equal(r.events[0]!['source.port'], 3389);
+  });
 });
 
 describe('shadowserver conversion functions', () => {
@@ -167,17 +186,24 @@ describe('shadowserver conversion functions', () => {
     assert.equal(c.convert_http_host_and_url!('GET /a/b?c HTTP/1.1', { http_host: 'example.com', http_url: 'GET /a/b?c HTTP/1.1' }), 'http://example.com/a/b?c');
     assert.equal(c.convert_http_host_and_url!('/x', { cc_dns: 'example.net', url: '/x', application: 'https' }), 'https://example.net/x');
     assert.equal(c.convert_http_host_and_url!('/x', { url: '/x' }), '/x');
+    // The host falls back from cc_dns to http_host, hostname and ip (the first that is not empty).
+    assert.equal(c.convert_http_host_and_url!('/a', { http_host: '', hostname: 'www.example.com', ip: '192.0.2.1', url: '/a' }), 'http://www.example.com/a');
+    assert.equal(c.convert_http_host_and_url!('/a', { cc_dns: '', hostname: '', ip: '192.0.2.1', url: '/a' }), 'http://192.0.2.1/a');
+    // An absolute URL in the path column is kept (IntelMQ makes it http://host//host/owa/).
+    assert.equal(c.convert_http_host_and_url!('https://h.example/owa/', { hostname: 'h.example', url: 'https://h.example/owa/' }), 'https://h.example/owa/');
   });
   it('force_base64, scan_exchange_*, category_or_detail, extract_cve_from_tag', () => {
     assert.equal(c.force_base64!('aGVsbG8=', row), 'aGVsbG8=');
     assert.equal(c.force_base64!('hello world', row), 'aGVsbG8gd29ybGQ=');
     assert.equal(c.force_base64!('', row), null);
     assert.equal(c.scan_exchange_type!('exchange;webshell', row), 'system-compromise');
+    assert.equal(c.scan_exchange_identifier!('webshell;cve-2021-26855', row), 'exchange-server-webshell');
+    assert.equal(c.scan_exchange_type!('exchange', row), 'vulnerable-system');
     assert.equal(c.scan_exchange_identifier!('exchange', row), 'vulnerable-exchange-server');
     assert.equal(c.scan_exchange_taxonomy!('exchange', row), 'vulnerable');
-    assert.equal(c.category_or_detail!('spam', { detail: 'x' }), 'spam');
-    assert.equal(c.category_or_detail!('', { detail: 'skimmer' }), 'skimmer');
-    assert.equal(c.extract_cve_from_tag!('ssl;cve-2024-56789;vpn;cve-2023-12345', row), 'cve-2023-12345,cve-2024-56789');
+    assert.equal(c.category_or_detail!('spam', { category: 'spam', detail: 'x' }), 'spam');
+    assert.equal(c.category_or_detail!('', { category: '', detail: 'skimmer' }), 'skimmer');
+    assert.equal(c.extract_cve_from_tag!('ssl;cve-2024-56789;vpn;cve-2023-12345', row), 'cve-2023-12345;cve-2024-56789');
     assert.equal(c.extract_cve_from_tag!('openresolver', row), null);
   });
 });

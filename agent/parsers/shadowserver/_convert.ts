@@ -46,9 +46,10 @@ function isValidAs(type: 'IPAddress' | 'IPNetwork' | 'FQDN', value: string): boo
 // space on (→ "/x"). `$` of Python's re also matches before a final newline, hence the look-ahead.
 const BEFORE_PATH = /^[^/]*/;
 const AFTER_PATH = /\s[^\n]*(?=\n?$)/g;
+const ABSOLUTE_URL = /^[a-z][a-z0-9+.-]*:\/\//i;
 const CVE_TAG = /^cve-[0-9]+-[0-9]+\n?$/;
 
-const EXCHANGE_WEBSHELL = 'exchange;webshell';
+const WEBSHELL = 'webshell';
 
 export const CONVERSIONS: Readonly<Record<string, Conversion>> = {
   /** The report's timestamps are UTC without saying so. */
@@ -68,13 +69,16 @@ export const CONVERSIONS: Readonly<Record<string, Conversion>> = {
   convert_float: (value) => (value === '' ? null : pyFloat(value)),
 
   /**
-   * Reports split a URL into host and path columns, named differently per report (cc_dns or http_host; url or
-   * http_url); the path column may hold the whole request line. Without both parts the value stays as it is.
+   * Reports split a URL into host and path columns, named differently per report: the host is the first non-empty
+   * of cc_dns, http_host, hostname and ip; the path is url, else http_url, and may hold the whole request line.
+   * Without a host or a path the value stays as it is. A path that is already an absolute URL is the URL: IntelMQ
+   * glues the host in front of it too (`http://host//host/owa/`), a deliberate difference.
    */
   convert_http_host_and_url(value, row) {
-    const host = 'cc_dns' in row ? row.cc_dns : 'http_host' in row ? row.http_host : '';
+    const host = row.cc_dns || row.http_host || row.hostname || row.ip || '';
     let path = 'url' in row ? row.url : 'http_url' in row ? row.http_url : '';
     if (!host || !path) return value;
+    if (ABSOLUTE_URL.test(path)) return path;
     path = path.replace(BEFORE_PATH, '').replace(AFTER_PATH, '');
     const scheme = row.application === 'http' || row.application === 'https' ? row.application : 'http';
     return `${scheme}://${host}${path}`;
@@ -107,17 +111,18 @@ export const CONVERSIONS: Readonly<Record<string, Conversion>> = {
     return isBase64(value) ? value : Buffer.from(value, 'utf8').toString('base64');
   },
 
-  scan_exchange_taxonomy: (value) => (value === EXCHANGE_WEBSHELL ? 'intrusions' : 'vulnerable'),
-  scan_exchange_type: (value) => (value === EXCHANGE_WEBSHELL ? 'system-compromise' : 'infected-system'),
-  scan_exchange_identifier: (value) => (value === EXCHANGE_WEBSHELL ? 'exchange-server-webshell' : 'vulnerable-exchange-server'),
+  // A tag naming a webshell marks a compromised server, any other an unpatched one.
+  scan_exchange_taxonomy: (value) => (value.includes(WEBSHELL) ? 'intrusions' : 'vulnerable'),
+  scan_exchange_type: (value) => (value.includes(WEBSHELL) ? 'system-compromise' : 'vulnerable-system'),
+  scan_exchange_identifier: (value) => (value.includes(WEBSHELL) ? 'exchange-server-webshell' : 'vulnerable-exchange-server'),
 
-  /** The report's `category`, or its `detail` when the category is empty. */
-  category_or_detail: (value, row) => (value !== '' ? value : (row.detail ?? '')),
+  /** The row's `category`, or its `detail` when the category is empty (whichever column the mapping names). */
+  category_or_detail: (_value, row) => row.category || row.detail || '',
 
-  /** The `cve-YYYY-N` entries of a `;`-separated tag list, sorted and joined with ","; null when there is none. */
+  /** The `cve-YYYY-N` entries of a `;`-separated tag list, sorted and joined with ";"; null when there is none. */
   extract_cve_from_tag(value) {
     const found = new Set<string>();
     for (const tag of value.split(';')) if (CVE_TAG.test(tag)) found.add(tag);
-    return found.size === 0 ? null : [...found].sort().join(',');
+    return found.size === 0 ? null : [...found].sort().join(';');
   },
 };

@@ -43,8 +43,13 @@ export interface ReportType {
   readonly required: readonly Mapping[];
   readonly optional: readonly Mapping[];
   readonly constants: Readonly<Record<string, unknown>>;
-  /** Conversion functions the entry names that this version does not implement: the type cannot be parsed. */
+  /**
+   * Conversion functions its required fields name that this version does not implement: the type cannot be
+   * parsed (IntelMQ fails every row).
+   */
   readonly unknownFunctions: readonly string[];
+  /** Such functions named by optional fields: those columns are taken as they are, unconverted (as IntelMQ does). */
+  readonly skippedFunctions: readonly string[];
 }
 
 export interface Schema {
@@ -112,23 +117,25 @@ function compileEntry(id: string, entry: unknown, path: string): ReportType {
   if (!isObject(entry)) throw schemaError(path, `entry "${id}" is not an object`);
   const { feed_name: feedName, file_name: fileName, url } = entry;
   if (typeof feedName !== 'string' || typeof fileName !== 'string') throw schemaError(path, `entry "${id}" lacks feed_name or file_name`);
-  const unknownFunctions = new Set<string>();
-  const mappings = (list: unknown, which: string): Mapping[] => {
+  const mappings = (list: unknown, which: string, unknown: Set<string>): Mapping[] => {
     if (list === undefined) return [];
     if (!Array.isArray(list)) throw schemaError(path, `entry "${id}": ${which} is not a list`);
-    return list.map((item, i) => compileMapping(item, `entry "${id}": ${which}[${i}]`, path, unknownFunctions));
+    return list.map((item, i) => compileMapping(item, `entry "${id}": ${which}[${i}]`, path, unknown));
   };
   const constants = entry.constant_fields ?? {};
   if (!isObject(constants)) throw schemaError(path, `entry "${id}": constant_fields is not an object`);
+  const unknownFunctions = new Set<string>();
+  const skippedFunctions = new Set<string>();
   return {
     id,
     feedName,
     fileName,
     url: typeof url === 'string' ? url : undefined,
-    required: mappings(entry.required_fields, 'required_fields'),
-    optional: mappings(entry.optional_fields, 'optional_fields'),
+    required: mappings(entry.required_fields, 'required_fields', unknownFunctions),
+    optional: mappings(entry.optional_fields, 'optional_fields', skippedFunctions),
     constants,
     unknownFunctions: [...unknownFunctions],
+    skippedFunctions: [...skippedFunctions],
   };
 }
 
@@ -142,7 +149,7 @@ function compileMapping(item: unknown, where: string, path: string, unknownFunct
   if (fn !== undefined && fn !== null) {
     if (typeof fn !== 'string') throw schemaError(path, `${where}: the function name is not a string`);
     convertName = fn;
-    convert = CONVERSIONS[fn];
+    convert = Object.hasOwn(CONVERSIONS, fn) ? CONVERSIONS[fn] : undefined;
     if (!convert) unknownFunctions.add(fn);
   }
   if (target === false) return { column, kind: 'ignore', key: '', convert, convertName };

@@ -7,6 +7,9 @@
  * Per row, as IntelMQ does it: required fields first (a conversion that fails, or a value the ontology refuses,
  * rejects the row), then optional fields (a value the ontology refuses stays in `extra.<column>`), then the
  * schema's constant fields; every column no mapping consumed goes to `extra.<column>` when it is not empty.
+ *
+ * One deliberate difference: IntelMQ keeps "", "-" and "N/A" in `extra` (it adds the whole dict at once, which
+ * skips its empty-value rule); Vigil leaves them out there as everywhere else.
  */
 import Type from 'typebox';
 import { VigilError } from '../../../common/errors.js';
@@ -16,6 +19,7 @@ import { defineParser, type Fields, type ParseContext } from '../framework/defin
 import { pyCsvRow, UNIX_DIALECT } from '../framework/pyformat.js';
 import type { Conversion, Row } from './_convert.js';
 import { defaultSchemaPath, loadSchema, reportTypeOfFileName, updateTargetPath, type Mapping, type ReportType } from './_schema.js';
+import { CONVERSION_USE, ENTRY_RULES, REPORT_TYPES } from './_tables.js';
 
 const Params = Type.Object(
   {
@@ -73,6 +77,7 @@ export default defineParser({
   intelmq: 'intelmq.bots.parsers.shadowserver.parser',
   params: Params,
   input: { kind: 'csv', header: true },
+  mappings: [REPORT_TYPES, ENTRY_RULES, CONVERSION_USE],
   examples: [
     {
       description: 'Accessible-RDP report, type taken from the file name',
@@ -108,7 +113,7 @@ export default defineParser({
     if (type.unknownFunctions.length > 0) {
       throw new VigilError(
         'VIGIL_E_RECORD',
-        `report type "${type.fileName}" needs conversion functions this Vigil version lacks: ${type.unknownFunctions.join(', ')}`,
+        `report type "${type.fileName}" needs, for its required columns, conversion functions this Vigil version lacks: ${type.unknownFunctions.join(', ')}`,
       );
     }
     const feedFields: Fields = {};
