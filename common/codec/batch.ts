@@ -25,11 +25,21 @@ export interface Batch {
   events: WireEvent[];
 }
 
-// useRecords:false keeps standard msgpack maps, so any msgpack library can read a batch.
+// useRecords:false keeps standard msgpack maps, so any msgpack library can read a batch. Its map headers are 16
+// bits (no pre-count of keys: the fast path), so a map of more than 65,535 keys throws; events within
+// common/limits.ts never have one (test/common/codec.test.ts proves it on random events up to the limits).
 const packr = new Packr({ useRecords: false, moreTypes: false });
+// For what is kept because it could not go on (dead letters): counts keys first, so no map is too large for it.
+// Rare and never on the hot path. The same unpack reads it (map32 headers are standard msgpack).
+const roomyPackr = new Packr({ useRecords: false, moreTypes: false, variableMapSize: true });
 
+/** Encodes a batch; throws (VIGIL_E_LIMIT) only for events over common/limits.ts, which no stage lets through. */
 export function encodeBatch(batch: Batch): Buffer {
-  return packr.pack(batch);
+  try {
+    return packr.pack(batch);
+  } catch (err) {
+    throw new VigilError('VIGIL_E_LIMIT', `the batch cannot be encoded: ${(err as Error).message}`, {}, { cause: err });
+  }
 }
 
 /** Decodes and checks an envelope; throws VIGIL_E_WIRE naming what is wrong. */
@@ -68,4 +78,20 @@ export function pack(value: unknown): Buffer {
 
 export function unpack<T = unknown>(buf: Uint8Array): T {
   return packr.unpack(buf) as T;
+}
+
+/**
+ * Packs a value that must be kept whatever it holds (a dead letter): as `pack`, or with map headers sized to
+ * fit when a map is too large for that; undefined when even that fails (nesting deeper than the stack).
+ */
+export function packToKeep(value: unknown): Buffer | undefined {
+  try {
+    return packr.pack(value);
+  } catch {
+    try {
+      return roomyPackr.pack(value);
+    } catch {
+      return undefined;
+    }
+  }
 }

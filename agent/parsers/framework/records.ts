@@ -9,6 +9,7 @@
  */
 import { isIgnorable, setField } from '../../../common/harmonization/index.js';
 import { VigilError } from '../../../common/errors.js';
+import { eventProblem } from '../../../common/limits.js';
 import type { Fields, ParseContext, ParseRecord, ParserDefinition, SplitRecord } from './define.js';
 import type { Event, ParseSink, ParseStats } from './runner.js';
 
@@ -161,6 +162,10 @@ export class RecordStage {
     if (rawText === undefined) rawText = this.#parser.raw ? this.#parser.raw(record, this.#ctx) : record.text;
     event.raw = base64(typeof rawText === 'string' ? rawText : String(rawText));
     if (this.#hasDefaults) for (const key in this.#defaults) if (!(key in event)) event[key] = this.#defaults[key];
+    // The one place events are finished: an event over a size limit is a rejected record here, so nothing later
+    // (the batch encoder, the hub) meets one it cannot take. One pass over the keys, no allocation.
+    const problem = eventProblem(event);
+    if (problem !== undefined) throw new VigilError('VIGIL_E_LIMIT', `event over a limit: ${problem}`);
     return event;
   }
 
