@@ -3,16 +3,18 @@
  * group's timespan (counted from its first event, wall clock) is over, one event is emitted if the group reached
  * `threshold`: the group's first event with `time.source` = the start of the window, `extra.count` = the number of
  * events (an incoming `extra.count` counts as that many) and `extra.time_end` = the last event's time.
- * Groups live in the expert's durable store. Like IntelMQ, finished groups are emitted when a later batch comes
- * (checked at most every 10 s): on a quiet pipeline they wait for the next event.
+ * Groups live in the expert's durable store; a batch reads its groups in one pass and writes each group once.
+ * Like IntelMQ, finished groups are emitted when a later batch comes (checked at most every 10 s): on a quiet
+ * pipeline they wait for the next event.
  */
 import Type from 'typebox';
 import { add, fromDate } from '../../common/harmonization/index.js';
 import { defineExpert, type Event } from '../pipeline/define.js';
 import { configError } from './_config.js';
+import { asError, eachValue } from './_each.js';
 import { eventHash } from './_hash.js';
 import { StringList, toList } from './_lists.js';
-import { parseRelative } from './_time.js';
+import { parseRelative } from '../../common/timespec.js';
 
 const CLEANUP_EVERY_MS = 10_000;
 
@@ -29,6 +31,7 @@ interface Group {
 export default defineExpert({
   name: 'aggregate',
   summary: 'Folds events agreeing on given fields into one event per timespan, with a count; drops groups under the threshold.',
+  intelmq: 'intelmq.bots.experts.aggregate.expert',
   params: Type.Object(
     {
       fields: StringList('The fields whose values define a group, as a list or comma-separated.', 'classification.type, classification.identifier'),
@@ -37,6 +40,46 @@ export default defineExpert({
     },
     { additionalProperties: false },
   ),
+  examples: [
+    {
+      description:
+        'Events of one type become one event once the hour is over: the first event, with time.source the start of the window, extra.count and extra.time_end; the spam group is under the threshold and dropped',
+      params: { fields: 'classification.type', threshold: 2, timespan: '1 hour' },
+      input: [
+        { 'classification.type': 'scanner', 'source.ip': '192.0.2.1', 'time.source': '2024-05-31T23:00:00+00:00' },
+        { 'classification.type': 'scanner', 'source.ip': '192.0.2.2', 'time.source': '2024-05-31T23:10:00+00:00' },
+        { 'classification.type': 'spam', 'source.ip': '192.0.2.3', 'time.source': '2024-05-31T23:15:00+00:00' },
+        { 'classification.type': 'scanner', 'source.ip': '192.0.2.4', 'time.source': '2024-05-31T23:20:00+00:00' },
+      ],
+      output: [
+        { 'classification.type': 'scanner', 'source.ip': '192.0.2.1', 'time.source': '2024-06-01T00:00:00+00:00', 'extra.count': 3, 'extra.time_end': '2024-05-31T23:20:00+00:00' },
+      ],
+    },
+    {
+      description: 'An incoming extra.count counts as that many events; without time.source, time.observation is the time',
+      params: { fields: ['classification.type'], threshold: 10, timespan: '10 minutes' },
+      input: [
+        { 'classification.type': 'scanner', 'extra.count': 8, 'time.observation': '2024-05-31T23:50:00+00:00' },
+        { 'classification.type': 'scanner', 'extra.count': 3, 'time.observation': '2024-05-31T23:55:00+00:00' },
+      ],
+      output: [
+        { 'classification.type': 'scanner', 'extra.count': 11, 'time.observation': '2024-05-31T23:50:00+00:00', 'time.source': '2024-06-01T00:00:00+00:00', 'extra.time_end': '2024-05-31T23:55:00+00:00' },
+      ],
+    },
+    {
+      description: 'By default events group by type and identifier',
+      params: { threshold: 1 },
+      input: [
+        { 'classification.type': 'infected-system', 'classification.identifier': 'mirai', 'source.ip': '192.0.2.1', 'time.source': '2024-05-31T23:00:00+00:00' },
+        { 'classification.type': 'infected-system', 'classification.identifier': 'mirai', 'source.ip': '192.0.2.2', 'time.source': '2024-05-31T23:01:00+00:00' },
+        { 'classification.type': 'infected-system', 'classification.identifier': 'emotet', 'source.ip': '192.0.2.3', 'time.source': '2024-05-31T23:02:00+00:00' },
+      ],
+      output: [
+        { 'classification.type': 'infected-system', 'classification.identifier': 'mirai', 'source.ip': '192.0.2.1', 'time.source': '2024-06-01T00:00:00+00:00', 'extra.count': 2, 'extra.time_end': '2024-05-31T23:01:00+00:00' },
+        { 'classification.type': 'infected-system', 'classification.identifier': 'emotet', 'source.ip': '192.0.2.3', 'time.source': '2024-06-01T00:00:00+00:00', 'extra.count': 1, 'extra.time_end': '2024-05-31T23:02:00+00:00' },
+      ],
+    },
+  ],
   create(params, ctx) {
     const fields = new Set(toList(params.fields));
     if (fields.size === 0) throw configError('fields', 'name at least one field');
@@ -46,42 +89,61 @@ export default defineExpert({
     const store = ctx.store;
     let nextCleanup = 0;
 
-    const read = async (key: string): Promise<Group | undefined> => {
-      const raw = await store.get(key);
-      return raw === undefined ? undefined : (JSON.parse(raw.toString()) as Group);
-    };
+    /** The groups stored under `keys`, in one read. */
+    const readGroups = async (keys: readonly string[]): Promise<(Group | undefined)[]> =>
+      (await store.getMany(keys)).map((raw) => (raw === undefined ? undefined : (JSON.parse(raw.toString()) as Group)));
 
     /** Emits (or drops) the groups whose window is over. */
-    const cleanup = async (now: number, out: Event[]): Promise<void> => {
+    const cleanup = async (now: number, out: Event[], reject: (event: Event, err: Error) => void): Promise<void> => {
       if (now < nextCleanup) return;
       nextCleanup = now + CLEANUP_EVERY_MS;
-      for (const [key] of await store.entries('g!')) {
-        // entries() lists committed state; the group may have changed in this batch.
-        const group = await read(key);
+      // entries() lists committed state; a group may have changed in this batch, so it is read again.
+      const keys = (await store.entries('g!')).map(([key]) => key);
+      if (keys.length === 0) return;
+      const groups = await readGroups(keys);
+      for (let i = 0; i < keys.length; i++) {
+        const group = groups[i];
         if (group === undefined || now <= group.s + spanMs) continue;
-        store.del(key);
+        store.del(keys[i]!);
         if (group.c < params.threshold) continue;
         const event = { ...group.d };
-        add(event, 'time.source', fromDate(new Date(group.s)), { overwrite: true });
-        add(event, 'extra.count', group.c, { overwrite: true });
-        add(event, 'extra.time_end', group.l, { overwrite: true });
-        out.push(event);
+        try {
+          add(event, 'time.source', fromDate(new Date(group.s)), { overwrite: true });
+          add(event, 'extra.count', group.c, { overwrite: true });
+          add(event, 'extra.time_end', group.l, { overwrite: true });
+          out.push(event);
+        } catch (err) {
+          reject(event, asError(err));
+        }
       }
     };
 
     return {
-      async process(events) {
+      async process(events, reject) {
         const now = Date.now();
         const out: Event[] = [];
-        await cleanup(now, out);
-        for (const event of events) {
-          const key = `g!${eventHash(event, fields, 'whitelist')}`;
-          const time = event['time.source'] ?? event['time.observation'];
-          const n = typeof event['extra.count'] === 'number' ? (event['extra.count'] as number) : 1;
-          const group = await read(key);
-          const next: Group = group === undefined ? { d: event, s: now, l: time, c: n } : { ...group, l: time, c: group.c + n };
-          store.put(key, JSON.stringify(next));
+        await cleanup(now, out, reject);
+        // All an event contributes is taken first, so an event that throws is rejected before it joins a group.
+        const taken = eachValue(events, reject, (event) => ({
+          key: `g!${eventHash(event, fields, 'whitelist')}`,
+          time: event['time.source'] ?? event['time.observation'],
+          n: typeof event['extra.count'] === 'number' ? (event['extra.count'] as number) : 1,
+        }));
+        const keys = [...new Set(taken.values.map((v) => v.key))];
+        const stored = await readGroups(keys);
+        const groups = new Map(keys.map((key, i) => [key, stored[i]]));
+        for (let i = 0; i < taken.events.length; i++) {
+          const { key, time, n } = taken.values[i]!;
+          const group = groups.get(key);
+          if (group === undefined) {
+            groups.set(key, { d: taken.events[i]!, s: now, l: time, c: n });
+          } else {
+            group.l = time;
+            group.c += n;
+          }
         }
+        // One write per group and batch: a group holds its first event, so it is stringified once, not per event.
+        for (const [key, group] of groups) store.put(key, JSON.stringify(group));
         return out;
       },
     };

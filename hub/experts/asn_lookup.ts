@@ -9,7 +9,7 @@ import { add, sanitizeField } from '../../common/harmonization/index.js';
 import { defineExpert, type Event } from '../pipeline/define.js';
 import { configError, readParamFile } from './_config.js';
 import { eachEvent } from './_each.js';
-import { formatNetwork, parseAddress, parseNetwork, PrefixTable } from './_ip.js';
+import { formatNetwork, parseAddress, parseNetwork, PrefixTable } from '../../common/networks.js';
 
 export function loadIpAsn(text: string, file: string): PrefixTable<number> {
   const table = new PrefixTable<number>();
@@ -30,6 +30,7 @@ export function loadIpAsn(text: string, file: string): PrefixTable<number> {
 export default defineExpert({
   name: 'asn_lookup',
   summary: 'Sets source/destination.asn and .network by longest-prefix match in a local pyasn (IPASN) routing table file.',
+  intelmq: 'intelmq.bots.experts.asn_lookup.expert',
   params: Type.Object(
     {
       database: Type.String({ description: 'The pyasn IPASN data file (prefix<TAB>asn per line), relative to the config file.' }),
@@ -37,6 +38,37 @@ export default defineExpert({
     },
     { additionalProperties: false },
   ),
+  examples: [
+    {
+      description: 'The most specific prefix wins; an AS set gives its first AS; values the event has are replaced',
+      params: { database: 'ipasn.dat' },
+      input: [{ 'source.ip': '198.51.100.200' }, { 'source.ip': '198.51.100.100' }, { 'destination.ip': '203.0.113.9' }, { 'source.ip': '10.9.9.9', 'source.asn': 1 }],
+      output: [
+        { 'source.ip': '198.51.100.200', 'source.asn': 64502, 'source.network': '198.51.100.128/25' },
+        { 'source.ip': '198.51.100.100', 'source.asn': 64501, 'source.network': '198.51.100.0/22' },
+        { 'destination.ip': '203.0.113.9', 'destination.asn': 64503, 'destination.network': '203.0.113.0/24' },
+        { 'source.ip': '10.9.9.9', 'source.asn': 64505, 'source.network': '10.0.0.0/8' },
+      ],
+    },
+    {
+      description: 'IPv6 addresses, on both sides',
+      params: { database: 'ipasn.dat' },
+      input: [{ 'source.ip': '2001:db8:1::5', 'destination.ip': '2001:db8:2::5' }],
+      output: [{ 'source.ip': '2001:db8:1::5', 'source.asn': 64511, 'source.network': '2001:db8:1::/48', 'destination.ip': '2001:db8:2::5', 'destination.asn': 64510, 'destination.network': '2001:db8::/32' }],
+    },
+    {
+      description: 'An address no prefix covers, and an event without an address, pass unchanged',
+      params: { database: 'ipasn.dat' },
+      input: [{ 'source.ip': '8.8.8.8' }, { 'source.fqdn': 'www.example.com' }],
+      output: [{ 'source.ip': '8.8.8.8' }, { 'source.fqdn': 'www.example.com' }],
+    },
+    {
+      description: 'With overwrite false, values the event has are kept',
+      params: { database: 'ipasn.dat', overwrite: false },
+      input: [{ 'source.ip': '10.9.9.9', 'source.asn': 1, 'source.network': '10.9.0.0/16' }],
+      output: [{ 'source.ip': '10.9.9.9', 'source.asn': 1, 'source.network': '10.9.0.0/16' }],
+    },
+  ],
   create(params, ctx) {
     const { path, text } = readParamFile('database', params.database, ctx.resolvePath);
     const table = loadIpAsn(text, path);

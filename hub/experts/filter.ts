@@ -9,12 +9,13 @@ import Type from 'typebox';
 import { defineExpert, type Event } from '../pipeline/define.js';
 import { configError } from './_config.js';
 import { eachEvent } from './_each.js';
-import { pyRegex } from './_regex.js';
-import { parseTimeSpec, resolveTimeSpec, timeOf, type TimeSpec } from './_time.js';
+import { pyRegex } from '../../common/pyregex.js';
+import { parseTimeSpec, resolveTimeSpec, timeOf, type TimeSpec } from '../../common/timespec.js';
 
 export default defineExpert({
   name: 'filter',
   summary: 'Keeps or drops events by one field (exact value or regular expression) and by a time.source window.',
+  intelmq: 'intelmq.bots.experts.filter.expert',
   params: Type.Object(
     {
       filter_key: Type.Optional(Type.String({ description: 'The field to test, e.g. classification.type.' })),
@@ -26,6 +27,36 @@ export default defineExpert({
     },
     { additionalProperties: false },
   ),
+  examples: [
+    {
+      description: 'keep: only events whose field has the value pass; a number matches its text too',
+      params: { filter_key: 'source.port', filter_value: '22', filter_action: 'keep' },
+      input: [{ 'classification.type': 'scanner', 'source.port': 22 }, { 'classification.type': 'scanner', 'source.port': 80 }, { 'classification.type': 'spam' }],
+      output: [{ 'classification.type': 'scanner', 'source.port': 22 }],
+    },
+    {
+      description: 'drop with a regular expression (Python syntax, searched anywhere in the value); an event without the field does not match',
+      params: { filter_key: 'classification.type', filter_value: '^(sc|ph)', filter_regex: true, filter_action: 'drop' },
+      input: [{ 'classification.type': 'scanner' }, { 'classification.type': 'phishing' }, { 'classification.type': 'spam' }, { 'source.ip': '192.0.2.1' }],
+      output: [{ 'classification.type': 'spam' }, { 'source.ip': '192.0.2.1' }],
+    },
+    {
+      description: 'not_before a span back from now drops older events; events without time.source pass',
+      params: { not_before: '1 week' },
+      input: [{ 'time.source': '2024-05-30T12:00:00+00:00' }, { 'time.source': '2024-01-10T00:00:00+00:00' }, { 'source.ip': '192.0.2.1' }],
+      output: [{ 'time.source': '2024-05-30T12:00:00+00:00' }, { 'source.ip': '192.0.2.1' }],
+    },
+    {
+      description: 'Time and value filters combine: outside the window is dropped whatever the value says',
+      params: { not_after: '2024-02-01', filter_key: 'classification.type', filter_value: 'spam', filter_action: 'drop' },
+      input: [
+        { 'classification.type': 'scanner', 'time.source': '2024-01-10T00:00:00+00:00' },
+        { 'classification.type': 'phishing', 'time.source': '2024-03-10T00:00:00+00:00' },
+        { 'classification.type': 'spam', 'time.source': '2024-01-11T00:00:00+00:00' },
+      ],
+      output: [{ 'classification.type': 'scanner', 'time.source': '2024-01-10T00:00:00+00:00' }],
+    },
+  ],
   create(params) {
     const spec = (name: 'not_before' | 'not_after'): TimeSpec | undefined => {
       const v = params[name];

@@ -13,7 +13,7 @@ import { add } from '../../common/harmonization/index.js';
 import { defineExpert, type Event } from '../pipeline/define.js';
 import { configError, readParamFile } from './_config.js';
 import { eachEvent } from './_each.js';
-import { pyRegex } from './_regex.js';
+import { pyRegex } from '../../common/pyregex.js';
 
 type Part = string | { source: 'msg'; key: string } | { source: 'matches'; key: string; group: number | string };
 
@@ -149,6 +149,7 @@ function matchRule(rule: Rule, event: Event): Map<string, RegExpExecArray> | und
 export default defineExpert({
   name: 'modify',
   summary: 'Changes field values with the if/then rules of an IntelMQ modify file (regular expressions, match groups, templates).',
+  intelmq: 'intelmq.bots.experts.modify.expert',
   params: Type.Object(
     {
       configuration_path: Type.String({ description: 'The rule file, JSON (IntelMQ modify.conf format) or YAML, relative to the config file.' }),
@@ -158,6 +159,35 @@ export default defineExpert({
     },
     { additionalProperties: false },
   ),
+  examples: [
+    {
+      description: 'A regular-expression rule sets a value; a later rule fills another field from a template; every matching rule applies',
+      params: { configuration_path: 'modify-rules.json' },
+      input: [{ 'feed.name': 'Spamhaus Cert', 'malware.name': 'confickerab' }],
+      output: [{ 'feed.name': 'Spamhaus Cert', 'malware.name': 'confickerab', 'classification.identifier': 'conficker', tlp: 'AMBER' }],
+    },
+    {
+      description: 'A match group feeds a template; overwrite lets a rule replace a value, and later rules see the new one',
+      params: { configuration_path: 'modify-rules.json', overwrite: true },
+      input: [{ 'feed.name': 'Spamhaus Cert', 'malware.name': 'bitdefender-zeus' }],
+      output: [{ 'feed.name': 'Spamhaus Cert', 'malware.name': 'zeus', 'classification.identifier': 'zeus', tlp: 'AMBER' }],
+    },
+    {
+      description: 'A number condition compares for equality; "" means the field is not set; maximum_matches stops after that many rules',
+      params: { configuration_path: 'modify-rules.json', maximum_matches: 1 },
+      input: [{ 'destination.port': 3389, 'destination.ip': '192.0.2.1' }, { 'destination.port': 3389, 'destination.ip': '192.0.2.1', tlp: 'RED' }],
+      output: [
+        { 'destination.port': 3389, 'destination.ip': '192.0.2.1', tlp: 'AMBER' },
+        { 'destination.port': 3389, 'destination.ip': '192.0.2.1', tlp: 'RED', 'protocol.application': 'rdp', 'extra.note': 'port 3389 on 192.0.2.1' },
+      ],
+    },
+    {
+      description: 'A template naming a field the event lacks rejects that event',
+      params: { configuration_path: 'modify-rules.json' },
+      input: [{ 'feed.name': 'Spamhaus Cert' }, { 'feed.name': 'Other', 'source.url': 'http://blog.example.com/wp-admin/x' }],
+      output: [{ 'feed.name': 'Other', 'source.url': 'http://blog.example.com/wp-admin/x', tlp: 'AMBER', 'extra.cms_host': 'blog.example.com' }],
+    },
+  ],
   create(params, ctx) {
     const { path, text: content } = readParamFile('configuration_path', params.configuration_path, ctx.resolvePath);
     const rules = loadRules(content, path, !params.case_sensitive);

@@ -10,7 +10,7 @@ import Type from 'typebox';
 import { defineExpert, type Event } from '../pipeline/define.js';
 import { configError } from './_config.js';
 import { eachEvent } from './_each.js';
-import { inNetwork, parseAddress, parseNetwork, type Network } from './_ip.js';
+import { inNetwork, parseAddress, parseNetwork, type Network } from '../../common/networks.js';
 import { StringList, toList } from './_lists.js';
 import { splitUrl } from './url.js';
 
@@ -59,6 +59,7 @@ function isReserved(field: string, value: unknown): boolean {
 export default defineExpert({
   name: 'rfc1918',
   summary: 'Drops events, or removes fields, holding private, reserved or documentation IP addresses, AS numbers or domains.',
+  intelmq: 'intelmq.bots.experts.rfc1918.expert',
   params: Type.Object(
     {
       fields: StringList('Fields to check (*.ip, *.fqdn, *.url, *.asn of source or destination), comma-separated or a list.'),
@@ -66,6 +67,26 @@ export default defineExpert({
     },
     { additionalProperties: false },
   ),
+  examples: [
+    {
+      description: 'del removes a private address, and checking goes on with the next field',
+      params: { fields: 'destination.ip,source.fqdn', policy: 'del,del' },
+      input: [{ 'destination.ip': '10.0.0.1', 'source.fqdn': 'a.test', 'source.ip': '198.51.99.1' }],
+      output: [{ 'source.ip': '198.51.99.1' }],
+    },
+    {
+      description: 'drop drops events with a private AS number or a reserved URL host (a name or an address)',
+      params: { fields: 'source.asn,source.url', policy: 'drop,drop' },
+      input: [{ 'source.asn': 64512 }, { 'source.url': 'http://www.example.com/x' }, { 'source.url': 'http://10.0.0.1/x' }],
+      output: [],
+    },
+    {
+      description: 'Public values, and fields that are not listed, pass unchanged',
+      params: { fields: ['destination.ip', 'source.asn', 'source.url'], policy: ['del', 'drop', 'drop'] },
+      input: [{ 'destination.ip': '1.1.1.1', 'source.asn': 3320, 'source.url': 'http://a.at/', 'source.ip': '192.168.1.1' }],
+      output: [{ 'destination.ip': '1.1.1.1', 'source.asn': 3320, 'source.url': 'http://a.at/', 'source.ip': '192.168.1.1' }],
+    },
+  ],
   create(params) {
     const fields = toList(params.fields).map((f) => f.toLowerCase());
     const policies = toList(params.policy).map((p) => p.toLowerCase());

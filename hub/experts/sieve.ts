@@ -10,11 +10,12 @@ import { add, isKnownField } from '../../common/harmonization/index.js';
 import { defineExpert } from '../pipeline/define.js';
 import { configError, readParamFile } from './_config.js';
 import { eachEvent } from './_each.js';
-import { compileSieve, SieveError } from './_sieve/index.js';
+import { compileSieve, SieveError } from '../conditions/index.js';
 
 export default defineExpert({
   name: 'sieve',
   summary: "Filters and modifies events with a rule file in IntelMQ's sieve language (if/elif/else, keep, drop, add, update, remove, path).",
+  intelmq: 'intelmq.bots.experts.sieve.expert',
   params: Type.Object(
     {
       file: Type.String({ description: 'The sieve rule file (relative to the config file); check it with vigil check.' }),
@@ -25,6 +26,32 @@ export default defineExpert({
     },
     { additionalProperties: false },
   ),
+  examples: [
+    {
+      description: "drop: the CERT's own networks, its monitoring hosts and events from before 2000 (rules of test/fixtures/experts/cert-triage.sieve)",
+      params: { file: 'cert-triage.sieve' },
+      input: [
+        { 'feed.name': 'Honeypot', 'source.ip': '192.0.2.5' },
+        { 'feed.name': 'Honeypot', 'source.ip': '198.51.100.20', 'source.fqdn': 'probe1.monitoring.example.net' },
+        { 'feed.name': 'Honeypot', 'source.ip': '198.51.100.20', 'time.source': '1999-01-01T00:00:00+00:00' },
+      ],
+      output: [],
+    },
+    {
+      description: "Phishing on a .at domain gets a comment and the path 'national' (in extra.path, for outputs' when:); keep ends the rules, so raw stays",
+      params: { file: 'cert-triage.sieve' },
+      input: [{ 'feed.name': 'Phishtank', 'classification.type': 'phishing', 'source.fqdn': 'login.example.at', 'source.ip': '198.51.100.20', raw: 'YQ==' }],
+      output: [
+        { 'feed.name': 'Phishtank', 'classification.type': 'phishing', 'source.fqdn': 'login.example.at', 'source.ip': '198.51.100.20', raw: 'YQ==', comment: 'national phishing desk', 'extra.path': 'national' },
+      ],
+    },
+    {
+      description: 'A scanner on SSH from a feed trusted less: its accuracy updated, a severity added, raw removed by the last rule',
+      params: { file: 'cert-triage.sieve' },
+      input: [{ 'feed.name': 'Blocklist.de SSH', 'feed.accuracy': 100, 'classification.type': 'scanner', 'source.ip': '198.51.100.20', 'source.port': 22, raw: 'YQ==' }],
+      output: [{ 'feed.name': 'Blocklist.de SSH', 'feed.accuracy': 50, 'classification.type': 'scanner', 'source.ip': '198.51.100.20', 'source.port': 22, 'extra.severity': 'low' }],
+    },
+  ],
   create(params, ctx) {
     const { path: file, text } = readParamFile('file', params.file, ctx.resolvePath);
     let run: ReturnType<typeof compileSieve>;

@@ -9,7 +9,7 @@ import Type from 'typebox';
 import { add, sanitizeField } from '../../common/harmonization/index.js';
 import { defineExpert, type Event } from '../pipeline/define.js';
 import { eachEvent } from './_each.js';
-import { parseAddress } from './_ip.js';
+import { parseAddress } from '../../common/networks.js';
 
 interface Scheme {
   port: number;
@@ -82,6 +82,7 @@ function decodeURIComponentSafe(s: string): string {
 export default defineExpert({
   name: 'url',
   summary: 'Extracts host, port, path, account and protocol from source.url and destination.url.',
+  intelmq: 'intelmq.bots.experts.url.expert',
   params: Type.Object(
     {
       overwrite: Type.Boolean({ default: false, description: 'Replace values the event already has.' }),
@@ -89,6 +90,61 @@ export default defineExpert({
     },
     { additionalProperties: false },
   ),
+  examples: [
+    {
+      description: 'Host, port, path, account and protocols of a URL (query and fragment are left out)',
+      input: [{ 'source.url': 'https://user:pw@www.Example.com:8443/a/b.php?q=1#f' }],
+      output: [
+        {
+          'source.url': 'https://user:pw@www.Example.com:8443/a/b.php?q=1#f',
+          'source.fqdn': 'www.example.com',
+          'source.port': 8443,
+          'source.urlpath': '/a/b.php',
+          'source.account': 'user',
+          'protocol.application': 'http',
+          'protocol.transport': 'tcp',
+        },
+      ],
+    },
+    {
+      description: "An address host goes to ip; without a port in the URL, the scheme's default; protocols come from source.url",
+      input: [{ 'source.url': 'http://[2001:DB8::1]/', 'destination.url': 'tftp://192.0.2.7/boot' }],
+      output: [
+        {
+          'source.url': 'http://[2001:DB8::1]/',
+          'destination.url': 'tftp://192.0.2.7/boot',
+          'source.ip': '2001:db8::1',
+          'source.port': 80,
+          'source.urlpath': '/',
+          'destination.ip': '192.0.2.7',
+          'destination.port': 69,
+          'destination.urlpath': '/boot',
+          'protocol.application': 'http',
+          'protocol.transport': 'tcp',
+        },
+      ],
+    },
+    {
+      description: 'Values the event has are kept; an unknown scheme gives no port; a host that is no valid name is left out',
+      input: [{ 'source.url': 'http://a.example/', 'source.fqdn': 'b.example', 'source.port': 1 }, { 'source.url': 'gopher://g.example/1' }, { 'source.url': 'http://bad host/' }],
+      output: [
+        { 'source.url': 'http://a.example/', 'source.fqdn': 'b.example', 'source.port': 1, 'source.urlpath': '/', 'protocol.application': 'http', 'protocol.transport': 'tcp' },
+        { 'source.url': 'gopher://g.example/1', 'source.fqdn': 'g.example', 'source.urlpath': '/1', 'protocol.application': 'gopher' },
+        { 'source.url': 'http://bad host/', 'source.port': 80, 'source.urlpath': '/', 'protocol.application': 'http', 'protocol.transport': 'tcp' },
+      ],
+    },
+    {
+      description: 'overwrite replaces values; skip_fields leaves fields alone',
+      params: { overwrite: true, skip_fields: ['source.urlpath', 'protocol.transport'] },
+      input: [{ 'source.url': 'http://a.example/x', 'source.fqdn': 'b.example' }],
+      output: [{ 'source.url': 'http://a.example/x', 'source.fqdn': 'a.example', 'source.port': 80, 'protocol.application': 'http' }],
+    },
+    {
+      description: 'A port the ontology refuses rejects that event',
+      input: [{ 'source.url': 'http://a.example:123456/' }, { 'source.url': 'http://b.example/' }],
+      output: [{ 'source.url': 'http://b.example/', 'source.fqdn': 'b.example', 'source.port': 80, 'source.urlpath': '/', 'protocol.application': 'http', 'protocol.transport': 'tcp' }],
+    },
+  ],
   create(params) {
     const skip = new Set(params.skip_fields);
     const overwrite = params.overwrite;

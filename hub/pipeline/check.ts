@@ -4,7 +4,7 @@
  */
 import { validateConfig } from '../../common/config/validate.js';
 import { silentLogger } from '../../common/log.js';
-import { compileCondition } from '../experts/_sieve/index.js';
+import { compileCondition } from '../conditions/index.js';
 import { ConfigError, configErrorAt, type ConfigProblem } from '../../common/errors.js';
 import type { HubConfig } from '../config.js';
 import { loadExpert, loadOutput } from './registry.js';
@@ -16,7 +16,7 @@ export async function checkPipeline(config: HubConfig, file: string, resolvePath
     try {
       const def = await loadExpert(e.type);
       const params = validateConfig(def.params, e.params, { file, path: `${path}.params` });
-      const store = { get: async () => undefined, put() {}, del() {}, entries: async () => [] };
+      const store = { get: async () => undefined, getMany: async (keys: readonly string[]) => keys.map(() => undefined), put() {}, del() {}, entries: async () => [] };
       try {
         const expert = await def.create(params, { name: e.name ?? e.type, log: silentLogger(), resolvePath, dataDir: resolvePath(config.data_dir), store });
         await expert.close?.();

@@ -20,7 +20,7 @@ import type { EventStore } from '../eventstore/index.js';
 import { OutputRunner } from './output-runner.js';
 import { ProcessedLog } from './processed-log.js';
 import { loadExpert, loadOutput } from './registry.js';
-import { compileCondition } from '../experts/_sieve/index.js';
+import { compileCondition } from '../conditions/index.js';
 
 export interface PipelineOptions {
   config: HubConfig['pipeline'];

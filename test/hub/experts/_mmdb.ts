@@ -3,7 +3,7 @@
  * networks live under ::/96, as in MaxMind's own databases), a data section of maps, strings, doubles and
  * unsigned integers, and the metadata block. No npm package writes MMDB files, so the tests build their own.
  */
-import { parseNetwork } from '../../../hub/experts/_ip.js';
+import { parseNetwork } from '../../../common/networks.js';
 
 type Value = string | number | boolean | Value[] | { [key: string]: Value } | { uint: number };
 

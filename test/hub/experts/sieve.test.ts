@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Event } from '../../../hub/pipeline/define.js';
-import { compileCondition, compileSieve, SieveError, validateSieve } from '../../../hub/experts/_sieve/index.js';
+import { compileCondition, compileSieve, SieveError, validateSieve } from '../../../hub/conditions/index.js';
 import { createExpert, runBatch, runExpert, tempFiles, testContext } from './_harness.js';
 
 const base: Event = {

@@ -5,7 +5,7 @@
  *   compileCondition(text)  → (event) => boolean           one bare condition, e.g. "source.ip << '10.0.0.0/8'"
  *   validateSieve(text)     → [{ line, column, message }]  every problem of a sieve file; [] when it is valid
  */
-import type { Event } from '../../pipeline/define.js';
+import type { Event } from '../pipeline/define.js';
 import type { Problem } from './ast.js';
 import { compileExpr, compileProgram, type SieveOutcome } from './compile.js';
 import { SieveError } from './lexer.js';

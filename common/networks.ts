@@ -2,7 +2,7 @@
  * IP addresses as integers for range checks and longest-prefix lookups (sieve `<<`, rfc1918, asn_lookup).
  * Parsing is the ontology's own (Python `ipaddress` rules), so what a rule accepts is what an event can hold.
  */
-import { parseIPv4, parseIPv6 } from '../../common/harmonization/types/ip.js';
+import { parseIPv4, parseIPv6 } from './harmonization/types/ip.js';
 
 export interface Address {
   version: 4 | 6;

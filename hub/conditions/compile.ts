@@ -3,11 +3,11 @@
  * here, so evaluating an event allocates nothing but the list of paths. Semantics follow IntelMQ's sieve expert:
  * a missing field matches only `!=`, `!~` and `:notexists`; `:contains`/`=~` see non-string values as text.
  */
-import { add, fromDate } from '../../../common/harmonization/index.js';
-import type { Event } from '../../pipeline/define.js';
-import { inNetwork, parseAddress, parseNetwork, type Network } from '../_ip.js';
-import { pyRegex } from '../_regex.js';
-import { parseRelative, parseTimeSpec, resolveTimeSpec, timeOf } from '../_time.js';
+import { add, fromDate } from '../../common/harmonization/index.js';
+import type { Event } from '../pipeline/define.js';
+import { inNetwork, parseAddress, parseNetwork, type Network } from '../../common/networks.js';
+import { pyRegex } from '../../common/pyregex.js';
+import { parseRelative, parseTimeSpec, resolveTimeSpec, timeOf } from '../../common/timespec.js';
 import type { Action, Expr, Literal, Statement } from './ast.js';
 
 export type Condition = (event: Event) => boolean;

@@ -5,10 +5,10 @@
  * regular expression that does not compile, a value a field can never hold — are collected as problems so that
  * `vigil check` can list them all.
  */
-import { EVENT_FIELDS, isKnownField, sanitizeField } from '../../../common/harmonization/index.js';
-import { pyRegex } from '../_regex.js';
-import { parseNetwork } from '../_ip.js';
-import { parseRelative, parseTimeSpec } from '../_time.js';
+import { EVENT_FIELDS, isKnownField, sanitizeField } from '../../common/harmonization/index.js';
+import { pyRegex } from '../../common/pyregex.js';
+import { parseNetwork } from '../../common/networks.js';
+import { parseRelative, parseTimeSpec } from '../../common/timespec.js';
 import type { Action, Clause, Expr, Literal, Pos, Problem, Statement } from './ast.js';
 import { SieveError, tokenize, type Token } from './lexer.js';
 

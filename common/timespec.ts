@@ -3,7 +3,7 @@
  * (`<integer> <unit>`, unit hour/day/week/month/year, a trailing "s" allowed; month = 30 days, year = 365 days,
  * as IntelMQ counts them — minute and second are accepted too) and absolute dates (anything the DateTime type reads).
  */
-import { parseDateTime } from '../../common/harmonization/index.js';
+import { parseDateTime } from './harmonization/index.js';
 
 const UNIT_SECONDS: Readonly<Record<string, number>> = {
   second: 1,
