@@ -23,6 +23,21 @@ export class BufferedStore implements ComponentStore {
     return this.#db.get(this.#prefix + key);
   }
 
+  async getMany(keys: readonly string[]): Promise<(Buffer | undefined)[]> {
+    const values: (Buffer | undefined)[] = new Array(keys.length);
+    const missing: number[] = [];
+    for (let i = 0; i < keys.length; i++) {
+      const buffered = this.#pending.get(keys[i]!);
+      if (buffered === undefined) missing.push(i);
+      else values[i] = buffered ?? undefined;
+    }
+    if (missing.length === 0) return values;
+    // One LevelDB getMany for the keys not written in this batch, instead of one read per key.
+    const read = await this.#db.getMany(missing.map((i) => this.#prefix + keys[i]!));
+    for (let j = 0; j < missing.length; j++) values[missing[j]!] = read[j];
+    return values;
+  }
+
   put(key: string, value: Buffer | string): void {
     this.#pending.set(key, typeof value === 'string' ? Buffer.from(value) : value);
   }

@@ -35,6 +35,7 @@ export function context(dir = scratch(), name = 'output:test'): ComponentContext
     dataDir: join(dir, 'data'),
     store: {
       get: async () => undefined,
+      getMany: async (keys) => keys.map(() => undefined),
       put: () => {},
       del: () => {},
       entries: async () => [],
