@@ -1,15 +1,43 @@
-/** The per-event loop of most experts: one event's failure rejects that event only, the batch goes on. */
+/** The per-event loops of the experts: one event's failure rejects that event only, the batch goes on. */
 import type { Event } from '../pipeline/define.js';
 
+type Reject = (event: Event, err: Error) => void;
+
 /** Runs `fn` on every event; `false` drops the event, a throw rejects it (dead letter with the error). */
-export function eachEvent(events: Event[], reject: (event: Event, err: Error) => void, fn: (event: Event) => boolean | void): Event[] {
+export function eachEvent(events: Event[], reject: Reject, fn: (event: Event) => boolean | void): Event[] {
   const kept: Event[] = [];
   for (const event of events) {
     try {
       if (fn(event) !== false) kept.push(event);
     } catch (err) {
-      reject(event, err instanceof Error ? err : new Error(String(err)));
+      reject(event, asError(err));
     }
   }
   return kept;
+}
+
+/**
+ * `fn(event)` for every event, for experts that work on a batch in phases (read the state of the whole batch in
+ * one pass, then decide event by event): an event whose value throws is rejected and takes no part in later
+ * phases. `values[i]` belongs to `events[i]`.
+ */
+export function eachValue<T>(events: Event[], reject: Reject, fn: (event: Event) => T): { events: Event[]; values: T[] } {
+  const kept: Event[] = [];
+  const values: T[] = [];
+  for (const event of events) {
+    let value: T;
+    try {
+      value = fn(event);
+    } catch (err) {
+      reject(event, asError(err));
+      continue;
+    }
+    kept.push(event);
+    values.push(value);
+  }
+  return { events: kept, values };
+}
+
+export function asError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
 }

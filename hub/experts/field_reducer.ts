@@ -5,11 +5,13 @@
 import Type from 'typebox';
 import { defineExpert, type Event } from '../pipeline/define.js';
 import { configError } from './_config.js';
+import { eachEvent } from './_each.js';
 import { StringList, toList } from './_lists.js';
 
 export default defineExpert({
   name: 'field_reducer',
   summary: 'Keeps only the listed fields (whitelist) or removes them (blacklist).',
+  intelmq: 'intelmq.bots.experts.field_reducer.expert',
   params: Type.Object(
     {
       type: Type.Union([Type.Literal('whitelist'), Type.Literal('blacklist')], { description: 'whitelist: keep only `keys`; blacklist: remove `keys`.' }),
@@ -17,6 +19,26 @@ export default defineExpert({
     },
     { additionalProperties: false },
   ),
+  examples: [
+    {
+      description: 'whitelist keeps only the listed fields',
+      params: { type: 'whitelist', keys: 'source.ip, feed.name' },
+      input: [{ 'source.ip': '192.0.2.1', 'source.port': 80, raw: 'YQ==', 'extra.a': 1, 'feed.name': 'F' }],
+      output: [{ 'source.ip': '192.0.2.1', 'feed.name': 'F' }],
+    },
+    {
+      description: 'blacklist removes the listed fields; a field the event lacks is no matter',
+      params: { type: 'blacklist', keys: ['raw', 'source.port', 'comment'] },
+      input: [{ 'source.ip': '192.0.2.1', 'source.port': 80, raw: 'YQ==', 'feed.name': 'F' }],
+      output: [{ 'source.ip': '192.0.2.1', 'feed.name': 'F' }],
+    },
+    {
+      description: 'A name covers the fields under it: extra stands for every extra.* field',
+      params: { type: 'blacklist', keys: 'extra,source' },
+      input: [{ 'source.ip': '192.0.2.1', 'source.port': 80, 'extra.a': 1, 'extra.b': 2, 'feed.name': 'F' }],
+      output: [{ 'feed.name': 'F' }],
+    },
+  ],
   create(params) {
     const keys = new Set(toList(params.keys));
     if (keys.size === 0) throw configError('keys', 'name at least one field');
@@ -29,11 +51,6 @@ export default defineExpert({
     const reduce = (event: Event): void => {
       for (const key of Object.keys(event)) if (listed(key) !== keepListed) delete event[key];
     };
-    return {
-      process(events) {
-        for (const event of events) reduce(event);
-        return events;
-      },
-    };
+    return { process: (events, reject) => eachEvent(events, reject, reduce) };
   },
 });

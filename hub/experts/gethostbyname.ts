@@ -10,6 +10,7 @@ import Type from 'typebox';
 import { add } from '../../common/harmonization/index.js';
 import { defineExpert, type Event } from '../pipeline/define.js';
 import { DnsParams, forEachLimit, gaiCode, makeResolver, TtlCache } from './_dns.js';
+import { asError } from './_each.js';
 import { splitUrl } from './url.js';
 
 type Answer = { ip: string } | { ip: undefined };
@@ -17,6 +18,7 @@ type Answer = { ip: string } | { ip: undefined };
 export default defineExpert({
   name: 'gethostbyname',
   summary: 'Resolves source/destination.fqdn (or the URL host) to an IPv4 address in *.ip.',
+  intelmq: 'intelmq.bots.experts.gethostbyname.expert',
   params: Type.Object(
     {
       fallback_to_url: Type.Boolean({ default: false, description: 'Without an fqdn, resolve the host of *.url instead.' }),
@@ -31,6 +33,35 @@ export default defineExpert({
     },
     { additionalProperties: false },
   ),
+  examples: [
+    {
+      description: 'The fqdn of each side resolves to its IPv4 address',
+      input: [{ 'source.fqdn': 'host1.example.test', 'destination.fqdn': 'mail.example.test' }],
+      output: [{ 'source.fqdn': 'host1.example.test', 'destination.fqdn': 'mail.example.test', 'source.ip': '192.0.2.10', 'destination.ip': '198.51.100.7' }],
+    },
+    {
+      description: 'An ip the event has is kept; a URL host is resolved only with fallback_to_url',
+      input: [{ 'source.fqdn': 'host1.example.test', 'source.ip': '203.0.113.1' }, { 'source.url': 'http://mail.example.test/x' }],
+      output: [{ 'source.fqdn': 'host1.example.test', 'source.ip': '203.0.113.1' }, { 'source.url': 'http://mail.example.test/x' }],
+    },
+    {
+      description: 'overwrite and fallback_to_url',
+      params: { overwrite: true, fallback_to_url: true },
+      input: [{ 'source.fqdn': 'host1.example.test', 'source.ip': '203.0.113.1' }, { 'source.url': 'http://mail.example.test/x' }],
+      output: [{ 'source.fqdn': 'host1.example.test', 'source.ip': '192.0.2.10' }, { 'source.url': 'http://mail.example.test/x', 'source.ip': '198.51.100.7' }],
+    },
+    {
+      description: 'A name with no IPv4 address (no such name, or IPv6 only) leaves the event unchanged',
+      input: [{ 'source.fqdn': 'nope.example.test' }, { 'source.fqdn': 'v6only.example.test' }],
+      output: [{ 'source.fqdn': 'nope.example.test' }, { 'source.fqdn': 'v6only.example.test' }],
+    },
+    {
+      description: 'With no getaddrinfo error ignored, a name that does not exist rejects its event',
+      params: { gaierrors_to_ignore: [] },
+      input: [{ 'source.fqdn': 'nope.example.test' }, { 'source.fqdn': 'host1.example.test' }],
+      output: [{ 'source.fqdn': 'host1.example.test', 'source.ip': '192.0.2.10' }],
+    },
+  ],
   create(params) {
     const resolver = makeResolver(params.dns_servers, params.dns_timeout, params.dns_tries);
     const ignore = new Set(params.gaierrors_to_ignore);
@@ -77,17 +108,17 @@ export default defineExpert({
       async process(events, reject) {
         const failed = new Set<Event>();
         await forEachLimit(events, params.concurrency, async (event) => {
-          for (const side of ['source', 'destination']) {
-            const host = hostOf(event, side);
-            if (host === undefined) continue;
-            try {
+          // Anything one event throws (a resolver error, a value it cannot take) rejects that event only.
+          try {
+            for (const side of ['source', 'destination']) {
+              const host = hostOf(event, side);
+              if (host === undefined) continue;
               const { ip } = await resolve(host);
               if (ip !== undefined) add(event, `${side}.ip`, ip, { overwrite: true });
-            } catch (err) {
-              failed.add(event);
-              reject(event, err as Error);
-              return;
             }
+          } catch (err) {
+            failed.add(event);
+            reject(event, asError(err));
           }
         });
         return failed.size === 0 ? events : events.filter((e) => !failed.has(e));

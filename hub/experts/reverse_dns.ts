@@ -9,11 +9,12 @@ import Type from 'typebox';
 import { add, sanitizeField } from '../../common/harmonization/index.js';
 import { defineExpert, type Event } from '../pipeline/define.js';
 import { DnsParams, forEachLimit, makeResolver, TtlCache } from './_dns.js';
-import { eachEvent } from './_each.js';
+import { asError, eachEvent } from './_each.js';
 
 export default defineExpert({
   name: 'reverse_dns',
   summary: 'Adds the PTR (reverse DNS) name of source/destination.ip as *.reverse_dns.',
+  intelmq: 'intelmq.bots.experts.reverse_dns.expert',
   params: Type.Object(
     {
       overwrite: Type.Boolean({ default: false, description: 'Look up and replace a reverse_dns the event already has.' }),
@@ -23,6 +24,24 @@ export default defineExpert({
     },
     { additionalProperties: false },
   ),
+  examples: [
+    {
+      description: 'The PTR name of each side\'s address, IPv4 and IPv6',
+      input: [{ 'source.ip': '192.0.2.10', 'destination.ip': '2001:db8::10' }],
+      output: [{ 'source.ip': '192.0.2.10', 'destination.ip': '2001:db8::10', 'source.reverse_dns': 'host1.example.test', 'destination.reverse_dns': 'v6only.example.test' }],
+    },
+    {
+      description: 'An address without a PTR record, and a name the event has, leave the event unchanged',
+      input: [{ 'source.ip': '192.0.2.99' }, { 'source.ip': '192.0.2.10', 'source.reverse_dns': 'old.example.test' }],
+      output: [{ 'source.ip': '192.0.2.99' }, { 'source.ip': '192.0.2.10', 'source.reverse_dns': 'old.example.test' }],
+    },
+    {
+      description: 'overwrite replaces the name',
+      params: { overwrite: true },
+      input: [{ 'source.ip': '192.0.2.10', 'source.reverse_dns': 'old.example.test' }],
+      output: [{ 'source.ip': '192.0.2.10', 'source.reverse_dns': 'host1.example.test' }],
+    },
+  ],
   create(params, ctx) {
     const resolver = makeResolver(params.dns_servers, params.dns_timeout, params.dns_tries) ?? new dns.Resolver({ timeout: params.dns_timeout, tries: params.dns_tries });
     const cache = new TtlCache<string | undefined>(params.cache_size);
@@ -56,18 +75,25 @@ export default defineExpert({
 
     return {
       async process(events, reject) {
+        // Lookups failing never reject (see query); anything else one event throws rejects that event only.
         const names = new Map<Event, (string | undefined)[]>();
         await forEachLimit(events, params.concurrency, async (event) => {
-          const found: (string | undefined)[] = [];
-          for (const side of ['source', 'destination']) {
-            const ip = event[`${side}.ip`];
-            const wanted = typeof ip === 'string' && (params.overwrite || event[`${side}.reverse_dns`] === undefined);
-            found.push(wanted ? await lookup(ip as string) : undefined);
+          try {
+            const found: (string | undefined)[] = [];
+            for (const side of ['source', 'destination']) {
+              const ip = event[`${side}.ip`];
+              const wanted = typeof ip === 'string' && (params.overwrite || event[`${side}.reverse_dns`] === undefined);
+              found.push(wanted ? await lookup(ip as string) : undefined);
+            }
+            names.set(event, found);
+          } catch (err) {
+            reject(event, asError(err));
           }
-          names.set(event, found);
         });
         return eachEvent(events, reject, (event) => {
-          const [source, destination] = names.get(event)!;
+          const found = names.get(event);
+          if (found === undefined) return false; // rejected above
+          const [source, destination] = found;
           if (source !== undefined) add(event, 'source.reverse_dns', source, { overwrite: params.overwrite });
           if (destination !== undefined) add(event, 'destination.reverse_dns', destination, { overwrite: params.overwrite });
         });
