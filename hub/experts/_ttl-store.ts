@@ -3,6 +3,7 @@
  * about. Expiry is checked on every read, so an expired entry is never used even before it is purged. An index of
  * `e!<expiry>!<key>` entries, kept in expiry order by the store's key order, lets `purge` find expired entries
  * without scanning the whole cache; an index entry whose key was re-set with a later expiry is only dropped.
+ * Experts read a whole batch's keys with one `getMany` (one LevelDB read pass, not one await per event).
  */
 import type { ComponentStore } from '../pipeline/define.js';
 
@@ -26,10 +27,16 @@ export class TtlStore<T> {
   }
 
   async get(key: string, now = Date.now()): Promise<T | undefined> {
-    const raw = await this.#store.get(`v!${key}`);
-    if (raw === undefined) return undefined;
-    const stored = JSON.parse(raw.toString()) as Stored<T>;
-    return stored.x > now ? stored.v : undefined;
+    return live<T>(await this.#store.get(`v!${key}`), now);
+  }
+
+  /** The live value of each distinct key (undefined where absent or expired), read in one pass. */
+  async getMany(keys: Iterable<string>, now = Date.now()): Promise<Map<string, T | undefined>> {
+    const distinct = [...new Set(keys)];
+    const raws = await this.#store.getMany(distinct.map((k) => `v!${k}`));
+    const values = new Map<string, T | undefined>();
+    for (let i = 0; i < distinct.length; i++) values.set(distinct[i]!, live<T>(raws[i], now));
+    return values;
   }
 
   set(key: string, value: T, ttlMs: number, now = Date.now()): void {
@@ -42,19 +49,32 @@ export class TtlStore<T> {
   async purgeIfDue(now = Date.now()): Promise<number> {
     if (now < this.#nextPurge) return 0;
     this.#nextPurge = now + this.#purgeEveryMs;
-    let removed = 0;
+    const dueKeys = new Set<string>();
     for (const [indexKey] of await this.#store.entries('e!', PURGE_BATCH)) {
       const sep = indexKey.indexOf('!', 2);
       const expiry = Number(indexKey.slice(2, sep));
       if (expiry > now) break;
       this.#store.del(indexKey);
-      const key = indexKey.slice(sep + 1);
-      const raw = await this.#store.get(`v!${key}`);
+      dueKeys.add(indexKey.slice(sep + 1));
+    }
+    if (dueKeys.size === 0) return 0;
+    const due = [...dueKeys];
+    // A key re-set with a later expiry keeps its value: only its old index entry goes.
+    const raws = await this.#store.getMany(due.map((k) => `v!${k}`));
+    let removed = 0;
+    for (let i = 0; i < due.length; i++) {
+      const raw = raws[i];
       if (raw !== undefined && (JSON.parse(raw.toString()) as Stored<T>).x <= now) {
-        this.#store.del(`v!${key}`);
+        this.#store.del(`v!${due[i]}`);
         removed++;
       }
     }
     return removed;
   }
+}
+
+function live<T>(raw: Buffer | undefined, now: number): T | undefined {
+  if (raw === undefined) return undefined;
+  const stored = JSON.parse(raw.toString()) as Stored<T>;
+  return stored.x > now ? stored.v : undefined;
 }

@@ -67,7 +67,7 @@ export default defineExpert({
       ],
     },
     {
-      description: 'By default events group by type and identifier',
+      description: 'By default events group by type and identifier, for an hour: one event per group',
       params: { threshold: 1 },
       input: [
         { 'classification.type': 'infected-system', 'classification.identifier': 'mirai', 'source.ip': '192.0.2.1', 'time.source': '2024-05-31T23:00:00+00:00' },

@@ -2,10 +2,13 @@
  * deduplicator: drops an event when an identical one (by the selected fields, see _hash.ts) passed within `ttl`
  * seconds. The cache lives in the expert's durable store and commits with the events, so after a crash an event
  * is neither lost nor let through twice. As in IntelMQ the first sighting starts the TTL and duplicates do not
- * extend it; expired entries are ignored on read and purged in the background of later batches.
+ * extend it; expired entries are ignored on read and purged in the background of later batches. A batch hashes
+ * its events, reads what the cache knows of them in one pass, then decides in order: an event repeated within the
+ * batch is a duplicate of its first sighting, as if the events had come one by one.
  */
 import Type from 'typebox';
 import { defineExpert, type Event } from '../pipeline/define.js';
+import { eachValue } from './_each.js';
 import { eventHash } from './_hash.js';
 import { StringList, toList } from './_lists.js';
 import { TtlStore } from './_ttl-store.js';
@@ -13,6 +16,7 @@ import { TtlStore } from './_ttl-store.js';
 export default defineExpert({
   name: 'deduplicator',
   summary: 'Drops events identical (on the selected fields) to one seen within the TTL.',
+  intelmq: 'intelmq.bots.experts.deduplicator.expert',
   params: Type.Object(
     {
       filter_type: Type.Union([Type.Literal('blacklist'), Type.Literal('whitelist')], {
@@ -25,22 +29,69 @@ export default defineExpert({
     },
     { additionalProperties: false },
   ),
+  examples: [
+    {
+      description: 'An event identical to one seen within the TTL is dropped, in the same batch or a later one; raw and time.observation do not count by default',
+      input: [
+        { 'source.ip': '192.0.2.1', 'classification.type': 'scanner', raw: 'YQ==', 'time.observation': '2024-06-01T00:00:00+00:00' },
+        { 'source.ip': '192.0.2.2', 'classification.type': 'scanner', raw: 'Yg==', 'time.observation': '2024-06-01T00:00:00+00:00' },
+        { 'source.ip': '192.0.2.1', 'classification.type': 'scanner', raw: 'Yw==', 'time.observation': '2024-06-01T00:05:00+00:00' },
+      ],
+      output: [
+        { 'source.ip': '192.0.2.1', 'classification.type': 'scanner', raw: 'YQ==', 'time.observation': '2024-06-01T00:00:00+00:00' },
+        { 'source.ip': '192.0.2.2', 'classification.type': 'scanner', raw: 'Yg==', 'time.observation': '2024-06-01T00:00:00+00:00' },
+      ],
+    },
+    {
+      description: 'whitelist: only filter_keys are compared',
+      params: { filter_type: 'whitelist', filter_keys: ['source.ip'] },
+      input: [
+        { 'source.ip': '192.0.2.1', 'classification.type': 'scanner' },
+        { 'source.ip': '192.0.2.1', 'classification.type': 'brute-force' },
+        { 'source.ip': '192.0.2.2', 'classification.type': 'scanner' },
+      ],
+      output: [
+        { 'source.ip': '192.0.2.1', 'classification.type': 'scanner' },
+        { 'source.ip': '192.0.2.2', 'classification.type': 'scanner' },
+      ],
+    },
+    {
+      description: 'Events that differ in any other field are no duplicates',
+      input: [
+        { 'source.ip': '192.0.2.1', 'classification.type': 'scanner' },
+        { 'source.ip': '192.0.2.1', 'classification.type': 'scanner', 'source.port': 22 },
+      ],
+      output: [
+        { 'source.ip': '192.0.2.1', 'classification.type': 'scanner' },
+        { 'source.ip': '192.0.2.1', 'classification.type': 'scanner', 'source.port': 22 },
+      ],
+    },
+    {
+      description: 'bypass passes every event, and remembers none',
+      params: { bypass: true },
+      input: [{ 'source.ip': '192.0.2.1' }, { 'source.ip': '192.0.2.1' }],
+      output: [{ 'source.ip': '192.0.2.1' }, { 'source.ip': '192.0.2.1' }],
+    },
+  ],
   create(params, ctx) {
     const keys = new Set(toList(params.filter_keys));
     const cache = new TtlStore<1>(ctx.store);
     const ttlMs = params.ttl * 1000;
     return {
-      async process(events) {
+      async process(events, reject) {
         if (params.bypass) return events;
         const now = Date.now();
         await cache.purgeIfDue(now);
+        const hashed = eachValue(events, reject, (event) => eventHash(event, keys, params.filter_type));
+        const seen = await cache.getMany(hashed.values, now);
         const kept: Event[] = [];
-        for (const event of events) {
-          const hash = eventHash(event, keys, params.filter_type);
-          // Reads see this batch's own writes, so a duplicate inside one batch is caught too.
-          if ((await cache.get(hash, now)) !== undefined) continue;
+        for (let i = 0; i < hashed.events.length; i++) {
+          const hash = hashed.values[i]!;
+          if (seen.get(hash) !== undefined) continue;
+          // Marked here, so a later copy in this same batch is a duplicate too.
+          seen.set(hash, 1);
           cache.set(hash, 1, ttlMs, now);
-          kept.push(event);
+          kept.push(hashed.events[i]!);
         }
         return kept;
       },

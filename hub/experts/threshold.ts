@@ -3,12 +3,14 @@
  * within `timeout` seconds, as IntelMQ does: each event bumps its group's count and restarts the timeout; the
  * event that makes the count equal `threshold` is forwarded with `extra.count` and `add_keys`, all others are
  * dropped. The count is not reset when the threshold is reached: the next event goes through only after the
- * group was quiet for `timeout`. Counts live in the expert's durable store.
+ * group was quiet for `timeout`. Counts live in the expert's durable store; a batch reads its groups' counts in one
+ * pass, counts its events in order, and writes each group's count once.
  */
 import Type from 'typebox';
 import { add } from '../../common/harmonization/index.js';
 import { defineExpert, type Event } from '../pipeline/define.js';
 import { configError } from './_config.js';
+import { asError, eachValue } from './_each.js';
 import { eventHash } from './_hash.js';
 import { StringList, toList } from './_lists.js';
 import { TtlStore } from './_ttl-store.js';
@@ -16,6 +18,7 @@ import { TtlStore } from './_ttl-store.js';
 export default defineExpert({
   name: 'threshold',
   summary: 'Forwards one event when similar events reach a count within a timeout; drops the rest.',
+  intelmq: 'intelmq.bots.experts.threshold.expert',
   params: Type.Object(
     {
       filter_type: Type.Union([Type.Literal('blacklist'), Type.Literal('whitelist')], {
@@ -30,6 +33,35 @@ export default defineExpert({
     },
     { additionalProperties: false },
   ),
+  examples: [
+    {
+      description: 'The event that makes the count reach the threshold is forwarded with extra.count and add_keys; the others are dropped',
+      params: { threshold: 3, filter_type: 'whitelist', filter_keys: 'source.ip' },
+      input: [
+        { 'source.ip': '192.0.2.1', 'classification.type': 'scanner' },
+        { 'source.ip': '192.0.2.1', 'classification.type': 'brute-force' },
+        { 'source.ip': '192.0.2.2', 'classification.type': 'scanner' },
+        { 'source.ip': '192.0.2.1', 'classification.type': 'scanner', 'source.port': 22 },
+      ],
+      output: [{ 'source.ip': '192.0.2.1', 'classification.type': 'scanner', 'source.port': 22, comment: 'Threshold reached', 'extra.count': 3 }],
+    },
+    {
+      description: 'Past the threshold the group stays quiet: the count goes on until no similar event came for timeout seconds',
+      params: { threshold: 2, add_keys: { 'extra.rule': 'ssh-scanners' } },
+      input: [
+        { 'source.ip': '192.0.2.1', 'source.port': 22, 'time.observation': '2024-06-01T00:00:00+00:00' },
+        { 'source.ip': '192.0.2.1', 'source.port': 22, 'time.observation': '2024-06-01T00:00:05+00:00' },
+        { 'source.ip': '192.0.2.1', 'source.port': 22, 'time.observation': '2024-06-01T00:00:10+00:00' },
+      ],
+      output: [{ 'source.ip': '192.0.2.1', 'source.port': 22, 'time.observation': '2024-06-01T00:00:05+00:00', 'extra.rule': 'ssh-scanners', 'extra.count': 2 }],
+    },
+    {
+      description: 'bypass passes every event unchanged',
+      params: { threshold: 2, bypass: true },
+      input: [{ 'source.ip': '192.0.2.1' }, { 'source.ip': '192.0.2.1' }],
+      output: [{ 'source.ip': '192.0.2.1' }, { 'source.ip': '192.0.2.1' }],
+    },
+  ],
   create(params, ctx) {
     const keys = new Set(toList(params.filter_keys));
     const counts = new TtlStore<number>(ctx.store);
@@ -48,20 +80,25 @@ export default defineExpert({
         if (params.bypass) return events;
         const now = Date.now();
         await counts.purgeIfDue(now);
+        const hashed = eachValue(events, reject, (event) => eventHash(event, keys, params.filter_type));
+        const current = await counts.getMany(hashed.values, now);
         const kept: Event[] = [];
-        for (const event of events) {
-          const hash = eventHash(event, keys, params.filter_type);
-          const count = ((await counts.get(hash, now)) ?? 0) + 1;
-          counts.set(hash, count, timeoutMs, now);
+        for (let i = 0; i < hashed.events.length; i++) {
+          const hash = hashed.values[i]!;
+          const count = (current.get(hash) ?? 0) + 1;
+          current.set(hash, count);
           if (count !== params.threshold) continue;
+          const event = hashed.events[i]!;
           try {
             for (const [k, v] of Object.entries(params.add_keys)) add(event, k, v, { overwrite: true });
             add(event, 'extra.count', count, { overwrite: true });
             kept.push(event);
           } catch (err) {
-            reject(event, err as Error);
+            reject(event, asError(err));
           }
         }
+        // Every event restarts its group's timeout at `now`, so one write per group holds the batch's last count.
+        for (const [hash, count] of current) counts.set(hash, count!, timeoutMs, now);
         return kept;
       },
     };

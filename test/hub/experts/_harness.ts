@@ -19,10 +19,22 @@ export class MemoryStore implements ComponentStore {
   readonly committed = new Map<string, Buffer>();
   readonly #pending = new Map<string, Buffer | null>();
 
+  /** Reads made (`get` and `getMany` calls), for the tests of batched experts. */
+  reads = 0;
+
   async get(key: string): Promise<Buffer | undefined> {
+    this.reads++;
     const p = this.#pending.get(key);
     if (p !== undefined) return p ?? undefined;
     return this.committed.get(key);
+  }
+
+  async getMany(keys: readonly string[]): Promise<(Buffer | undefined)[]> {
+    this.reads++;
+    return keys.map((key) => {
+      const p = this.#pending.get(key);
+      return p !== undefined ? (p ?? undefined) : this.committed.get(key);
+    });
   }
 
   put(key: string, value: Buffer | string): void {

@@ -6,6 +6,7 @@ import { createExpert, runBatch, testContext } from './_harness.js';
 
 const ev = (ip: string, observed = '2024-01-01T00:00:00+00:00', raw = 'YQ=='): Event => ({ 'source.ip': ip, 'time.observation': observed, raw, 'feed.name': 'F' });
 
+// whitelist, bypass and duplicates within a batch: the examples of hub/experts/deduplicator.ts (registry.test.ts).
 describe('deduplicator', () => {
   it('hashes the selected fields; time.observation never counts', () => {
     const keys = new Set(['raw']);
@@ -21,19 +22,6 @@ describe('deduplicator', () => {
     assert.deepEqual(first.kept.map((e) => e['source.ip']), ['192.0.2.1', '192.0.2.2']);
     const second = await runBatch(expert, [ev('192.0.2.2'), ev('192.0.2.3')], ctx);
     assert.deepEqual(second.kept.map((e) => e['source.ip']), ['192.0.2.3']);
-  });
-
-  it('whitelist compares only filter_keys', async () => {
-    const ctx = testContext();
-    const expert = await createExpert('deduplicator', { filter_type: 'whitelist', filter_keys: ['feed.name'] }, ctx);
-    const { kept } = await runBatch(expert, [ev('192.0.2.1'), ev('192.0.2.2')], ctx);
-    assert.equal(kept.length, 1);
-  });
-
-  it('bypass passes everything', async () => {
-    const ctx = testContext();
-    const expert = await createExpert('deduplicator', { bypass: true }, ctx);
-    assert.equal((await runBatch(expert, [ev('192.0.2.1'), ev('192.0.2.1')], ctx)).kept.length, 2);
   });
 
   it('the cache survives a restart (it is in the durable store) and expires after ttl', async (t) => {
