@@ -45,6 +45,7 @@ export function suffixListFrom(text: string): (host: string) => string | undefin
 export default defineExpert({
   name: 'domain_suffix',
   summary: 'Sets source/destination.domain_suffix to the public suffix of the fqdn or reverse_dns (Public Suffix List, ICANN part).',
+  intelmq: 'intelmq.bots.experts.domain_suffix.expert',
   params: Type.Object(
     {
       field: Type.Union([Type.Literal('fqdn'), Type.Literal('reverse_dns')], { description: 'Which host name of each side to take the suffix of.' }),
@@ -53,6 +54,38 @@ export default defineExpert({
     },
     { additionalProperties: false },
   ),
+  examples: [
+    {
+      description: 'The public suffix of each side\'s fqdn, with the built-in list (private suffixes such as blogspot.com are ignored)',
+      params: { field: 'fqdn' },
+      input: [{ 'source.fqdn': 'www.example.co.uk', 'destination.fqdn': 'x.foo.blogspot.com', 'source.reverse_dns': 'a.example.at' }],
+      output: [{ 'source.fqdn': 'www.example.co.uk', 'destination.fqdn': 'x.foo.blogspot.com', 'source.reverse_dns': 'a.example.at', 'source.domain_suffix': 'co.uk', 'destination.domain_suffix': 'com' }],
+    },
+    {
+      description: 'reverse_dns with a pinned list file: wildcard and exception rules, an unlisted TLD; an event without the field passes',
+      params: { field: 'reverse_dns', suffix_file: 'public_suffix_list.dat' },
+      input: [{ 'source.reverse_dns': 'host.example.gv.at' }, { 'source.reverse_dns': 'a.b.ck' }, { 'source.reverse_dns': 'www.ck' }, { 'source.reverse_dns': 'host.unlisted' }, { 'source.ip': '192.0.2.1' }],
+      output: [
+        { 'source.reverse_dns': 'host.example.gv.at', 'source.domain_suffix': 'gv.at' },
+        { 'source.reverse_dns': 'a.b.ck', 'source.domain_suffix': 'b.ck' },
+        { 'source.reverse_dns': 'www.ck', 'source.domain_suffix': 'ck' },
+        { 'source.reverse_dns': 'host.unlisted', 'source.domain_suffix': 'unlisted' },
+        { 'source.ip': '192.0.2.1' },
+      ],
+    },
+    {
+      description: 'A domain_suffix the event has is kept',
+      params: { field: 'fqdn' },
+      input: [{ 'source.fqdn': 'host.example.gv.at', 'source.domain_suffix': 'at' }],
+      output: [{ 'source.fqdn': 'host.example.gv.at', 'source.domain_suffix': 'at' }],
+    },
+    {
+      description: 'overwrite replaces it',
+      params: { field: 'fqdn', overwrite: true },
+      input: [{ 'source.fqdn': 'host.example.gv.at', 'source.domain_suffix': 'at' }],
+      output: [{ 'source.fqdn': 'host.example.gv.at', 'source.domain_suffix': 'gv.at' }],
+    },
+  ],
   create(params, ctx) {
     const suffixOf =
       params.suffix_file === undefined

@@ -38,6 +38,7 @@ export function replaceCount(value: string, oldValue: string, newValue: string, 
 export default defineExpert({
   name: 'format_field',
   summary: 'Strips characters from, replaces substrings in, or splits the values of given fields.',
+  intelmq: 'intelmq.bots.experts.format_field.expert',
   params: Type.Object(
     {
       strip_columns: StringList('Fields whose values are stripped, as a list or comma-separated.', []),
@@ -51,6 +52,32 @@ export default defineExpert({
     },
     { additionalProperties: false },
   ),
+  examples: [
+    {
+      description: 'strip_columns removes the strip_chars (a space by default) from both ends',
+      params: { strip_columns: 'malware.name,extra.tag', strip_chars: ' "' },
+      input: [{ 'malware.name': 'emotet', 'extra.tag': ' "quoted" ' }],
+      output: [{ 'malware.name': 'emotet', 'extra.tag': 'quoted' }],
+    },
+    {
+      description: 'replace_column replaces old_value replace_count times from the left (1 by default); an event without the field passes',
+      params: { replace_column: 'source.fqdn', old_value: '.', new_value: '-' },
+      input: [{ 'source.fqdn': 'a.b.example' }, { 'source.ip': '192.0.2.1' }],
+      output: [{ 'source.fqdn': 'a-b.example' }, { 'source.ip': '192.0.2.1' }],
+    },
+    {
+      description: 'Stripping comes before splitting; the split list goes to an extra.* field',
+      params: { strip_columns: 'extra.tags', strip_chars: ';', split_column: 'extra.tags', split_separator: ';' },
+      input: [{ 'extra.tags': ';a;b;c;' }],
+      output: [{ 'extra.tags': ['a', 'b', 'c'] }],
+    },
+    {
+      description: 'A result the ontology refuses (a list in a text field) rejects that event',
+      params: { split_column: 'source.fqdn', split_separator: '.' },
+      input: [{ 'source.fqdn': 'a.example' }, { 'source.ip': '192.0.2.1' }],
+      output: [{ 'source.ip': '192.0.2.1' }],
+    },
+  ],
   create(params) {
     const strip = toList(params.strip_columns);
     const { replace_column: replaceColumn, old_value: oldValue, split_column: splitColumn } = params;

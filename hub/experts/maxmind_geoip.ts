@@ -14,6 +14,7 @@ import { eachEvent } from './_each.js';
 export default defineExpert({
   name: 'maxmind_geoip',
   summary: 'Adds country, city and coordinates of source/destination.ip from a local MaxMind (.mmdb) database.',
+  intelmq: 'intelmq.bots.experts.maxmind_geoip.expert',
   params: Type.Object(
     {
       database: Type.String({ description: 'The .mmdb file (e.g. GeoLite2-City.mmdb), relative to the config file.' }),
@@ -22,6 +23,49 @@ export default defineExpert({
     },
     { additionalProperties: false },
   ),
+  examples: [
+    {
+      description: 'Country, coordinates and city for both sides',
+      params: { database: 'GeoLite2-City.mmdb' },
+      input: [{ 'source.ip': '192.0.2.10', 'destination.ip': '2001:db8::1' }],
+      output: [
+        {
+          'source.ip': '192.0.2.10',
+          'source.geolocation.cc': 'AT',
+          'source.geolocation.latitude': 48.2,
+          'source.geolocation.longitude': 16.37,
+          'source.geolocation.city': 'Vienna',
+          'destination.ip': '2001:db8::1',
+          'destination.geolocation.cc': 'JP',
+          'destination.geolocation.latitude': 35.68,
+          'destination.geolocation.longitude': 139.69,
+          'destination.geolocation.city': 'Tokyo',
+        },
+      ],
+    },
+    {
+      description: 'use_registered takes the country the network is registered in; a latitude of 0 is kept; unknown addresses are left alone',
+      params: { database: 'GeoLite2-City.mmdb', use_registered: true },
+      input: [{ 'source.ip': '192.0.2.10' }, { 'source.ip': '198.51.100.1' }, { 'source.ip': '203.0.113.1' }],
+      output: [
+        { 'source.ip': '192.0.2.10', 'source.geolocation.cc': 'DE', 'source.geolocation.latitude': 48.2, 'source.geolocation.longitude': 16.37, 'source.geolocation.city': 'Vienna' },
+        { 'source.ip': '198.51.100.1', 'source.geolocation.cc': 'US', 'source.geolocation.latitude': 0, 'source.geolocation.longitude': -77.5 },
+        { 'source.ip': '203.0.113.1' },
+      ],
+    },
+    {
+      description: 'Values the event has are kept',
+      params: { database: 'GeoLite2-City.mmdb' },
+      input: [{ 'source.ip': '192.0.2.10', 'source.geolocation.cc': 'FR' }],
+      output: [{ 'source.ip': '192.0.2.10', 'source.geolocation.cc': 'FR', 'source.geolocation.latitude': 48.2, 'source.geolocation.longitude': 16.37, 'source.geolocation.city': 'Vienna' }],
+    },
+    {
+      description: 'overwrite replaces them',
+      params: { database: 'GeoLite2-City.mmdb', overwrite: true },
+      input: [{ 'source.ip': '192.0.2.10', 'source.geolocation.cc': 'FR' }],
+      output: [{ 'source.ip': '192.0.2.10', 'source.geolocation.cc': 'AT', 'source.geolocation.latitude': 48.2, 'source.geolocation.longitude': 16.37, 'source.geolocation.city': 'Vienna' }],
+    },
+  ],
   create(params, ctx) {
     const file = ctx.resolvePath(params.database);
     let reader: Reader<CityResponse>;

@@ -12,6 +12,7 @@ import { eachEvent } from './_each.js';
 export default defineExpert({
   name: 'tor_nodes',
   summary: 'Flags source/destination.tor_node for addresses listed in a file of Tor node IPs.',
+  intelmq: 'intelmq.bots.experts.tor_nodes.expert',
   params: Type.Object(
     {
       database: Type.String({ description: 'The list of Tor node addresses, one a line, relative to the config file.' }),
@@ -19,6 +20,26 @@ export default defineExpert({
     },
     { additionalProperties: false },
   ),
+  examples: [
+    {
+      description: 'Listed addresses are flagged on either side (IPv6 compared in canonical form); others pass unchanged',
+      params: { database: 'tor-exits.txt' },
+      input: [{ 'source.ip': '192.0.2.66', 'destination.ip': '2001:db8::abc' }, { 'source.ip': '192.0.2.67' }],
+      output: [{ 'source.ip': '192.0.2.66', 'destination.ip': '2001:db8::abc', 'source.tor_node': true, 'destination.tor_node': true }, { 'source.ip': '192.0.2.67' }],
+    },
+    {
+      description: 'A tor_node value the event has is kept',
+      params: { database: 'tor-exits.txt' },
+      input: [{ 'source.ip': '198.51.100.99', 'source.tor_node': false }],
+      output: [{ 'source.ip': '198.51.100.99', 'source.tor_node': false }],
+    },
+    {
+      description: 'overwrite replaces it',
+      params: { database: 'tor-exits.txt', overwrite: true },
+      input: [{ 'source.ip': '198.51.100.99', 'source.tor_node': false }],
+      output: [{ 'source.ip': '198.51.100.99', 'source.tor_node': true }],
+    },
+  ],
   create(params, ctx) {
     const { path, text } = readParamFile('database', params.database, ctx.resolvePath);
     const nodes = new Set<string>();

@@ -3,8 +3,9 @@ import { describe, it } from 'node:test';
 import { suffixListFrom } from '../../../hub/experts/domain_suffix.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { FIXTURES, runExpert } from './_harness.js';
+import { FIXTURES } from './_harness.js';
 
+// What the expert does with events: the examples of hub/experts/domain_suffix.ts (run by registry.test.ts).
 describe('domain_suffix', () => {
   const cases: [string, string][] = [
     ['www.example.com', 'com'],
@@ -18,17 +19,4 @@ describe('domain_suffix', () => {
   ];
   const fromFile = suffixListFrom(readFileSync(join(FIXTURES, 'public_suffix_list.dat'), 'utf8'));
   for (const [host, suffix] of cases) it(`suffix_file: ${host} → ${suffix}`, () => assert.equal(fromFile(host), suffix));
-
-  it('fills source and destination from fqdn with the built-in list', async () => {
-    const { kept } = await runExpert('domain_suffix', { field: 'fqdn' }, [{ 'source.fqdn': 'www.example.co.uk', 'destination.fqdn': 'x.foo.blogspot.com', 'source.reverse_dns': 'a.example.at' }]);
-    assert.deepEqual(kept, [{ 'source.fqdn': 'www.example.co.uk', 'destination.fqdn': 'x.foo.blogspot.com', 'source.reverse_dns': 'a.example.at', 'source.domain_suffix': 'co.uk', 'destination.domain_suffix': 'com' }]);
-  });
-
-  it('reverse_dns with a suffix file; an existing suffix is kept unless overwrite', async () => {
-    const input = { 'source.reverse_dns': 'host.example.gv.at', 'source.domain_suffix': 'old.example' };
-    const kept = (await runExpert('domain_suffix', { field: 'reverse_dns', suffix_file: 'public_suffix_list.dat' }, [input])).kept;
-    assert.equal(kept[0]!['source.domain_suffix'], 'old.example');
-    const replaced = (await runExpert('domain_suffix', { field: 'reverse_dns', suffix_file: 'public_suffix_list.dat', overwrite: true }, [input])).kept;
-    assert.equal(replaced[0]!['source.domain_suffix'], 'gv.at');
-  });
 });

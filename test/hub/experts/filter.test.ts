@@ -10,20 +10,14 @@ const events: Event[] = [
 ];
 const types = (kept: Event[]) => kept.map((e) => e['classification.type']);
 
+// The examples of hub/experts/filter.ts (run by registry.test.ts) show the common cases; these are the rest.
 describe('filter', () => {
   const cases: [string, Record<string, unknown>, string[]][] = [
-    ['keep exact matches', { filter_key: 'classification.type', filter_value: 'scanner', filter_action: 'keep' }, ['scanner']],
-    ['drop exact matches', { filter_key: 'classification.type', filter_value: 'scanner', filter_action: 'drop' }, ['phishing', 'spam']],
-    ['regular expression', { filter_key: 'classification.type', filter_value: '^(sc|ph)', filter_regex: true, filter_action: 'keep' }, ['scanner', 'phishing']],
     ['a number from YAML matches the number', { filter_key: 'source.port', filter_value: 80, filter_action: 'keep' }, ['phishing']],
-    ['the same number as text matches too', { filter_key: 'source.port', filter_value: '22', filter_action: 'keep' }, ['scanner']],
     ['not_before an absolute date (events without time.source pass)', { not_before: '2024-02-01' }, ['phishing', 'spam']],
-    ['not_after an absolute date', { not_after: '2024-02-01T00:00:00+00:00' }, ['scanner', 'spam']],
     ['not_before a relative span', { not_before: '100 years' }, ['scanner', 'phishing', 'spam']],
-    ['not_before a short relative span drops everything older', { not_before: '1 day' }, ['spam']],
     ['not_after a relative span', { not_after: '100 years' }, ['spam']],
     ['not_after a short span passes older events', { not_after: '1 day' }, ['scanner', 'phishing', 'spam']],
-    ['time and value filters combine', { not_before: '2024-02-01', filter_key: 'classification.type', filter_value: 'spam', filter_action: 'drop' }, ['phishing']],
   ];
   for (const [name, params, expected] of cases) {
     it(name, async () => {

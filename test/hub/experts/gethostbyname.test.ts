@@ -13,23 +13,8 @@ describe('gethostbyname (against dnsmasq)', () => {
   });
   after(() => dns.stop());
 
-  it('resolves fqdn to an IPv4 address on both sides', async () => {
-    const { kept, rejects } = await runExpert('gethostbyname', params(), [{ 'source.fqdn': 'host1.example.test', 'destination.fqdn': 'mail.example.test' }]);
-    assert.deepEqual(rejects, []);
-    assert.deepEqual(kept, [{ 'source.fqdn': 'host1.example.test', 'destination.fqdn': 'mail.example.test', 'source.ip': '192.0.2.10', 'destination.ip': '198.51.100.7' }]);
-  });
-
-  it('keeps an existing ip unless overwrite; falls back to the URL host only when asked', async () => {
-    const events: Event[] = [{ 'source.fqdn': 'host1.example.test', 'source.ip': '203.0.113.1' }, { 'source.url': 'http://mail.example.test/x' }];
-    const plain = await runExpert('gethostbyname', params(), events);
-    assert.equal(plain.kept[0]!['source.ip'], '203.0.113.1');
-    assert.equal(plain.kept[1]!['source.ip'], undefined);
-    const forced = await runExpert('gethostbyname', { ...params(), overwrite: true, fallback_to_url: true }, events);
-    assert.equal(forced.kept[0]!['source.ip'], '192.0.2.10');
-    assert.equal(forced.kept[1]!['source.ip'], '198.51.100.7');
-  });
-
-  it('names without an address pass unchanged (ignored gai errors); others reject the event', async () => {
+  // Resolving, overwrite, fallback_to_url and names without an address: the examples of hub/experts/gethostbyname.ts.
+  it('a refused query (-4) is ignored by default; with nothing ignored, NXDOMAIN (-2) and refusals reject', async () => {
     const events: Event[] = [{ 'source.fqdn': 'nope.example.test' }, { 'source.fqdn': 'v6only.example.test' }, { 'source.fqdn': 'outside.example' }];
     const { kept, rejects } = await runExpert('gethostbyname', params(), events);
     assert.deepEqual(rejects, []);
