@@ -2,124 +2,165 @@
  * Microsoft Cyber Threat Intelligence Program (CTIP) infected-system data, in its two shapes:
  *   - Interflow: a JSON list of lower-case keyed indicators with `"version": 1.5`;
  *   - Azure: one JSON object per line with CamelCase keys, nested `…Info` objects and a `Payload` that is
- *     base64-encoded JSON (or text, or plain JSON).
+ *     base64-encoded JSON (or base64 text, or JSON as such).
  * The runner is told the shape per report from its first character (`[`: a JSON list, cut into elements; anything
- * else: JSON lines), and each entry's format from its `version`.
- * `feed.accuracy` is scaled by the entry's confidence. Keys this parser does not know are kept under `extra`.
+ * else: JSON lines), and each entry's format from its `version`. `feed.accuracy` is scaled by the entry's
+ * confidence. As in IntelMQ, an entry with a key the tables do not know is rejected (the format changed), except
+ * where the key holds no value.
  */
+import Type from 'typebox';
 import { VigilError } from '../../../common/errors.js';
-import { fromTimestamp, fromWindowsNT, isBase64, sanitizeField } from '../../../common/harmonization/index.js';
+import { cleanField, fromTimestamp, fromWindowsNT, isIgnorable, isValidField, sanitizeField } from '../../../common/harmonization/index.js';
+import { isPlainObject } from '../../../common/harmonization/text.js';
 import { decodeUtf8 } from '../framework/text.js';
-import { defineParser, NoParams, type Fields, type Report } from '../framework/define.js';
+import { defineParser, type Fields, type Report } from '../framework/define.js';
 
 type Entry = Record<string, unknown>;
 
 interface State {
+  /** The report's `feed.accuracy` (100 without one), which each entry's confidence scales. */
   accuracy: number;
+  /** Fields every event gets from the report: with `overwrite` off the entry does not replace them. */
+  reportFields: ReadonlySet<string>;
 }
 
 const LIST_START = /^[\s\uFEFF]*\[/;
 
-const INTERFLOW: Readonly<Record<string, string>> = {
-  additionalmetadata: 'extra.additionalmetadata',
-  description: 'event_description.text',
-  externalid: 'malware.name',
-  tlplevel: 'tlp',
-  firstreporteddatetime: 'time.source',
-  networksourceipv4: 'source.ip',
-  networksourceport: 'source.port',
-  networkdestinationipv4: 'destination.ip',
-  networkdestinationport: 'destination.port',
-  isproductlicensed: 'extra.isproductlicensed',
-  ispartnershareable: 'extra.ispartnershareable',
-  networksourceasn: 'source.asn',
-  hostname: 'destination.fqdn',
-  useragent: 'extra.user_agent',
-  severity: 'extra.severity',
-  tags: 'extra.tags',
-};
+const INTERFLOW: ReadonlyMap<string, string> = new Map([
+  ['additionalmetadata', 'extra.additionalmetadata'],
+  ['description', 'event_description.text'],
+  ['externalid', 'malware.name'],
+  ['tlplevel', 'tlp'],
+  ['firstreporteddatetime', 'time.source'],
+  ['networksourceipv4', 'source.ip'],
+  ['networksourceport', 'source.port'],
+  ['networkdestinationipv4', 'destination.ip'],
+  ['networkdestinationport', 'destination.port'],
+  ['isproductlicensed', 'extra.isproductlicensed'],
+  ['ispartnershareable', 'extra.ispartnershareable'],
+  ['networksourceasn', 'source.asn'],
+  ['hostname', 'destination.fqdn'],
+  ['useragent', 'extra.user_agent'],
+  ['severity', 'extra.severity'],
+  ['tags', 'extra.tags'],
+]);
 const INTERFLOW_SKIPPED = new Set(['version', 'indicatorthreattype', 'confidence', 'indicatorexpirationdatetime']);
 const EMPTY_METADATA = new Set(['[]', '[""]', '["null"]', '[null]']);
 
-const IGNORE = '';
+const IGNORE = '(ignored)';
 /** Azure keys (nested objects flattened with a dot) → fields. */
-const AZURE: Readonly<Record<string, string>> = {
-  DataFeed: 'feed.name',
-  SourcedFrom: 'event_description.text',
-  DateTimeReceivedUtc: 'time.source',
-  DateTimeReceivedUtcTxt: IGNORE,
-  Malware: 'extra.malware',
-  ThreatCode: 'malware.name',
-  ThreatConfidence: 'feed.accuracy',
-  TotalEncounters: 'extra.total_encounters',
-  TLP: 'tlp',
-  SourceIp: 'source.ip',
-  SourcePort: 'source.port',
-  DestinationIp: 'destination.ip',
-  DestinationPort: 'destination.port',
-  TargetIp: IGNORE, // deprecated by Microsoft
-  TargetPort: IGNORE,
-  'Signatures.Sha256': 'extra.signatures.sha256',
+const AZURE: ReadonlyMap<string, string> = new Map([
+  ['DataFeed', 'feed.name'],
+  ['SourcedFrom', 'event_description.text'],
+  ['DateTimeReceivedUtc', 'time.source'],
+  ['DateTimeReceivedUtcTxt', IGNORE],
+  ['Malware', 'extra.malware'],
+  ['ThreatCode', 'malware.name'],
+  ['ThreatConfidence', 'feed.accuracy'],
+  ['TotalEncounters', 'extra.total_encounters'],
+  ['TLP', 'tlp'],
+  ['SourceIp', 'source.ip'],
+  ['SourcePort', 'source.port'],
+  ['DestinationIp', 'destination.ip'],
+  ...locationFields('destination', 'DestinationIpInfo.DestinationIp'), // the ctip-c2 feed
+  ['DestinationPort', 'destination.port'],
+  ['TargetIp', IGNORE], // deprecated by Microsoft
+  ['TargetPort', IGNORE],
+  ['Signatures.Sha256', 'extra.signatures.sha256'],
   ...locationFields('source', 'SourceIpInfo.SourceIp'),
-  ...locationFields('destination', 'DestinationIpInfo.DestinationIp'),
-  'HttpInfo.HttpHost': 'extra.http.host',
-  'HttpInfo.HttpRequest': 'extra.http.request',
-  'HttpInfo.HttpMethod': 'extra.http.method',
-  'HttpInfo.HttpReferrer': 'extra.http.referrer',
-  'HttpInfo.HttpUserAgent': 'extra.user_agent',
-  'HttpInfo.HttpVersion': 'extra.http.version',
-  'CustomInfo.CustomField1': 'extra.custom_field1',
-  'CustomInfo.CustomField2': 'extra.custom_field2',
-  'CustomInfo.CustomField3': 'extra.custom_field3',
-  'CustomInfo.CustomField4': 'extra.custom_field4',
-  'CustomInfo.CustomField5': 'extra.custom_field5',
-  Payload: 'extra.payload.text', // a payload that is neither base64 JSON nor JSON
-  'Payload.ts': 'extra.payload.timestamp',
-  'Payload.ip': 'extra.payload.ip',
-  'Payload.port': 'extra.payload.port',
-  'Payload.serverIp': 'extra.payload.server.ip',
-  'Payload.serverPort': 'extra.payload.server.port',
-  'Payload.domain': 'destination.fqdn',
-  'Payload.family': 'extra.payload.family',
-  'Payload.malware': 'extra.payload.malware',
-  'Payload.response': 'extra.payload.response',
-  'Payload.handler': 'extra.payload.handler',
-  'Payload.type': 'protocol.application',
-  'Payload.Time': 'extra.payload.time',
-  'Payload.SourceIP': 'extra.payload.source.ip',
-  'Payload.DestIP': 'extra.payload.destination.ip',
-  'Payload.RemotePort': 'extra.payload.remote.port',
-  'Payload.RemoteHost': 'extra.payload.remote.host',
-  'Payload.ServerPort': 'extra.payload.server.port',
-  'Payload.BCode': 'extra.payload.b_code',
-  'Payload.Protocol': 'extra.payload.protocol',
-  'Payload.Length': 'extra.payload.length',
-  'Payload.URI': 'destination.urlpath',
-  'Payload.Referer': 'extra.http_referer',
-  'Payload.UserAgent': 'extra.user_agent',
-  'Payload.RequestMethod': 'extra.http.method',
-  'Payload.HTTPHost': 'extra.http.host',
-  'Payload.Custom1': 'extra.payload.custom_field1',
-  'Payload.Custom2': 'extra.payload.custom_field2',
-  'Payload.Custom3': 'extra.payload.custom_field3',
-  'Payload.Custom4': 'extra.payload.custom_field4',
-  'Payload.Custom5': 'extra.payload.custom_field5',
-  'Payload.source_ip': 'extra.payload.source.ip',
-  'Payload.source_port': 'extra.payload.source.port',
-  'Payload.destination_ip': 'extra.payload.destination.ip',
-  'Payload.destination_port': 'extra.payload.destination.port',
-};
-/** Values that may be malformed in the data; an invalid one is left out instead of costing the event. */
-const OPTIONAL = new Set(['tlp', 'destination.fqdn']);
-const CONFIDENCE: Readonly<Record<string, number>> = { High: 100, Medium: 50, Low: 20, Informational: 10 };
+  ['HttpInfo.HttpHost', 'extra.http.host'],
+  ['HttpInfo.HttpRequest', 'extra.http.request'],
+  ['HttpInfo.HttpMethod', 'extra.http.method'],
+  ['HttpInfo.HttpReferrer', 'extra.http.referrer'],
+  ['HttpInfo.HttpUserAgent', 'extra.user_agent'],
+  ['HttpInfo.HttpVersion', 'extra.http.version'],
+  ['CustomInfo.CustomField1', 'extra.custom_field1'],
+  ['CustomInfo.CustomField2', 'extra.custom_field2'],
+  ['CustomInfo.CustomField3', 'extra.custom_field3'],
+  ['CustomInfo.CustomField4', 'extra.custom_field4'],
+  ['CustomInfo.CustomField5', 'extra.custom_field5'],
+  ['Payload.ts', 'extra.payload.timestamp'],
+  ['Payload.ip', 'extra.payload.ip'],
+  ['Payload.port', 'extra.payload.port'],
+  ['Payload.serverIp', 'extra.payload.server.ip'],
+  ['Payload.serverPort', 'extra.payload.server.port'],
+  ['Payload.domain', 'destination.fqdn'],
+  ['Payload.family', 'extra.payload.family'],
+  ['Payload.malware', 'extra.payload.malware'],
+  ['Payload.response', 'extra.payload.response'],
+  ['Payload.handler', 'extra.payload.handler'],
+  ['Payload.type', 'protocol.application'],
+  ['Payload', 'extra.payload.text'], // base64 that is not JSON: its text
+  ['Payload.Time', 'extra.payload.time'],
+  ['Payload.SourceIP', 'extra.payload.source.ip'],
+  ['Payload.DestIP', 'extra.payload.destination.ip'],
+  ['Payload.RemotePort', 'extra.payload.remote.port'],
+  ['Payload.RemoteHost', 'extra.payload.remote.host'],
+  ['Payload.ServerPort', 'extra.payload.server.port'],
+  ['Payload.BCode', 'extra.payload.b_code'],
+  ['Payload.Protocol', 'extra.payload.protocol'],
+  ['Payload.Length', 'extra.payload.length'],
+  ['Payload.URI', 'destination.urlpath'],
+  ['Payload.Referer', 'extra.http_referer'],
+  ['Payload.UserAgent', 'extra.user_agent'],
+  ['Payload.RequestMethod', 'extra.http.method'],
+  ['Payload.HTTPHost', 'extra.http.host'],
+  ['Payload.http_host', 'extra.payload.http_host'],
+  ['Payload.Custom1', 'extra.payload.custom_field1'],
+  ['Payload.Custom2', 'extra.payload.custom_field2'],
+  ['Payload.Custom3', 'extra.payload.custom_field3'],
+  ['Payload.Custom4', 'extra.payload.custom_field4'],
+  ['Payload.Custom5', 'extra.payload.custom_field5'],
+  ['Payload.timestamp', 'extra.payload.timestamp'],
+  ['Payload.timestamp_utc', 'extra.payload.timestamp_utc'],
+  ['Payload.source_ip', 'extra.payload.source.ip'],
+  ['Payload.source_port', 'extra.payload.source.port'],
+  ['Payload.src_port', 'extra.payload.source.port'],
+  ['Payload.destination_ip', 'extra.payload.destination.ip'],
+  ['Payload.dst_ip', 'extra.payload.destination.ip'],
+  ['Payload.destination_port', 'extra.payload.destination.port'],
+  ['Payload.dst_port', 'extra.payload.destination.port'],
+  ['Payload.computer_name', 'extra.payload.computer_name'],
+  ['Payload.bot_id', 'extra.payload.bot_id'],
+  ['Payload.asn', 'extra.payload.source.asn'],
+  ['Payload.dst_asn', 'extra.payload.destination.asn'],
+  ['Payload.geo', 'extra.payload.source.geolocation.cc'],
+  ['Payload.dst_geo', 'extra.payload.destination.geolocation.cc'],
+  ['Payload.url', 'extra.request_raw'],
+  ['Payload.http_agent', 'extra.http_agent'],
+  ['Payload.p0f_genre', 'extra.os.name'],
+  ['Payload.p0f_detail', 'extra.os.version'],
+  ['Payload.http_post', 'extra.payload.http_post'],
+  ['Payload.naics', 'extra.naics'],
+  ['Payload.sector', 'extra.sector'],
+  ['Payload.ssl_cipher', 'extra.ssl_cipher'],
+]);
+/** ThreatConfidence → percentage of the report's feed.accuracy. */
+const CONFIDENCE: ReadonlyMap<string, number> = new Map([
+  ['High', 100],
+  ['Medium', 50],
+  ['Low', 20],
+  ['Informational', 10],
+]);
 const NULL_PAYLOAD = 'AA=='; // base64 of one NUL byte
-const NOT_KEY_CHARACTER = /[^a-z0-9_.]/g;
+/** The report fields the runner copies into every event (runner.ts); copy_collector_provided_fields adds more. */
+const COPIED_REPORT_FIELD = /^(feed\.|time\.observation$|rtir_id$)/;
+
+const Params = Type.Object(
+  {
+    overwrite: Type.Boolean({
+      default: true,
+      description: 'Azure format: fields of the entry replace those already set (feed.name from DataFeed replaces the report\'s); false keeps the first.',
+    }),
+  },
+  { additionalProperties: false },
+);
 
 export default defineParser({
   name: 'microsoft.ctip',
   summary: 'Microsoft CTIP infected systems, Interflow (JSON list) and Azure (JSON lines) formats.',
   intelmq: 'intelmq.bots.parsers.microsoft.parser_ctip',
-  params: NoParams,
+  params: Params,
   // Chosen per report: a JSON list (record text: json.dumps([element]), IntelMQ's raw) or one object per line.
   input: (_params, probe) => (LIST_START.test(probe.head) ? { kind: 'json' } : { kind: 'json-lines' }),
   examples: [
@@ -131,13 +172,41 @@ export default defineParser({
         '"DestinationIp":"198.51.100.18","DestinationPort":80,"Payload":"AA=="}\n',
     },
   ],
+  mappings: [
+    {
+      title: 'Interflow key → field',
+      columns: ['key', 'field'],
+      rows: INTERFLOW,
+      note:
+        'Entries need `indicatorthreattype` Botnet. `version`, `indicatorthreattype`, `confidence` and `indicatorexpirationdatetime` are not mapped; ' +
+        '`confidence` scales feed.accuracy. An empty `additionalmetadata`, a `hostname` that is the destination address or not a domain name, ' +
+        'and the destination 0.0.0.0 are left out; of "a, a" in `networkdestinationipv4` the first address is kept.',
+    },
+    {
+      title: 'Azure key → field',
+      columns: ['key', 'field'],
+      rows: AZURE,
+      note:
+        'Nested objects are read as `Outer.Inner` keys, after the keys of the top level. `Payload` is base64 of JSON (read as `Payload.*` keys) or ' +
+        'of text; a payload that is JSON as it stands goes to `extra.payload.<key>` as it is; `AA==` is no payload. `TLP` Unknown is left out. ' +
+        '`Payload.Protocol` also gives `protocol.application` (the part before "/"). Empty values are left out.',
+    },
+    { title: 'Azure ThreatConfidence → % of feed.accuracy', columns: ['ThreatConfidence', '%'], rows: CONFIDENCE, note: '`None` leaves feed.accuracy as it is.' },
+    { title: 'Fixed fields', columns: ['field', 'value'], rows: [['classification.type', 'infected-system']] },
+  ],
 
-  begin: (ctx): State => ({ accuracy: reportAccuracy(ctx.report) }),
+  begin: (ctx): State => {
+    const copied = new Set((ctx.params as { copy_collector_provided_fields?: string[] }).copy_collector_provided_fields ?? []);
+    return {
+      accuracy: reportAccuracy(ctx.report),
+      reportFields: new Set(Object.keys(ctx.report).filter((key) => COPIED_REPORT_FIELD.test(key) || copied.has(key))),
+    };
+  },
 
   parse(record, ctx) {
     const entry = record.value;
-    if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) throw new VigilError('VIGIL_E_RECORD', 'a CTIP entry is not a JSON object');
-    const fields = (entry as Entry).version === 1.5 ? interflow(entry as Entry, ctx.state.accuracy) : azure(entry as Entry, ctx.state.accuracy);
+    if (!isPlainObject(entry)) throw new VigilError('VIGIL_E_RECORD', 'a CTIP entry is not a JSON object');
+    const fields = entry.version === 1.5 ? interflow(entry, ctx.state.accuracy) : azure(entry, ctx.state, ctx.params.overwrite);
     fields['classification.type'] = 'infected-system';
     return fields;
   },
@@ -147,94 +216,115 @@ function interflow(e: Entry, accuracy: number): Fields {
   if (e.indicatorthreattype !== 'Botnet') {
     throw new VigilError('VIGIL_E_RECORD', `unknown indicatorthreattype ${JSON.stringify(e.indicatorthreattype)}, only Botnet is supported`);
   }
+  if (typeof e.confidence !== 'number') throw new VigilError('VIGIL_E_RECORD', `the confidence ${JSON.stringify(e.confidence)} is not a number`);
   const fields: Fields = {};
   for (const [key, raw] of Object.entries(e)) {
     let value = raw;
     if (INTERFLOW_SKIPPED.has(key)) continue;
     if (key === 'additionalmetadata' && EMPTY_METADATA.has(JSON.stringify(value))) continue;
-    if (key === 'firstreporteddatetime') value = `${String(value)} UTC`;
-    if (key === 'hostname' && (value === e.networkdestinationipv4 || optional('destination.fqdn', value) === undefined)) continue; // an IP, or junk
-    if (key === 'networkdestinationipv4' && typeof value === 'string') {
-      if (value === '0.0.0.0') continue;
+    if (key === 'firstreporteddatetime') value = `${text(key, value)} UTC`;
+    if (key === 'hostname' && (value === e.networkdestinationipv4 || cleanField('destination.fqdn', value) === undefined)) continue; // an IP, or junk
+    if (key === 'networkdestinationipv4') {
+      const address = text(key, value);
+      if (address === '0.0.0.0') continue;
       // Seen since 2019: "192.0.2.9, 192.0.2.9" — the same address twice.
-      if (value.includes(',')) value = value.slice(0, value.indexOf(','));
+      value = address.includes(',') ? address.slice(0, address.indexOf(',')) : address;
     }
-    fields[INTERFLOW[key] ?? extraKey(key)] = value;
+    fields[known(INTERFLOW, key)] = value;
   }
-  fields['feed.accuracy'] = (accuracy * Number(e.confidence)) / 100;
+  fields['feed.accuracy'] = (accuracy * e.confidence) / 100;
   return fields;
 }
 
-function azure(e: Entry, accuracy: number): Fields {
+function azure(line: Entry, state: State, overwrite: boolean): Fields {
   const fields: Fields = {};
-  // Nested objects (`SourceIpInfo`, `HttpInfo`, the decoded `Payload`, …) are read as `Outer.Inner` keys. They are
-  // visited in place rather than copied into a flat object first: these entries have some 50 keys.
-  for (const key in e) {
-    let value = e[key];
-    if (key === 'Payload') {
-      if (value === NULL_PAYLOAD) continue;
-      value = decodePayload(value);
+  const set = (field: string, value: unknown, always = false): void => {
+    if (!always && !overwrite && (state.reportFields.has(field) || !isIgnorable(fields[field]))) return;
+    fields[field] = value;
+  };
+  const flat = flatten(line, fields);
+  for (const [key, value] of flat) {
+    let v = value;
+    if (key === 'ThreatConfidence') {
+      if (v === 'None') continue;
+      const confidence = CONFIDENCE.get(v as string);
+      if (confidence === undefined) throw new VigilError('VIGIL_E_RECORD', `unknown ThreatConfidence ${JSON.stringify(v)}`);
+      v = (state.accuracy * confidence) / 100;
+    } else if (key === 'DateTimeReceivedUtc') {
+      v = fromWindowsNT(v as number);
+    } else if (key === 'Payload.ts') {
+      v = fromTimestamp(v as number);
+    } else if (key === 'Payload.Protocol') {
+      const protocol = text(key, v);
+      const slash = protocol.indexOf('/');
+      // "HTTP/1.1" → HTTP. (IntelMQ cuts the last character off a protocol without a "/"; the whole name is kept here.)
+      set('protocol.application', slash < 0 ? protocol : protocol.slice(0, slash), true);
+    } else if (key === 'Payload.domain') {
+      // The server's address given again as its "domain": it is destination.ip already.
+      if (!isValidField('destination.fqdn', v) && v === flat.get('Payload.serverIp')) continue;
+    } else if (!pyTruthy(v)) {
+      continue;
     }
-    if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
-      for (const sub in value as Entry) azureValue(fields, `${key}.${sub}`, (value as Entry)[sub], accuracy);
-    } else {
-      azureValue(fields, key, value, accuracy);
-    }
+    const field = known(AZURE, key);
+    if (field !== IGNORE) set(field, v, field === 'feed.accuracy');
   }
   return fields;
 }
 
-function azureValue(fields: Fields, key: string, raw: unknown, accuracy: number): void {
-  let value = raw;
-  if (key === 'ThreatConfidence') {
-    if (value === 'None') return;
-    const confidence = CONFIDENCE[String(value)];
-    if (confidence === undefined) throw new VigilError('VIGIL_E_RECORD', `unknown ThreatConfidence ${JSON.stringify(value)}`);
-    value = (accuracy * confidence) / 100;
-  } else if (key === 'DateTimeReceivedUtc') {
-    value = fromWindowsNT(value as number);
-  } else if (key === 'Payload.ts') {
-    value = fromTimestamp(value as number);
-  } else if (key === 'Payload.Protocol') {
-    const text = String(value);
-    const slash = text.indexOf('/');
-    fields['protocol.application'] = slash < 0 ? text : text.slice(0, slash); // "HTTP/1.1" → "HTTP"
-  } else if (!pyTruthy(value)) {
-    return;
+/**
+ * The entry as IntelMQ reads it: nested objects become `Outer.Inner` keys after the top-level ones, the payload
+ * is decoded, `AA==` and TLP "Unknown" are dropped. A payload that is a JSON object as it stands is not flattened
+ * but stored at once as `extra.payload.<key>`.
+ */
+function flatten(line: Entry, fields: Fields): Map<string, unknown> {
+  const flat = new Map(Object.entries(line));
+  for (const [key, original] of Object.entries(line)) {
+    let value = original;
+    if (key === 'Payload') {
+      if (value === NULL_PAYLOAD) {
+        flat.delete(key);
+        continue;
+      }
+      const payload = text(key, value);
+      if (payload.startsWith('{')) {
+        const parsed: unknown = JSON.parse(payload);
+        if (!isPlainObject(parsed)) throw new VigilError('VIGIL_E_RECORD', 'the JSON payload is not an object');
+        for (const [name, v] of Object.entries(parsed)) fields[`extra.payload.${name}`] = v;
+        flat.delete(key);
+      } else {
+        const decoded = pyBase64Decode(payload);
+        try {
+          value = JSON.parse(decoded);
+        } catch {
+          flat.set(key, decoded);
+        }
+      }
+    } else if (key === 'TLP' && text(key, value).toLowerCase() === 'unknown') {
+      flat.delete(key);
+    }
+    if (isPlainObject(value)) {
+      for (const [name, v] of Object.entries(value)) flat.set(`${key}.${name}`, v);
+      flat.delete(key);
+    }
   }
-  const field = AZURE[key] ?? (key.startsWith('Payload.') ? `extra.payload.${keyPart(key.slice(8))}` : extraKey(key));
-  if (field === IGNORE) return;
-  fields[field] = OPTIONAL.has(field) ? optional(field, value) : value;
+  return flat;
 }
 
-/** Base64 of JSON (the usual case), base64 of text, or JSON as such; anything else stays as it is. */
-function decodePayload(value: unknown): unknown {
-  if (typeof value !== 'string') return value;
-  const text = isBase64(value) ? decodeUtf8(Buffer.from(value, 'base64')) : value;
-  try {
-    const parsed = JSON.parse(text) as unknown;
-    if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) return parsed;
-  } catch {
-    // not JSON: kept as text
-  }
-  return text;
-}
-
-function locationFields(side: 'source' | 'destination', prefix: string): Record<string, string> {
-  return {
-    [`${prefix}AsnNumber`]: `${side}.asn`,
-    [`${prefix}AsnOrgName`]: `${side}.as_name`,
-    [`${prefix}CountryCode`]: `${side}.geolocation.cc`,
-    [`${prefix}Region`]: `${side}.geolocation.region`,
-    [`${prefix}City`]: `${side}.geolocation.city`,
-    [`${prefix}PostalCode`]: `extra.${side}.geolocation.postal_code`,
-    [`${prefix}Latitude`]: `${side}.geolocation.latitude`,
-    [`${prefix}Longitude`]: `${side}.geolocation.longitude`,
-    [`${prefix}MetroCode`]: `extra.${side}.geolocation.metro_code`,
-    [`${prefix}AreaCode`]: `extra.${side}.geolocation.area_code`,
-    [`${prefix}ConnectionType`]: `extra.${side}.connection_type`,
-    [`${prefix}v4Int`]: IGNORE, // the address again, as an integer
-  };
+function locationFields(side: 'source' | 'destination', prefix: string): [string, string][] {
+  return [
+    [`${prefix}AsnNumber`, `${side}.asn`],
+    [`${prefix}AsnOrgName`, `${side}.as_name`],
+    [`${prefix}CountryCode`, `${side}.geolocation.cc`],
+    [`${prefix}Region`, `${side}.geolocation.region`],
+    [`${prefix}City`, `${side}.geolocation.city`],
+    [`${prefix}PostalCode`, `extra.${side}.geolocation.postal_code`],
+    [`${prefix}Latitude`, `${side}.geolocation.latitude`],
+    [`${prefix}Longitude`, `${side}.geolocation.longitude`],
+    [`${prefix}MetroCode`, `extra.${side}.geolocation.metro_code`],
+    [`${prefix}AreaCode`, `extra.${side}.geolocation.area_code`],
+    [`${prefix}ConnectionType`, `extra.${side}.connection_type`],
+    [`${prefix}v4Int`, IGNORE], // the address again, as an integer
+  ];
 }
 
 function reportAccuracy(report: Report): number {
@@ -242,26 +332,47 @@ function reportAccuracy(report: Report): number {
   return value === undefined ? 100 : Number(sanitizeField('feed.accuracy', value) ?? 100);
 }
 
-function optional(key: string, value: unknown): unknown {
-  try {
-    return sanitizeField(key, value);
-  } catch {
-    return undefined;
+/** The field of a key the table knows; any other key means the format changed. */
+function known(table: ReadonlyMap<string, string>, key: string): string {
+  const field = table.get(key);
+  if (field === undefined) throw new VigilError('VIGIL_E_RECORD', `unknown key ${JSON.stringify(key)}: the format changed`);
+  return field;
+}
+
+function text(key: string, value: unknown): string {
+  if (typeof value !== 'string') throw new VigilError('VIGIL_E_RECORD', `${key} is not text: ${JSON.stringify(value)}`);
+  return value;
+}
+
+const BASE64_CHAR = /[A-Za-z0-9+/]/;
+
+/**
+ * Python's `base64.b64decode` (not validating) then UTF-8 with bad bytes dropped: characters outside the
+ * alphabet are skipped, data after complete padding is ignored, and a length that padding cannot complete is an
+ * error. (Buffer's decoder never fails, so a payload that is plain text would be read as garbage.)
+ */
+function pyBase64Decode(value: string): string {
+  let data = '';
+  let pads = 0;
+  for (const c of value) {
+    if (c === '=') {
+      // Padding counts once two or three characters of a quantum are in; a stray "=" is skipped.
+      if (data.length % 4 >= 2 && data.length % 4 + ++pads >= 4) break;
+      continue;
+    }
+    if (!BASE64_CHAR.test(c)) continue;
+    data += c;
+    pads = 0;
   }
-}
-
-/** A key not in the tables, kept as `extra.<key>` in the ontology's key syntax. */
-function extraKey(key: string): string {
-  return `extra.${keyPart(key)}`;
-}
-
-function keyPart(key: string): string {
-  return key.toLowerCase().replace(NOT_KEY_CHARACTER, '_');
+  const rest = data.length % 4;
+  if (rest === 1) throw new VigilError('VIGIL_E_RECORD', 'the payload is neither JSON nor base64 (one base64 character too many)');
+  if (rest !== 0 && rest + pads < 4) throw new VigilError('VIGIL_E_RECORD', 'the payload is neither JSON nor base64 (incorrect padding)');
+  return decodeUtf8(Buffer.from(data, 'base64'));
 }
 
 /** Python's truth value: empty strings, lists and objects, 0, false and null are false. */
 function pyTruthy(v: unknown): boolean {
   if (Array.isArray(v)) return v.length > 0;
-  if (typeof v === 'object' && v !== null) return Object.keys(v).length > 0;
+  if (isPlainObject(v)) return Object.keys(v).length > 0;
   return Boolean(v);
 }
