@@ -17,6 +17,7 @@
  */
 import { isKnownField } from '../../common/harmonization/index.js';
 import { VigilError } from '../../common/errors.js';
+import { strftime } from '../../common/strftime.js';
 import type { Event } from '../pipeline/define.js';
 
 type Part = string | { field: string; format?: string };
@@ -99,38 +100,5 @@ function templateError(source: string, why: string): VigilError {
   return new VigilError('VIGIL_E_CONFIG', `template ${JSON.stringify(source)}: ${why}`, { template: source });
 }
 
-const pad = (n: number, width = 2): string => String(n).padStart(width, '0');
-
-/** strftime in UTC for the codes listed above; unknown codes are kept as written. */
-export function strftime(d: Date, format: string): string {
-  return format.replace(/%([a-zA-Z%])/g, (whole, code: string) => {
-    switch (code) {
-      case 'Y': return String(d.getUTCFullYear());
-      case 'y': return pad(d.getUTCFullYear() % 100);
-      case 'm': return pad(d.getUTCMonth() + 1);
-      case 'd': return pad(d.getUTCDate());
-      case 'H': return pad(d.getUTCHours());
-      case 'M': return pad(d.getUTCMinutes());
-      case 'S': return pad(d.getUTCSeconds());
-      case 'j': return pad(dayOfYear(d), 3);
-      case 'W': return pad(Math.floor((dayOfYear(d) + 6 - ((d.getUTCDay() + 6) % 7)) / 7));
-      case 'V': return pad(isoWeek(d).week);
-      case 'G': return String(isoWeek(d).year);
-      case 'u': return String(d.getUTCDay() === 0 ? 7 : d.getUTCDay());
-      case '%': return '%';
-      default: return whole;
-    }
-  });
-}
-
-function dayOfYear(d: Date): number {
-  return Math.floor((Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate()) - Date.UTC(d.getUTCFullYear(), 0, 1)) / 86_400_000) + 1;
-}
-
-function isoWeek(d: Date): { year: number; week: number } {
-  // ISO 8601: the week with the year's first Thursday is week 1.
-  const t = new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate()));
-  t.setUTCDate(t.getUTCDate() + 4 - (t.getUTCDay() || 7));
-  const year = t.getUTCFullYear();
-  return { year, week: Math.ceil(dayOfYear(t) / 7) };
-}
+/** strftime in UTC (common/strftime.ts), re-exported for the outputs that name dates. */
+export { strftime };
