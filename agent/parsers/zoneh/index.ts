@@ -1,6 +1,6 @@
 /**
  * Zone-H defacement reports: CSV with a header row, one defaced site per row (the URL is in the column called
- * `domain`). Each row is one compromised-website event with the attacker, method, web server and OS in `extra`.
+ * `domain`). Each row is one compromised-website (unauthorised-information-modification) event with the attacker, method, web server and OS in `extra`.
  * `raw` is the header line and the row, joined with "\n", as IntelMQ rebuilds it; like IntelMQ's, it ends with the
  * row's line terminator except for the report's last row (the runner's look-ahead tells which is last). The
  * terminator is the report's own (its first line ending).
@@ -20,15 +20,30 @@ interface State {
 
 /** Columns every row must have (IntelMQ fails a row without them). */
 const REQUIRED = ['add_date', 'domain', 'ip_address', 'country_code', 'attacker', 'web_server', 'system', 'hackmode', 'defacement_id'];
-/** Zone-H column → extra field. */
-const EXTRA: readonly [string, string][] = [
+const FIXED = new Map<string, string>([
+  ['classification.identifier', 'compromised-website'],
+  ['classification.type', 'unauthorised-information-modification'],
+  ['event_description.text', 'defacement'],
+]);
+/** Zone-H column → field, taken as it is (an empty value is left out). */
+const COLUMNS = new Map<string, string>([
+  ['accept_date', 'extra.accepted_date'],
   ['attacker', 'extra.actor'],
   ['web_server', 'extra.http_target'],
   ['system', 'extra.os.name'],
   ['hackmode', 'extra.compromise_method'],
   ['defacement_id', 'extra.zoneh_report_id'],
-];
+]);
+/** Zone-H column → field, each taken only when valid for it (IntelMQ drops an invalid one quietly). */
+const CHECKED = new Map<string, string>([
+  ['ip_address', 'source.ip'],
+  ['domain (the URL)', 'source.url'],
+  ['domain: its network location', 'source.fqdn'],
+  ['country_code', 'source.geolocation.cc'],
+]);
 const SCHEME = /^([A-Za-z][A-Za-z0-9+.-]*):/;
+// Python's urlsplit ignores leading C0 controls and spaces, and tabs and line breaks anywhere.
+const URL_IGNORED = /^[\x00-\x20]+|[\t\r\n]/g;
 
 export default defineParser<typeof NoParams, State | undefined>({
   name: 'zoneh',
@@ -37,6 +52,11 @@ export default defineParser<typeof NoParams, State | undefined>({
   params: NoParams,
   // The header line is kept apart (not consumed as column names by the runner) because `raw` repeats it verbatim.
   input: { kind: 'csv', skipLines: 1, lookAhead: true },
+  mappings: [
+    { title: 'Fixed fields', columns: ['field', 'value'], rows: FIXED },
+    { title: 'Columns', columns: ['column', 'field'], rows: COLUMNS, note: '`add_date` + " UTC" is `time.source`; the URL\'s scheme (lower case) is `protocol.application`.' },
+    { title: 'Columns taken when valid', columns: ['column', 'field'], rows: CHECKED },
+  ],
   examples: [
     {
       description: 'One accepted defacement',
@@ -57,22 +77,16 @@ export default defineParser<typeof NoParams, State | undefined>({
     }
 
     const url = row.domain!;
-    const scheme = SCHEME.exec(url)?.[1]?.toLowerCase();
-    const fields: Fields = {
-      'classification.identifier': 'compromised-website',
-      'classification.type': 'system-compromise',
-      'event_description.text': 'defacement',
-      'time.source': `${row.add_date} UTC`,
-      'protocol.application': scheme,
-      'extra.accepted_date': row.accept_date,
-      raw: `${header}\n${record.text}${record.last ? '' : ctx.lineEnding}`,
-    };
-    // IntelMQ adds these four only when they are valid and drops them quietly otherwise.
+    const parsed = url.replace(URL_IGNORED, '');
+    const fields: Fields = Object.fromEntries(FIXED);
+    fields['time.source'] = `${row.add_date} UTC`;
+    fields['protocol.application'] = SCHEME.exec(parsed)?.[1]?.toLowerCase();
+    fields.raw = `${header}\n${record.text}${record.last ? '' : ctx.lineEnding}`;
     fields['source.ip'] = validOrNothing('source.ip', row.ip_address);
-    fields['source.fqdn'] = validOrNothing('source.fqdn', urlNetloc(url));
+    fields['source.fqdn'] = validOrNothing('source.fqdn', urlNetloc(parsed));
     fields['source.geolocation.cc'] = validOrNothing('source.geolocation.cc', row.country_code);
     fields['source.url'] = validOrNothing('source.url', url);
-    for (const [column, field] of EXTRA) fields[field] = row[column];
+    for (const [column, field] of COLUMNS) fields[field] = row[column];
     return fields;
   },
 });
