@@ -9,6 +9,13 @@ import { defineParser, NoParams } from '../framework/define.js';
 
 type Obj = Record<string, unknown>;
 
+/** Where each event's fields come from in a `certificate_update` message. */
+const FIELDS: ReadonlyMap<string, string> = new Map([
+  ['data.leaf_cert.all_domains[i]', 'source.fqdn, or source.ip when the name is an address'],
+  ['data.seen', 'time.source (whole seconds)'],
+]);
+const FIXED = { 'classification.type': 'other' } as const;
+
 export default defineParser({
   name: 'calidog.certstream',
   summary: 'Calidog CertStream certificate updates: one event per domain name of the newly logged certificate.',
@@ -35,12 +42,17 @@ export default defineParser({
     },
   ],
 
+  mappings: [
+    { title: 'Message → fields (one event per name)', columns: ['message key', 'field'], rows: FIELDS, note: 'A message without `data.leaf_cert.all_domains` gives no event.' },
+    { title: 'Fixed fields', columns: ['field', 'value'], rows: Object.entries(FIXED) },
+  ],
+
   parse(record) {
     const { domain, seen } = record.value as { domain: unknown; seen: unknown };
     return {
       // Whole seconds, as IntelMQ takes int() of the fractional timestamp.
       'time.source': fromEpochMillis(String(Math.trunc(Number(seen)))),
-      'classification.type': 'other',
+      ...FIXED,
       // A certificate may name an IP address instead of a host name.
       [isValid('source.fqdn', domain) ? 'source.fqdn' : 'source.ip']: domain,
     };

@@ -31,12 +31,23 @@ const VIRUS: Mapping = new Map([
   ['netname', 'extra'], ['descr', 'extra'], ['ns1', 'extra'], ['ns2', 'extra'], ['ns3', 'extra'], ['ns4', 'extra'],
   ['ns5', 'extra'], ['md5', 'malware.hash.md5'], ['virustotal', 'extra'], ['vt_score', 'extra'], ['vt_info', 'extra'],
 ]);
-const STATUS: Readonly<Record<string, string>> = { down: 'offline', up: 'online' };
+/** `recent` → status; any other value (toggle) is kept. */
+const STATUS: ReadonlyMap<string, string> = new Map([
+  ['down', 'offline'],
+  ['up', 'online'],
+]);
 
 interface Feed {
   mapping: Mapping;
   type: string;
 }
+
+/** A part of feed.url → which feed it is. */
+const FEEDS: ReadonlyMap<string, Feed> = new Map([
+  ['xmlphishing', { mapping: PHISHING, type: 'phishing' }],
+  ['xmlviruses', { mapping: VIRUS, type: 'malware-distribution' }],
+]);
+const COLUMN_NOTE = 'An empty field: the column is ignored. `extra`: kept as `extra.<column>`. An empty value or `undef` is left out; a column not in the table rejects the entry.';
 
 /** fast-xml-parser's ordered tree: an element is `{ tag: children, ':@'?: attributes }`, a text `{ '#text': text }`. */
 type XmlNode = Record<string, unknown>;
@@ -83,13 +94,29 @@ export default defineParser({
     },
   ],
 
+  mappings: [
+    {
+      title: 'feed.url → classification.type',
+      columns: ['feed.url contains', 'classification.type'],
+      rows: [...FEEDS].map(([part, feed]) => [part, feed.type]),
+      note: 'Any other feed.url, or one asking for `format=csv`, refuses the report.',
+    },
+    { title: 'xmlphishing: column → field', columns: ['column', 'field'], rows: PHISHING, note: COLUMN_NOTE },
+    { title: 'xmlviruses: column → field', columns: ['column', 'field'], rows: VIRUS, note: `${COLUMN_NOTE} \`as\`: the number of its first \`AS…\` part; \`ASNA\` (none known) is left out.` },
+    {
+      title: 'recent → status',
+      columns: ['recent', 'status'],
+      rows: STATUS,
+      note: 'Other values (`toggle`) are kept. `first` (Unix time) is time.source; a host name in `ip`, or an address in `domain`, is left out.',
+    },
+  ],
+
   begin(ctx): Feed {
     const url = String(ctx.report['feed.url'] ?? '');
     if (url.includes('format=csv')) {
       throw new VigilError('VIGIL_E_RECORD', 'the CSV format of the Clean-MX feeds is not supported: the collector must fetch the XML URL');
     }
-    if (url.includes('xmlphishing')) return { mapping: PHISHING, type: 'phishing' };
-    if (url.includes('xmlviruses')) return { mapping: VIRUS, type: 'malware-distribution' };
+    for (const [part, feed] of FEEDS) if (url.includes(part)) return feed;
     throw new VigilError('VIGIL_E_RECORD', `feed.url ${JSON.stringify(url)} is not a Clean-MX XML feed (xmlphishing or xmlviruses)`);
   },
 
@@ -120,7 +147,7 @@ function entryFields(entry: XmlNode, feed: Feed): Fields {
       if (upper.startsWith('ASNA')) continue; // "ASNA": no AS known
       const asn = upper.split(',').find((part) => part.startsWith('AS'));
       if (asn !== undefined) value = asn.split('AS')[1]!;
-    } else if (field === 'status') value = STATUS[value] ?? value;
+    } else if (field === 'status') value = STATUS.get(value) ?? value;
     if (field === 'extra') extra[tag] = value;
     else fields[field] = value;
   }
