@@ -1,7 +1,8 @@
 import type { FastifyPluginAsync } from 'fastify';
 import Type from 'typebox';
 import { eventToJson } from '../../common/codec/json.js';
-import { FieldError } from '../../common/errors.js';
+import { FieldError, isTransient } from '../../common/errors.js';
+import { eventProblem, LIMITS } from '../../common/limits.js';
 import { add, isKnownField, isValidField, validateEvent } from '../../common/harmonization/index.js';
 import { compileFilters } from '../eventstore/index.js';
 import type { Hub } from '../index.js';
@@ -22,7 +23,7 @@ const SearchQuery = Type.Object(
   { additionalProperties: Type.String({ description: 'A field filter: source.ip=192.0.2.0/24, classification.type=phishing, feed.name=…' }) },
 );
 const IngestBody = Type.Union([
-  Type.Object({ events: Type.Array(EventObject, { minItems: 1, maxItems: 10000 }) }, { additionalProperties: false }),
+  Type.Object({ events: Type.Array(EventObject, { minItems: 1, maxItems: LIMITS.batchEvents, description: `At most ${LIMITS.batchEvents} events (limits.batchEvents).` }) }, { additionalProperties: false }),
   Type.Object(
     {
       parser: Type.String({ description: 'Parser name, e.g. spamhaus.drop' }),
@@ -111,9 +112,14 @@ export const eventRoutes: FastifyPluginAsync<{ hub: Hub }> = async (app, { hub }
       // reaches the inbox is what the experts stage accepts; one bad event is reported and the others go on.
       const received = new Date().toISOString();
       const accepted: Record<string, unknown>[] = [];
+      const acceptedAt: number[] = [];
       candidates.forEach((candidate, index) => {
         const event: Record<string, unknown> = {};
         try {
+          // The limits first, on the event as sent (cheap, and a 70,000-key event is not rebuilt key by key), then
+          // on the event as rebuilt (raw grows by base64): one over a limit is rejected, naming the limit.
+          const tooBig = eventProblem(candidate);
+          if (tooBig !== undefined) throw new Error(`event over a limit: ${tooBig}`);
           for (const [key, value] of Object.entries(candidate)) {
             // A canonical value is kept as sent (events as agents send them, and parsers' output); anything else is
             // made canonical — which for `raw` means base64-encoding, so an already encoded raw must not go through it.
@@ -125,7 +131,10 @@ export const eventRoutes: FastifyPluginAsync<{ hub: Hub }> = async (app, { hub }
           if (event['time.observation'] === undefined) add(event, 'time.observation', received);
           const problems = validateEvent(event);
           if (problems.length > 0) throw new Error(problems.map((p) => p.message).join('; '));
+          const stillTooBig = eventProblem(event);
+          if (stillTooBig !== undefined) throw new Error(`event over a limit: ${stillTooBig}`);
           accepted.push(event);
+          acceptedAt.push(index);
         } catch (err) {
           rejected.push({ index, reason: err instanceof FieldError ? err.message : (err as Error).message });
         }
@@ -134,8 +143,13 @@ export const eventRoutes: FastifyPluginAsync<{ hub: Hub }> = async (app, { hub }
         try {
           await hub.ingest(accepted);
         } catch (err) {
-          // Nothing was stored: the sender keeps the events and retries, as an agent does.
+          // Nothing was stored. Only a transient failure (the disk) is worth a retry; anything else would fail the
+          // same way again, so the caller is told what is wrong instead of being asked to retry.
           req.log.warn({ err: (err as Error).message }, 'The inbox could not store ingested events.');
+          if (!isTransient(err)) {
+            for (const index of acceptedAt) rejected.push({ index, reason: `cannot be stored: ${(err as Error).message}` });
+            return reply.code(422).send({ accepted: 0, rejected: rejected.sort((a, b) => a.index - b.index) });
+          }
           return reply.code(503).header('retry-after', '5').send({ statusCode: 503, error: 'Service Unavailable', message: `the inbox could not store the events, none was taken; retry: ${(err as Error).message}` });
         }
       }

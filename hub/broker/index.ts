@@ -18,10 +18,12 @@ import type { Logger } from 'pino';
 import { decodeBatch, type Batch } from '../../common/codec/batch.js';
 import { ConnectionGuard } from './guard.js';
 import { parseTopic } from '../../common/codec/topics.js';
-import { ConfigError } from '../../common/errors.js';
+import { ConfigError, isTransient } from '../../common/errors.js';
+import { batchProblem, eventProblem, LIMITS } from '../../common/limits.js';
 import type { AgentRegistry } from '../agents/index.js';
 import type { HubConfig } from '../config.js';
 import type { AcceptResult, Inbox } from '../inbox/index.js';
+import type { DeadLetter } from '../pipeline/deadletters.js';
 
 /** Refusals by kind, for the stats endpoint and the hostile-input report (all counters: /metrics exports them). */
 export interface BrokerStats {
@@ -34,6 +36,8 @@ export interface BrokerStats {
   connectFlood: number;
   subscribeRefused: number;
   storeFailures: number;
+  /** Events of accepted batches that were over a limit (common/limits.ts): acknowledged and dead-lettered. */
+  overLimitEvents: number;
 }
 
 /** What the rest of the hub sees of either front door. */
@@ -70,6 +74,9 @@ export async function startBroker(config: HubConfig['broker'], ctx: BrokerContex
     return ExternalBroker.start(config.external, new Intake(ctx.inbox, ctx.agents, config.max_payload_bytes, ctx.log), ctx);
   }
   if (config.external) ctx.log.warn("broker.external is set but broker.mode is 'embedded'; it is ignored.");
+  if (config.max_payload_bytes < LIMITS.batchBytes) {
+    ctx.log.warn({ max_payload_bytes: config.max_payload_bytes, agentBatchBytes: LIMITS.batchBytes }, 'broker.max_payload_bytes is below the largest batch an agent makes; an agent whose batch is larger will have it refused and send it again until the limit is raised.');
+  }
   return Broker.start(
     { host: config.host, port: config.port, maxPayloadBytes: config.max_payload_bytes, maxPendingPerAddress: config.max_unauthenticated_per_address, tls: config.tls ? tlsOptions(config.tls, ctx) : undefined },
     ctx.inbox,
@@ -139,7 +146,7 @@ export function decodeIncoming(topic: string, payload: Buffer, maxPayloadBytes: 
 
 /** Decoding, refusal counting and the durable write, shared by both front doors. */
 export class Intake {
-  readonly stats: BrokerStats = { connections: 0, authFailures: 0, foreignTopic: 0, badPayload: 0, oversized: 0, connectFlood: 0, subscribeRefused: 0, storeFailures: 0 };
+  readonly stats: BrokerStats = { connections: 0, authFailures: 0, foreignTopic: 0, badPayload: 0, oversized: 0, connectFlood: 0, subscribeRefused: 0, storeFailures: 0, overLimitEvents: 0 };
   readonly agents: AgentRegistry;
   readonly maxPayloadBytes: number;
   readonly #inbox: Inbox;
@@ -174,20 +181,49 @@ export class Intake {
    * then nothing may acknowledge it. `source` is the connection it came on (see Inbox.accept).
    */
   async store(source: object, incoming: Extract<Incoming, { kind: 'batch' }>): Promise<AcceptResult> {
-    const { agentId, batch } = incoming;
+    const { agentId } = incoming;
+    let { batch, payload } = incoming;
+    // Within the limits, or the events over them are taken out and dead-lettered in the same write as the batch:
+    // the agent's copy is acknowledged either way, because sending it again could never succeed.
+    const letters = overLimit(batch);
+    if (letters) {
+      const out = new Set(letters.flatMap((l) => l.events));
+      batch = { ...batch, events: batch.events.filter((e) => !out.has(e)) };
+      payload = undefined;
+      this.stats.overLimitEvents += out.size;
+      this.#log.warn({ agent: agentId, seq: batch.seq, events: out.size, reason: letters[0]!.reason }, 'A batch holds events over a limit: acknowledged, and those events go to the dead letters.');
+    }
     let result: AcceptResult;
     try {
-      result = await this.#inbox.accept(source, batch, incoming.payload);
+      result = await this.#inbox.accept(source, batch, payload, letters);
     } catch (err) {
-      this.stats.storeFailures++;
-      this.#log.error({ agent: agentId, err: (err as Error).message }, 'Could not store a batch; it is not acknowledged and will come again.');
-      throw err;
+      if (isTransient(err)) {
+        this.stats.storeFailures++;
+        this.#log.error({ agent: agentId, err: (err as Error).message }, 'Could not store a batch; it is not acknowledged and will come again.');
+        throw err;
+      }
+      // Not a storage problem: the batch itself cannot be stored, now or later. Its events are kept as a dead
+      // letter and the batch is acknowledged, so the agent does not resend it for ever.
+      this.#log.error({ agent: agentId, seq: batch.seq, err: (err as Error).message }, 'A batch cannot be stored; acknowledged, and its events go to the dead letters.');
+      result = await this.#inbox.accept(source, { ...batch, events: [] }, undefined, [...(letters ?? []), { stage: 'intake', reason: (err as Error).message, agent: agentId, events: batch.events }]);
     }
     this.agents.count(agentId, result === 'stored' ? 'batchesReceived' : 'duplicateBatches');
     if (result === 'stored') this.agents.count(agentId, 'eventsReceived', batch.events.length);
     this.agents.touch(agentId, {});
     return result;
   }
+}
+
+/** Dead letters for the events of `batch` over a limit (all of them when the batch has too many), or undefined. */
+function overLimit(batch: Batch): DeadLetter[] | undefined {
+  const tooMany = batchProblem(batch.events.length);
+  if (tooMany) return [{ stage: 'intake', reason: `batch ${batch.seq}: ${tooMany}`, agent: batch.agent, events: batch.events }];
+  let letters: DeadLetter[] | undefined;
+  for (let i = 0; i < batch.events.length; i++) {
+    const problem = eventProblem(batch.events[i]!);
+    if (problem !== undefined) (letters ??= []).push({ stage: 'intake', reason: `event ${i} of batch ${batch.seq}: event over a limit: ${problem}`, agent: batch.agent, events: [batch.events[i]!] });
+  }
+  return letters;
 }
 
 // ---------------------------------------------------------------------------------------------------------------

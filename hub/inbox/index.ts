@@ -17,11 +17,18 @@
  *
  * The batches of the last commits stay decoded in memory (RecentEntries) for the experts stage, which takes them
  * from there instead of reading and decoding them again; after a restart or when it falls behind, it reads the log.
+ *
+ * Stored data never stops the hub: read back from disk, an entry that cannot be decoded, or an event over the
+ * limits (stored by an older version), is handed to the experts stage as a failure, which dead-letters it with
+ * its reason and goes on. Dead letters of the intake (events over a limit) are written in the same atomic write
+ * as the batch they came in, so they are durable before the PUBACK.
  */
 import type { Level } from 'level';
 import { decodeBatch, encodeBatch, type Batch } from '../../common/codec/batch.js';
+import { eventProblem } from '../../common/limits.js';
 import { seqKey, seqOf } from '../../common/seqkey.js';
 import { GroupCommit } from '../../common/group-commit.js';
+import { DeadLetters, type DeadLetter } from '../pipeline/deadletters.js';
 import { RecentEntries } from '../pipeline/recent.js';
 
 /** Events kept decoded for the experts stage (about the agent's in-flight window). */
@@ -33,6 +40,8 @@ interface Pending {
   source: object;
   batch: Batch;
   payload: Buffer;
+  /** Dead letters of this batch (events the intake refused), written only if the batch is stored (not a duplicate). */
+  letters: readonly DeadLetter[] | undefined;
   resolve: (r: AcceptResult) => void;
   reject: (err: Error) => void;
 }
@@ -48,11 +57,17 @@ export interface InboxStats {
 export interface InboxEntry {
   seq: number;
   batch: Batch;
+  /**
+   * Read back from disk only: what could not be taken from the stored entry — the whole entry (`raw` set, `batch`
+   * empty) or single events over a limit (already removed from `batch.events`). The reader dead-letters these.
+   */
+  failures?: { reason: string; events: Record<string, unknown>[]; raw?: Buffer }[];
 }
 
 export class Inbox {
   readonly stats: InboxStats = { storedBatches: 0, storedEvents: 0, duplicateBatches: 0, writeErrors: 0, groups: 0 };
   readonly #db: Level<string, Buffer>;
+  readonly #dead: DeadLetters;
   readonly #sync: boolean;
   readonly #high = new Map<string, number>();
   readonly #failedSources = new WeakSet<object>();
@@ -63,8 +78,9 @@ export class Inbox {
   #failing = false;
   readonly #commits = new GroupCommit<Pending>((group) => this.#writeGroup(group));
 
-  private constructor(db: Level<string, Buffer>, seq: number, sync: boolean) {
+  private constructor(db: Level<string, Buffer>, dead: DeadLetters, seq: number, sync: boolean) {
     this.#db = db;
+    this.#dead = dead;
     this.#seq = seq;
     this.#sync = sync;
   }
@@ -73,7 +89,7 @@ export class Inbox {
     const last = await db.keys({ gt: 'i!', lt: 'i!~', reverse: true, limit: 1 }).all();
     const meta = await db.get('m!inbox-seq');
     const seq = Math.max(last[0] ? seqOf(last[0]) : 0, meta ? Number(meta.toString()) : 0);
-    const inbox = new Inbox(db, seq, options.sync ?? true);
+    const inbox = new Inbox(db, await DeadLetters.open(db), seq, options.sync ?? true);
     for await (const [key, value] of db.iterator({ gt: 'h!', lt: 'h!~' })) inbox.#high.set(key.slice(2), Number(value.toString()));
     return inbox;
   }
@@ -100,10 +116,10 @@ export class Inbox {
    * Stores a batch durably (or recognises it as one already stored). `source` identifies the connection it came
    * on; after a failed write, that connection's later batches are refused.
    */
-  accept(source: object, batch: Batch, payload?: Buffer): Promise<AcceptResult> {
+  accept(source: object, batch: Batch, payload?: Buffer, letters?: readonly DeadLetter[]): Promise<AcceptResult> {
     if (this.#failedSources.has(source)) return Promise.reject(new Error('an earlier batch of this connection was not stored; reconnect and resend'));
     return new Promise((resolve, reject) => {
-      this.#commits.push({ source, batch, payload: payload ?? encodeBatch(batch), resolve, reject });
+      this.#commits.push({ source, batch, payload: payload ?? encodeBatch(batch), letters, resolve, reject });
     });
   }
 
@@ -131,6 +147,7 @@ export class Inbox {
       seq++;
       events += p.batch.events.length;
       ops.push({ type: 'put', key: seqKey('i', seq), value: p.payload });
+      if (p.letters) for (const letter of p.letters) ops.push(this.#dead.op(letter));
       stored.push({ seq, batch: p.batch });
       results.push('stored');
     }
@@ -170,7 +187,7 @@ export class Inbox {
     const held = this.#recent.read(after, limit, true);
     if (held.length > 0) return held.map(({ seq, value }) => ({ seq, batch: value }));
     const entries = await this.#db.iterator({ gt: seqKey('i', after), lt: 'i!~', limit }).all();
-    return entries.map(([key, value]) => ({ seq: seqOf(key), batch: decodeBatch(value) }));
+    return entries.map(([key, value]) => storedEntry(seqOf(key), value));
   }
 
   /** The LevelDB operation that deletes one stored batch, for its consumer to commit with its cursor. */
@@ -190,4 +207,25 @@ export class Inbox {
   async depth(after: number): Promise<number> {
     return Math.max(0, this.#seq - after);
   }
+}
+
+/**
+ * A stored entry read back from disk, checked as the intake checks a batch: an entry that does not decode becomes a
+ * failure with its bytes, events over a limit are taken out as failures of their own, the rest goes on.
+ */
+function storedEntry(seq: number, value: Buffer): InboxEntry {
+  let batch: Batch;
+  try {
+    batch = decodeBatch(value);
+  } catch (err) {
+    return { seq, batch: { v: 1, agent: 'unknown', epoch: 'unknown', seq: 0, sent: 0, events: [] }, failures: [{ reason: `inbox entry ${seq}: ${(err as Error).message}`, events: [], raw: value }] };
+  }
+  let failures: InboxEntry['failures'];
+  for (let i = 0; i < batch.events.length; i++) {
+    const problem = eventProblem(batch.events[i]!);
+    if (problem === undefined) continue;
+    (failures ??= []).push({ reason: `event ${i} of batch ${batch.seq}: event over a limit: ${problem}`, events: [batch.events[i]!] });
+  }
+  if (failures) batch.events = batch.events.filter((e) => eventProblem(e) === undefined);
+  return failures ? { seq, batch, failures } : { seq, batch };
 }

@@ -2,11 +2,12 @@
  * What the HTTP outputs (webhook, splunk) share: one request with a hard deadline, the classification of a
  * failure as retriable or not, auth headers, TLS options, and the JSON bodies built from a batch.
  *
- * Every failure rejects `write` (the runner retries with backoff and dead-letters after the last attempt). The
- * class tells the operator — and a runner that learns to fail fast — whether waiting can help:
+ * Every failure rejects `write`, with a class that tells the output runner whether waiting can help
+ * (hub/pipeline/output-runner.ts retries only transient failures and dead-letters the others at once):
  *   - transient (VIGIL_E_UNAVAILABLE): network errors, the deadline, 408, 425, 429 and 5xx;
- *   - record (VIGIL_E_RECORD): any other non-2xx (400, 401, 403, 404, 413…): the destination refused this batch
- *     or this configuration, and the same request will be refused again until someone changes something.
+ *   - record (VIGIL_E_RECORD): 400, 413, 415, 422 — the destination refused this batch's content;
+ *   - permanent (VIGIL_E_REFUSED): any other non-2xx (401, 403, 404, 405…) — it refused this request or these
+ *     credentials. Either way the same request will be refused again until someone changes something.
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -14,7 +15,7 @@ import { Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders } 
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import Type, { type Static } from 'typebox';
 import { eventToJson } from '../../common/codec/json.js';
-import { VigilError } from '../../common/errors.js';
+import { VigilError, type ErrorCode } from '../../common/errors.js';
 import type { Event } from '../pipeline/define.js';
 
 export const TlsParams = Type.Object(
@@ -131,6 +132,12 @@ export function isRetriableStatus(status: number): boolean {
   return status === 408 || status === 425 || status === 429 || status >= 500;
 }
 
+/** The catalogued code of a non-2xx status: transient, the batch's content (record), or anything else (permanent). */
+export function statusCode(status: number): ErrorCode {
+  if (isRetriableStatus(status)) return 'VIGIL_E_UNAVAILABLE';
+  return status === 400 || status === 413 || status === 415 || status === 422 ? 'VIGIL_E_RECORD' : 'VIGIL_E_REFUSED';
+}
+
 /** Throws the classified error for a non-2xx response. */
 export function checkStatus(res: HttpResponse, what: string): void {
   if (res.status >= 200 && res.status < 300) return;
@@ -138,7 +145,7 @@ export function checkStatus(res: HttpResponse, what: string): void {
   const retryAfter = res.headers['retry-after'];
   const detail = res.body.length > 300 ? `${res.body.slice(0, 297)}...` : res.body;
   throw new VigilError(
-    retriable ? 'VIGIL_E_UNAVAILABLE' : 'VIGIL_E_RECORD',
+    statusCode(res.status),
     `${what} answered ${res.status}${retryAfter ? ` (Retry-After: ${retryAfter})` : ''}: ${detail}`,
     { status: res.status, retriable },
   );

@@ -203,10 +203,11 @@ function classify(err: unknown, nodes: string[]): VigilError {
   if (err instanceof errors.ResponseError) {
     const status = err.statusCode ?? 0;
     const retriable = status === 408 || status === 429 || status >= 500;
-    return new VigilError(retriable ? 'VIGIL_E_UNAVAILABLE' : 'VIGIL_E_RECORD', `${where} answered ${status}: ${err.message}`, { status, retriable }, { cause: err });
+    const code = retriable ? 'VIGIL_E_UNAVAILABLE' : status === 400 || status === 413 ? 'VIGIL_E_RECORD' : 'VIGIL_E_REFUSED';
+    return new VigilError(code, `${where} answered ${status}: ${err.message}`, { status, retriable }, { cause: err });
   }
   if (err instanceof errors.ProductNotSupportedError) {
-    return new VigilError('VIGIL_E_RECORD', `${where}: not an Elasticsearch server (${err.message})`, { retriable: false }, { cause: err });
+    return new VigilError('VIGIL_E_REFUSED', `${where}: not an Elasticsearch server (${err.message})`, { retriable: false }, { cause: err });
   }
   // ConnectionError, TimeoutError, NoLivingConnectionsError…: the cluster may come back.
   return new VigilError('VIGIL_E_UNAVAILABLE', `${where}: ${(err as Error).message}`, { retriable: true }, { cause: err });

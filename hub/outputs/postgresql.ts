@@ -7,8 +7,10 @@
  * COMMIT, i.e. once PostgreSQL has made the rows durable (with its default synchronous_commit).
  *
  * Failures reject the batch. Connection errors, timeouts and the server's transient SQLSTATE classes (08, 40, 53,
- * 55P03, 57, 58, XX) are retriable; others (bad data, 22; missing table or column, 42; no unique index for
- * vigil_id, 42P10; authentication, 28) are marked `record`: they come back on every retry until someone acts.
+ * 55P03, 57, 58, XX) are retriable; the batch's own data (22 data exception, 23 integrity, 54 too large) is a
+ * `record` failure, anything else (missing table or column, 42; no unique index for vigil_id, 42P10;
+ * authentication, 28) `permanent`: those come back on every retry until someone acts, so the runner dead-letters
+ * the batch at once.
  */
 import pg from 'pg';
 import Type from 'typebox';
@@ -134,5 +136,6 @@ function classify(err: unknown, params: { host: string; port: number; database: 
     const t = quoteTable(params.table);
     hint = ` — the table needs the ${ID_COLUMN} column with a unique index: ALTER TABLE ${t} ADD COLUMN IF NOT EXISTS ${quoteIdent(ID_COLUMN)} text; CREATE UNIQUE INDEX IF NOT EXISTS ${quoteIdent(`${params.table.split('.').pop()}_${ID_COLUMN}_key`)} ON ${t} (${quoteIdent(ID_COLUMN)}); (or set create_table: true)`;
   } else if (sqlstate === '42P01') hint = ' — create it with intelmq_psql_initdb plus the vigil_id column, or set create_table: true';
-  return new VigilError('VIGIL_E_RECORD', `${where}: ${e.message} (SQLSTATE ${sqlstate})${hint}`, { sqlstate, retriable: false }, { cause: err });
+  const code = /^(22|23|54)/.test(sqlstate) ? 'VIGIL_E_RECORD' : 'VIGIL_E_REFUSED';
+  return new VigilError(code, `${where}: ${e.message} (SQLSTATE ${sqlstate})${hint}`, { sqlstate, retriable: false }, { cause: err });
 }

@@ -115,7 +115,7 @@ function* requestBodies(parts: string[], max: number): Generator<string> {
 function ackIdOf(body: string, where: string): number {
   const parsed = safeJson(body) as { ackId?: unknown } | undefined;
   if (typeof parsed?.ackId !== 'number') {
-    throw new VigilError('VIGIL_E_RECORD', `${where} gave no ackId although indexer_ack is on (is indexer acknowledgement enabled for the token?): ${body.slice(0, 200)}`, { retriable: false });
+    throw new VigilError('VIGIL_E_REFUSED', `${where} gave no ackId although indexer_ack is on (is indexer acknowledgement enabled for the token?): ${body.slice(0, 200)}`, { retriable: false });
   }
   return parsed.ackId;
 }

@@ -1,8 +1,9 @@
 /**
  * webhook: POSTs every batch as one JSON array of events to a URL (IntelMQ's `restapi` output, batched).
  *
- * A 2xx answer commits the batch; anything else, a network error or the deadline rejects it and the runner retries
- * (see _http.ts for which failures are retriable). Delivery is at least once: when the answer is lost after the
+ * A 2xx answer commits the batch; anything else, a network error or the deadline rejects it, classified (see
+ * _http.ts): the runner retries what may pass (network, deadline, 408, 429, 5xx) and dead-letters a refusal (400,
+ * 401, 404…) at once. Delivery is at least once: when the answer is lost after the
  * receiver stored the batch, the batch is sent again. Every request carries an `Idempotency-Key` header derived
  * from the batch's event ids (the same on every redelivery of the same batch), and `id_field` adds each event's
  * stable id to the event, so a receiver that keeps either can drop repeats.
@@ -14,7 +15,7 @@ import { VigilError } from '../../common/errors.js';
 
 export default defineOutput({
   name: 'webhook',
-  summary: 'POSTs each batch as a JSON array of events to an HTTP(S) endpoint; non-2xx answers are retried.',
+  summary: 'POSTs each batch as a JSON array of events to an HTTP(S) endpoint; failures that may pass (network, 408, 429, 5xx) are retried, refusals dead-lettered at once.',
   delivery: 'at-least-once',
   intelmq: 'intelmq.bots.outputs.restapi.output',
   examples: [

@@ -1,15 +1,20 @@
 /**
  * Dead letters: events a stage could not process or deliver, kept with the reason and where it happened, until an
  * operator re-injects or deletes them. A dead letter is written in the same atomic batch as the cursor move that
- * gives up on it, so an event is either still queued or dead-lettered — never neither.
+ * gives up on it (or, at intake, as the batch it came in), so an event is either still queued or dead-lettered —
+ * never neither. Whatever it holds can be kept: events over the size limits (those are why some letters exist) are
+ * packed with map headers sized to fit, and bytes that could not be decoded are kept as they were (`raw`).
+ *
+ * One instance per database (`open` returns it): the letter numbers are counted in memory, and the intake, the
+ * experts stage and every output runner write letters, also across a pipeline reload.
  */
-import { pack, unpack } from '../../common/codec/batch.js';
+import { packToKeep, unpack } from '../../common/codec/batch.js';
 import { seqKey, seqOf } from '../../common/seqkey.js';
 import type { HubDb } from '../store.js';
 import type { Event } from './define.js';
 
 export interface DeadLetter {
-  /** Where it failed: `validate`, `expert:<name>`, `output:<name>`. */
+  /** Where it failed: `intake` (broker), `inbox`, `validate`, `expert:<name>`, `output:<name>`. */
   stage: string;
   reason: string;
   agent?: string;
@@ -17,12 +22,16 @@ export interface DeadLetter {
   /** Event ids, for outputs that deduplicate by id (re-injection then cannot duplicate). */
   ids?: string[];
   attempts?: number;
+  /** Stored bytes that could not be decoded into events (then `events` is empty). */
+  raw?: Uint8Array;
 }
 
 export interface StoredDeadLetter extends DeadLetter {
   id: number;
   at: number;
 }
+
+const opened = new WeakMap<HubDb, Promise<DeadLetters>>();
 
 export class DeadLetters {
   readonly #db: HubDb;
@@ -32,10 +41,19 @@ export class DeadLetters {
     this.#db = db;
   }
 
-  static async open(db: HubDb): Promise<DeadLetters> {
-    const dl = new DeadLetters(db);
-    const last = await db.keys({ gt: 'd!', lt: 'd!~', reverse: true, limit: 1 }).all();
-    dl.#seq = last[0] ? seqOf(last[0]) : 0;
+  /** The database's dead letters (the same instance for every caller). */
+  static open(db: HubDb): Promise<DeadLetters> {
+    let dl = opened.get(db);
+    if (!dl) {
+      dl = (async () => {
+        const letters = new DeadLetters(db);
+        const last = await db.keys({ gt: 'd!', lt: 'd!~', reverse: true, limit: 1 }).all();
+        letters.#seq = last[0] ? seqOf(last[0]) : 0;
+        return letters;
+      })();
+      opened.set(db, dl);
+      dl.catch(() => opened.delete(db));
+    }
     return dl;
   }
 
@@ -43,7 +61,10 @@ export class DeadLetters {
   op(letter: DeadLetter): { type: 'put'; key: string; value: Buffer } {
     const id = ++this.#seq;
     const stored: StoredDeadLetter = { ...letter, id, at: Date.now() };
-    return { type: 'put', key: seqKey('d', id), value: pack(stored) };
+    // Nesting deeper than the encoder's stack is the one thing that cannot be packed: the reason is kept, and the
+    // events are not (the limits stop such events at every intake, so only a value from an older version could).
+    const value = packToKeep(stored) ?? packToKeep({ ...stored, events: [], reason: `${letter.reason} (its ${letter.events.length} events could not be kept: nested too deep to encode)` })!;
+    return { type: 'put', key: seqKey('d', id), value };
   }
 
   async list(limit = 100, after = 0): Promise<StoredDeadLetter[]> {

@@ -6,12 +6,19 @@
  *
  * Each processed event carries an id derived from where it came from (agent, epoch, batch seq, position), the
  * same whichever hub worker processes it: outputs use it to make redelivery idempotent.
+ *
+ * Failures go by their class (common/errors.ts): an event that fails validation, an expert's record or permanent
+ * failure, and a stored entry that cannot be decoded go to the dead letters at once with the reason; an expert's
+ * transient failure (a lookup service down) is retried with backoff, a few times, before its events are
+ * dead-lettered too. Errors that are not classified are taken as permanent here: an expert's bug does not heal.
  */
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
+import { Backoff } from '../../common/backoff.js';
+import { errorClass } from '../../common/errors.js';
 import { validateEvent } from '../../common/harmonization/index.js';
 import type { HubDb } from '../store.js';
-import type { Inbox } from '../inbox/index.js';
+import type { Inbox, InboxEntry } from '../inbox/index.js';
 import type { DeadLetters } from './deadletters.js';
 import type { Event, Expert } from './define.js';
 import { ComponentMetrics } from './metrics.js';
@@ -27,6 +34,9 @@ type Op = LogOp;
 
 const CURSOR = 'k!experts';
 const READ_LIMIT = 64;
+/** Calls of an expert that fails transiently, before its events are dead-lettered; the backoff between them, in ms. */
+const EXPERT_ATTEMPTS = 5;
+const EXPERT_BACKOFF = { initialMs: 500, maxMs: 10_000 };
 
 export class ExpertsStage {
   readonly metrics = new ComponentMetrics();
@@ -83,7 +93,15 @@ export class ExpertsStage {
 
   async #run(): Promise<void> {
     while (!this.#stopped) {
-      const entries = await this.#inbox.readAfter(this.#cursor, READ_LIMIT);
+      let entries;
+      try {
+        entries = await this.#inbox.readAfter(this.#cursor, READ_LIMIT);
+      } catch (err) {
+        // Reading the disk failed (decoding cannot: a bad entry comes back as a failure): try again shortly.
+        this.#log.error({ err }, 'The experts stage could not read the inbox; retrying.');
+        await new Promise((r) => setTimeout(r, 1000));
+        continue;
+      }
       if (entries.length === 0) {
         await new Promise<void>((resolve) => {
           this.#wake = resolve;
@@ -98,6 +116,7 @@ export class ExpertsStage {
         const ops: Op[] = [];
         const results: ProcessedBatch[] = [];
         for (const entry of entries) {
+          if (entry.failures) this.#deadLetterStored(entry, ops);
           const processed = await this.#process(entry.batch.agent, entry.batch.epoch, entry.batch.seq, entry.batch.sent, entry.batch.events, ops);
           if (processed.events.length > 0) results.push(processed);
         }
@@ -115,6 +134,15 @@ export class ExpertsStage {
       } finally {
         this.#running = false;
       }
+    }
+  }
+
+  /** Stored data that could not be taken (an undecodable entry, events over a limit): dead letters, counted. */
+  #deadLetterStored(entry: InboxEntry, ops: Op[]): void {
+    for (const failure of entry.failures!) {
+      this.metrics.reject(failure.raw ? 'undecodable-entry' : 'over-limit', Math.max(1, failure.events.length));
+      this.#log.warn({ inboxSeq: entry.seq, reason: failure.reason }, 'A stored inbox entry cannot be processed; it goes to the dead letters.');
+      ops.push(this.#dead.op({ stage: 'inbox', reason: failure.reason, agent: entry.batch.agent, events: failure.events, ...(failure.raw ? { raw: failure.raw } : {}) }));
     }
   }
 
@@ -139,26 +167,10 @@ export class ExpertsStage {
       origin.set(event, i);
       events.push(event);
     });
-    for (const { name, expert, metrics } of this.#experts) {
-      metrics.received += events.length;
-      const rejected: { event: Event; err: Error }[] = [];
-      let out: Event[];
-      try {
-        out = await expert.process(events, (event, err) => rejected.push({ event, err }));
-      } catch (err) {
-        // A whole-batch failure of one expert: dead-letter the batch with the expert's name, keep the pipeline going.
-        metrics.reject('expert-error');
-        ops.push(this.#dead.op({ stage: `expert:${name}`, reason: (err as Error).message, agent, events }));
-        events = [];
-        break;
-      }
-      for (const r of rejected) {
-        metrics.reject('expert-error');
-        ops.push(this.#dead.op({ stage: `expert:${name}`, reason: r.err.message, agent, events: [r.event] }));
-      }
-      metrics.sent += out.length;
-      metrics.dropped += Math.max(0, events.length - rejected.length - out.length);
-      events = out;
+    for (const named of this.#experts) {
+      named.metrics.received += events.length;
+      events = await this.#runExpert(named, events, agent, ops);
+      if (events.length === 0) break;
     }
     // Events an expert made from another inherit its position with a count, so ids stay unique and stable.
     const prefix = batchIdPrefix(agent, epoch, batchSeq);
@@ -170,6 +182,54 @@ export class ExpertsStage {
     }
     this.metrics.sent += events.length;
     return { agent, sent, events, ids };
+  }
+
+  /**
+   * One expert over a batch. A whole-batch failure or an event's failure that is transient is tried again (the
+   * events concerned only) with backoff; anything else, or the last attempt, goes to the dead letters.
+   */
+  async #runExpert({ name, expert, metrics }: NamedExpert, events: Event[], agent: string, ops: Op[]): Promise<Event[]> {
+    const stage = `expert:${name}`;
+    const backoff = new Backoff(EXPERT_BACKOFF);
+    const kept: Event[] = [];
+    let pending = events;
+    for (let attempt = 1; pending.length > 0; attempt++) {
+      const last = attempt >= EXPERT_ATTEMPTS || this.#stopped;
+      const rejected: { event: Event; err: Error }[] = [];
+      let out: Event[];
+      try {
+        out = await expert.process(pending, (event, err) => rejected.push({ event, err }));
+      } catch (err) {
+        if (!last && errorClass(err, 'permanent') === 'transient') {
+          metrics.error('expert-retry', (err as Error).message);
+          this.#log.warn({ expert: name, attempt, err: (err as Error).message }, 'An expert failed transiently; retrying its batch.');
+          await sleep(backoff.next());
+          continue;
+        }
+        // A whole-batch failure of one expert: dead-letter the batch with the expert's name, keep the pipeline going.
+        metrics.reject('expert-error');
+        ops.push(this.#dead.op({ stage, reason: (err as Error).message, agent, events: pending }));
+        return kept;
+      }
+      const again: Event[] = [];
+      for (const r of rejected) {
+        if (!last && errorClass(r.err, 'permanent') === 'transient') {
+          again.push(r.event);
+          continue;
+        }
+        metrics.reject('expert-error');
+        ops.push(this.#dead.op({ stage, reason: r.err.message, agent, events: [r.event] }));
+      }
+      metrics.sent += out.length;
+      metrics.dropped += Math.max(0, pending.length - rejected.length - out.length);
+      for (const e of out) kept.push(e);
+      pending = again;
+      if (again.length > 0) {
+        metrics.error('expert-retry', rejected.find((r) => again.includes(r.event))?.err.message);
+        await sleep(backoff.next());
+      }
+    }
+    return kept;
   }
 
   async stop(): Promise<void> {
@@ -184,6 +244,8 @@ export class ExpertsStage {
     return this.#running;
   }
 }
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Position of events an expert created from nothing (not derived from an incoming event). */
 const NO_ORIGIN = 0xffffffff;

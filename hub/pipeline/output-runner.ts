@@ -1,12 +1,15 @@
 /**
  * Stage 2, once per output: processed log → output. Every output has its own durable cursor, so a slow or broken
  * output never holds up another. The runner reads batches after its cursor, keeps the events its `when` filter
- * selects, and calls `write`; a failed write is retried with exponential backoff and jitter, and after the
- * configured attempts the batch is moved to the dead letters (in the same atomic write as the cursor) — it is
- * never dropped. After a successful write the cursor moves, together with the output's checkpoint.
+ * selects, and calls `write`. A failed write goes by its class (common/errors.ts): only a transient failure (the
+ * destination down, a timeout, 429/5xx) is retried, with exponential backoff and jitter; a record or permanent one
+ * (the destination refused this batch or these credentials: a 400, a missing table) — and a transient one after
+ * the configured attempts — moves the batch to the dead letters at once, in the same atomic write as the cursor.
+ * It is never dropped. After a successful write the cursor moves, together with the output's checkpoint.
  */
 import type { Logger } from 'pino';
 import { Backoff } from '../../common/backoff.js';
+import { errorClass } from '../../common/errors.js';
 import type { HubDb } from '../store.js';
 import type { DeadLetters } from './deadletters.js';
 import type { Event, LocalOutput, Output } from './define.js';
@@ -104,11 +107,28 @@ export class OutputRunner {
         await this.#idle();
         continue;
       }
-      const entries = await this.#processed.read(this.#cursor.seq, this.#opts.batchLimit ?? 16);
+      let entries;
+      try {
+        entries = await this.#processed.read(this.#cursor.seq, this.#opts.batchLimit ?? 16);
+      } catch (err) {
+        this.#log.error({ err }, 'Reading the processed log failed; retrying.');
+        await this.#sleep(1000);
+        continue;
+      }
       if (entries.length === 0) {
         await this.#idle();
         continue;
       }
+      const broken = entries.findIndex((e) => e.failure !== undefined);
+      if (broken === 0) {
+        // A stored entry that cannot be decoded: kept with its bytes and passed, so the output goes on.
+        const { seq, failure } = entries[0]!;
+        this.metrics.reject('undecodable-entry');
+        this.#log.error({ output: this.name, seq, reason: failure!.reason }, 'A processed-log entry cannot be decoded; it goes to the dead letters.');
+        await this.#commit(seq, this.#cursor.checkpoint, [this.#dead.op({ stage: `output:${this.name}`, reason: failure!.reason, events: [], raw: failure!.raw })]);
+        continue;
+      }
+      if (broken > 0) entries = entries.slice(0, broken); // up to the bad one; it is dealt with on the next read
       const events: Event[] = [];
       const ids: string[] = [];
       let oldest = Infinity;
@@ -157,11 +177,14 @@ export class OutputRunner {
         delivered = true;
       } catch (err) {
         const message = (err as Error).message;
+        const kind = errorClass(err);
         this.metrics.error('write', message);
-        if (attempts >= this.#opts.retry.maxAttempts) {
-          this.#log.error({ output: this.name, attempts, err: message }, 'Giving up on a batch after the last attempt; it goes to the dead letters.');
+        if (kind !== 'transient' || attempts >= this.#opts.retry.maxAttempts) {
+          if (kind !== 'transient') this.#log.error({ output: this.name, class: kind, err: message }, 'The output refused a batch and retrying cannot change that; it goes to the dead letters.');
+          else this.#log.error({ output: this.name, attempts, err: message }, 'Giving up on a batch after the last attempt; it goes to the dead letters.');
           this.metrics.reject('dead-lettered', events.length);
-          await this.#commit(lastSeq, checkpoint, [this.#dead.op({ stage: `output:${this.name}`, reason: message, events, ids, attempts })]);
+          this.metrics.error(`dead-lettered-${kind}`);
+          await this.#commit(lastSeq, checkpoint, [this.#dead.op({ stage: `output:${this.name}`, reason: kind === 'transient' ? message : `${kind}: ${message}`, events, ids, attempts })]);
           return;
         }
         const delay = backoff.next();

@@ -26,6 +26,8 @@ export interface ProcessedBatch {
 export interface ProcessedEntry {
   seq: number;
   batch: ProcessedBatch;
+  /** Set when the stored entry could not be decoded (then `batch` is empty): the reason and its bytes. */
+  failure?: { reason: string; raw: Buffer };
 }
 
 export type LogOp = { type: 'put'; key: string; value: Buffer } | { type: 'del'; key: string };
@@ -88,7 +90,7 @@ export class ProcessedLog {
     const held = this.#recent.read(after, limit);
     if (held.length > 0) return held.map(({ seq, value }) => ({ seq, batch: value }));
     const rows = await this.#db.iterator({ gt: seqKey('p', after), lt: 'p!~', limit }).all();
-    return rows.map(([key, value]) => ({ seq: seqOf(key), batch: records.unpack(value) as ProcessedBatch }));
+    return rows.map(([key, value]) => decodeEntry(seqOf(key), value));
   }
 
   /** Deletes batches up to and including `upTo` (every reader has passed them). No fsync: a lost delete is redone. */
@@ -98,5 +100,16 @@ export class ProcessedLog {
     // From the last trim on: LevelDB need not step over the tombstones of everything deleted before.
     await this.#db.clear({ gt: seqKey('p', this.#trimmed), lte: seqKey('p', upTo) });
     this.#trimmed = upTo;
+  }
+}
+
+/** A stored entry; one that cannot be decoded comes back as a failure for the runner to dead-letter, not a throw. */
+function decodeEntry(seq: number, value: Buffer): ProcessedEntry {
+  try {
+    const batch = records.unpack(value) as ProcessedBatch;
+    if (batch === null || typeof batch !== 'object' || !Array.isArray(batch.events) || !Array.isArray(batch.ids)) throw new Error('not a processed batch');
+    return { seq, batch };
+  } catch (err) {
+    return { seq, batch: { agent: 'unknown', sent: 0, events: [], ids: [] }, failure: { reason: `processed-log entry ${seq} cannot be decoded: ${(err as Error).message}`, raw: value } };
   }
 }

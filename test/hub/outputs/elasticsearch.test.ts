@@ -195,7 +195,7 @@ describe('elasticsearch output against a fake Elasticsearch', () => {
     const impostor = await fake();
     impostor.productHeader = false;
     const impostorOut = await output(impostor);
-    await assert.rejects(impostorOut.write(events, ids), (err: VigilError) => err.class === 'record' && /not an Elasticsearch server/.test(err.message));
+    await assert.rejects(impostorOut.write(events, ids), (err: VigilError) => err.class === 'permanent' && /not an Elasticsearch server/.test(err.message));
   });
 
   it('indexes every event exactly once through the OutputRunner while the cluster fails and recovers', async () => {

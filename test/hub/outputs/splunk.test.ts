@@ -139,7 +139,7 @@ describe('splunk output against a fake HEC endpoint', () => {
     const wrong = await createOutput(splunk, { url: hec.server.url, token: 'nope' });
     outputs.push(wrong);
     const { events, ids } = sample(1);
-    await assert.rejects(wrong.write(events, ids), (err: VigilError) => err.class === 'record' && /answered 403.*Invalid token/.test(err.message));
+    await assert.rejects(wrong.write(events, ids), (err: VigilError) => err.class === 'permanent' && /answered 403.*Invalid token/.test(err.message));
     const out = await output(hec);
     hec.failRequests = 1;
     await assert.rejects(out.write(events, ids), (err: VigilError) => err.class === 'transient' && /answered 503/.test(err.message));

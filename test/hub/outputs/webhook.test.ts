@@ -50,7 +50,7 @@ describe('webhook output', () => {
     await assert.rejects(createOutput(webhook, { url: 'ftp://example.org/' }), /expected http:\/\/ or https:\/\//);
   });
 
-  it('rejects non-2xx answers, classifying 5xx/429 as retriable and 4xx as refused', async () => {
+  it('rejects non-2xx answers, classifying 5xx/429 as transient, 400 as the batch\'s fault and 401 as a refusal', async () => {
     const statuses = [503, 429, 400, 401];
     const server = track(await testServer((_, n) => ({ status: statuses[n - 1]!, body: '{"error":"no"}' })));
     const out = await createOutput(webhook, { url: server.url });
@@ -62,7 +62,7 @@ describe('webhook output', () => {
       );
       assert.ok(err instanceof VigilError);
       assert.match(err.message, new RegExp(`answered ${status}`));
-      assert.equal(err.class, status >= 500 || status === 429 ? 'transient' : 'record', `class of ${status}`);
+      assert.equal(err.class, status >= 500 || status === 429 ? 'transient' : status === 400 ? 'record' : 'permanent', `class of ${status}`);
     }
     await out.close?.();
   });
