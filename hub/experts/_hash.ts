@@ -4,8 +4,13 @@
  * same finding), `whitelist` hashes only the named keys and `blacklist` all but them. The bytes are our own
  * (JSON of the sorted pairs), not IntelMQ's Python repr(): hashes are compared within Vigil only.
  */
-import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
 import type { Event } from '../pipeline/define.js';
+
+// One-shot crypto.hash (Node ≥ 20.12) is about a third cheaper per event than createHash().update().digest(),
+// with the same digest; older Node 20 releases get the latter.
+const sha256Hex: (text: string) => string =
+  typeof crypto.hash === 'function' ? (text) => crypto.hash('sha256', text, 'hex') : (text) => crypto.createHash('sha256').update(text).digest('hex');
 
 export type FilterType = 'whitelist' | 'blacklist';
 
@@ -16,5 +21,5 @@ export function eventHash(event: Event, keys: ReadonlySet<string>, type: FilterT
     if (keys.has(key) !== (type === 'whitelist')) continue;
     selected.push([key, event[key]]);
   }
-  return createHash('sha256').update(JSON.stringify(selected)).digest('hex');
+  return sha256Hex(JSON.stringify(selected));
 }

@@ -1,14 +1,19 @@
 /**
  * Values with an expiry kept in a component's durable store (ctx.store), committed with the events they decided
  * about. Expiry is checked on every read, so an expired entry is never used even before it is purged. An index of
- * `e!<expiry>!<key>` entries, kept in expiry order by the store's key order, lets `purge` find expired entries
- * without scanning the whole cache; an index entry whose key was re-set with a later expiry is only dropped.
- * Experts read a whole batch's keys with one `getMany` (one LevelDB read pass, not one await per event).
+ * `e!<expiry>!…` entries, kept in expiry order by the store's key order, lets `purge` find expired entries without
+ * scanning the whole cache; a key re-set with a later expiry keeps its value when an older index entry expires.
+ * Experts work a batch at a time: `getMany` reads the batch's keys in one pass, and `setMany` writes each key once
+ * plus one index entry listing them all (`e!<expiry>!@<id>` → "key\nkey…"), so a batch's state costs one LevelDB
+ * operation per key, not two. Index entries of one key (`e!<expiry>!<key>` → "", written by `set` before) still
+ * purge. Keys must not contain a newline.
  */
+import { randomBytes } from 'node:crypto';
 import type { ComponentStore } from '../pipeline/define.js';
 
-/** Index entries handled per purge, so one purge never stalls a batch for long. */
-const PURGE_BATCH = 1000;
+/** Index entries read per purge, and keys checked at most: one purge never stalls a batch for long. */
+const PURGE_ENTRIES = 1000;
+const PURGE_KEYS = 20_000;
 const EXPIRY_DIGITS = 15;
 
 interface Stored<T> {
@@ -40,9 +45,20 @@ export class TtlStore<T> {
   }
 
   set(key: string, value: T, ttlMs: number, now = Date.now()): void {
+    this.setMany([[key, value]], ttlMs, now);
+  }
+
+  /** Sets keys that expire together (a batch's): one value entry each and one index entry for them all. */
+  setMany(entries: Iterable<readonly [string, T]>, ttlMs: number, now = Date.now()): void {
     const expiry = now + ttlMs;
-    this.#store.put(`v!${key}`, JSON.stringify({ x: expiry, v: value } satisfies Stored<T>));
-    this.#store.put(`e!${String(expiry).padStart(EXPIRY_DIGITS, '0')}!${key}`, '');
+    const keys: string[] = [];
+    for (const [key, v] of entries) {
+      this.#store.put(`v!${key}`, JSON.stringify({ x: expiry, v } satisfies Stored<T>));
+      keys.push(key);
+    }
+    if (keys.length === 0) return;
+    // Unique per batch: two batches may share an expiry (the same millisecond), even across a restart.
+    this.#store.put(`e!${String(expiry).padStart(EXPIRY_DIGITS, '0')}!@${randomBytes(8).toString('hex')}`, keys.join('\n'));
   }
 
   /** Deletes expired entries (at most PURGE_BATCH index entries), when `purgeEveryMs` has passed since the last run. */
@@ -50,12 +66,13 @@ export class TtlStore<T> {
     if (now < this.#nextPurge) return 0;
     this.#nextPurge = now + this.#purgeEveryMs;
     const dueKeys = new Set<string>();
-    for (const [indexKey] of await this.#store.entries('e!', PURGE_BATCH)) {
+    for (const [indexKey, listed] of await this.#store.entries('e!', PURGE_ENTRIES)) {
       const sep = indexKey.indexOf('!', 2);
       const expiry = Number(indexKey.slice(2, sep));
-      if (expiry > now) break;
+      if (expiry > now || dueKeys.size >= PURGE_KEYS) break;
       this.#store.del(indexKey);
-      dueKeys.add(indexKey.slice(sep + 1));
+      if (listed.length === 0) dueKeys.add(indexKey.slice(sep + 1));
+      else for (const key of listed.toString().split('\n')) dueKeys.add(key);
     }
     if (dueKeys.size === 0) return 0;
     const due = [...dueKeys];

@@ -85,14 +85,16 @@ export default defineExpert({
         const hashed = eachValue(events, reject, (event) => eventHash(event, keys, params.filter_type));
         const seen = await cache.getMany(hashed.values, now);
         const kept: Event[] = [];
+        const remembered: [string, 1][] = [];
         for (let i = 0; i < hashed.events.length; i++) {
           const hash = hashed.values[i]!;
           if (seen.get(hash) !== undefined) continue;
           // Marked here, so a later copy in this same batch is a duplicate too.
           seen.set(hash, 1);
-          cache.set(hash, 1, ttlMs, now);
+          remembered.push([hash, 1]);
           kept.push(hashed.events[i]!);
         }
+        cache.setMany(remembered, ttlMs, now);
         return kept;
       },
     };

@@ -98,7 +98,7 @@ export default defineExpert({
           }
         }
         // Every event restarts its group's timeout at `now`, so one write per group holds the batch's last count.
-        for (const [hash, count] of current) counts.set(hash, count!, timeoutMs, now);
+        counts.setMany(current as Map<string, number>, timeoutMs, now);
         return kept;
       },
     };

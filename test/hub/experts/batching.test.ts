@@ -10,7 +10,8 @@ import { BufferedStore } from '../../../hub/pipeline/store.js';
 import type { Event } from '../../../hub/pipeline/define.js';
 import { openHubDb } from '../../../hub/store.js';
 import { tempDir } from '../../helpers/processes.js';
-import { createExpert, runBatch, testContext } from './_harness.js';
+import { TtlStore } from '../../../hub/experts/_ttl-store.js';
+import { createExpert, MemoryStore, runBatch, testContext } from './_harness.js';
 
 const NOW = Date.parse('2024-06-01T00:00:00Z');
 const HOUR_MS = 3_600_000;
@@ -69,7 +70,7 @@ describe('stateful experts, batched', () => {
     const a = { 'source.ip': '192.0.2.1' };
     const { kept } = await runBatch(expert, [a, { 'source.ip': '192.0.2.2' }, a, a], ctx);
     assert.deepEqual(kept, [a, { 'source.ip': '192.0.2.2' }]);
-    assert.equal(ctx.store.committed.size, 4, 'one value and one expiry index entry per distinct event');
+    assert.equal(ctx.store.committed.size, 3, 'one value per distinct event and one expiry index entry for the batch');
   });
 
   it('threshold writes each group once per batch, with the count after the batch', async () => {
@@ -79,6 +80,25 @@ describe('stateful experts, batched', () => {
     const values = [...ctx.store.committed].filter(([k]) => k.startsWith('v!'));
     assert.equal(values.length, 1);
     assert.equal(JSON.parse(values[0]![1].toString()).v, 6);
+  });
+});
+
+describe('TtlStore', () => {
+  it('purges what a batch set through its one index entry, and one-key index entries of earlier versions', async () => {
+    const store = new MemoryStore();
+    const ttl = new TtlStore<number>(store, 0);
+    ttl.setMany([['a', 1], ['b', 2], ['c', 3]], 10_000, NOW);
+    store.put(`e!${String(NOW + 5_000).padStart(15, '0')}!old`, ''); // written by set() of an earlier version
+    store.put('v!old', JSON.stringify({ x: NOW + 5_000, v: 9 }));
+    store.commit();
+    assert.equal([...store.committed.keys()].filter((k) => k.startsWith('e!')).length, 2, 'one index entry for the batch, one for the old key');
+    assert.deepEqual([...(await ttl.getMany(['a', 'b', 'old', 'x'], NOW))], [['a', 1], ['b', 2], ['old', 9], ['x', undefined]]);
+    ttl.setMany([['b', 20]], 60_000, NOW + 1_000); // b again, later: outlives its first index entry
+    store.commit();
+    assert.equal(await ttl.purgeIfDue(NOW + 20_000), 3, 'a, c and old expired');
+    store.commit();
+    assert.deepEqual([...store.committed.keys()].filter((k) => k.startsWith('v!')), ['v!b']);
+    assert.equal(await ttl.get('b', NOW + 20_000), 20);
   });
 });
 
