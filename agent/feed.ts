@@ -113,9 +113,7 @@ export class Feed {
           pending.push(event);
         },
         reject: (reject) => {
-          this.status.rejected++;
-          this.status.recentRejects.push({ reason: reject.reason, text: reject.text.slice(0, 300) });
-          if (this.status.recentRejects.length > RECENT_REJECTS) this.status.recentRejects.shift();
+          this.#countReject(reject.reason, reject.text);
           if (logged++ < LOGGED_REJECTS_PER_REPORT) this.#log.warn({ record: reject.index, reason: reject.reason }, 'Rejected a record.');
         },
         flush: async (soFar) => {
@@ -136,9 +134,16 @@ export class Feed {
     return stats;
   }
 
+  #countReject(reason: string, text: string): void {
+    this.status.rejected++;
+    this.status.recentRejects.push({ reason, text: text.slice(0, 300) });
+    if (this.status.recentRejects.length > RECENT_REJECTS) this.status.recentRejects.shift();
+  }
+
   #recordRun(outcome: RunOutcome): void {
     this.status.runs++;
     if (outcome.dropped) this.status.dropped += outcome.dropped;
+    for (const r of outcome.rejects ?? []) this.#countReject(r.reason, r.text);
     this.status.lastRun = new Date().toISOString();
     this.status.lastOutcome = outcome.ok ? 'ok' : 'error';
     if (!outcome.ok) this.status.lastError = outcome.error;

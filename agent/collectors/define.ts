@@ -40,6 +40,11 @@ export interface RunOutcome {
   events?: number;
   /** Data the collector had to drop (e.g. UDP datagrams beyond its queue, oversized TCP messages). */
   dropped?: number;
+  /**
+   * Whole reports the collector refused before parsing (a malformed mail, a failed signature check), each with its
+   * reason and what it was (`text`): counted as rejected and kept among the feed's recent rejects.
+   */
+  rejects?: { reason: string; text: string }[];
 }
 
 export interface Collector {

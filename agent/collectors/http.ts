@@ -5,25 +5,31 @@
  * an unchanged body without those headers is recognised by its digest. Failures are retried with exponential
  * backoff and jitter. A gzip body (`.gz`, told by its magic bytes) is decompressed; with `extract_files`, the
  * members of a zip, tar or tar.gz archive are each one report with `extra.file_name`, and a crash part-way
- * through an archive resumes at the member (and the record) where it stopped.
+ * through an archive resumes at the member (and the record) where it stopped. The download itself is
+ * `_download.ts`, shared with the imap collector's url mode.
+ *
+ * As IntelMQ: a POST with a body for APIs, the URL formatted with the date (`{time[%Y-%m-%d]}`, optionally
+ * shifted), and a detached OpenPGP signature checked before anything of the body is stored — a body whose check
+ * fails is rejected with the reason and the run fails, so a tampered report never gets through. (IntelMQ formats
+ * the signature URL from http_url by mistake; here signature_url is formatted itself.)
  */
-import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream, mkdirSync, readFileSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
-import { basename, join } from 'node:path';
-import { Readable, Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { createGunzip } from 'node:zlib';
+import { createReadStream, mkdirSync, readFileSync } from 'node:fs';
+import { readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import Type from 'typebox';
-import { EnvHttpProxyAgent, fetch as undiciFetch } from 'undici';
-import { Backoff } from '../../common/backoff.js';
+import type { PublicKey } from 'openpgp';
 import { ConfigError } from '../../common/errors.js';
-import { detectFormat, readTar, readZipDirectory, readZipEntry, type Member } from './_archive.js';
+import type { Member } from './_archive.js';
+import { Downloader, memberFilter, PermanentError, removeUnpacked, unpack, type Download } from './_download.js';
+import { readPublicKeys, verifyDetached } from './_openpgp.js';
+import { compileUrlFormat, urlFormatting } from './_url-format.js';
 import { defineCollector } from './define.js';
 import { oneAtATime, schedule, ScheduleParams, type Scheduled } from './_schedule.js';
 
 /** What the agent remembers of this feed between runs (state key `http`). */
 interface HttpState {
+  /** The URL the validators below belong to (a dated URL changes). */
+  url?: string;
   etag?: string;
   lastModified?: string;
   /** Digest of the last body stored completely. */
@@ -32,28 +38,15 @@ interface HttpState {
   partial?: { digest: string; members: number };
 }
 
-interface Download {
-  digest: string;
-  etag?: string;
-  lastModified?: string;
-  fileName: string;
-}
+/** A body whose OpenPGP signature check failed: rejected, never stored. */
+class SignatureError extends PermanentError {}
 
-/** A failure that retrying cannot fix (a 404, a body over the size cap): the run fails at once. */
-class PermanentError extends Error {}
-
-class RetryAfterError extends Error {
-  constructor(
-    message: string,
-    readonly delayMs: number,
-  ) {
-    super(message);
-  }
-}
+/** A signature file is small; a larger answer is not one. */
+const MAX_SIGNATURE_BYTES = 1024 * 1024;
 
 export default defineCollector({
   name: 'http',
-  summary: 'Downloads a URL on a cron schedule, with conditional requests, retries with backoff, archive extraction and a size cap.',
+  summary: 'Downloads a URL on a cron schedule (GET, or POST with a body), with conditional requests, retries with backoff, archive extraction, a size cap, a date-formatted URL and an OpenPGP signature check.',
   intelmq: 'intelmq.bots.collectors.http.collector_http',
   examples: [
     { description: 'Spamhaus DROP, daily', params: { type: 'http', url: 'https://www.spamhaus.org/drop/drop.txt', schedule: '0 3 * * *' } },
@@ -70,11 +63,39 @@ export default defineCollector({
         ca_file: '/etc/vigil/feeds-ca.pem',
       },
     },
+    {
+      description: "Yesterday's file of a dated URL (IntelMQ's http_url_formatting with a timedelta)",
+      params: { type: 'http', url: 'https://haas.nic.cz/stats/export/{time[%Y/%m/%Y-%m-%d]}.json.gz', url_formatting: { days: -1 }, schedule: '30 2 * * *' },
+    },
+    {
+      description: 'A list whose detached OpenPGP signature is checked with the publisher\'s key',
+      params: {
+        type: 'http',
+        url: 'https://www.turris.cz/greylist-data/greylist-latest.csv',
+        signature_url: 'https://www.turris.cz/greylist-data/greylist-latest.csv.asc',
+        verify_pgp_signatures: true,
+        gpg_keyring: '/etc/vigil/keys/turris.asc',
+        schedule: '0 */12 * * *',
+      },
+    },
+    {
+      description: 'An API queried with a JSON POST and a key in a header',
+      params: { type: 'http', url: 'https://api.example.net/v1/indicators', method: 'POST', body: { since: '24h', format: 'csv' }, headers: { 'x-api-key': 'secret' }, schedule: '0 * * * *' },
+    },
   ],
   params: Type.Object(
     {
       type: Type.Literal('http'),
-      url: Type.String({ description: 'The feed URL (IntelMQ: http_url); also set as feed.url.' }),
+      url: Type.String({ description: 'The feed URL (IntelMQ: http_url); also set as feed.url (formatted, with url_formatting).' }),
+      url_formatting: urlFormatting(
+        'Format the URL with the current time (IntelMQ: http_url_formatting): {time[%Y-%m-%d]} becomes the date in strftime codes, in the schedule\'s time zone (default: the system\'s); a mapping of Python timedelta arguments shifts it, e.g. {days: -1} for yesterday.',
+      ),
+      method: Type.Union([Type.Literal('GET'), Type.Literal('POST')], { default: 'GET', description: 'The request method; POST for APIs that take a query in the body (retried like a GET).' }),
+      body: Type.Optional(
+        Type.Union([Type.String(), Type.Record(Type.String(), Type.Unknown())], {
+          description: 'The request body (POST only): a string is sent as it is; a mapping is sent as JSON, with Content-Type: application/json unless headers give one.',
+        }),
+      ),
       ...ScheduleParams,
       timeout_seconds: Type.Number({
         minimum: 0.1,
@@ -106,131 +127,126 @@ export default defineCollector({
       http_proxy: Type.Optional(Type.String({ description: 'Proxy URL for http:// (default: the HTTP_PROXY environment variable).' })),
       https_proxy: Type.Optional(Type.String({ description: 'Proxy URL for https:// (default: HTTPS_PROXY, else the http proxy).' })),
       no_proxy: Type.Optional(Type.String({ description: 'Hosts reached without the proxy, comma-separated (default: NO_PROXY).' })),
+      verify_pgp_signatures: Type.Boolean({
+        default: false,
+        description: 'Download signature_url and check it as a detached OpenPGP signature over the body, with the keys of gpg_keyring; a report whose check fails is rejected (counted, with the reason) and never stored (IntelMQ: verify_pgp_signatures).',
+      }),
+      signature_url: Type.Optional(Type.String({ description: 'Where the detached signature (armored or binary) of the body is (IntelMQ: signature_url).' })),
+      signature_url_formatting: urlFormatting('Format signature_url with the current time, as url_formatting does for url (IntelMQ: signature_url_formatting).'),
+      gpg_keyring: Type.Optional(
+        Type.String({
+          description:
+            "File of the OpenPGP public keys a signature may be made with, armored or binary (e.g. 'gpg --export --armor KEYID'); required with verify_pgp_signatures (IntelMQ: gpg_keyring, which may also be GnuPG's own keyring).",
+        }),
+      ),
     },
     { additionalProperties: false },
   ),
   create(params, ctx) {
     let scheduled: Scheduled | undefined;
+    const where = (key: string): string => `feed '${ctx.feed}': collector.${key}`;
+    const configError = (key: string, message: string): ConfigError => new ConfigError(undefined, [{ path: where(key), message }]);
     const headers: Record<string, string> = { 'user-agent': params.user_agent, 'accept-encoding': 'gzip, deflate', ...params.headers };
     if (params.username !== undefined) headers.authorization = `Basic ${Buffer.from(`${params.username}:${params.password ?? ''}`).toString('base64')}`;
     if (params.bearer_token !== undefined) headers.authorization = `Bearer ${params.bearer_token}`;
-    const select = memberFilter(params.extract_files, `feed '${ctx.feed}': collector.extract_files`);
+    const select = memberFilter(params.extract_files, where('extract_files'));
+    const urlOf = compileUrlFormat(params.url, params.url_formatting, params.timezone);
+    if ('error' in urlOf) throw configError('url', `not a URL format (url_formatting is set): ${urlOf.error}`);
+    let body: string | undefined;
+    if (params.body !== undefined) {
+      if (params.method === 'GET') throw configError('body', 'a request body needs method: POST');
+      body = typeof params.body === 'string' ? params.body : JSON.stringify(params.body);
+      if (typeof params.body !== 'string' && !Object.keys(headers).some((h) => h.toLowerCase() === 'content-type')) headers['content-type'] = 'application/json';
+    }
+    let signatureUrlOf: ((now: Date) => string) | undefined;
+    let keys: Promise<PublicKey[]> | undefined;
+    if (params.verify_pgp_signatures) {
+      if (params.signature_url === undefined) throw configError('signature_url', 'verify_pgp_signatures needs the URL of the signature');
+      if (params.gpg_keyring === undefined) throw configError('gpg_keyring', 'verify_pgp_signatures needs a file of the public keys that may sign');
+      const compiled = compileUrlFormat(params.signature_url, params.signature_url_formatting, params.timezone);
+      if ('error' in compiled) throw configError('signature_url', `not a URL format (signature_url_formatting is set): ${compiled.error}`);
+      signatureUrlOf = compiled;
+    } else if (params.signature_url !== undefined) {
+      ctx.log.warn({ signature_url: params.signature_url }, 'signature_url is set but verify_pgp_signatures is false: signatures are not checked.');
+    }
+    const loadKeys = (): Promise<PublicKey[]> =>
+      (keys ??= readPublicKeys(ctx.resolvePath(params.gpg_keyring!)).catch((err: Error) => {
+        throw configError('gpg_keyring', `cannot read the public keys: ${err.message}`);
+      }));
     let ca: Buffer | undefined;
     if (params.ca_file !== undefined) {
       try {
         ca = readFileSync(ctx.resolvePath(params.ca_file));
       } catch (err) {
-        throw new ConfigError(undefined, [{ path: `feed '${ctx.feed}': collector.ca_file`, message: `cannot read the CA bundle: ${(err as Error).message}` }]);
+        throw configError('ca_file', `cannot read the CA bundle: ${(err as Error).message}`);
       }
     }
-    // Node's global fetch cannot take a CA or a proxy; undici's own fetch with a dispatcher can. EnvHttpProxyAgent
-    // reads HTTP_PROXY/HTTPS_PROXY/NO_PROXY and connects directly when none is set.
-    const tls = { ca, rejectUnauthorized: params.verify_tls };
-    const dispatcher = new EnvHttpProxyAgent({ httpProxy: params.http_proxy, httpsProxy: params.https_proxy, noProxy: params.no_proxy, connect: tls, requestTls: tls });
+    const downloader = new Downloader(
+      {
+        timeoutSeconds: params.timeout_seconds,
+        maxAttempts: params.max_attempts,
+        retryInitialMs: params.retry_initial_ms,
+        retryMaxMs: params.retry_max_ms,
+        maxBytes: params.max_bytes,
+        headers,
+        ca,
+        verifyTls: params.verify_tls,
+        httpProxy: params.http_proxy,
+        httpsProxy: params.https_proxy,
+        noProxy: params.no_proxy,
+      },
+      ctx.log,
+    );
 
-    const download = async (file: string, state: HttpState): Promise<Download | 304> => {
-      const request: Record<string, string> = { ...headers };
-      if (params.conditional && state.etag) request['if-none-match'] = state.etag;
-      if (params.conditional && state.lastModified) request['if-modified-since'] = state.lastModified;
-      const abort = new AbortController();
-      let timer: NodeJS.Timeout | undefined;
-      const arm = (): void => {
-        clearTimeout(timer);
-        timer = setTimeout(() => abort.abort(new Error(`no response for ${params.timeout_seconds} s from ${params.url}`)), params.timeout_seconds * 1000);
-      };
-      arm();
+    /** Rejects (SignatureError) unless the signature at signature_url is a good one over `file` by one of the keys. */
+    const checkSignature = async (url: string, file: string, now: Date): Promise<void> => {
+      const signatureUrl = signatureUrlOf!(now);
+      const sigFile = `${file}.sig`;
+      const dl = await downloader.once(signatureUrl, sigFile, { maxBytes: MAX_SIGNATURE_BYTES });
+      if (dl === 304) throw new Error(`unexpected 304 for the signature ${signatureUrl}`);
       try {
-        const response = await undiciFetch(params.url, { headers: request, signal: abort.signal, redirect: 'follow', dispatcher });
-        if (response.status === 304) {
-          await response.body?.cancel();
-          return 304;
-        }
-        if (!response.ok || !response.body) {
-          await response.body?.cancel();
-          const message = `HTTP ${response.status} ${response.statusText} from ${params.url}`;
-          if (response.status === 429 || response.status === 503) throw new RetryAfterError(message, retryAfterMs(response.headers.get('retry-after')));
-          // Client errors other than timeout / rate limit do not go away by asking again.
-          if (response.status >= 400 && response.status < 500 && response.status !== 408) throw new PermanentError(message);
-          throw new Error(message);
-        }
-        const declared = Number(response.headers.get('content-length') ?? '0');
-        // With Content-Encoding the declared length is the compressed one; the guard below checks what arrives.
-        if (!response.headers.get('content-encoding') && declared > params.max_bytes) {
-          await response.body.cancel();
-          throw new PermanentError(`body of ${declared} bytes is over max_bytes (${params.max_bytes})`);
-        }
-        const hash = createHash('sha256');
-        let size = 0;
-        const guard = new Transform({
-          transform(chunk: Buffer, _enc, cb) {
-            arm();
-            size += chunk.length;
-            if (size > params.max_bytes) return cb(new PermanentError(`body is over max_bytes (${params.max_bytes})`));
-            hash.update(chunk);
-            cb(null, chunk);
-          },
-        });
-        await pipeline(Readable.fromWeb(response.body as import('node:stream/web').ReadableStream), guard, createWriteStream(file));
-        return {
-          digest: hash.digest('hex'),
-          etag: response.headers.get('etag') ?? undefined,
-          lastModified: response.headers.get('last-modified') ?? undefined,
-          fileName: fileNameOf(response.headers.get('content-disposition'), response.url || params.url),
-        };
-      } finally {
-        clearTimeout(timer);
+        const keyId = await verifyDetached(file, await readFile(sigFile), await loadKeys());
+        ctx.log.info({ url, signature: signatureUrl, key: keyId }, 'OpenPGP signature checked: good.');
+      } catch (err) {
+        if (err instanceof ConfigError) throw new PermanentError(err.message); // no key file: asking again does not help
+        throw new SignatureError(`OpenPGP signature check of ${url} against ${signatureUrl} failed: ${(err as Error).message}`);
       }
     };
 
     /** Stores one downloaded body; returns the events stored. */
-    const store = async (file: string, dl: Download, state: HttpState): Promise<number> => {
-      const done: HttpState = { etag: dl.etag, lastModified: dl.lastModified, digest: dl.digest };
+    const store = async (url: string, file: string, dl: Download, state: HttpState, now: Date): Promise<number> => {
+      const done: HttpState = { url, etag: dl.etag, lastModified: dl.lastModified, digest: dl.digest };
       if (state.digest === dl.digest && !state.partial) {
-        ctx.log.debug({ url: params.url }, 'The download is unchanged since the last one; not parsed again.');
+        ctx.log.debug({ url }, 'The download is unchanged since the last one; not parsed again.');
         await ctx.saveState('http', done);
         return 0;
       }
-      let data = file;
-      let format = await detectFormat(file);
-      let fileName = dl.fileName;
-      if (format === 'gzip') {
-        data = `${file}.gunzip`;
-        await pipeline(createReadStream(file), createGunzip(), capBytes(params.max_extracted_bytes, 'decompressed body'), createWriteStream(data));
-        format = await detectFormat(data);
-        fileName = fileName.replace(/\.t?gz$/i, (m) => (m.toLowerCase() === '.tgz' ? '.tar' : ''));
-      }
-      const report = { 'feed.url': params.url };
-      if (select && (format === 'zip' || format === 'tar')) {
-        const members = format === 'zip' ? zipMembers(data) : readTar(createReadStream(data));
-        return storeMembers(members, dl, state, done, report);
-      }
-      if (format === 'zip') throw new PermanentError('the download is a zip archive; set extract_files to read its members');
-      const stats = await ctx.ingest(createReadStream(data), { ...report, 'extra.file_name': fileName }, { digest: dl.digest, state: { http: done } });
+      // Before anything of the body is parsed: a bad signature stores nothing.
+      if (signatureUrlOf) await checkSignature(url, file, now);
+      const unpacked = await unpack(file, dl.fileName, select, params.max_extracted_bytes);
+      const report = { 'feed.url': url };
+      if (unpacked.kind === 'members') return storeMembers(url, unpacked.members, dl, state, done, report);
+      const stats = await ctx.ingest(createReadStream(unpacked.path), { ...report, 'extra.file_name': unpacked.fileName }, { digest: dl.digest, state: { http: done } });
       return stats.events;
     };
 
-    const storeMembers = async (members: AsyncIterable<Member>, dl: Download, state: HttpState, done: HttpState, report: Record<string, string>): Promise<number> => {
+    const storeMembers = async (url: string, members: AsyncIterable<Member>, dl: Download, state: HttpState, done: HttpState, report: Record<string, string>): Promise<number> => {
       const resume = state.partial?.digest === dl.digest ? state.partial.members : 0;
       if (resume > 0) ctx.log.info({ members: resume }, 'Resuming an interrupted archive after the members already stored.');
       let index = 0;
       let events = 0;
       for await (const member of members) {
-        if (!select!(member.name)) continue;
         if (index < resume) {
           index++;
           continue;
         }
-        if (member.size > params.max_extracted_bytes) {
-          throw new PermanentError(`archive member '${member.name}' has ${member.size} bytes, over max_extracted_bytes (${params.max_extracted_bytes})`);
-        }
         // Each member's progress is stored with its last events: a crash resumes at the next member.
         const partial: HttpState = { ...state, partial: { digest: dl.digest, members: index + 1 } };
-        const body = capIterable(member.body, params.max_extracted_bytes, `archive member '${member.name}'`);
-        const stats = await ctx.ingest(body, { ...report, 'extra.file_name': member.name }, { digest: `${dl.digest}#${index}`, state: { http: partial } });
+        const stats = await ctx.ingest(member.body, { ...report, 'extra.file_name': member.name }, { digest: `${dl.digest}#${index}`, state: { http: partial } });
         events += stats.events;
         index++;
       }
-      if (index === 0) ctx.log.warn({ url: params.url, extract_files: params.extract_files }, 'No archive member matched extract_files.');
+      if (index === 0) ctx.log.warn({ url, extract_files: params.extract_files }, 'No archive member matched extract_files.');
       await ctx.saveState('http', done);
       return events;
     };
@@ -238,111 +254,50 @@ export default defineCollector({
     const runOnce = oneAtATime(async (): Promise<void> => {
       mkdirSync(ctx.workDir, { recursive: true });
       const file = join(ctx.workDir, 'download.part');
-      const backoff = new Backoff({ initialMs: params.retry_initial_ms, maxMs: params.retry_max_ms });
-      let lastError = '';
+      const now = new Date();
+      const url = urlOf(now);
       try {
-        for (let i = 1; i <= params.max_attempts; i++) {
-          try {
-            const state = (await ctx.getState<HttpState>('http')) ?? {};
-            const dl = await download(file, state);
-            if (dl === 304) {
-              ctx.log.debug({ url: params.url }, 'Feed not modified since the last download.');
-              ctx.recordRun({ ok: true, events: 0 });
-              return;
-            }
-            const events = await store(file, dl, state);
-            ctx.recordRun({ ok: true, events });
-            return;
-          } catch (err) {
-            lastError = (err as Error).message;
-            if (err instanceof PermanentError) break;
-            if (i < params.max_attempts) {
-              const delay = Math.min(params.retry_max_ms, Math.max(backoff.next(), err instanceof RetryAfterError ? err.delayMs : 0));
-              ctx.log.warn({ url: params.url, attempt: i, retryInMs: delay, err: lastError }, 'Download failed; retrying.');
-              await new Promise((r) => setTimeout(r, delay));
-            }
+        const events = await downloader.retrying(url, async () => {
+          const state = (await ctx.getState<HttpState>('http')) ?? {};
+          // Validators of another URL (yesterday's dated file) say nothing about this one; a POST is no cache lookup.
+          const conditional = params.conditional && params.method === 'GET' && (state.url === undefined || state.url === url);
+          const request: Record<string, string> = {};
+          if (conditional && state.etag) request['if-none-match'] = state.etag;
+          if (conditional && state.lastModified) request['if-modified-since'] = state.lastModified;
+          const dl = await downloader.once(url, file, { method: params.method, body, headers: request });
+          if (dl === 304) {
+            ctx.log.debug({ url }, 'Feed not modified since the last download.');
+            return 0;
           }
+          return store(url, file, dl, state, now);
+        });
+        ctx.recordRun({ ok: true, events });
+      } catch (err) {
+        const reason = (err as Error).message;
+        if (err instanceof SignatureError) {
+          ctx.log.error({ url, reason }, 'The report failed its OpenPGP signature check and is rejected; nothing of it is stored.');
+          ctx.recordRun({ ok: false, error: reason, rejects: [{ reason, text: url }] });
+          return;
         }
-        ctx.log.error({ url: params.url, err: lastError }, 'Download failed; the next scheduled run will try again.');
-        ctx.recordRun({ ok: false, error: lastError });
+        ctx.log.error({ url, err: reason }, 'Download failed; the next scheduled run will try again.');
+        ctx.recordRun({ ok: false, error: reason });
       } finally {
-        await rm(file, { force: true });
-        await rm(`${file}.gunzip`, { force: true });
+        await removeUnpacked(file);
+        await rm(`${file}.sig`, { force: true });
       }
     });
 
     return {
       async start() {
+        // A key file that cannot be read stops start-up, as any other configuration error.
+        if (signatureUrlOf) await loadKeys();
         scheduled = await schedule(params, runOnce, ctx.log);
       },
       runOnce,
       async stop() {
         await scheduled?.stop();
-        await dispatcher.close();
+        await downloader.close();
       },
     };
   },
 });
-
-/** extract_files as a predicate over member paths; undefined when archives are not unpacked. */
-export function memberFilter(spec: boolean | string[] | string, where = 'collector.extract_files'): ((name: string) => boolean) | undefined {
-  if (spec === false) return undefined;
-  if (spec === true) return () => true;
-  if (Array.isArray(spec)) {
-    const names = new Set(spec);
-    return (name) => names.has(name) || names.has(basename(name));
-  }
-  let re: RegExp;
-  try {
-    re = new RegExp(spec);
-  } catch (err) {
-    throw new ConfigError(undefined, [{ path: where, message: `not a valid regular expression: ${(err as Error).message}` }]);
-  }
-  return (name) => re.test(name);
-}
-
-async function* zipMembers(file: string): AsyncGenerator<Member> {
-  for (const entry of await readZipDirectory(file)) yield { name: entry.name, size: entry.size, body: readZipEntry(file, entry) };
-}
-
-function capBytes(max: number, what: string): Transform {
-  let size = 0;
-  return new Transform({
-    transform(chunk: Buffer, _enc, cb) {
-      size += chunk.length;
-      if (size > max) return cb(new PermanentError(`${what} is over max_extracted_bytes (${max})`));
-      cb(null, chunk);
-    },
-  });
-}
-
-/** The same cap over an async iterable: its errors (a damaged member) reach the reader, unlike with pipe(). */
-async function* capIterable(body: AsyncIterable<Buffer>, max: number, what: string): AsyncGenerator<Buffer> {
-  let size = 0;
-  for await (const chunk of body) {
-    size += chunk.length;
-    if (size > max) throw new PermanentError(`${what} is over max_extracted_bytes (${max})`);
-    yield chunk;
-  }
-}
-
-/** RFC 9110 §10.2.3: Retry-After is delay-seconds or an HTTP date. */
-function retryAfterMs(value: string | null): number {
-  if (!value) return 0;
-  if (/^\d+$/.test(value.trim())) return Number(value) * 1000;
-  const at = Date.parse(value);
-  return Number.isNaN(at) ? 0 : Math.max(0, at - Date.now());
-}
-
-/** IntelMQ's file_name_from_response: Content-Disposition's filename, else the last segment of the URL path. */
-function fileNameOf(disposition: string | null, url: string): string {
-  const star = disposition && /filename\*\s*=\s*(?:UTF-8|utf-8)''([^;]+)/.exec(disposition);
-  if (star) return decodeURIComponent(star[1]!.trim());
-  const plain = disposition && /filename\s*=\s*"?([^";]+)"?/.exec(disposition);
-  if (plain) return plain[1]!.trim();
-  try {
-    return decodeURIComponent(new URL(url).pathname.split('/').pop() ?? '');
-  } catch {
-    return '';
-  }
-}
