@@ -6,6 +6,7 @@
  */
 import { VigilError } from '../../../common/errors.js';
 import { parseDateTime, sanitizeField } from '../../../common/harmonization/index.js';
+import { isPlainObject } from '../../../common/harmonization/text.js';
 import { defineParser, NoParams, type Fields } from '../framework/define.js';
 
 type Message = Record<string, unknown>;
@@ -16,34 +17,62 @@ interface Classification {
   identifier: string;
 }
 
-/** n6 category → classification (types and taxonomies as IntelMQ's ontology spells them today). */
-const CATEGORIES: Readonly<Record<string, Classification>> = {
-  amplifier: { taxonomy: 'vulnerable', type: 'vulnerable-system', identifier: 'amplifier' },
-  bots: { taxonomy: 'malicious-code', type: 'infected-system', identifier: 'malware-generic' },
-  backdoor: { taxonomy: 'intrusions', type: 'system-compromise', identifier: 'hacked server' },
-  cnc: { taxonomy: 'malicious-code', type: 'c2-server', identifier: 'c&c server' },
-  'dns-query': { taxonomy: 'other', type: 'other', identifier: 'dns-query' },
-  'dos-attacker': { taxonomy: 'availability', type: 'ddos', identifier: 'dos-attacker' },
-  'dos-victim': { taxonomy: 'availability', type: 'ddos', identifier: 'dos-victim' },
-  flow: { taxonomy: 'other', type: 'other', identifier: 'flow' },
-  'flow-anomaly': { taxonomy: 'other', type: 'other', identifier: 'flow-anomaly' },
-  // IntelMQ names the type "account numbers", which no ontology version accepts; "undetermined" keeps the event.
-  fraud: { taxonomy: 'fraud', type: 'undetermined', identifier: 'fraud' },
-  leak: { taxonomy: 'information-content-security', type: 'data-leak', identifier: 'leak' },
-  malurl: { taxonomy: 'malicious-code', type: 'exploit', identifier: 'malurl' },
-  'malware-action': { taxonomy: 'malicious-code', type: 'malware-configuration', identifier: 'malware-configuration' },
-  phish: { taxonomy: 'fraud', type: 'phishing', identifier: 'phishing' },
-  proxy: { taxonomy: 'other', type: 'proxy', identifier: 'openproxy' },
-  'sandbox-url': { taxonomy: 'malicious-code', type: 'malware', identifier: 'sandboxurl' },
-  scanning: { taxonomy: 'information-gathering', type: 'scanner', identifier: 'scanning' },
-  'server-exploit': { taxonomy: 'malicious-code', type: 'exploit', identifier: 'server-exploit' },
-  spam: { taxonomy: 'abusive-content', type: 'spam', identifier: 'spam' },
-  'spam-url': { taxonomy: 'abusive-content', type: 'spam', identifier: 'spam-url' },
-  tor: { taxonomy: 'other', type: 'tor', identifier: 'tor exit node' },
-  webinject: { taxonomy: 'malicious-code', type: 'malware', identifier: 'malware' },
-  vulnerable: { taxonomy: 'vulnerable', type: 'other', identifier: 'vulnerable' },
-  other: { taxonomy: 'other', type: 'other', identifier: 'other' },
-};
+/** n6 category → classification (IntelMQ 3's table). */
+const CATEGORIES: ReadonlyMap<string, Classification> = new Map([
+  ['amplifier', { taxonomy: 'vulnerable', type: 'vulnerable-system', identifier: 'amplifier' }],
+  ['bots', { taxonomy: 'malicious-code', type: 'infected-system', identifier: 'malware-generic' }], // identifier: the name, if any
+  ['backdoor', { taxonomy: 'intrusions', type: 'system-compromise', identifier: 'hacked server' }],
+  ['cnc', { taxonomy: 'malicious-code', type: 'c2-server', identifier: 'c&c server' }],
+  ['dns-query', { taxonomy: 'other', type: 'other', identifier: 'dns-query' }],
+  ['dos-attacker', { taxonomy: 'availability', type: 'ddos', identifier: 'dos-attacker' }],
+  ['dos-victim', { taxonomy: 'availability', type: 'ddos', identifier: 'dos-victim' }],
+  ['flow', { taxonomy: 'other', type: 'other', identifier: 'flow' }],
+  ['flow-anomaly', { taxonomy: 'other', type: 'other', identifier: 'flow-anomaly' }],
+  // IntelMQ gives the type "account numbers", which no ontology version accepts (it fails the message);
+  // "undetermined" keeps the event.
+  ['fraud', { taxonomy: 'fraud', type: 'undetermined', identifier: 'fraud' }],
+  ['leak', { taxonomy: 'information-content-security', type: 'data-leak', identifier: 'leak' }],
+  ['malurl', { taxonomy: 'malicious-code', type: 'exploit', identifier: 'malurl' }],
+  ['malware-action', { taxonomy: 'malicious-code', type: 'malware-configuration', identifier: 'malware-configuration' }],
+  ['phish', { taxonomy: 'fraud', type: 'phishing', identifier: 'phishing' }],
+  ['proxy', { taxonomy: 'other', type: 'proxy', identifier: 'openproxy' }],
+  ['sandbox-url', { taxonomy: 'malicious-code', type: 'infected-system', identifier: 'sandboxurl' }],
+  ['scanning', { taxonomy: 'information-gathering', type: 'scanner', identifier: 'scanning' }],
+  ['server-exploit', { taxonomy: 'malicious-code', type: 'exploit', identifier: 'server-exploit' }],
+  ['spam', { taxonomy: 'abusive-content', type: 'spam', identifier: 'spam' }],
+  ['spam-url', { taxonomy: 'abusive-content', type: 'spam', identifier: 'spam-url' }],
+  ['tor', { taxonomy: 'other', type: 'tor', identifier: 'tor exit node' }],
+  ['webinject', { taxonomy: 'malicious-code', type: 'malware-distribution', identifier: 'malware' }],
+  ['vulnerable', { taxonomy: 'vulnerable', type: 'other', identifier: 'vulnerable' }],
+  ['other', { taxonomy: 'other', type: 'other', identifier: 'other' }],
+]);
+
+/** Message key → field. */
+const FIELDS: ReadonlyMap<string, string> = new Map([
+  ['time', 'time.source'],
+  ['dip', 'destination.ip'],
+  ['dport', 'destination.port'],
+  ['md5', 'malware.hash.md5'],
+  ['sha1', 'malware.hash.sha1'],
+  ['fqdn', 'source.fqdn'],
+  ['id', 'extra.feed_id'],
+  ['adip', 'extra.adip'],
+  ['proto', 'protocol.transport'],
+  ['sport', 'source.port'],
+  ['url', 'source.url'],
+  ['confidence', 'extra.confidence'],
+  ['expires', 'extra.expires'],
+  ['source', 'extra.feed_source'],
+  ['name', 'malware.name'],
+]);
+
+/** Address entry key → field, for the event made per address. */
+const ADDRESS_FIELDS: ReadonlyMap<string, string> = new Map([
+  ['ip', 'source.ip'],
+  ['asn', 'source.asn'],
+  ['rdns', 'source.reverse_dns'],
+  ['cc', 'source.geolocation.cc'],
+]);
 
 const TEST_MESSAGE = 'TEST MESSAGE';
 const NOT_PRINTABLE_ASCII = /[^ -~]/g;
@@ -57,10 +86,12 @@ export default defineParser({
     kind: 'document',
     *split(text) {
       if (text.includes(TEST_MESSAGE)) return; // n6's connectivity test messages carry no data
-      const m = JSON.parse(text) as Message;
-      if (typeof m !== 'object' || m === null || Array.isArray(m)) throw new VigilError('VIGIL_E_RECORD', 'the n6 message is not a JSON object');
+      const m: unknown = JSON.parse(text);
+      if (!isPlainObject(m)) throw new VigilError('VIGIL_E_RECORD', 'the n6 message is not a JSON object');
       const base = messageFields(m);
-      for (const address of Array.isArray(m.address) ? (m.address as unknown[]) : []) yield { value: { base, address }, text };
+      const addresses = m.address ?? [];
+      if (!Array.isArray(addresses)) throw new VigilError('VIGIL_E_RECORD', 'the n6 message\'s "address" is not a list');
+      for (const address of addresses) yield { value: { base, address }, text };
       yield { value: { base, address: undefined }, text }; // IntelMQ also sends the message once without address
     },
   },
@@ -73,33 +104,35 @@ export default defineParser({
     },
   ],
 
+  mappings: [
+    {
+      title: 'n6 category → classification',
+      columns: ['category', 'classification'],
+      rows: [...CATEGORIES].map(([category, c]) => [category, `${c.taxonomy} / ${c.type} / ${c.identifier}`]),
+      note: 'Shown as taxonomy / type / identifier. For bots the identifier is the malware name when the message has one. A `bl-update` message is other / blacklist whatever its category; a null category gives no classification (as in IntelMQ).',
+    },
+    { title: 'Message key → field', columns: ['key', 'field'], rows: FIELDS, note: 'fqdn `unknown` is left out; a name that is not printable ASCII is kept with those characters removed, and whole in event_description.text.' },
+    { title: 'Address entry key → field', columns: ['key', 'field'], rows: ADDRESS_FIELDS, note: 'One event per address entry, and one more without any address.' },
+  ],
+
   parse(record) {
     const { base, address } = record.value as { base: Fields; address: unknown };
     if (address === undefined) return base;
-    if (typeof address !== 'object' || address === null) throw new VigilError('VIGIL_E_RECORD', 'an n6 address entry is not an object');
-    const a = address as Message;
-    return Object.assign({ 'source.ip': a.ip, 'source.asn': a.asn, 'source.reverse_dns': a.rdns, 'source.geolocation.cc': a.cc }, base);
+    if (!isPlainObject(address) || !Object.hasOwn(address, 'ip')) throw new VigilError('VIGIL_E_RECORD', 'an n6 address entry has no "ip"');
+    const fields: Fields = { ...base };
+    for (const [key, field] of ADDRESS_FIELDS) fields[field] = address[key];
+    return fields;
   },
 });
 
 /** The fields every event of the message has. */
 function messageFields(m: Message): Fields {
-  const base: Fields = {
-    'time.source': m.time,
-    'destination.ip': m.dip,
-    'destination.port': m.dport,
-    'malware.hash.md5': m.md5,
-    'malware.hash.sha1': m.sha1,
-    'source.fqdn': m.fqdn === 'unknown' ? undefined : m.fqdn,
-    'extra.feed_id': m.id,
-    'extra.adip': m.adip,
-    'protocol.transport': m.proto,
-    'source.port': m.sport,
-    'source.url': m.url,
-    'extra.confidence': m.confidence,
-    'extra.expires': m.expires === undefined || m.expires === null ? undefined : parseDateTime(String(m.expires)), // unreadable: left out
-    'extra.feed_source': m.source,
-  };
+  if (!Object.hasOwn(m, 'type')) throw new VigilError('VIGIL_E_RECORD', 'the n6 message has no "type"');
+  const base: Fields = {};
+  for (const [key, field] of FIELDS) if (key !== 'name') base[field] = m[key];
+  if (m.fqdn === 'unknown') delete base['source.fqdn'];
+  // An expiry that cannot be read is left out (IntelMQ sanitises it on its own).
+  if (m.expires !== undefined && m.expires !== null) base['extra.expires'] = parseDateTime(String(m.expires));
   if (m.name !== undefined && m.name !== null) {
     const name = String(m.name);
     if (isValid('malware.name', name)) base['malware.name'] = name;
@@ -111,13 +144,15 @@ function messageFields(m: Message): Fields {
   if (m.type === 'bl-update') {
     base['classification.taxonomy'] = 'other';
     base['classification.type'] = 'blacklist';
-  } else if (m.category !== undefined && m.category !== null) {
-    const c = CATEGORIES[String(m.category)];
-    if (!c) throw new VigilError('VIGIL_E_RECORD', `unknown n6 category ${JSON.stringify(m.category)}`);
-    base['classification.taxonomy'] = c.taxonomy;
-    base['classification.type'] = c.type;
-    // For bots the identifier is the malware name when there is one.
-    base['classification.identifier'] = m.category === 'bots' && m.name !== undefined && m.name !== null ? m.name : c.identifier;
+  } else {
+    if (!Object.hasOwn(m, 'category')) throw new VigilError('VIGIL_E_RECORD', 'the n6 message has no "category"');
+    if (m.category !== null) {
+      const c = CATEGORIES.get(String(m.category));
+      if (!c) throw new VigilError('VIGIL_E_RECORD', `unknown n6 category ${JSON.stringify(m.category)}`);
+      base['classification.taxonomy'] = c.taxonomy;
+      base['classification.type'] = c.type;
+      base['classification.identifier'] = m.category === 'bots' && m.name !== undefined && m.name !== null ? m.name : c.identifier;
+    }
   }
   return base;
 }
