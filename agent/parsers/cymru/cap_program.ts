@@ -21,40 +21,89 @@ interface State {
 }
 
 /** New format: what each category says by itself. */
-const STATIC: Readonly<Record<string, Fields>> = {
-  bot: { 'classification.type': 'infected-system' },
-  bruteforce: { 'classification.type': 'brute-force' },
-  controller: { 'classification.type': 'c2-server' },
-  darknet: { 'classification.type': 'scanner', 'classification.identifier': 'darknet' },
-  phishing: { 'classification.type': 'phishing', 'classification.identifier': 'phishing' },
-  proxy: { 'classification.type': 'proxy', 'classification.identifier': 'openproxy' },
-  honeypot: { 'classification.type': 'scanner' },
-  openresolvers: { 'classification.type': 'vulnerable-system', 'classification.identifier': 'dns-open-resolver', 'protocol.application': 'dns' },
-  openresolver: { 'classification.type': 'vulnerable-system', 'classification.identifier': 'dns-open-resolver', 'protocol.application': 'dns' },
-  scanner: { 'classification.type': 'scanner', 'classification.identifier': 'scanner' },
-  spam: { 'classification.type': 'spam', 'classification.identifier': 'spam' },
-  conficker: { 'classification.type': 'infected-system', 'classification.identifier': 'conficker', 'malware.name': 'conficker' },
-};
+const STATIC: ReadonlyMap<string, Fields> = new Map<string, Fields>([
+  ['bot', { 'classification.type': 'infected-system' }],
+  ['bruteforce', { 'classification.type': 'brute-force' }],
+  ['controller', { 'classification.type': 'c2-server' }],
+  ['darknet', { 'classification.type': 'scanner', 'classification.identifier': 'darknet' }],
+  ['phishing', { 'classification.type': 'phishing', 'classification.identifier': 'phishing' }],
+  ['proxy', { 'classification.type': 'proxy', 'classification.identifier': 'openproxy' }],
+  ['honeypot', { 'classification.type': 'scanner' }],
+  ['openresolvers', { 'classification.type': 'vulnerable-system', 'classification.identifier': 'dns-open-resolver', 'protocol.application': 'dns' }],
+  ['openresolver', { 'classification.type': 'vulnerable-system', 'classification.identifier': 'dns-open-resolver', 'protocol.application': 'dns' }],
+  ['scanner', { 'classification.type': 'scanner', 'classification.identifier': 'scanner' }],
+  ['spam', { 'classification.type': 'spam', 'classification.identifier': 'spam' }],
+  ['conficker', { 'classification.type': 'infected-system', 'classification.identifier': 'conficker', 'malware.name': 'conficker' }],
+]);
 
-/** New format: categories whose note is a bare value for these fields (unless it is written as `key: value`). */
-const NOTE_FIELDS: Readonly<Record<string, readonly string[]>> = {
-  bruteforce: ['classification.identifier', 'protocol.application'],
-  phishing: ['source.url'],
-};
+/** New format: notes naming destination ports (comma-separated). */
+const PORT_KEYS = new Set(['dest_port', 'ports_scanned', 'honeypot_port', 'darknet_port', 'destination_port_numbers']);
+
+/** New format: the note keys and where their value goes (the table of the docs; parseNew applies it). */
+const NOTE_KEYS: ReadonlyMap<string, string> = new Map([
+  ['family', 'classification.identifier and malware.name (lower case)'],
+  ['dest_addr, destaddr', 'destination.ip'],
+  [[...PORT_KEYS].join(', '), 'destination.port: one event per port of the comma-separated list'],
+  ['protocol', 'protocol.transport by the table below; 143 and above: extra.protocol.transport'],
+  ['hostname', 'source.fqdn (left out when it is the source address)'],
+  ['proxy_type', 'protocol.application, and source.port after a "-"'],
+  ['port, srcport', 'source.port'],
+  ['username', 'source.account'],
+  ['additional_asns', 'extra.source.asns: the ASN, then these'],
+]);
 
 /** IP protocol numbers seen in CAP notes. */
-const PROTOCOLS: Readonly<Record<string, string>> = { '1': 'icmp', '6': 'tcp', '11': 'nvp-ii', '17': 'udp', '47': 'gre', '59': 'ipv6-nonxt' };
-
-/** Notes naming destination ports (comma-separated). */
-const PORT_KEYS = new Set(['dest_port', 'ports_scanned', 'honeypot_port', 'darknet_port', 'destination_port_numbers']);
+const PROTOCOLS: ReadonlyMap<string, string> = new Map([
+  ['1', 'icmp'],
+  ['6', 'tcp'],
+  ['11', 'nvp-ii'],
+  ['17', 'udp'],
+  ['47', 'gre'],
+  ['59', 'ipv6-nonxt'],
+]);
 
 // Cymru sometimes drops the separator: "hostname: sub.example.comport: 80".
 const GLUED_HOSTNAME_PORT = /hostname: ([^:]+)port: ([0-9]+)/;
 const PORT_TOTAL = / \(total_count:\d+\)$/;
 const INT = /^\s*[+-]?\d+\s*$/;
 
-/** Old format: report types that only name a worm. */
-const OLD_WORMS = new Set(['blaster', 'dameware', 'dipnet', 'mydoom', 'nachi', 'phatbot', 'sinit', 'slammer']);
+/** Old format: report type → the fields it gives by itself (the comment adds more, see parseOld). */
+const OLD_TYPES: ReadonlyMap<string, Fields> = new Map<string, Fields>([
+  ...['blaster', 'dameware', 'dipnet', 'mydoom', 'nachi', 'phatbot', 'sinit', 'slammer'].map(
+    (worm): [string, Fields] => [worm, { 'classification.type': 'infected-system', 'classification.identifier': worm, 'malware.name': worm }],
+  ),
+  ['beagle', { 'classification.type': 'infected-system', 'classification.identifier': 'beagle', 'malware.name': 'beagle' }],
+  ['bots', { 'classification.type': 'infected-system' }],
+  ['bruteforce', { 'classification.type': 'brute-force' }],
+  ['defacement', { 'classification.type': 'unauthorised-information-modification', 'classification.identifier': 'defacement' }],
+  ['fastflux', { 'classification.type': 'system-compromise', 'classification.identifier': 'fastflux' }],
+  ['malwareurl', { 'classification.type': 'malware-distribution', 'classification.identifier': 'malwareurl' }],
+  ['openresolvers', { 'classification.type': 'vulnerable-system', 'classification.identifier': 'dns-open-resolver', 'protocol.application': 'dns' }],
+  ['phishing', { 'classification.type': 'phishing', 'classification.identifier': 'phishing' }],
+  ['proxy', { 'classification.type': 'proxy', 'classification.identifier': 'openproxy' }],
+  ['routers', { 'classification.type': 'system-compromise' }],
+  ['scanners', { 'classification.type': 'scanner', 'classification.identifier': 'scanner' }],
+  ['spam', { 'classification.type': 'spam', 'classification.identifier': 'spam' }],
+  ['spreaders', { 'classification.type': 'malware-distribution', 'classification.identifier': 'spreader' }],
+  ['stormworm', {}],
+  ['toxbot', { 'classification.type': 'infected-system', 'classification.identifier': 'toxbot', 'malware.name': 'toxbot' }],
+]);
+/** Old format: what the comment of a report type holds. */
+const OLD_COMMENTS: ReadonlyMap<string, string> = new Map([
+  ['beagle, spam', 'nothing (a comment rejects the line)'],
+  ['bots', '[srcport PORT] [mwtype TYPE] [destaddr IP] [text]: extra.source_port, classification.identifier and malware.name, destination.ip, event_description.text'],
+  ['bruteforce', 'the protocol: classification.identifier and protocol.application'],
+  ['defacement', 'URL [ZONE-H ID]: source.url, extra.zoneh.id'],
+  ['fastflux', 'source.reverse_dns'],
+  ['malwareurl', 'URL [SCAN ID]: source.url'],
+  ['phishing', 'source.url'],
+  ['proxy', 'extra.request (e.g. "HTTP CONNECT (8080)")'],
+  ['routers', 'classification.identifier'],
+  ['scanners', 'one port: source.port'],
+  ['spreaders', 'URL [MD5]: source.url, malware.hash.md5'],
+  ['stormworm', 'confidence:N [legacy|crypto] [srcport PORT]: feed.accuracy × N / 5, malware.version, extra.source_port'],
+  ['toxbot', 'srcport PORT: extra.source_port'],
+]);
 /** Old format `bots` comments: these words start a value. */
 const OLD_BOT_KEYS = new Set(['srcport', 'mwtype', 'destaddr', 'dstaddr']);
 
@@ -82,6 +131,30 @@ export default defineParser({
         'darknet|192.0.2.2|64496|2024-01-02 10:05:00|darknet_port: 23, 2323;protocol: 6;|Example AS, AT\n',
     },
   ],
+  mappings: [
+    {
+      title: 'New format: category → fields',
+      columns: ['category', 'fields'],
+      rows: [...STATIC].map(([category, fields]) => [category, fields]),
+      note: 'Lines: `category|address|asn|timestamp|notes|asn name, CC` → source.ip, source.asn (0 left out), time.source (GMT), source.as_name, source.geolocation.cc. Any other category rejects the line.',
+    },
+    {
+      title: 'New format: note → field',
+      columns: ['note key', 'field'],
+      rows: NOTE_KEYS,
+      note:
+        'Notes are `key: value;`. A bare note is the proxy type (proxy), the protocol (bruteforce: classification.identifier and protocol.application), ' +
+        'the URL (phishing), or the old bot notation (bot); any other note rejects the line, and so does a field given twice.',
+    },
+    { title: 'IP protocol numbers', columns: ['protocol', 'protocol.transport'], rows: PROTOCOLS },
+    {
+      title: 'Old format: report type → fields',
+      columns: ['report', 'fields'],
+      rows: [...OLD_TYPES].map(([type, fields]) => [type, fields]),
+      note: 'Lines: `report|ip|asn|timestamp|comments|asn name`. Any other report type rejects the line.',
+    },
+    { title: 'Old format: comment', columns: ['report', 'comment → fields'], rows: OLD_COMMENTS },
+  ],
 
   begin: (): State => ({ format: undefined, header: '' }),
 
@@ -108,6 +181,16 @@ function splitSix(line: string): string[] {
   return parts;
 }
 
+/** Sets a field once: IntelMQ fails a line that gives a field twice (KeyExists), so Vigil rejects it too. */
+function put(fields: Fields, key: string, value: unknown): void {
+  if (fields[key] !== undefined && fields[key] !== '') fail(`${key} is given twice`);
+  fields[key] = value;
+}
+
+function putAll(fields: Fields, more: Fields): void {
+  for (const [key, value] of Object.entries(more)) put(fields, key, value);
+}
+
 function parseNew(line: string, raw: string): Fields | Fields[] {
   const [category, ip, asn, timestamp, rawNotes, asnInfo] = splitSix(line) as [string, string, string, string, string, string];
   const glued = GLUED_HOSTNAME_PORT.exec(rawNotes);
@@ -124,24 +207,31 @@ function parseNew(line: string, raw: string): Fields | Fields[] {
   };
   if (asn !== '0') fields['source.asn'] = asn;
 
-  const statics = STATIC[category];
+  const statics = STATIC.get(category);
   if (statics === undefined) fail(`unknown category ${JSON.stringify(category)}`);
-  Object.assign(fields, statics);
-
-  // bruteforce/phishing carry a bare value (protocol, URL), unless the note is already written as key: value.
-  const noteFields = NOTE_FIELDS[category];
-  if (noteFields !== undefined && !(comments[0] ?? '').includes(': ')) {
-    for (const key of noteFields) if (comments[0] !== undefined) fields[key] = comments[0];
-    return fields;
-  }
+  putAll(fields, statics);
 
   const ports: string[] = [];
   for (let comment of comments) {
-    if (!comment.includes(':')) {
+    if (!comment.includes(':') || comment.startsWith('http')) {
+      // A bare value: its meaning depends on the category, and for bruteforce and phishing it ends the notes.
       if (category === 'proxy') comment = `proxy_type: ${comment}`;
-      else if (category === 'bot') {
+      else if (category === 'bruteforce') {
+        put(fields, 'classification.identifier', comment);
+        put(fields, 'protocol.application', comment);
+        break;
+      } else if (category === 'phishing') {
+        put(fields, 'source.url', comment);
+        break;
+      } else if (category === 'bot') {
         // Some bot lines still use the old "srcport N mwtype X dstaddr A" notation.
-        Object.assign(fields, parseOldBot(notes.split(' ')));
+        let old: Fields;
+        try {
+          old = parseOldBot(notes.split(' '));
+        } catch {
+          return fail(`cannot read note ${JSON.stringify(comment)} of category bot`);
+        }
+        putAll(fields, old);
         break;
       } else fail(`cannot read note ${JSON.stringify(comment)} of category ${category}`);
     }
@@ -150,41 +240,43 @@ function parseNew(line: string, raw: string): Fields | Fields[] {
     const value = comment.slice(colon + 1).trim();
     switch (key) {
       case 'family':
-        fields['classification.identifier'] = fields['malware.name'] = value.toLowerCase();
+        put(fields, 'classification.identifier', value.toLowerCase());
+        put(fields, 'malware.name', value.toLowerCase());
         break;
       case 'dest_addr':
       case 'destaddr':
-        fields['destination.ip'] = value;
+        put(fields, 'destination.ip', value);
         break;
       case 'protocol': {
-        const name = PROTOCOLS[value];
-        if (name !== undefined) fields['protocol.transport'] = name;
+        const name = PROTOCOLS.get(value);
+        if (name !== undefined) put(fields, 'protocol.transport', name);
         // 143 and above are unassigned, experimental or reserved numbers: kept as a number.
-        else if (toInt(value, 'protocol') >= 143) fields['extra.protocol.transport'] = Number(value);
+        else if (toInt(value, 'protocol') >= 143) put(fields, 'extra.protocol.transport', Number(value));
         else fail(`unknown IP protocol number ${value}`);
         break;
       }
       case 'hostname':
-        // Cymru puts addresses here too; those are not host names and are left out.
-        if (isValid('source.fqdn', value)) fields['source.fqdn'] = value;
+        // Cymru repeats the source address here at times: that is no host name and is left out.
+        if (value === ip && !isValid('source.fqdn', value)) break;
+        put(fields, 'source.fqdn', value);
         break;
       case 'proxy_type': {
         const dash = value.split('-');
         if (dash.length > 2) fail(`cannot read proxy type ${JSON.stringify(value)}`);
-        fields['protocol.application'] = dash[0];
-        if (dash.length === 2) fields['source.port'] = dash[1];
+        put(fields, 'protocol.application', dash[0]);
+        if (dash.length === 2) put(fields, 'source.port', dash[1]);
         break;
       }
       case 'port':
       case 'srcport':
-        fields['source.port'] = value;
+        put(fields, 'source.port', value);
         break;
       case 'username':
-        fields['source.account'] = value;
+        put(fields, 'source.account', value);
         break;
       case 'additional_asns':
         if (fields['source.asn'] === undefined) fail('additional_asns without an ASN');
-        fields['extra.source.asns'] = [toInt(asn, 'asn'), ...value.split(',').map((v) => toInt(v, 'additional_asns'))];
+        put(fields, 'extra.source.asns', [toInt(asn, 'asn'), ...value.split(',').map((v) => toInt(v, 'additional_asns'))]);
         break;
       default:
         if (PORT_KEYS.has(key)) {
@@ -231,52 +323,53 @@ function parseOldBot(words: readonly string[]): Fields {
 function parseOld(line: string, raw: string, accuracy: unknown): Fields {
   const [type, ip, asn, timestamp, comments, asName] = splitSix(line) as [string, string, string, string, string, string];
   const words = comments.split(' ');
-  const fields: Fields = { raw, 'source.ip': ip, 'time.source': `${timestamp} GMT`, 'source.as_name': asName };
+  const statics = OLD_TYPES.get(type);
+  if (statics === undefined) fail(`unknown report type ${JSON.stringify(type)}`);
+  const fields: Fields = { raw, 'source.ip': ip, 'time.source': `${timestamp} GMT`, 'source.as_name': asName, ...statics };
   if (asn !== '0') fields['source.asn'] = asn;
   const set = (more: Fields): Fields => Object.assign(fields, more);
 
-  if (OLD_WORMS.has(type)) return set({ 'classification.type': 'malware', 'classification.identifier': type, 'malware.name': type });
   switch (type) {
     case 'beagle':
-      if (comments) fail('beagle reports with a comment are not understood');
-      return set({ 'classification.type': 'malware', 'classification.identifier': 'beagle', 'malware.name': 'beagle' });
+    case 'spam':
+      if (comments) fail(`${type} reports with a comment are not understood`);
+      return fields;
     case 'bots':
-      return set({ 'classification.type': 'infected-system', ...parseOldBot(words) });
+      return set(parseOldBot(words));
     case 'bruteforce':
-      return set({ 'classification.type': 'brute-force', 'classification.identifier': comments, 'protocol.application': comments });
+      return set({ 'classification.identifier': comments, 'protocol.application': comments });
     case 'defacement':
-      return set({ 'classification.type': 'system-compromise', 'classification.identifier': type, 'source.url': words[0], 'extra.zoneh.id': words[1] });
+      return set({ 'source.url': words[0], 'extra.zoneh.id': words[1] });
     case 'fastflux':
-      return set({ 'classification.type': 'system-compromise', 'classification.identifier': type, 'source.reverse_dns': comments });
+      return set({ 'source.reverse_dns': comments });
     case 'malwareurl':
-      return set({ 'classification.type': 'malware', 'classification.identifier': 'malwareurl', 'source.url': words[0] });
-    case 'openresolvers':
-      return set(STATIC.openresolvers!);
+      return set({ 'source.url': words[0] });
     case 'phishing':
-      return set({ 'classification.type': 'phishing', 'classification.identifier': 'phishing', 'source.url': comments });
+      return set({ 'source.url': comments });
     case 'proxy':
       // The comment is a description such as "HTTP CONNECT (8080)", not a port.
-      return set({ 'classification.type': 'proxy', 'classification.identifier': 'openproxy', 'extra.request': comments });
+      return set({ 'extra.request': comments });
     case 'routers':
-      return set({ 'classification.type': 'system-compromise', 'classification.identifier': comments });
+      return set({ 'classification.identifier': comments });
     case 'scanners':
       if (!INT.test(comments)) fail('scanners reports with several ports are not understood');
-      return set({ 'classification.type': 'scanner', 'classification.identifier': 'scanner', 'source.port': toInt(comments, 'port') });
-    case 'spam':
-      if (comments) fail('spam reports with a comment are not understood');
-      return set({ 'classification.type': 'spam', 'classification.identifier': 'spam' });
+      return set({ 'source.port': toInt(comments, 'port') });
     case 'spreaders':
-      return set({ 'classification.type': 'malware', 'classification.identifier': 'spreader', 'source.url': words[0], 'malware.hash.md5': words.length === 2 ? words[1] : undefined });
+      // IntelMQ fails every spreaders line here (`len(comment_split == 2)`); its evident intent is kept.
+      return set({ 'source.url': words[0], 'malware.hash.md5': words.length === 2 ? words[1] : undefined });
     case 'stormworm':
       return set(stormworm(words, typeof accuracy === 'number' ? accuracy : Number(accuracy ?? 100)));
     case 'toxbot':
-      return set({ 'classification.type': 'infected-system', 'classification.identifier': type, 'malware.name': type, 'extra.source_port': toInt(words[1] ?? '', 'srcport') });
+      return set({ 'extra.source_port': toInt(words[1] ?? '', 'srcport') });
     default:
-      return fail(`unknown report type ${JSON.stringify(type)}`);
+      return fields; // a worm: the type says it all
   }
 }
 
-/** `confidence:<1-5> [legacy|crypto] [srcport <PORT>]`; the confidence scales feed.accuracy (5 keeps it). */
+/**
+ * `confidence:<1-5> [legacy|crypto] [srcport <PORT>]`; the confidence scales feed.accuracy (5 keeps it). IntelMQ
+ * fails these lines (it sets feed.accuracy twice); its evident intent is kept.
+ */
 function stormworm(words: readonly string[], reportAccuracy: number): Fields {
   const fields: Fields = {};
   let accuracy = reportAccuracy;

@@ -19,6 +19,8 @@ interface State {
 // Python's str.strip() set (not JavaScript's \s, which also takes the BOM).
 const PY_LEADING_SPACE = /^[\t\n\v\f\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+/;
 
+const FIXED = { 'classification.type': 'blacklist' } as const;
+
 const isComment = (line: string): boolean => {
   const s = pyStrip(line);
   return s.startsWith('#') || s.startsWith('//');
@@ -35,6 +37,20 @@ export default defineParser({
       description: 'IPv4 list with its header',
       input: '# last updated 1704153600 (Tue Jan  2 00:00:00 2024 GMT)\n0.0.0.0/8\n192.0.2.0/24\n',
     },
+  ],
+
+  mappings: [
+    {
+      title: 'Line → fields',
+      columns: ['what', 'field'],
+      rows: [
+        ['a network', 'source.network'],
+        ['a single address', 'source.ip'],
+        ['the date in parentheses on the first line', 'time.source'],
+      ],
+      note: 'Lines starting with `#` or `//` are skipped; raw is the first line and the data line.',
+    },
+    { title: 'Fixed fields', columns: ['field', 'value'], rows: Object.entries(FIXED) },
   ],
 
   begin: (): State => ({ first: undefined, updated: undefined, problem: undefined }),
@@ -54,7 +70,7 @@ export default defineParser({
     return {
       [ip === undefined ? 'source.network' : 'source.ip']: ip ?? line,
       'time.source': state.updated,
-      'classification.type': 'blacklist',
+      ...FIXED,
       raw: `${state.first}\n${line}`,
     };
   },
