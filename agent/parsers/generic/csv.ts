@@ -2,14 +2,16 @@
  * Any CSV feed, mapped by configuration: `columns` names the field of every column. IntelMQ's most used parser;
  * its parameters and their meaning are kept, so an IntelMQ runtime.yaml entry carries over unchanged.
  *
- * Lines that are blank or start with `#` (after spaces/tabs) are skipped before the CSV is read; `skip_header`
- * lines after them are kept for `raw`. `raw` is what IntelMQ writes: the skipped header lines, then the row
+ * Lines that are blank or start with `#` (after spaces/tabs) are skipped before the CSV is read, and the spaces and
+ * tabs that start a line are not part of it (IntelMQ strips them from every line); `skip_header` lines after them
+ * are kept for `raw`. `raw` is what IntelMQ writes: the skipped header lines, then the row
  * re-written by Python's csv.writer (always with `,`), joined and terminated with the report's line ending.
  */
 import Type, { type Static } from 'typebox';
 import { VigilError } from '../../../common/errors.js';
-import { convert, isIgnorable } from '../../../common/harmonization/index.js';
-import { defineParser, type Fields } from '../framework/define.js';
+import { convert, fromTimestamp, isIgnorable } from '../../../common/harmonization/index.js';
+import { defineParser, type Fields, type MappingTable } from '../framework/define.js';
+import { CsvReader } from '../framework/csv.js';
 import { pyCsvRow } from '../framework/pyformat.js';
 import { IGNORE, columnList, compileColumns, compileTimeFormat, pythonRegex, tryStore } from './_columns.js';
 
@@ -64,12 +66,42 @@ type P = Static<typeof Params>;
 /** A Python format string split once into literal text and cell indexes. */
 type FormatPart = string | number;
 
+/**
+ * What a field does to its cell before the value is stored, chosen once per field at start-up (so a cell costs
+ * no string tests on the key). The table is the parser's docs too.
+ */
+type Rule = 'ignore' | 'time' | 'url' | 'type' | 'plain';
+const RULES: ReadonlyMap<Rule, readonly [string, string]> = new Map<Rule, readonly [string, string]>([
+  ['ignore', ['`__IGNORE__` or empty', 'the column is not used']],
+  ['time', ['time.source', 'read with time_format (fuzzy when unset)']],
+  ['url', ['any *.url field', 'nothing left (column_regex_search found nothing): the next alternative is tried; without "://" default_url_protocol is put in front']],
+  ['type', ['classification.type, with type_translation', 'the feed value is translated; a value it lacks tries the next alternative unless `type` is set']],
+  ['plain', ['any other field', 'stored as it is; the ontology checks it']],
+]);
+
+const FIELD_RULES: MappingTable = {
+  title: 'What a column field does to its cell',
+  columns: ['rule', 'field', 'what happens'],
+  rows: RULES,
+  note:
+    'Per cell, in order: an empty cell is no data (never an error); column_regex_search keeps the first match (none: no value); ' +
+    'data_type json decodes the cell; then the rule. The value is stored when the field takes it, else the next alternative of ' +
+    '"a|b" is tried; a required column (columns_required) whose value fits none rejects the row. compose_fields are set after ' +
+    'the columns (a field a column already gave rejects the row, as in IntelMQ), `type` last, when no column gave classification.type.',
+};
+
+/** One alternative of a column: the field, its rule and the per-field options. */
+interface Spec {
+  readonly key: string;
+  readonly rule: Rule;
+  readonly regex: RegExp | undefined;
+  readonly json: boolean;
+}
+
 interface Config {
-  columns: string[][];
+  columns: Spec[][];
   required: boolean[];
-  regex: Map<string, RegExp>;
-  json: Set<string>;
-  timeFormat: string;
+  readTime: (value: unknown) => string;
   translation: Record<string, string> | undefined;
   type: string | undefined;
   compose: [string, FormatPart[]][];
@@ -83,6 +115,9 @@ interface State {
 }
 
 const NAME = 'generic.csv';
+const SPACE = 32;
+const TAB = 9;
+const INDENT = /^[ \t]+/;
 const COMMENT = /^[ \t]*#/;
 const isComment = (line: string): boolean => COMMENT.test(line);
 
@@ -99,10 +134,10 @@ function configOf(p: P): Config {
 }
 
 function compile(p: P): Config {
-  const columns = compileColumns(columnList(p.columns), NAME);
-  const required = p.columns_required ?? columns.map(() => true);
-  if (required.length !== columns.length) {
-    throw new VigilError('VIGIL_E_CONFIG', `${NAME}: columns_required has ${required.length} entries, columns has ${columns.length}: they must be equally long`);
+  const keys = compileColumns(columnList(p.columns), NAME);
+  const required = p.columns_required ?? keys.map(() => true);
+  if (required.length !== keys.length) {
+    throw new VigilError('VIGIL_E_CONFIG', `${NAME}: columns_required has ${required.length} entries, columns has ${keys.length}: they must be equally long`);
   }
   const regex = new Map<string, RegExp>();
   for (const [key, source] of Object.entries(p.column_regex_search || {})) regex.set(key, pythonRegex(source, `${NAME}: column_regex_search.${key}`));
@@ -112,18 +147,36 @@ function compile(p: P): Config {
     if (kind !== 'json') throw new VigilError('VIGIL_E_CONFIG', `${NAME}: data_type.${key}: "${kind}" is not a known data type (allowed: json)`);
   }
   const translation = jsonObject(p.type_translation, 'type_translation') as Record<string, string>;
+  const translates = Object.keys(translation).length > 0;
   const filter = p.filter_text && p.filter_type ? { text: p.filter_text, keep: p.filter_type === 'whitelist' } : undefined;
   return {
-    columns,
+    columns: keys.map((alternatives) =>
+      alternatives.map((key) => ({ key, rule: ruleOf(key, translates), regex: regex.get(key), json: Object.hasOwn(dataType, key) })),
+    ),
     required,
-    regex,
-    json: new Set(Object.keys(dataType)),
-    timeFormat: compileTimeFormat(p.time_format, NAME),
-    translation: Object.keys(translation).length > 0 ? translation : undefined,
+    readTime: timeReader(compileTimeFormat(p.time_format, NAME)),
+    translation: translates ? translation : undefined,
     type: p.type ?? undefined,
     compose: Object.entries(p.compose_fields ?? {}).map(([key, format]) => [key, compileFormat(format, `compose_fields.${key}`)]),
     filter,
   };
+}
+
+function ruleOf(key: string, translates: boolean): Rule {
+  if (key === IGNORE || key === '') return 'ignore';
+  if (key === 'time.source' || key === 'time.destination') return 'time';
+  if (key.endsWith('.url')) return 'url';
+  if (key === 'classification.type' && translates) return 'type';
+  return 'plain';
+}
+
+/**
+ * IntelMQ reads `timestamp` with float(): fractions of a second are kept here (its DateTime.convert, which
+ * `convert` follows, takes int() first).
+ */
+function timeReader(format: string): (value: unknown) => string {
+  if (format === 'timestamp') return (value) => fromTimestamp(typeof value === 'number' ? value : String(value));
+  return (value) => convert(value, format);
 }
 
 /** A dict parameter IntelMQ also accepts as a JSON string; empty string/null mean none. */
@@ -189,6 +242,7 @@ export default defineParser({
   params: Params,
   check: (p) => void configOf(p), // a bad configuration fails when the parser is bound, not on the first report
   input: (p) => ({ kind: 'csv', delimiter: p.delimiter, comment: isComment, skipLines: Number(p.skip_header) }),
+  mappings: [FIELD_RULES],
   examples: [
     {
       description: 'a block list with a header line, a comment and a timestamp column',
@@ -205,59 +259,65 @@ export default defineParser({
     const state = ctx.state;
     const c = state.config;
     let row = record.value as string[];
+    const first = record.text.charCodeAt(0);
+    if (first === SPACE || first === TAB) row = withoutIndent(record.text, ctx.params.delimiter);
     if (record.text.includes('\0')) row = row.map((cell) => cell.replaceAll('\0', '')); // IntelMQ drops NUL bytes
     if (c.filter && row.join(ctx.params.delimiter).includes(c.filter.text) !== c.filter.keep) return null;
 
     const fields: Fields = {};
     const n = Math.min(row.length, c.columns.length);
     for (let i = 0; i < n; i++) {
-      const keys = c.columns[i]!;
+      const specs = c.columns[i]!;
       // As in IntelMQ the value carries over from one alternative to the next (a regex or URL prefix stays).
       let value: unknown = row[i];
       let done = false;
-      const direct = keys.length === 1 && c.required[i]!;
-      for (const key of keys) {
+      const direct = specs.length === 1 && c.required[i]!;
+      for (const spec of specs) {
         if (value === '') {
           done = true; // an empty cell is no data, never an error
           break;
         }
-        const regex = c.regex.get(key);
-        if (regex) {
-          const m = regex.exec(typeof value === 'string' ? value : String(value));
+        if (spec.regex) {
+          const m = spec.regex.exec(typeof value === 'string' ? value : String(value));
           value = m ? m[0] : null;
         }
-        if (key === IGNORE || key === '') {
+        if (spec.rule === 'ignore') {
           done = true;
           break;
         }
-        if (c.json.has(key)) value = parseJson(value, key);
-        if (key === 'time.source' || key === 'time.destination') {
-          value = convert(value, c.timeFormat);
-        } else if (key.endsWith('.url')) {
+        if (spec.json) value = parseJson(value, spec.key);
+        if (spec.rule === 'time') {
+          value = c.readTime(value);
+        } else if (spec.rule === 'url') {
           if (!value) continue; // nothing left after column_regex_search: try the next alternative
           const text = String(value);
           if (!text.includes('://')) value = ctx.params.default_url_protocol + text;
-        } else if (key === 'classification.type' && c.translation) {
+        } else if (spec.rule === 'type') {
           const feedType = String(value);
-          if (Object.hasOwn(c.translation, feedType)) value = c.translation[feedType];
+          if (Object.hasOwn(c.translation!, feedType)) value = c.translation![feedType];
           else if (c.type === undefined) continue;
         }
         if (direct) {
           // One field and required: the runner's own check rejects an invalid value, so no trial run here.
-          storeDirect(fields, key, value);
+          storeDirect(fields, spec.key, value);
           done = true;
           break;
         }
-        if (tryStore(fields, key, value)) {
+        if (tryStore(fields, spec.key, value)) {
           done = true;
           break;
         }
       }
       if (!done && c.required[i]) {
-        throw new VigilError('VIGIL_E_RECORD', `column ${i} (${keys.join('|')}): ${JSON.stringify(value)} is not a valid value for ${keys.length > 1 ? 'any of these fields' : 'this field'}`, { column: i });
+        const names = specs.map((spec) => spec.key);
+        throw new VigilError('VIGIL_E_RECORD', `column ${i} (${names.join('|')}): ${JSON.stringify(value)} is not a valid value for ${names.length > 1 ? 'any of these fields' : 'this field'}`, { column: i });
       }
     }
-    for (const [key, parts] of c.compose) fields[key] = applyFormat(parts, row, key);
+    for (const [key, parts] of c.compose) {
+      // IntelMQ sets a composed field without overwrite: one a column already gave fails the row.
+      if (fields[key] !== undefined) throw new VigilError('VIGIL_E_RECORD', `compose_fields.${key}: the field is already set by a column (${JSON.stringify(fields[key])})`, { key });
+      fields[key] = applyFormat(parts, row, key);
+    }
     if (c.type !== undefined && fields['classification.type'] === undefined) fields['classification.type'] = c.type;
 
     if (state.header === undefined) state.header = headerText(ctx.headerLines, ctx.lineEnding);
@@ -282,9 +342,20 @@ function parseJson(value: unknown, key: string): unknown {
   }
 }
 
-/** The skip_header lines (headerLines also holds the comments, which IntelMQ leaves out of raw). */
+/**
+ * IntelMQ removes the spaces and tabs that start a line before it reads the CSV: an indented row is read again
+ * without them (a quote after the indent then starts a quoted cell). Rare, so only such a row pays for it.
+ */
+function withoutIndent(text: string, delimiter: string): string[] {
+  const reader = new CsvReader(delimiter);
+  let row: string[] | undefined;
+  for (const line of text.split('\n')) row = reader.push(line.replace(INDENT, ''));
+  return row ?? reader.end() ?? [];
+}
+
+/** The skip_header lines, without their indent (headerLines also holds the comments, which IntelMQ leaves out of raw). */
 function headerText(lines: readonly string[], lineEnding: string): string {
   let out = '';
-  for (const line of lines) if (!isComment(line)) out += line + lineEnding;
+  for (const line of lines) if (!isComment(line)) out += line.replace(INDENT, '') + lineEnding;
   return out;
 }
