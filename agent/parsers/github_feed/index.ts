@@ -1,14 +1,16 @@
 /**
  * IOC files published in GitHub repositories, fetched with the GitHub contents API collector. Only the
- * StrangerealIntel/DailyIOC layout is known: a JSON list of `{"Indicator": …, "Description": …}`. The indicator is
- * told apart by shape, in IntelMQ's order: SHA-1, SHA-256, MD5 hash, domain name, IP address, URL; anything else is
- * skipped. `raw` is the element as Python prints it (`str(dict)`), as in IntelMQ.
+ * StrangerealIntel/DailyIOC layout is known: a JSON list of `{"Indicator": …, "Description": …}` (IntelMQ also
+ * reads it written with single quotes). The indicator is told apart by shape, in IntelMQ's order: SHA-1, SHA-256,
+ * MD5 hash, domain name, IP address, URL; anything else is skipped. Every event is `malware` in the taxonomy
+ * `other`, as IntelMQ 3.x classifies them. `raw` is the element as Python prints it (`str(dict)`), as in IntelMQ.
  *
- * The shape checks follow the `validators` package (0.20) IntelMQ uses; its URL rule is simplified here (any
- * dotted-quad host, no special cases for private ranges, which that rule accepts anyway).
+ * The shape checks follow the `validators` package (0.20) IntelMQ uses; its URL rule is simplified here (the host
+ * is a dotted quad of its ranges, a bracketed IPv6 address of any form, or a name).
  */
+import { isIP } from 'node:net';
+import { domainToASCII } from 'node:url';
 import { VigilError } from '../../../common/errors.js';
-import { TYPES, isValidField } from '../../../common/harmonization/index.js';
 import { isPlainObject } from '../../../common/harmonization/text.js';
 import { defineParser, NoParams, type Fields } from '../framework/define.js';
 import { pyJsonDumps } from '../framework/pyformat.js';
@@ -16,20 +18,36 @@ import { pyJsonDumps } from '../framework/pyformat.js';
 /** Repositories this parser understands, matched anywhere in `feed.url`. */
 const KNOWN_FEEDS = ['StrangerealIntel/DailyIOC'];
 
+const FIXED = new Map<string, string>([
+  ['classification.type', 'malware'],
+  ['classification.taxonomy', 'other'],
+]);
 // Order matters: IntelMQ tries the hashes in this order and takes the first that fits.
-const HASHES: readonly [string, RegExp][] = [
+const HASHES = new Map<string, RegExp>([
   ['malware.hash.sha1', /^[0-9a-f]{40}$/i],
   ['malware.hash.sha256', /^[0-9a-f]{64}$/i],
   ['malware.hash.md5', /^[0-9a-f]{32}$/i],
-];
+]);
+/** Every shape in the order it is tried: the first that fits the indicator decides its field. */
+const SHAPES = new Map<string, string>([
+  ['40 hex digits', 'malware.hash.sha1'],
+  ['64 hex digits', 'malware.hash.sha256'],
+  ['32 hex digits', 'malware.hash.md5'],
+  ['a domain name (IDNA-encoded first)', 'source.fqdn'],
+  ['an IPv4 or IPv6 address', 'source.ip'],
+  ['an http, https or ftp URL', 'source.url'],
+]);
+const ITEM_FIELDS = new Map<string, string>([['Description', 'event_description.text']]);
 const DOMAIN = /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9\-_]{0,61}[A-Za-z0-9])?\.)+[A-Za-z0-9][A-Za-z0-9\-_]{0,61}[A-Za-z]$/;
 const URL_SHAPE = new RegExp(
   '^(?:https?|ftp)://' +
     "(?:[-a-z\\u00a1-\\uffff0-9._~%!$&'()*+,;=:]+(?::[-a-z0-9._~%!$&'()*+,;=:]*)?@)?" +
-    '(?:\\d{1,3}(?:\\.\\d{1,3}){3}|\\[[0-9a-f:.]+\\]|localhost|' +
-    '(?:(?:xn--|[a-z\\u00a1-\\uffff0-9]-?)*[a-z\\u00a1-\\uffff0-9]+)' +
-    '(?:\\.(?:(?:xn--|[a-z\\u00a1-\\uffff0-9]-?)*[a-z\\u00a1-\\uffff0-9]+))*' +
-    '(?:\\.(?:xn--[a-z\\u00a1-\\uffff0-9]{2,}|[a-z\\u00a1-\\uffff]{2,})))' +
+    // a dotted quad: first octet 1-223, the middle ones 0-255 (leading zeros allowed), the last 0-255
+    '(?:(?:[1-9]\\d?|1\\d\\d|2[01]\\d|22[0-3])(?:\\.(?:1?\\d{1,2}|2[0-4]\\d|25[0-5])){2}\\.(?:0|[1-9]\\d?|1\\d\\d|2[0-4]\\d|25[0-5])|' +
+    '\\[[0-9a-f:.%]+\\]|localhost|' +
+    '(?:(?:xn--[-]{0,2}|[a-z\\u00a1-\\uffff0-9]-?)*[a-z\\u00a1-\\uffff0-9]+)' +
+    '(?:\\.(?:(?:xn--[-]{0,2}|[a-z\\u00a1-\\uffff0-9]-?)*[a-z\\u00a1-\\uffff0-9]+))*' +
+    '(?:\\.(?:xn--[-]{0,2}[a-z\\u00a1-\\uffff0-9]{2,}|[a-z\\u00a1-\\uffff]{2,})))' +
     "(?::\\d{2,5})?(?:/[-a-z\\u00a1-\\uffff0-9._~%!$&'()*+,;=:@/]*)?(?:\\?\\S*)?(?:#\\S*)?$",
   'i',
 );
@@ -44,7 +62,19 @@ export default defineParser({
   summary: 'IOC lists published on GitHub (StrangerealIntel DailyIOC): hashes, domains, IPs and URLs with a description.',
   intelmq: 'intelmq.bots.parsers.github_feed.parser',
   params: NoParams,
-  input: { kind: 'json' },
+  // A day's IOC file is small: it is read whole, as IntelMQ reads it, so the single-quoted form can be retried.
+  input: {
+    kind: 'document',
+    *split(text) {
+      const list = readList(text);
+      for (const ioc of list) yield { value: ioc, text: pyRepr(ioc) };
+    },
+  },
+  mappings: [
+    { title: 'Fixed fields', columns: ['field', 'value'], rows: FIXED },
+    { title: 'Indicator shape (tried in this order)', columns: ['Indicator', 'field'], rows: SHAPES, note: 'An indicator of no known shape gives no event, as in IntelMQ.' },
+    { title: 'Other keys of an IOC', columns: ['key', 'field'], rows: ITEM_FIELDS, note: 'The report\'s `extra.file_metadata` (from the GitHub collector) is copied into every event.' },
+  ],
   examples: [
     {
       description: 'A hash and a domain',
@@ -76,23 +106,15 @@ export default defineParser({
     if (!('Description' in ioc)) throw new VigilError('VIGIL_E_RECORD', 'the IOC has no "Description"');
     if (!('Indicator' in ioc)) throw new VigilError('VIGIL_E_RECORD', 'the IOC has no "Indicator"');
     const indicator = ioc.Indicator;
-    const fields: Fields = {
-      ...ctx.state.base,
-      'classification.type': 'undetermined',
-      'classification.taxonomy': 'other',
-      'event_description.text': ioc.Description,
-      raw: pyRepr(ioc),
-    };
     if (typeof indicator !== 'string') throw new VigilError('VIGIL_E_RECORD', 'the "Indicator" is not a string');
+    const fields: Fields = { ...ctx.state.base, ...Object.fromEntries(FIXED), 'event_description.text': ioc.Description };
     for (const [field, shape] of HASHES) {
       if (shape.test(indicator)) {
         fields[field] = indicator;
-        fields['classification.taxonomy'] = 'malicious-code';
-        fields['classification.type'] = 'malware';
         return fields;
       }
     }
-    if (DOMAIN.test(indicator)) fields['source.fqdn'] = indicator;
+    if (isDomain(indicator)) fields['source.fqdn'] = indicator;
     else if (isIp(indicator)) fields['source.ip'] = indicator;
     else if (URL_SHAPE.test(indicator)) fields['source.url'] = indicator;
     else return null; // IntelMQ drops indicators of no known shape with a warning
@@ -100,9 +122,30 @@ export default defineParser({
   },
 });
 
+/** The report as a JSON list; IntelMQ reads it with every `'` turned into `"`, so a Python-style list is read too. */
+function readList(text: string): unknown[] {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (err) {
+    try {
+      doc = JSON.parse(text.replaceAll("'", '"'));
+    } catch {
+      throw err; // the error of the text as it is: the more useful reason
+    }
+  }
+  if (!Array.isArray(doc)) throw new VigilError('VIGIL_E_RECORD', 'the report is not a JSON list of IOCs');
+  return doc;
+}
+
+/** validators.domain: the name, IDNA-encoded as Python's codec does, fits the domain shape. */
+function isDomain(text: string): boolean {
+  return DOMAIN.test(/^[\x00-\x7f]*$/.test(text) ? text : domainToASCII(text));
+}
+
+/** Python's ipaddress.ip_address accepts it (no leading zeros in IPv4; an IPv6 zone is allowed). */
 function isIp(text: string): boolean {
-  const ip = TYPES.IPAddress.sanitize(text);
-  return ip !== undefined && isValidField('source.ip', ip);
+  return isIP(text) !== 0;
 }
 
 /** Python's `repr()` of a JSON value: `{'a': 'b', 'n': 1, 't': True, 'z': None}`. */
