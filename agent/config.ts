@@ -1,5 +1,7 @@
 /** The agent's configuration file (YAML): every key, its type, its default and what it means. */
 import Type, { type Static } from 'typebox';
+import { readNamedFile, readSecretFile } from '../common/config/files.js';
+import { ConfigError } from '../common/errors.js';
 
 export const FeedSchema = Type.Object(
   {
@@ -63,3 +65,26 @@ export const AgentConfigSchema = Type.Object(
 );
 
 export type AgentConfig = Static<typeof AgentConfigSchema>;
+
+export interface AgentSecrets {
+  token: string | undefined;
+  ca: Buffer | undefined;
+  cert: Buffer | undefined;
+  key: Buffer | undefined;
+}
+
+/**
+ * The token and TLS files the `hub` section names, read and checked (start-up and `vigil check`): a file that is
+ * missing, unreadable, a directory or (the token) empty is a config error naming the key, not a trace.
+ */
+export function readAgentSecrets(hub: AgentConfig['hub'], file: string | undefined, resolvePath: (p: string) => string): AgentSecrets {
+  if (hub.token !== undefined && hub.token_file !== undefined) throw new ConfigError(file, [{ path: 'hub.token_file', message: 'give hub.token or hub.token_file, not both' }]);
+  const read = (key: 'ca_file' | 'cert_file' | 'key_file', holds: string): Buffer | undefined =>
+    hub[key] === undefined ? undefined : readNamedFile(resolvePath(hub[key]), { file, key: `hub.${key}`, holds });
+  const token = hub.token ?? (hub.token_file === undefined ? undefined : readSecretFile(resolvePath(hub.token_file), { file, key: 'hub.token_file', holds: "the agent's token" }));
+  const secrets = { token, ca: read('ca_file', 'the CA certificates (PEM) that sign the hub'), cert: read('cert_file', "the agent's certificate (PEM)"), key: read('key_file', "the agent's private key (PEM)") };
+  // With mutual TLS the client certificate identifies the agent and a token is optional.
+  if (!token && !hub.cert_file) throw new ConfigError(file, [{ path: 'hub', message: 'expected hub.token or hub.token_file (or cert_file and key_file for mutual TLS)' }]);
+  if ((hub.cert_file === undefined) !== (hub.key_file === undefined)) throw new ConfigError(file, [{ path: hub.cert_file ? 'hub.key_file' : 'hub.cert_file', message: 'mutual TLS needs both hub.cert_file and hub.key_file' }]);
+  return secrets;
+}

@@ -3,15 +3,15 @@
  * go to the outbox first, and the forwarder drains it whenever the hub is reachable.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { validateConfig } from '../common/config/validate.js';
+import { openClaimed } from '../common/data-dir.js';
 import { ConfigError } from '../common/errors.js';
 import { VERSION } from '../common/version.js';
 import type { CollectorDefinition } from './collectors/define.js';
 import { loadCollector } from './collectors/registry.js';
-import type { AgentConfig } from './config.js';
+import { readAgentSecrets, type AgentConfig } from './config.js';
 import { Feed } from './feed.js';
 import { Forwarder } from './forwarder/index.js';
 import { Outbox, type OutboxDeadLetter } from './outbox/index.js';
@@ -80,26 +80,26 @@ export class Agent {
     const { config, log } = options;
     const resolvePath = options.resolvePath ?? ((p: string) => resolve(p));
     const prepared = await Agent.prepare(options);
+    // Before anything is opened: a token file that cannot be read stops the start with the key that names it.
+    const secrets = options.offline ? undefined : readAgentSecrets(config.hub, options.file, resolvePath);
     const dataDir = resolvePath(config.data_dir);
-    const outbox = await Outbox.open(join(dataDir, 'outbox'), {
+    const claim = { what: 'agent', dir: dataDir, pidFile: join(dataDir, 'agent.pid'), file: options.file };
+    const outbox = await openClaimed(claim, () => Outbox.open(join(dataDir, 'outbox'), {
       agentId: config.id,
       sync: config.outbox.fsync,
       batchEvents: config.outbox.batch_events,
       maxEvents: config.outbox.max_events,
       maxBytes: config.outbox.max_bytes,
       fullPolicy: config.outbox.full_policy,
-    });
+    }));
     // What the outbox cannot send is kept aside and counted (status().outbox.deadLetters); the rest goes on.
     outbox.on('deadletter', (letter: OutboxDeadLetter) => log.warn({ stage: letter.stage, events: letter.events.length, reason: letter.reason }, 'Kept aside in the outbox dead letters: it cannot be sent.'));
     let forwarder: Forwarder | undefined;
     if (!options.offline) {
-      const read = (p: string | undefined): Buffer | undefined => (p ? readFileSync(resolvePath(p)) : undefined);
-      const token = config.hub.token ?? read(config.hub.token_file)?.toString().trim();
-      // With mutual TLS the client certificate identifies the agent and a token is optional.
-      if (!token && !config.hub.cert_file) throw new ConfigError(options.file, [{ path: 'hub', message: 'expected hub.token or hub.token_file (or cert_file and key_file for mutual TLS)' }]);
+      const { token, ca, cert, key } = secrets!;
       forwarder = new Forwarder(
         outbox,
-        { url: config.hub.url, agentId: config.id, token, window: config.hub.window, ca: read(config.hub.ca_file), cert: read(config.hub.cert_file), key: read(config.hub.key_file) },
+        { url: config.hub.url, agentId: config.id, token, window: config.hub.window, ca, cert, key },
         log.child({ component: 'forwarder' }),
       );
     }

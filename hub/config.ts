@@ -199,3 +199,20 @@ export const HubConfigSchema = Type.Object(
 );
 
 export type HubConfig = Static<typeof HubConfigSchema>;
+
+/** Every file the hub config names, with its key and what it holds (`vigil check` reads each one). */
+export function hubFiles(config: HubConfig): { key: string; path: string; holds: string; secret?: boolean }[] {
+  const files: { key: string; path: string | undefined; holds: string; secret?: boolean }[] = [
+    { key: 'api.tls.cert_file', path: config.api.tls?.cert_file, holds: "the API's certificate (PEM)" },
+    { key: 'api.tls.key_file', path: config.api.tls?.key_file, holds: "the API's private key (PEM)" },
+    { key: 'api.tls.ca_file', path: config.api.tls?.ca_file, holds: 'the CA certificates (PEM) of API clients' },
+    { key: 'broker.tls.cert_file', path: config.broker.tls?.cert_file, holds: "the broker's certificate (PEM)" },
+    { key: 'broker.tls.key_file', path: config.broker.tls?.key_file, holds: "the broker's private key (PEM)" },
+    { key: 'broker.tls.ca_file', path: config.broker.tls?.ca_file, holds: 'the CA certificates (PEM) that sign agent certificates' },
+    { key: 'broker.external.password_file', path: config.broker.external?.password_file, holds: 'the password at the broker', secret: true },
+    { key: 'broker.external.ca_file', path: config.broker.external?.ca_file, holds: 'the CA certificates (PEM) of the broker' },
+    { key: 'broker.external.cert_file', path: config.broker.external?.cert_file, holds: "the hub's certificate (PEM) at the broker" },
+    { key: 'broker.external.key_file', path: config.broker.external?.key_file, holds: "the hub's private key (PEM) at the broker" },
+  ];
+  return files.filter((f): f is typeof f & { path: string } => f.path !== undefined);
+}

@@ -9,6 +9,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { loadConfigFile } from '../common/config/load.js';
 import { VigilError } from '../common/errors.js';
+import { openClaimed } from '../common/data-dir.js';
 import { VERSION } from '../common/version.js';
 import { diskUsage, type DiskUsage } from '../common/disk.js';
 import type { ReportParserFn } from '../common/report-parsing.js';
@@ -76,6 +77,11 @@ export class Hub {
     return this.#config;
   }
 
+  /** The config file it was started from (named in config errors). */
+  get configFile(): string | undefined {
+    return this.#file;
+  }
+
   /** Stores events from the ingest API durably, through the same inbox as agents' batches. */
   async ingest(events: Record<string, unknown>[]): Promise<void> {
     await this.inbox.accept(this, { v: 1, agent: 'api', epoch: this.#ingestEpoch, seq: ++this.#ingestSeq, sent: Date.now(), events });
@@ -92,7 +98,7 @@ export class Hub {
     checkBlocklists(config, options.file);
     const resolvePath = options.resolvePath ?? ((p: string) => resolve(p));
     const dataDir = resolvePath(config.data_dir);
-    const db = await openHubDb(`${dataDir}/db`);
+    const db = await openClaimed({ what: 'hub', dir: dataDir, pidFile: join(dataDir, 'hub.pid'), file: options.file }, () => openHubDb(`${dataDir}/db`));
     let started: Hub | undefined;
     try {
       const inbox = await Inbox.open(db, { sync: config.inbox.fsync });

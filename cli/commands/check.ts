@@ -1,36 +1,42 @@
-import { AgentConfigSchema } from '../../agent/config.js';
+import { resolve, dirname, isAbsolute } from 'node:path';
+import { AgentConfigSchema, readAgentSecrets } from '../../agent/config.js';
 import { Agent } from '../../agent/index.js';
+import { readNamedFile, readSecretFile } from '../../common/config/files.js';
 import { readYamlFile } from '../../common/config/load.js';
 import { validateConfig } from '../../common/config/validate.js';
 import { VigilError } from '../../common/errors.js';
 import { silentLogger } from '../../common/log.js';
-import { HubConfigSchema } from '../../hub/config.js';
-import { resolve, dirname, isAbsolute } from 'node:path';
+import { hubFiles, HubConfigSchema } from '../../hub/config.js';
 
 const usage = `usage: vigil check FILE
 
 Validates an agent or a hub configuration (told apart by its keys: an agent config has 'id' and 'feeds'), including
-every component's parameters, and names each problem with the file, the key and what was expected.`;
+every component's parameters and every file it names (token, certificates), and names each problem with the file,
+the key and what was expected. Exit status 0 when valid, 2 when not.`;
 
 export default {
   summary: 'validate a configuration file',
   usage,
   async run(argv: string[]): Promise<number> {
     const [file] = argv;
-    if (!file) throw new VigilError('VIGIL_E_USAGE', usage);
+    if (!file || argv.length > 1) throw new VigilError('VIGIL_E_USAGE', usage);
     const absolute = resolve(file);
-    const raw = readYamlFile(absolute) as Record<string, unknown>;
+    const raw = readYamlFile(absolute);
     const resolvePath = (p: string): string => (isAbsolute(p) ? p : resolve(dirname(absolute), p));
-    if (raw && typeof raw === 'object' && 'feeds' in raw) {
+    if (raw !== null && typeof raw === 'object' && 'feeds' in raw) {
       const config = validateConfig(AgentConfigSchema, raw, { file: absolute });
       const { feeds } = await Agent.prepare({ config, file: absolute, resolvePath, log: silentLogger() });
-      process.stdout.write(`${file}: valid agent configuration (${feeds.length} feed${feeds.length === 1 ? '' : 's'})\n`);
+      readAgentSecrets(config.hub, absolute, resolvePath);
+      process.stdout.write(`${file}: valid agent configuration (${plural(feeds.length, 'feed')})\n`);
     } else {
       const config = validateConfig(HubConfigSchema, raw, { file: absolute });
+      for (const named of hubFiles(config)) (named.secret ? readSecretFile : readNamedFile)(resolvePath(named.path), { file: absolute, ...named });
       const { checkPipeline } = await import('../../hub/pipeline/check.js');
       await checkPipeline(config, absolute, resolvePath);
-      process.stdout.write(`${file}: valid hub configuration (${config.pipeline.experts.length} experts, ${config.pipeline.outputs.length} outputs)\n`);
+      process.stdout.write(`${file}: valid hub configuration (${plural(config.pipeline.experts.length, 'expert')}, ${plural(config.pipeline.outputs.length, 'output')})\n`);
     }
     return 0;
   },
 };
+
+const plural = (n: number, noun: string): string => `${n} ${noun}${n === 1 ? '' : 's'}`;

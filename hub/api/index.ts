@@ -3,13 +3,13 @@
  * OpenAPI document served at /docs) and the role it needs; every state change is a POST, PUT or DELETE and is
  * written to the audit log. Routes are grouped in plugins by what they are about.
  */
-import { readFileSync } from 'node:fs';
 import { STATUS_CODES } from 'node:http';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import type { HubConfig } from '../config.js';
+import { readNamedFile } from '../../common/config/files.js';
+import { hubFiles, type HubConfig } from '../config.js';
 import type { Hub } from '../index.js';
 import { agentRoutes } from './agents.js';
 import { audit } from './audit.js';
@@ -23,11 +23,15 @@ import { pipelineRoutes } from './pipeline.js';
 import { validatorCompiler } from './validation.js';
 
 export async function startApi(hub: Hub, config: HubConfig['api'], auditFile: string, resolvePath: (p: string) => string, log: Logger): Promise<FastifyInstance> {
+  const read = (key: string, path: string): Buffer => {
+    const named = hubFiles(hub.config).find((f) => f.key === key)!;
+    return readNamedFile(resolvePath(path), { file: hub.configFile, key, holds: named.holds });
+  };
   const https = config.tls
     ? {
-        cert: readFileSync(resolvePath(config.tls.cert_file)),
-        key: readFileSync(resolvePath(config.tls.key_file)),
-        ca: config.tls.ca_file ? readFileSync(resolvePath(config.tls.ca_file)) : undefined,
+        cert: read('api.tls.cert_file', config.tls.cert_file),
+        key: read('api.tls.key_file', config.tls.key_file),
+        ca: config.tls.ca_file ? read('api.tls.ca_file', config.tls.ca_file) : undefined,
         requestCert: config.tls.require_client_cert,
         rejectUnauthorized: config.tls.require_client_cert,
       }
