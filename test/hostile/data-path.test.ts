@@ -17,7 +17,6 @@ import { appendFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { Level } from 'level';
 import { Packr } from 'msgpackr';
 import { connectAsync } from 'mqtt';
 import { encodeBatch } from '../../common/codec/batch.js';
@@ -27,6 +26,7 @@ import type { Proc } from '../chaos/processes.js';
 import { rig, tallyOutput } from '../durability/_rig.js';
 import { countLines, waitUntil } from '../helpers/processes.js';
 import { api } from '../helpers/setup.js';
+import { agentStatus, deadLetters, good, goodEvent, roomy, stats, wide, withDb } from './data-path-support.js';
 
 const procs: Proc[] = [];
 const servers: Server[] = [];
@@ -34,42 +34,6 @@ after(async () => {
   for (const p of procs) await p.kill('SIGKILL');
   for (const s of servers) s.close();
 });
-
-/** A valid event line for the `json` parser (splitlines): a distinct source.ip per n. */
-const good = (n: number): string => JSON.stringify({ 'source.ip': `10.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}`, 'classification.type': 'scanner', 'extra.n': n });
-const goodEvent = (n: number): Record<string, unknown> => ({ ...(JSON.parse(good(n)) as object), 'feed.name': 'direct', raw: 'eA==' });
-
-/** An event with `n` top-level `extra.k<i>` keys. */
-function wide(n: number): Record<string, unknown> {
-  const event: Record<string, unknown> = { 'classification.type': 'scanner' };
-  for (let i = 0; i < n; i++) event[`extra.k${i}`] = i;
-  return event;
-}
-
-// Encodes maps of more than 65,535 keys (a hostile publisher's encoder; Vigil's own never makes one).
-const roomy = new Packr({ useRecords: false, moreTypes: false, variableMapSize: true });
-
-async function withDb(dir: string, fn: (db: Level<string, Buffer>) => Promise<void>): Promise<void> {
-  const db = new Level<string, Buffer>(dir, { valueEncoding: 'buffer' });
-  await db.open();
-  try {
-    await fn(db);
-  } finally {
-    await db.close();
-  }
-}
-
-async function agentStatus(port: number, id: string): Promise<{ outboxDepth: Record<string, number> | null; feeds: Record<string, { rejected: number; recentRejects: { reason: string }[] }> | null }> {
-  return (await api(port, `/api/v1/agents/${id}`, { role: 'reader' })).body;
-}
-
-async function deadLetters(port: number): Promise<{ id: number; stage: string; reason: string; count: number }[]> {
-  return (await api(port, '/api/v1/deadletters?limit=1000', { role: 'reader' })).body.deadletters;
-}
-
-async function stats(port: number): Promise<Record<string, any>> {
-  return (await api(port, '/api/v1/stats', { role: 'reader' })).body;
-}
 
 describe('hostile input on the data path (real processes)', () => {
   it('a 70,000-field feed record is rejected with its limit and counted; the agent keeps running and the rest arrives once', { timeout: 120_000 }, async () => {
