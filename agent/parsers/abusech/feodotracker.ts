@@ -4,10 +4,29 @@
  * and `malware`. Only the address and port are required; the other fields are kept when they are valid and
  * dropped otherwise, as IntelMQ does.
  */
+import { VigilError } from '../../../common/errors.js';
+import { isPlainObject } from '../../../common/harmonization/text.js';
 import { fromFormat, fromFormatMidnight, sanitizeField } from '../../../common/harmonization/index.js';
-import { defineParser, NoParams } from '../framework/define.js';
+import { defineParser, NoParams, type Fields } from '../framework/define.js';
 
 type Entry = Record<string, unknown>;
+
+const FIXED = new Map<string, string>([['classification.type', 'c2-server']]);
+/** Keys whose value must be valid for its field (an invalid one rejects the entry). */
+const REQUIRED = new Map<string, string>([
+  ['ip_address', 'source.ip'],
+  ['port', 'source.port'],
+]);
+/** Keys taken only when valid for their field (IntelMQ's `raise_failure=False`). */
+const OPTIONAL = new Map<string, string>([
+  ['as_number', 'source.asn'],
+  ['as_name', 'source.as_name'],
+  ['country', 'source.geolocation.cc'],
+  ['hostname', 'source.reverse_dns'],
+  ['malware', 'malware.name'],
+  ['last_online', 'extra.last_online'],
+  ['status', 'status'],
+]);
 
 export default defineParser({
   name: 'abusech.feodotracker',
@@ -15,6 +34,20 @@ export default defineParser({
   intelmq: 'intelmq.bots.parsers.abusech.parser_feodotracker',
   params: NoParams,
   input: { kind: 'json' },
+  mappings: [
+    { title: 'Fixed fields', columns: ['field', 'value'], rows: FIXED },
+    { title: 'Keys', columns: ['key', 'field'], rows: REQUIRED },
+    { title: 'Keys taken when valid', columns: ['key', 'field'], rows: OPTIONAL },
+    {
+      title: 'time.source',
+      columns: ['key', 'time.source'],
+      rows: [
+        ['first_seen (`%Y-%m-%d %H:%M:%S`, UTC)', 'that time'],
+        ['last_online (`%Y-%m-%d`), only without first_seen', 'midnight UTC of that day'],
+      ],
+      note: 'An unreadable time leaves `time.source` out (IntelMQ only warns).',
+    },
+  ],
   examples: [
     {
       description: 'one C2 server',
@@ -26,20 +59,13 @@ export default defineParser({
   ],
 
   parse(record) {
+    if (!isPlainObject(record.value)) throw new VigilError('VIGIL_E_RECORD', 'the list element is not an object');
     const e = record.value as Entry;
-    return {
-      'time.source': sourceTime(e),
-      'classification.type': 'c2-server',
-      'source.ip': e.ip_address,
-      'source.port': e.port,
-      'source.asn': ifValid('source.asn', e.as_number),
-      'source.as_name': ifValid('source.as_name', e.as_name),
-      'source.geolocation.cc': ifValid('source.geolocation.cc', e.country),
-      'source.reverse_dns': ifValid('source.reverse_dns', e.hostname),
-      'malware.name': ifValid('malware.name', e.malware),
-      'extra.last_online': ifValid('extra.last_online', e.last_online),
-      status: ifValid('status', e.status),
-    };
+    const fields: Fields = Object.fromEntries(FIXED);
+    fields['time.source'] = sourceTime(e);
+    for (const [key, field] of REQUIRED) fields[field] = e[key];
+    for (const [key, field] of OPTIONAL) fields[field] = ifValid(field, e[key]);
+    return fields;
   },
 });
 
