@@ -22,7 +22,11 @@ const Params = Type.Object(
       description: 'Log key → event field, e.g. {"srcip": "source.ip"}; also accepted as a JSON string.',
     }),
     strip_quotes: Type.Boolean({ default: true, description: 'Remove one pair of double quotes around a value.' }),
-    timestamp_key: Type.Optional(Type.Union([Type.String(), Type.Null()], { description: 'Log key holding the event time; same as mapping it to time.source in keys.' })),
+    timestamp_key: Type.Optional(
+      Type.Union([Type.String(), Type.Null()], {
+        description: "Accepted for IntelMQ configurations; IntelMQ's parser does not read it: map the time's key to time.source in keys.",
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -30,9 +34,14 @@ const Params = Type.Object(
 type P = Static<typeof Params>;
 
 const DIGITS = /^\d+$/;
+/** How a value is read, by the field it goes to. */
+const VALUES: readonly (readonly string[])[] = [
+  ['time.source', 'all digits: Unix seconds; otherwise read fuzzily; left out when neither works'],
+  ['any other', 'one pair of double quotes removed (strip_quotes), then as the field sanitises it; a value the field refuses is left out'],
+];
 const mappings = new WeakMap<object, Map<string, string>>();
 
-/** `keys` (plus `timestamp_key`) checked once per parameter object. */
+/** `keys` checked once per parameter object. */
 function mappingOf(p: P): Map<string, string> {
   let map = mappings.get(p);
   if (map) return map;
@@ -46,7 +55,6 @@ function mappingOf(p: P): Map<string, string> {
   }
   if (typeof keys !== 'object' || keys === null || Array.isArray(keys)) throw new VigilError('VIGIL_E_CONFIG', 'key_value: keys: expected an object of key → field');
   map = new Map(Object.entries(keys as Record<string, unknown>).map(([k, v]) => [k, String(v)]));
-  if (p.timestamp_key) map.set(p.timestamp_key, 'time.source');
   if (map.size === 0) throw new VigilError('VIGIL_E_CONFIG', 'key_value: keys: no keys given, nothing would be extracted');
   for (const [key, field] of map) {
     if (!isKnownField(field)) throw new VigilError('VIGIL_E_CONFIG', `key_value: keys.${key}: "${field}" is not a field of the event ontology`);
@@ -67,6 +75,15 @@ export default defineParser({
       description: 'a firewall log line',
       input: 'date=2024-01-02 srcip=192.0.2.1 dstip=198.51.100.2 dstport=22 type="scanner" ts=1704153600\n',
       params: { keys: { srcip: 'source.ip', dstip: 'destination.ip', dstport: 'destination.port', type: 'classification.type', ts: 'time.source' } },
+    },
+  ],
+
+  mappings: [
+    {
+      title: 'Values',
+      columns: ['field (from keys)', 'value'],
+      rows: VALUES,
+      note: 'The fields come from the `keys` parameter (log key → field); keys not in it are ignored. A line in which none of them occurs is rejected (IntelMQ makes an event of its raw alone).',
     },
   ],
 
