@@ -1,10 +1,13 @@
 /**
- * Spamhaus DROP, EDROP, DROPv6 and ASN-DROP lists. The list is told apart by the report's `feed.url`
- * (…/drop.txt, edrop.txt, drop_v6.txt: `network ; SBL id`; …/asndrop.txt: `ASn ; CC | AS name`).
- * `time.source` is the list's `Last-Modified` comment.
+ * Spamhaus DROP, EDROP, DROPv6 and ASN-DROP lists. The list is told apart by the file name in the report's
+ * `feed.url` (drop.txt, edrop.txt, drop_v6.txt, dropv6.txt, drop.lasso: `network ; SBL id`; asndrop.txt:
+ * `ASn ; CC | AS name`); IntelMQ wants the exact spamhaus.org URL, Vigil any host (a mirror, a local copy).
+ * `time.source` is the list's `Last-Modified` comment. Lines are taken stripped, as IntelMQ takes them, so `raw`
+ * has no surrounding white space.
  */
 import { VigilError } from '../../../common/errors.js';
-import { defineParser, NoParams } from '../framework/define.js';
+import { pyStrip } from '../../../common/harmonization/text.js';
+import { defineParser, NoParams, type Fields, type MappingTable } from '../framework/define.js';
 
 type Kind = 'network' | 'asn';
 
@@ -13,16 +16,45 @@ interface State {
   lastModified: string | undefined;
 }
 
-const NETWORK_LISTS = /\/(drop|edrop|drop_v6|dropv6)\.txt$/;
-const ASN_LISTS = /\/asndrop\.txt$/;
-const LAST_MODIFIED = /^;\s*Last-Modified:\s*(.+)$/i;
+/** List file name (the end of feed.url) → the kind of list. */
+const LISTS: ReadonlyMap<string, Kind> = new Map<string, Kind>([
+  ['drop.txt', 'network'],
+  ['edrop.txt', 'network'],
+  ['drop_v6.txt', 'network'],
+  ['dropv6.txt', 'network'],
+  ['drop.lasso', 'network'],
+  ['asndrop.txt', 'asn'],
+]);
+
+/** What a line of each kind of list gives (every event also has classification.type spam and time.source). */
+const LINE_FIELDS: MappingTable = {
+  title: 'Line → fields',
+  columns: ['list', 'line', 'fields'],
+  rows: [
+    ['network', '`1.4.0.0/17 ; SBL256893`', 'source.network ; extra.blocklist'],
+    ['asn', '`AS6517 ; US | RELIANCEGLOBALCOM`', 'source.asn ; source.geolocation.cc | source.as_name'],
+  ],
+  note: 'Every event: classification.type `spam`; time.source from the `; Last-Modified:` comment. A line without the separators is rejected (IntelMQ fails it too).',
+};
+
+const SEMICOLON = 59;
+const FILE_NAME = /\/([^/?#]*)(?:[?#].*)?$/;
+const AS_LETTERS = /^[AS]+|[AS]+$/g;
+const ASN_SEPARATOR = /[;|]/;
+
+/** IntelMQ strips every line first: an indented `;` line is a comment too. */
+function isComment(line: string): boolean {
+  const c = line.charCodeAt(0);
+  return c === SEMICOLON || (c <= 32 && pyStrip(line).charCodeAt(0) === SEMICOLON);
+}
 
 export default defineParser({
   name: 'spamhaus.drop',
   summary: 'Spamhaus DROP, EDROP, DROPv6 and ASN-DROP block lists (networks and ASNs that send spam).',
   intelmq: 'intelmq.bots.parsers.spamhaus.parser_drop',
   params: NoParams,
-  input: { kind: 'lines', comment: (line) => line.startsWith(';') },
+  input: { kind: 'lines', comment: isComment },
+  mappings: [{ title: 'Lists by feed.url', columns: ['file name', 'list'], rows: LISTS }, LINE_FIELDS],
   examples: [
     {
       description: 'DROP list with its header',
@@ -33,28 +65,51 @@ export default defineParser({
 
   begin(ctx): State {
     const url = String(ctx.report['feed.url'] ?? '');
-    if (ASN_LISTS.test(url)) return { kind: 'asn', lastModified: undefined };
-    if (NETWORK_LISTS.test(url)) return { kind: 'network', lastModified: undefined };
-    throw new VigilError('VIGIL_E_RECORD', `feed.url ${JSON.stringify(url)} is not a known Spamhaus DROP list (drop.txt, edrop.txt, drop_v6.txt, asndrop.txt)`);
+    const kind = LISTS.get(FILE_NAME.exec(url)?.[1] ?? '');
+    if (kind === undefined) {
+      throw new VigilError('VIGIL_E_RECORD', `feed.url ${JSON.stringify(url)} is not a known Spamhaus DROP list (${[...LISTS.keys()].join(', ')})`);
+    }
+    return { kind, lastModified: undefined };
   },
 
   onComment(line, ctx) {
-    const m = LAST_MODIFIED.exec(line);
-    if (m) ctx.state.lastModified = m[1]!.trim();
+    // IntelMQ: the text 15 characters after the comment's start, once ';' and spaces are stripped off its ends.
+    if (line.includes('Last-Modified:')) ctx.state.lastModified = stripChars(line, '; ').slice(15);
   },
 
   parse(record, ctx) {
-    const [left, right = ''] = splitOnce(record.value, ';');
+    const text = record.value as string;
+    const line = pyStrip(text);
     // Object literals with every key, not a spread of a shared base: a spread makes each event's hidden class anew.
+    // Cells are trimmed natively (pyStrip's regex is slow on the space before ";"); they differ from Python's strip
+    // only in characters no network or SBL id holds.
     if (ctx.state.kind === 'network') {
-      return { 'classification.type': 'spam', 'time.source': ctx.state.lastModified, 'source.network': left, 'extra.blocklist': right };
+      const first = line.indexOf(';');
+      if (first < 0) throw new VigilError('VIGIL_E_RECORD', 'expected "network ; SBL id": no ";"');
+      const second = line.indexOf(';', first + 1);
+      const blocklist = second < 0 ? line.slice(first + 1) : line.slice(first + 1, second);
+      const event: Fields = { 'classification.type': 'spam', 'time.source': ctx.state.lastModified, 'source.network': line.slice(0, first).trim(), 'extra.blocklist': blocklist.trim() };
+      if (line !== text) event.raw = line; // rare: the usual line has nothing to strip, and raw is then the record's text
+      return event;
     }
-    const [cc, asName] = splitOnce(right, '|');
-    return { 'classification.type': 'spam', 'time.source': ctx.state.lastModified, 'source.asn': left, 'source.geolocation.cc': cc, 'source.as_name': asName };
+    const parts = line.split(ASN_SEPARATOR);
+    if (parts.length < 3) throw new VigilError('VIGIL_E_RECORD', 'expected "ASn ; CC | AS name"');
+    return {
+      'classification.type': 'spam',
+      'time.source': ctx.state.lastModified,
+      'source.asn': pyStrip(parts[0]!.replace(AS_LETTERS, '')),
+      'source.geolocation.cc': pyStrip(parts[1]!),
+      'source.as_name': pyStrip(parts[2]!),
+      raw: line,
+    };
   },
 });
 
-function splitOnce(text: string, separator: string): [string, string | undefined] {
-  const at = text.indexOf(separator);
-  return at < 0 ? [text.trim(), undefined] : [text.slice(0, at).trim(), text.slice(at + 1).trim()];
+/** Python's `str.strip(chars)`. */
+function stripChars(text: string, chars: string): string {
+  let start = 0;
+  let end = text.length;
+  while (start < end && chars.includes(text[start]!)) start++;
+  while (end > start && chars.includes(text[end - 1]!)) end--;
+  return text.slice(start, end);
 }
