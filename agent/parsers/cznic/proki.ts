@@ -2,12 +2,20 @@
  * CZ.NIC Proki: malicious IP addresses in Czech networks, as JSON `{"status": …, "data": [ … ]}` (a bare list is
  * accepted too). Each entry already uses IntelMQ field names, so it is copied field by field; only the entry's
  * own `feed.name` and `time.observation` are kept aside as `extra.original_feed_name` and
- * `extra.original_time_observation`, so the collector's values stay in place.
+ * `extra.original_time_observation`, so the collector's values stay in place. Another `feed.*` key of an entry
+ * replaces the report's value, where IntelMQ fails the entry (KeyExists) — as it does for every entry giving
+ * `feed.accuracy` once its collector set the default accuracy.
  */
 import { VigilError } from '../../../common/errors.js';
 import { defineParser, NoParams, type Fields } from '../framework/define.js';
 
 type Entry = Record<string, unknown>;
+
+/** Entry keys kept aside, so the collector's values stay; every other key is its own field. */
+const RENAMED: ReadonlyMap<string, string> = new Map([
+  ['feed.name', 'extra.original_feed_name'],
+  ['time.observation', 'extra.original_time_observation'],
+]);
 
 export default defineParser({
   name: 'cznic.proki',
@@ -24,15 +32,20 @@ export default defineParser({
     },
   ],
 
+  mappings: [
+    {
+      title: 'Entry key → field',
+      columns: ['key', 'field'],
+      rows: RENAMED,
+      note: 'Any other key is the field of that name; a key that is no field of the ontology, or a value it does not take, rejects the entry.',
+    },
+  ],
+
   parse(record) {
     const entry = record.value;
     if (!isObject(entry)) throw new VigilError('VIGIL_E_RECORD', 'an entry is not a JSON object');
     const fields: Fields = {};
-    for (const key in entry) {
-      if (key === 'feed.name') fields['extra.original_feed_name'] = entry[key];
-      else if (key === 'time.observation') fields['extra.original_time_observation'] = entry[key];
-      else fields[key] = entry[key];
-    }
+    for (const key in entry) fields[RENAMED.get(key) ?? key] = entry[key];
     return fields;
   },
 });
