@@ -29,7 +29,7 @@ interface AttributeRecord {
   shared: Shared;
 }
 
-/** An attribute IntelMQ cannot read (it fails the whole MISP event): rejected on its own here. */
+/** An attribute that cannot give an event (IntelMQ fails the whole MISP event on it): rejected on its own here. */
 interface BadAttribute {
   bad: string;
 }
@@ -74,8 +74,8 @@ const TYPE_FIELDS: ReadonlyMap<string, string> = new Map([
   ['url', 'source.url'],
 ]);
 
-/** Keys IntelMQ reads from every attribute. */
-const ATTRIBUTE_KEYS = ['value', 'uuid', 'comment', 'timestamp', 'category', 'type'];
+/** Keys an attribute's event is made from: without one the attribute is rejected (IntelMQ fails the MISP event). */
+const REQUIRED_KEYS = ['value', 'timestamp'];
 
 export default defineParser({
   name: 'misp',
@@ -108,15 +108,18 @@ export default defineParser({
       };
       for (const [attribute, node] of attributes) {
         const raw = node === undefined ? '' : pyDumpTree(node, true);
-        const missing = isPlainObject(attribute) ? ATTRIBUTE_KEYS.find((key) => !Object.hasOwn(attribute, key)) : 'all';
+        if (!isPlainObject(attribute)) {
+          yield { value: { bad: 'an attribute is not a JSON object' } satisfies BadAttribute, text: raw };
+          continue;
+        }
+        const field = TYPE_FIELDS.get(String(attribute.type));
+        if (!CATEGORIES.has(String(attribute.category)) || field === undefined) continue;
+        const missing = REQUIRED_KEYS.find((key) => !Object.hasOwn(attribute, key));
         if (missing !== undefined) {
           yield { value: { bad: `the attribute has no "${missing}"` } satisfies BadAttribute, text: raw };
           continue;
         }
-        const a = attribute as Obj;
-        const field = TYPE_FIELDS.get(String(a.type));
-        if (!CATEGORIES.has(String(a.category)) || field === undefined) continue;
-        yield { value: { attribute: a, field, shared } satisfies AttributeRecord, text: raw };
+        yield { value: { attribute, field, shared } satisfies AttributeRecord, text: raw };
       }
     },
   },
