@@ -50,6 +50,38 @@ describe('vigil parse', () => {
   });
 });
 
+describe('vigil parse: a FILE that cannot be read, and rejects', () => {
+  it('a missing FILE or a directory: a clear message and exit 2, with or without --report (no trace)', async () => {
+    const dir = tempDir();
+    for (const report of [[], ['--report', '{"feed.url": "https://www.spamhaus.org/drop/drop.txt"}']]) {
+      const missing = await vigil('parse', 'spamhaus.drop', join(dir, 'nonexistent'), ...report);
+      assert.equal(missing.code, 2, missing.stderr);
+      assert.equal(missing.stderr, `vigil parse: FILE: ${join(dir, 'nonexistent')} does not exist [ENOENT]\n`);
+      const directory = await vigil('parse', 'spamhaus.drop', dir, ...report);
+      assert.equal(directory.code, 2, directory.stderr);
+      assert.equal(directory.stderr, `vigil parse: FILE: ${dir} is a directory, not a file [EISDIR]\n`);
+    }
+  });
+
+  it('prints the first rejects with their reasons without --rejects, and how many more there are', async () => {
+    const dir = tempDir();
+    const input = join(dir, 'drop.txt');
+    writeFileSync(input, '192.0.2.0/24 ; SBL1\n');
+    // The list is told by feed.url: without --report the report itself is refused, and the reason says so.
+    const refused = await vigil('parse', 'spamhaus.drop', input);
+    assert.equal(refused.code, 0);
+    assert.match(refused.stderr, /^vigil parse: 0 events, 1 rejected:\n  the report: .*feed\.url/);
+    writeFileSync(input, `192.0.2.0/24 ; SBL1\n${Array.from({ length: 8 }, (_, i) => `bad-${i}\n`).join('')}`);
+    const many = await vigil('parse', 'spamhaus.drop', input, '--report', '{"feed.url": "https://www.spamhaus.org/drop/drop.txt"}');
+    assert.equal(many.code, 0);
+    const lines = many.stderr.trimEnd().split('\n');
+    assert.equal(lines[0], 'vigil parse: 1 event, 8 rejected:');
+    assert.deepEqual(lines.slice(1, 6).map((l) => /^  record (\d+) "bad-\d": source\.network: "bad-\d" is not a valid IP network$/.exec(l)?.[1]), ['2', '3', '4', '5', '6']);
+    assert.equal(lines[6], '  ... and 3 more (--rejects FILE writes every one with its reason)');
+    assert.equal(lines.length, 7);
+  });
+});
+
 describe('npx vigil', () => {
   it('runs this checkout\'s CLI after npm install (the shape conformance tooling uses)', async () => {
     const dir = tempDir();
