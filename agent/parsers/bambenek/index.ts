@@ -5,24 +5,44 @@
  */
 import { VigilError } from '../../../common/errors.js';
 import { pyStrip } from '../../../common/harmonization/text.js';
-import { defineParser, NoParams, type Fields } from '../framework/define.js';
+import { defineParser, NoParams } from '../framework/define.js';
 
-type Kind = 'c2-ip' | 'c2-domain' | 'dga';
+interface Feed {
+  /** Field of the first column. */
+  indicator: string;
+  type: string;
+  status: string | undefined;
+  /** Appended to the third column to make time.source (the DGA feed gives the day only). */
+  time: string;
+}
 
-// Matched on the file name so the http, https and faf.bambenekconsulting.com addresses all work.
-const FEEDS: readonly [RegExp, Kind][] = [
-  [/\/c2-ipmasterlist(-high)?\.txt$/, 'c2-ip'],
-  [/\/c2-dommasterlist(-high)?\.txt$/, 'c2-domain'],
-  [/\/dga-feed(-high)?\.txt$/, 'dga'],
-];
+/**
+ * The feeds, by file name in `feed.url`. IntelMQ lists the exact http, https and faf.bambenekconsulting.com
+ * addresses of these files; matching the file name accepts those and the "-high" (high-confidence) lists too.
+ */
+const FEEDS = new Map<string, Feed>([
+  ['c2-ipmasterlist', { indicator: 'source.ip', type: 'c2-server', status: 'online', time: ' UTC' }],
+  ['c2-dommasterlist', { indicator: 'source.fqdn', type: 'c2-server', status: 'online', time: ' UTC' }],
+  ['dga-feed', { indicator: 'source.fqdn', type: 'dga-domain', status: undefined, time: ' 00:00 UTC' }],
+]);
+/** The list's name in a feed URL's file name: `c2-ipmasterlist.txt`, `c2-ipmasterlist-high.txt`, … */
+const FILE_NAME = /\/([^/]+?)(?:-high)?\.txt$/;
 
 /** Manual page names that are abbreviations of the family name. */
-const MALWARE_NAMES: Readonly<Record<string, string>> = {
-  cl: 'cryptolocker',
-  p2pgoz: 'p2p goz',
-  ptgoz: 'pt goz',
-  volatile: 'volatile cedar',
-};
+const MALWARE_NAMES = new Map<string, string>([
+  ['cl', 'cryptolocker'],
+  ['p2pgoz', 'p2p goz'],
+  ['ptgoz', 'pt goz'],
+  ['volatile', 'volatile cedar'],
+]);
+
+const COLUMNS = new Map<string, string>([
+  ['1', 'source.ip or source.fqdn (by feed)'],
+  ['2', 'event_description.text'],
+  ['3', 'time.source (UTC)'],
+  ['4', 'event_description.url'],
+  ['last: the manual page\'s name', 'malware.name'],
+]);
 
 export default defineParser({
   name: 'bambenek',
@@ -30,6 +50,16 @@ export default defineParser({
   intelmq: 'intelmq.bots.parsers.bambenek.parser',
   params: NoParams,
   input: { kind: 'lines', comment: (line) => pyStrip(line).startsWith('#') },
+  mappings: [
+    {
+      title: 'Feeds (by file name in feed.url, `<name>.txt` or `<name>-high.txt`)',
+      columns: ['name', 'column 1', 'classification.type', 'status', 'time.source'],
+      rows: [...FEEDS].map(([name, feed]) => [name, feed.indicator, feed.type, feed.status ?? '', `column 3 + ${JSON.stringify(feed.time)}`]),
+      note: 'Any other feed.url refuses the report.',
+    },
+    { title: 'Columns', columns: ['column', 'field'], rows: COLUMNS },
+    { title: 'Malware names (manual page → malware.name)', columns: ['page', 'malware.name'], rows: MALWARE_NAMES, note: 'Any other page name is the malware name as it is.' },
+  ],
   examples: [
     {
       description: 'C2 domain master list',
@@ -38,9 +68,10 @@ export default defineParser({
     },
   ],
 
-  begin(ctx): Kind {
+  begin(ctx): Feed {
     const url = String(ctx.report['feed.url'] ?? '').split(/[?#]/)[0]!;
-    for (const [pattern, kind] of FEEDS) if (pattern.test(url)) return kind;
+    const feed = FEEDS.get(FILE_NAME.exec(url)?.[1] ?? '');
+    if (feed !== undefined) return feed;
     throw new VigilError('VIGIL_E_RECORD', `feed.url ${JSON.stringify(url)} is not a known Bambenek feed (c2-ipmasterlist.txt, c2-dommasterlist.txt, dga-feed.txt)`);
   },
 
@@ -49,22 +80,16 @@ export default defineParser({
     const cells = line.split(',');
     if (cells.length < 4) throw new VigilError('VIGIL_E_RECORD', `expected 4 comma-separated columns, found ${cells.length}`);
     const page = cells[cells.length - 1]!.split('/').pop()!.split('.')[0]!;
-    const fields: Fields = {
+    const feed = ctx.state;
+    return {
+      [feed.indicator]: cells[0],
       'event_description.text': cells[1],
+      'time.source': `${cells[2]}${feed.time}`,
       'event_description.url': cells[3],
-      'malware.name': MALWARE_NAMES[page] ?? page,
+      'malware.name': MALWARE_NAMES.get(page) ?? page,
+      'classification.type': feed.type,
+      status: feed.status,
       raw: line,
     };
-    if (ctx.state === 'dga') {
-      fields['source.fqdn'] = cells[0];
-      fields['time.source'] = `${cells[2]} 00:00 UTC`; // the DGA feed gives the day only
-      fields['classification.type'] = 'dga-domain';
-    } else {
-      fields[ctx.state === 'c2-ip' ? 'source.ip' : 'source.fqdn'] = cells[0];
-      fields['time.source'] = `${cells[2]} UTC`;
-      fields['classification.type'] = 'c2-server';
-      fields.status = 'online';
-    }
-    return fields;
   },
 });
