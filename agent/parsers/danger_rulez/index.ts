@@ -7,6 +7,7 @@ import { defineParser, NoParams } from '../framework/define.js';
 
 const ADDRESS = /^[^ \t]+/;
 const REPORTED = /# ([^ \t]+ [^ \t]+)/;
+const FIXED = { 'classification.type': 'brute-force' } as const;
 
 export default defineParser({
   name: 'danger_rulez',
@@ -22,12 +23,25 @@ export default defineParser({
     },
   ],
 
+  mappings: [
+    {
+      title: 'Line → fields',
+      columns: ['part of the line', 'field'],
+      rows: [
+        ['the text before the first space or tab', 'source.ip'],
+        ['the date and time after "# "', 'time.source (UTC)'],
+      ],
+      note: 'Lines starting with `#` and blank lines are skipped; a line without either part is rejected.',
+    },
+    { title: 'Fixed fields', columns: ['field', 'value'], rows: Object.entries(FIXED) },
+  ],
+
   parse(record) {
     const line = record.value as string;
     const reported = REPORTED.exec(line);
     if (reported === null) throw new VigilError('VIGIL_E_RECORD', 'no "# date time" found in the line');
     const address = ADDRESS.exec(line);
     if (address === null) throw new VigilError('VIGIL_E_RECORD', 'no address found at the start of the line');
-    return { 'time.source': `${reported[1]} UTC`, 'source.ip': address[0], 'classification.type': 'brute-force' };
+    return { 'time.source': `${reported[1]} UTC`, 'source.ip': address[0], ...FIXED };
   },
 });

@@ -13,7 +13,7 @@ const NOT_AVAILABLE = 'NA';
 const SUSPICIOUS = 'The source report lists hosts that are suspicious of more than just port scanning.';
 
 /** Category → fields every event of that category gets. The texts are the ones IntelMQ's events carry. */
-const CATEGORIES: Readonly<Record<string, Fields>> = {
+const CATEGORIES: ReadonlyMap<string, Fields> = new Map(Object.entries({
   dnsrd: {
     'classification.type': 'scanner',
     'protocol.application': 'dns',
@@ -104,7 +104,17 @@ const CATEGORIES: Readonly<Record<string, Fields>> = {
       `Address has been seen initiating a VNC remote buffer session to a remote host. ${SUSPICIOUS} ` +
       'The host may be VNC/RFB server cataloging or conducting authentication attack attempts.',
   },
-};
+}));
+
+/** Column → field; proto41 has the first-seen column before the last-seen one. */
+const COLUMNS: readonly (readonly [string, string])[] = [
+  ['ASN', 'source.asn (NA: none)'],
+  ['ASname', 'source.as_name: its first word (NA: none)'],
+  ['ipaddr', 'source.ip'],
+  ['firstseen (proto41 only)', 'extra.first_seen, UTC'],
+  ['lastseen', 'time.source, UTC'],
+  ['category', 'the fields of the category table'],
+];
 
 export default defineParser({
   name: 'dataplane',
@@ -120,6 +130,16 @@ export default defineParser({
     },
   ],
 
+  mappings: [
+    { title: 'Column → field', columns: ['column', 'field'], rows: COLUMNS, note: 'Columns are separated by `  |  `; a line with another number of columns is rejected.' },
+    {
+      title: 'Category → fields',
+      columns: ['category', 'classification.type', 'protocol.application', 'event_description.text'],
+      rows: [...CATEGORIES].map(([category, f]) => [category, f['classification.type'], f['protocol.application'], f['event_description.text']]),
+      note: 'Any other category rejects the line.',
+    },
+  ],
+
   parse(record) {
     const line = pyStrip(record.value as string);
     const cells = line.split(SEPARATOR);
@@ -128,7 +148,7 @@ export default defineParser({
     if (cells.length !== columns) {
       throw new VigilError('VIGIL_E_RECORD', `expected ${columns} columns separated by "  |  " for category ${JSON.stringify(category)}, found ${cells.length}`);
     }
-    const classification = CATEGORIES[category];
+    const classification = CATEGORIES.get(category);
     if (!classification) throw new VigilError('VIGIL_E_RECORD', `unknown DataPlane category ${JSON.stringify(category)}`);
 
     const asn = pyStrip(cells[0]!);
