@@ -14,6 +14,7 @@ import { cleanField, fromTimestamp, fromWindowsNT, isIgnorable, isValidField, sa
 import { isPlainObject } from '../../../common/harmonization/text.js';
 import { decodeUtf8 } from '../framework/text.js';
 import { defineParser, type Fields, type Report } from '../framework/define.js';
+import { AZURE, CONFIDENCE, EMPTY_METADATA, IGNORE, INTERFLOW, INTERFLOW_SKIPPED } from './_ctip.js';
 
 type Entry = Record<string, unknown>;
 
@@ -26,122 +27,6 @@ interface State {
 
 const LIST_START = /^[\s\uFEFF]*\[/;
 
-const INTERFLOW: ReadonlyMap<string, string> = new Map([
-  ['additionalmetadata', 'extra.additionalmetadata'],
-  ['description', 'event_description.text'],
-  ['externalid', 'malware.name'],
-  ['tlplevel', 'tlp'],
-  ['firstreporteddatetime', 'time.source'],
-  ['networksourceipv4', 'source.ip'],
-  ['networksourceport', 'source.port'],
-  ['networkdestinationipv4', 'destination.ip'],
-  ['networkdestinationport', 'destination.port'],
-  ['isproductlicensed', 'extra.isproductlicensed'],
-  ['ispartnershareable', 'extra.ispartnershareable'],
-  ['networksourceasn', 'source.asn'],
-  ['hostname', 'destination.fqdn'],
-  ['useragent', 'extra.user_agent'],
-  ['severity', 'extra.severity'],
-  ['tags', 'extra.tags'],
-]);
-const INTERFLOW_SKIPPED = new Set(['version', 'indicatorthreattype', 'confidence', 'indicatorexpirationdatetime']);
-const EMPTY_METADATA = new Set(['[]', '[""]', '["null"]', '[null]']);
-
-const IGNORE = '(ignored)';
-/** Azure keys (nested objects flattened with a dot) → fields. */
-const AZURE: ReadonlyMap<string, string> = new Map([
-  ['DataFeed', 'feed.name'],
-  ['SourcedFrom', 'event_description.text'],
-  ['DateTimeReceivedUtc', 'time.source'],
-  ['DateTimeReceivedUtcTxt', IGNORE],
-  ['Malware', 'extra.malware'],
-  ['ThreatCode', 'malware.name'],
-  ['ThreatConfidence', 'feed.accuracy'],
-  ['TotalEncounters', 'extra.total_encounters'],
-  ['TLP', 'tlp'],
-  ['SourceIp', 'source.ip'],
-  ['SourcePort', 'source.port'],
-  ['DestinationIp', 'destination.ip'],
-  ...locationFields('destination', 'DestinationIpInfo.DestinationIp'), // the ctip-c2 feed
-  ['DestinationPort', 'destination.port'],
-  ['TargetIp', IGNORE], // deprecated by Microsoft
-  ['TargetPort', IGNORE],
-  ['Signatures.Sha256', 'extra.signatures.sha256'],
-  ...locationFields('source', 'SourceIpInfo.SourceIp'),
-  ['HttpInfo.HttpHost', 'extra.http.host'],
-  ['HttpInfo.HttpRequest', 'extra.http.request'],
-  ['HttpInfo.HttpMethod', 'extra.http.method'],
-  ['HttpInfo.HttpReferrer', 'extra.http.referrer'],
-  ['HttpInfo.HttpUserAgent', 'extra.user_agent'],
-  ['HttpInfo.HttpVersion', 'extra.http.version'],
-  ['CustomInfo.CustomField1', 'extra.custom_field1'],
-  ['CustomInfo.CustomField2', 'extra.custom_field2'],
-  ['CustomInfo.CustomField3', 'extra.custom_field3'],
-  ['CustomInfo.CustomField4', 'extra.custom_field4'],
-  ['CustomInfo.CustomField5', 'extra.custom_field5'],
-  ['Payload.ts', 'extra.payload.timestamp'],
-  ['Payload.ip', 'extra.payload.ip'],
-  ['Payload.port', 'extra.payload.port'],
-  ['Payload.serverIp', 'extra.payload.server.ip'],
-  ['Payload.serverPort', 'extra.payload.server.port'],
-  ['Payload.domain', 'destination.fqdn'],
-  ['Payload.family', 'extra.payload.family'],
-  ['Payload.malware', 'extra.payload.malware'],
-  ['Payload.response', 'extra.payload.response'],
-  ['Payload.handler', 'extra.payload.handler'],
-  ['Payload.type', 'protocol.application'],
-  ['Payload', 'extra.payload.text'], // base64 that is not JSON: its text
-  ['Payload.Time', 'extra.payload.time'],
-  ['Payload.SourceIP', 'extra.payload.source.ip'],
-  ['Payload.DestIP', 'extra.payload.destination.ip'],
-  ['Payload.RemotePort', 'extra.payload.remote.port'],
-  ['Payload.RemoteHost', 'extra.payload.remote.host'],
-  ['Payload.ServerPort', 'extra.payload.server.port'],
-  ['Payload.BCode', 'extra.payload.b_code'],
-  ['Payload.Protocol', 'extra.payload.protocol'],
-  ['Payload.Length', 'extra.payload.length'],
-  ['Payload.URI', 'destination.urlpath'],
-  ['Payload.Referer', 'extra.http_referer'],
-  ['Payload.UserAgent', 'extra.user_agent'],
-  ['Payload.RequestMethod', 'extra.http.method'],
-  ['Payload.HTTPHost', 'extra.http.host'],
-  ['Payload.http_host', 'extra.payload.http_host'],
-  ['Payload.Custom1', 'extra.payload.custom_field1'],
-  ['Payload.Custom2', 'extra.payload.custom_field2'],
-  ['Payload.Custom3', 'extra.payload.custom_field3'],
-  ['Payload.Custom4', 'extra.payload.custom_field4'],
-  ['Payload.Custom5', 'extra.payload.custom_field5'],
-  ['Payload.timestamp', 'extra.payload.timestamp'],
-  ['Payload.timestamp_utc', 'extra.payload.timestamp_utc'],
-  ['Payload.source_ip', 'extra.payload.source.ip'],
-  ['Payload.source_port', 'extra.payload.source.port'],
-  ['Payload.src_port', 'extra.payload.source.port'],
-  ['Payload.destination_ip', 'extra.payload.destination.ip'],
-  ['Payload.dst_ip', 'extra.payload.destination.ip'],
-  ['Payload.destination_port', 'extra.payload.destination.port'],
-  ['Payload.dst_port', 'extra.payload.destination.port'],
-  ['Payload.computer_name', 'extra.payload.computer_name'],
-  ['Payload.bot_id', 'extra.payload.bot_id'],
-  ['Payload.asn', 'extra.payload.source.asn'],
-  ['Payload.dst_asn', 'extra.payload.destination.asn'],
-  ['Payload.geo', 'extra.payload.source.geolocation.cc'],
-  ['Payload.dst_geo', 'extra.payload.destination.geolocation.cc'],
-  ['Payload.url', 'extra.request_raw'],
-  ['Payload.http_agent', 'extra.http_agent'],
-  ['Payload.p0f_genre', 'extra.os.name'],
-  ['Payload.p0f_detail', 'extra.os.version'],
-  ['Payload.http_post', 'extra.payload.http_post'],
-  ['Payload.naics', 'extra.naics'],
-  ['Payload.sector', 'extra.sector'],
-  ['Payload.ssl_cipher', 'extra.ssl_cipher'],
-]);
-/** ThreatConfidence → percentage of the report's feed.accuracy. */
-const CONFIDENCE: ReadonlyMap<string, number> = new Map([
-  ['High', 100],
-  ['Medium', 50],
-  ['Low', 20],
-  ['Informational', 10],
-]);
 const NULL_PAYLOAD = 'AA=='; // base64 of one NUL byte
 /** The report fields the runner copies into every event (runner.ts); copy_collector_provided_fields adds more. */
 const COPIED_REPORT_FIELD = /^(feed\.|time\.observation$|rtir_id$)/;
@@ -308,23 +193,6 @@ function flatten(line: Entry, fields: Fields): Map<string, unknown> {
     }
   }
   return flat;
-}
-
-function locationFields(side: 'source' | 'destination', prefix: string): [string, string][] {
-  return [
-    [`${prefix}AsnNumber`, `${side}.asn`],
-    [`${prefix}AsnOrgName`, `${side}.as_name`],
-    [`${prefix}CountryCode`, `${side}.geolocation.cc`],
-    [`${prefix}Region`, `${side}.geolocation.region`],
-    [`${prefix}City`, `${side}.geolocation.city`],
-    [`${prefix}PostalCode`, `extra.${side}.geolocation.postal_code`],
-    [`${prefix}Latitude`, `${side}.geolocation.latitude`],
-    [`${prefix}Longitude`, `${side}.geolocation.longitude`],
-    [`${prefix}MetroCode`, `extra.${side}.geolocation.metro_code`],
-    [`${prefix}AreaCode`, `extra.${side}.geolocation.area_code`],
-    [`${prefix}ConnectionType`, `extra.${side}.connection_type`],
-    [`${prefix}v4Int`, IGNORE], // the address again, as an integer
-  ];
 }
 
 function reportAccuracy(report: Report): number {

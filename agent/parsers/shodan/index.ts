@@ -110,7 +110,7 @@ export default defineParser({
 function full(banner: Banner, text: string): Fields {
   let tree: PyNode | undefined;
   const literalAt = (path: readonly string[]): string | undefined => {
-    tree ??= parsePyTree(text);
+    tree ??= banner_(parsePyTree(text));
     return scalarText(tree, path);
   };
   const fields: Fields = {};
@@ -198,6 +198,11 @@ function asText(value: unknown, literal: () => string | undefined): string {
   if (typeof value === 'boolean') return value ? 'True' : 'False';
   if (typeof value === 'number') return literal() ?? String(value);
   return pyJsonDumps(value);
+}
+
+/** The banner's node: a banner cut from a JSON list has the text `[banner]`. */
+function banner_(node: PyNode): PyNode {
+  return node.kind === 'array' && node.items.length === 1 ? node.items[0]! : node;
 }
 
 /** The Python spelling of the scalar at `path` in the banner's source text. */
