@@ -5,9 +5,9 @@
  * malware. The API key is cut off feed.url. `raw` is the comment lines so far and the data line, joined with "\n".
  */
 import { VigilError } from '../../../common/errors.js';
-import { fromTimestamp, sanitizeField } from '../../../common/harmonization/index.js';
+import { fromTimestamp, isIgnorable, sanitizeField } from '../../../common/harmonization/index.js';
 import { pyStrip } from '../../../common/harmonization/text.js';
-import { defineParser, NoParams, type Fields } from '../framework/define.js';
+import { defineParser, NoParams, type Fields, type MappingTable } from '../framework/define.js';
 
 interface State {
   /** The comment lines so far, each followed by "\n" (kept joined: raw is built once per line). */
@@ -16,8 +16,8 @@ interface State {
   url: string | undefined;
 }
 
-/** Bot names with a fixed meaning. */
-const KNOWN: Readonly<Record<string, Fields>> = {
+/** Bot names with a fixed meaning (any other name is the malware of an infected system). */
+const KNOWN: ReadonlyMap<string, Fields> = new Map(Object.entries<Fields>({
   openrelay: { 'classification.type': 'vulnerable-system', 'classification.identifier': 'openrelay', 'protocol.application': 'smtp' },
   sshauth: { 'classification.type': 'brute-force', 'classification.identifier': 'ssh', 'protocol.application': 'ssh' },
   telnetauth: { 'classification.type': 'brute-force', 'classification.identifier': 'telnet', 'protocol.application': 'telnet' },
@@ -71,20 +71,38 @@ const KNOWN: Readonly<Record<string, Fields>> = {
   extortion: {
     'classification.type': 'spam',
     'classification.identifier': 'extortion',
-    'protocol.application': 'smtp',
     'event_description.text': 'This device sent extortion mails.',
   },
   misc: {
     'classification.type': 'spam',
     'classification.identifier': 'spam',
-    'protocol.application': 'smtp',
     'event_description.text': 'This device is sending spam as part of a botnet. See abuseat.org for more details.',
     'event_description.url': 'https://www.abuseat.org/lookup.cgi',
-    'feed.documentation': 'https://www.abuseat.org/lookup.cgi',
+  },
+}));
+const IOT_SCAN = { 'classification.type': 'scanner', 'event_description.text': 'The possibly infected IoT device scanned for other vulnerable IoT devices.' };
+/** Spam bots whose mails went to this remote port are SMTP (IntelMQ sets the protocol only then). */
+const SMTP_BOTS = new Set(['extortion', 'misc']);
+const SMTP_PORT = '25';
+/** For misc, when the report names no documentation of its own. */
+const MISC_DOCUMENTATION = 'https://www.abuseat.org/lookup.cgi';
+
+const BOT_NAMES: MappingTable = {
+  title: 'Bot name → classification',
+  columns: ['botname', 'classification.type', 'classification.identifier', 'protocol.application', 'event_description.text'],
+  rows: {
+    *[Symbol.iterator]() {
+      for (const [name, f] of KNOWN) {
+        const application = SMTP_BOTS.has(name) ? `smtp (remote_port ${SMTP_PORT})` : f['protocol.application'];
+        yield [name, f['classification.type'], f['classification.identifier'], application, f['event_description.text']];
+      }
+      yield ['iotscan, iotuser', IOT_SCAN['classification.type'], 'telnet (remote_port 23, 2323) or scanner-generic', 'telnet (remote_port 23, 2323)', IOT_SCAN['event_description.text']];
+      yield ['l_spamlink', 'spam', 'spamlink', '', 'local_port is sender-ip:version:malware; remote_ip the spammed URL'];
+      yield ['any other (auto = s_other)', 'infected-system', '', '', 'malware.name = the bot name, source.url = domain when valid'];
+    },
   },
 };
 
-const IOT_SCAN = { 'classification.type': 'scanner', 'event_description.text': 'The possibly infected IoT device scanned for other vulnerable IoT devices.' };
 const TELNET_PORTS = new Set(['23', '2323']);
 const INT = /^\s*[+-]?\d+\s*$/;
 
@@ -94,6 +112,7 @@ export default defineParser({
   intelmq: 'intelmq.bots.parsers.spamhaus.parser_cert',
   params: NoParams,
   input: { kind: 'lines', comment: (line) => pyStrip(line).startsWith(';') },
+  mappings: [BOT_NAMES],
   examples: [
     {
       description: 'two bots under the column header',
@@ -132,9 +151,11 @@ export default defineParser({
     if (sourceAsn !== '?') fields['source.asn'] = sourceAsn;
 
     let malware = botName.toLowerCase();
-    const known = KNOWN[malware];
+    const known = KNOWN.get(malware);
     if (known !== undefined) {
       Object.assign(fields, known);
+      if (SMTP_BOTS.has(malware) && remotePort === SMTP_PORT) fields['protocol.application'] = 'smtp';
+      if (malware === 'misc' && isIgnorable(ctx.report['feed.documentation'])) fields['feed.documentation'] = MISC_DOCUMENTATION;
     } else if (malware === 'iotscan' || malware === 'iotuser') {
       Object.assign(fields, IOT_SCAN);
       if (TELNET_PORTS.has(remotePort)) Object.assign(fields, { 'protocol.application': 'telnet', 'classification.identifier': 'telnet' });
