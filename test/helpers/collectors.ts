@@ -197,6 +197,8 @@ export interface ChildConfig {
   collector: { type: string } & Record<string, unknown>;
   parser?: { name: string; params?: Record<string, unknown> };
   batchEvents?: number;
+  /** After this many ingests have resolved (their events durable), print STORED and stall: the parent kills it there. */
+  stallAfterIngest?: number;
 }
 
 /** A collector running in its own process (test/agent/collectors/_crash-child.ts), to be killed with SIGKILL. */

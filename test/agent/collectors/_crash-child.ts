@@ -14,6 +14,19 @@ const here = dirname(fileURLToPath(import.meta.url));
 const { type, ...params } = config.collector;
 const def = ((await import(join(here, '../../../agent/collectors', `${type}.ts`))) as { default: CollectorDefinition }).default;
 const h = await openHarness({ dir: config.dir, batchEvents: config.batchEvents, parser: config.parser, logCopy: process.stderr });
+if (config.stallAfterIngest !== undefined) {
+  // Between "stored" and whatever the collector does next (mark a mail, move a file): the parent kills us here.
+  const ingest = h.ctx.ingest;
+  let ingests = 0;
+  h.ctx.ingest = async (...args) => {
+    const stats = await ingest(...args);
+    if (++ingests === config.stallAfterIngest) {
+      process.stdout.write(`STORED ${h.outbox.depth.events}\n`);
+      await new Promise(() => {});
+    }
+    return stats;
+  };
+}
 const collector = h.create(def, params);
 await collector.start();
 process.stdout.write('READY\n');

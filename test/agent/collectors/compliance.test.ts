@@ -17,6 +17,7 @@ import { after, describe, it } from 'node:test';
 import type { Collector, CollectorDefinition } from '../../../agent/collectors/define.js';
 import { collectors } from '../../../agent/collectors/registry.js';
 import { assertExactlyOnce, closeAll, ip, ipLines, openHarness, scratch, sleep, waitForEvents } from '../../helpers/collectors.js';
+import { startDovecot } from '../../helpers/dovecot.js';
 import { freePort } from '../../helpers/processes.js';
 
 interface Scenario {
@@ -58,6 +59,23 @@ const SCENARIOS: Record<string, Scenario> = {
           body = ipLines(from, to);
         },
         close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+      };
+    },
+    kick: (c) => c.runOnce!(),
+  },
+  // A mailbox keeps its mails: each offer is a mail with the lines as a CSV attachment, on a Dovecot of its own.
+  imap: {
+    keepsWhileDown: true,
+    async setup() {
+      const dovecot = await startDovecot();
+      return {
+        params: { mail_host: '127.0.0.1', mail_port: dovecot.port, mail_ssl: false, mail_user: dovecot.user, mail_password: dovecot.password, attach_regex: '\\.csv$', run_at_start: false },
+        offer: async (from, to) => {
+          const csv = Buffer.from(ipLines(from, to)).toString('base64');
+          const attachment = `Content-Type: text/csv\r\nContent-Disposition: attachment; filename="${from}.csv"\r\nContent-Transfer-Encoding: base64\r\n\r\n${csv}\r\n`;
+          await dovecot.append('INBOX', `Subject: lines ${from}\r\nMessage-ID: <${from}@compliance>\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n${attachment}--b--\r\n`);
+        },
+        close: () => dovecot.stop(),
       };
     },
     kick: (c) => c.runOnce!(),
