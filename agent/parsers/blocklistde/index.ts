@@ -9,7 +9,7 @@ import { defineParser, NoParams, type Fields } from '../framework/define.js';
 const ATTACKS = 'IP reported as having run attacks on the service';
 
 /** File name → fields every event of that list gets. */
-const LISTS: Readonly<Record<string, Fields>> = {
+const LISTS = new Map<string, Fields>(Object.entries({
   'all.txt': { 'classification.type': 'blacklist' },
   'ssh.txt': { 'classification.type': 'ids-alert', 'protocol.application': 'ssh', 'event_description.text': `${ATTACKS} SSH` },
   'mail.txt': { 'classification.type': 'ids-alert', 'protocol.application': 'smtp', 'event_description.text': `${ATTACKS} Mail, Postfix` },
@@ -31,7 +31,7 @@ const LISTS: Readonly<Record<string, Fields>> = {
     'classification.type': 'brute-force',
     'event_description.text': 'IP reported as having run attacks on Joomlas, Wordpress and other Web-Logins with Brute-Force Logins',
   },
-};
+}));
 const OTHER_LIST: Fields = { 'classification.type': 'blacklist' };
 
 export default defineParser({
@@ -40,6 +40,14 @@ export default defineParser({
   intelmq: 'intelmq.bots.parsers.blocklistde.parser',
   params: NoParams,
   input: { kind: 'lines' },
+  mappings: [
+    {
+      title: 'Lists (file name in feed.url)',
+      columns: ['file', 'classification.type', 'protocol.application', 'event_description.text'],
+      rows: [...LISTS].map(([file, f]) => [file, f['classification.type'], f['protocol.application'] ?? '', f['event_description.text'] ?? '']),
+      note: 'Any other file name: `classification.type` `blacklist` only. Each line is `source.ip`.',
+    },
+  ],
   examples: [
     {
       description: 'SSH attackers',
@@ -49,7 +57,7 @@ export default defineParser({
   ],
 
   begin(ctx): Fields {
-    return LISTS[fileName(String(ctx.report['feed.url'] ?? ''))] ?? OTHER_LIST;
+    return LISTS.get(fileName(String(ctx.report['feed.url'] ?? ''))) ?? OTHER_LIST;
   },
 
   parse(record, ctx) {
