@@ -6,7 +6,7 @@
  */
 import type { Logger } from 'pino';
 import { validateConfig } from '../../common/config/validate.js';
-import { ConfigError, configErrorAt } from '../../common/errors.js';
+import { ConfigError, configErrorAt, VigilError } from '../../common/errors.js';
 import { seqKey } from '../../common/seqkey.js';
 import type { HubConfig } from '../config.js';
 import type { Inbox } from '../inbox/index.js';
@@ -172,6 +172,11 @@ export class Pipeline {
   async reinject(id: number): Promise<'reinjected' | 'not-found'> {
     const letter = await this.dead.get(id);
     if (!letter) return 'not-found';
+    if (letter.raw !== undefined && letter.events.length === 0) {
+      // Bytes that never decoded (a stored entry, kept for inspection): there are no events to send again, and
+      // deleting the letter here would lose the bytes. A 409 says so; the operator deletes it when done.
+      throw Object.assign(new VigilError('VIGIL_E_RECORD', `dead letter ${id} holds ${letter.raw.length} bytes that could not be decoded (${letter.reason}); there are no events to re-inject — delete it when done`), { statusCode: 409 });
+    }
     if (letter.stage.startsWith('output:') && letter.ids) {
       const only = letter.stage.slice('output:'.length);
       await this.experts.reinjectToOutput({ agent: letter.agent ?? 'dlq', only, sent: Date.now(), events: letter.events, ids: letter.ids }, seqKey('d', id));

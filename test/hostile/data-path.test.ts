@@ -209,5 +209,11 @@ describe('hostile input on the data path (real processes)', () => {
     const tally = await tallyOutput(r.output, 'source.ip');
     assert.equal(tally.lines, expected);
     assert.equal(tally.distinct, expected, 'exactly once');
+    // Undecodable bytes cannot be re-injected: 409 naming why, and the letter (with its bytes) stays.
+    const raw = letters.find((l) => /^inbox entry 1:/.test(l.reason))!;
+    const reinject = await api(r.apiPort, `/api/v1/deadletters/${raw.id}/reinject`, { method: 'POST', role: 'operator' });
+    assert.equal(reinject.status, 409, JSON.stringify(reinject.body));
+    assert.match(reinject.body.message, /could not be decoded.*no events to re-inject/);
+    assert.equal((await api(r.apiPort, `/api/v1/deadletters/${raw.id}`, { role: 'reader' })).status, 200);
   });
 });
