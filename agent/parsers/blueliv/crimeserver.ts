@@ -6,10 +6,11 @@
 import { VigilError } from '../../../common/errors.js';
 import { sanitizeField } from '../../../common/harmonization/index.js';
 import { defineParser, NoParams, type Fields } from '../framework/define.js';
-import { pyJsonDumps } from '../framework/pyformat.js';
+import { pyJsonFromSource } from '../framework/pyformat.js';
 
 type Item = Record<string, unknown>;
 
+/** `type` → classification.type; any other type rejects the entry, as IntelMQ fails on it. */
 const TYPES: ReadonlyMap<string, string> = new Map([
   ['PHISHING', 'phishing'],
   ['MALWARE', 'malware-distribution'],
@@ -19,12 +20,27 @@ const TYPES: ReadonlyMap<string, string> = new Map([
   ['C_AND_C', 'c2-server'],
 ]);
 
+const KEYS = new Map<string, string>([
+  ['url', 'source.url'],
+  ['ip', 'source.ip'],
+  ['country', 'source.geolocation.cc'],
+  ['lastSeenAt ("…+0000")', 'time.source'],
+  ['status', 'extra.status'],
+  ['confidence', 'extra.confidence'],
+  ['updatedAt', 'extra.time_updated'],
+  ['firstSeenAt', 'extra.time_first_seen'],
+]);
+
 export default defineParser({
   name: 'blueliv.crimeserver',
   summary: 'Blueliv CrimeServer feed (JSON list from the Blueliv collector): one event per crime server.',
   intelmq: 'intelmq.bots.parsers.blueliv.parser_crimeserver',
   params: NoParams,
   input: { kind: 'json' },
+  mappings: [
+    { title: 'Crime server type', columns: ['type', 'classification.type'], rows: TYPES, note: '`TOR_IP` also sets `source.tor_node` true, and its `url` (often just the address) is kept only when it is a valid URL.' },
+    { title: 'Keys', columns: ['key', 'field'], rows: KEYS },
+  ],
   examples: [
     {
       description: 'a phishing server',
@@ -60,8 +76,9 @@ export default defineParser({
     if ('updatedAt' in item) extra.time_updated = item.updatedAt;
     if ('firstSeenAt' in item) extra.time_first_seen = item.firstSeenAt;
     fields.extra = extra;
-    // Keys sorted: the feed's key order is not stable.
-    fields.raw = pyJsonDumps(item, { sortKeys: true });
+    // Keys sorted: the feed's key order is not stable. Written from the element's text (`[element]` in Python's
+    // spelling), so numbers such as 38.0 keep the form Python gives them.
+    fields.raw = pyJsonFromSource(record.text.slice(1, -1), true);
     return fields;
   },
 });
