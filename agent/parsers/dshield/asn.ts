@@ -9,6 +9,17 @@ import { defineParser, NoParams } from '../framework/define.js';
 const AS_PARAMETER = '?as=';
 const PADDED_IPV4 = /^\d+\.\d+\.\d+\.\d+$/;
 const INTEGER = /^\s*[+-]?\d+\s*$/;
+const FIXED = { 'classification.type': 'brute-force' } as const;
+/** Tab-separated column → field. */
+const COLUMNS: readonly (readonly [string, string])[] = [
+  ['source IP', 'source.ip (zero padding removed)'],
+  ['Reports', 'extra.reports (an integer)'],
+  ['Targets', 'extra.targets (an integer)'],
+  ['First Seen', ''],
+  ['Last Seen', 'extra.last_seen (kept when empty)'],
+  ['Updated', 'time.source (UTC)'],
+  ['?as= of feed.url', 'source.asn'],
+];
 
 export default defineParser({
   name: 'dshield.asn',
@@ -22,6 +33,11 @@ export default defineParser({
       input: '# source IP <tab> Reports <tab> Targets <tab> First Seen <tab> Last Seen <tab> Updated <CR>\n192.000.002.001\t85\t56\t\t2023-01-02\t2023-01-02 11:09:07\n',
       report: { 'feed.url': 'https://dshield.org/asdetailsascii.html?as=64496' },
     },
+  ],
+
+  mappings: [
+    { title: 'Column → field', columns: ['column', 'field'], rows: COLUMNS, note: 'A line of fewer than six columns (the page\'s HTML and licence text) is skipped; First Seen is not used.' },
+    { title: 'Fixed fields', columns: ['field', 'value'], rows: Object.entries(FIXED) },
   ],
 
   begin(ctx): number {
@@ -40,7 +56,7 @@ export default defineParser({
     return {
       'source.ip': PADDED_IPV4.test(ip) ? ip.split('.').map(Number).join('.') : ip,
       'source.asn': ctx.state,
-      'classification.type': 'brute-force',
+      ...FIXED,
       'time.source': updated,
       extra: { reports: integer(reports, 'reports'), targets: integer(targets, 'targets'), last_seen: lastSeen },
     };

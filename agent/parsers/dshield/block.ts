@@ -14,6 +14,18 @@ interface State {
 }
 
 const INTEGER = /^\s*[+-]?\d+\s*$/;
+const FIXED = { 'classification.type': 'blacklist' } as const;
+/** Tab-separated column → field (a row may stop after any column from the third on). */
+const COLUMNS: readonly (readonly [string, string])[] = [
+  ['Start', 'source.network, with Netblock as its prefix length'],
+  ['End', ''],
+  ['Netblock', 'the prefix length of source.network'],
+  ['Attacks', 'extra.attacks (an integer)'],
+  ['Name', 'extra.network_name'],
+  ['Country', 'source.geolocation.cc'],
+  ['email', 'source.abuse_contact'],
+  ['"updated: …" header line', 'time.source'],
+];
 
 export default defineParser({
   name: 'dshield.block',
@@ -34,6 +46,16 @@ export default defineParser({
     },
   ],
 
+  mappings: [
+    {
+      title: 'Column → field',
+      columns: ['column', 'field'],
+      rows: COLUMNS,
+      note: 'A row of fewer than three columns is skipped. A row before any `updated:` line is rejected, as IntelMQ fails the report then.',
+    },
+    { title: 'Fixed fields', columns: ['field', 'value'], rows: Object.entries(FIXED) },
+  ],
+
   begin: (): State => ({ updated: undefined }),
 
   onComment(line, ctx) {
@@ -47,6 +69,7 @@ export default defineParser({
     const row = pyStrip(record.value as string);
     const cells = row.split('\t');
     if (cells.length < 3) return null; // not a network row
+    if (ctx.state.updated === undefined) throw new VigilError('VIGIL_E_RECORD', 'no "updated: <time>" line precedes this row, so the list has no time');
     const fields: Fields = {};
     if (cells.length > 3) {
       const extra: Record<string, unknown> = { attacks: integer(cells[3]!) };
@@ -57,7 +80,7 @@ export default defineParser({
     if (cells.length > 6) fields['source.abuse_contact'] = cells[6];
     fields['time.source'] = ctx.state.updated;
     fields['source.network'] = `${cells[0]}/${cells[2]}`;
-    fields['classification.type'] = 'blacklist';
+    Object.assign(fields, FIXED);
     fields.raw = row;
     return fields;
   },
