@@ -19,12 +19,36 @@ const PACIFIC_OFFSETS: Readonly<Record<string, string>> = { PST: '-0800', PDT: '
 // Python's str.split() separators (str.isspace).
 const WHITESPACE = /[\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+/;
 
+/** The two events of a line: the malware host the infected site redirects to, and the compromised site. */
+const EVENTS: readonly Fields[] = [
+  { 'classification.type': 'malware-distribution', 'event_description.text': 'has malicious code redirecting to malicious host' },
+  { 'classification.type': 'system-compromise', 'event_description.text': 'host has been compromised and has malicious code infecting users' },
+];
+
+/** Column → its field in each of the two events. */
+const COLUMNS: readonly (readonly [column: string, malwareHost: string, compromised: string])[] = [
+  ['malware IP (`/`: unknown)', 'source.ip', 'destination.ip'],
+  ['malware domain', 'source.fqdn', 'destination.fqdn'],
+  ['malware URL', 'source.url', 'destination.url'],
+  ['infected domain', 'destination.fqdn', 'source.fqdn'],
+];
+const UNKNOWN_ADDRESS = '/';
+
 export default defineParser({
   name: 'dyn',
   summary: 'cAPTure/DynDNS ponmocup infected-domains list: a malware-distribution and a system-compromise event per line.',
   intelmq: 'intelmq.bots.parsers.dyn.parser',
   params: NoParams,
   input: { kind: 'lines', comment: (line) => line.startsWith('#') },
+  mappings: [
+    { title: 'Column → field', columns: ['column', 'malware-distribution event', 'system-compromise event'], rows: COLUMNS },
+    {
+      title: 'Fixed fields',
+      columns: ['event', 'classification.type', 'event_description.text'],
+      rows: EVENTS.map((e, i) => [i === 0 ? 'malware host' : 'compromised site', e['classification.type'], e['event_description.text']]),
+      note: 'Both events: time.source from the `# last updated:` comment (PST/PDT as US Pacific; an unreadable date leaves it out, where IntelMQ fails the report).',
+    },
+  ],
   examples: [
     {
       description: 'one infected site',
@@ -51,26 +75,13 @@ export default defineParser({
   parse(record, ctx) {
     const cells = (record.value as string).split(WHITESPACE).filter((c) => c !== '');
     if (cells.length < 4) throw new VigilError('VIGIL_E_RECORD', `expected 4 space-separated columns, found ${cells.length}`);
-    const [address, domain, url, infected] = cells as [string, string, string, string];
-    const known = address !== '/';
-    const malwareHost: Fields = {
-      'time.source': ctx.state.sourceTime,
-      'classification.type': 'malware-distribution',
-      'source.ip': known ? address : undefined,
-      'source.fqdn': domain,
-      'source.url': url,
-      'destination.fqdn': infected,
-      'event_description.text': 'has malicious code redirecting to malicious host',
-    };
-    const compromised: Fields = {
-      'time.source': ctx.state.sourceTime,
-      'classification.type': 'system-compromise',
-      'destination.ip': known ? address : undefined,
-      'destination.fqdn': domain,
-      'destination.url': url,
-      'source.fqdn': infected,
-      'event_description.text': 'host has been compromised and has malicious code infecting users',
-    };
+    const malwareHost: Fields = { ...EVENTS[0], 'time.source': ctx.state.sourceTime };
+    const compromised: Fields = { ...EVENTS[1], 'time.source': ctx.state.sourceTime };
+    for (let i = 0; i < COLUMNS.length; i++) {
+      if (i === 0 && cells[0] === UNKNOWN_ADDRESS) continue;
+      malwareHost[COLUMNS[i]![1]] = cells[i];
+      compromised[COLUMNS[i]![2]] = cells[i];
+    }
     return [malwareHost, compromised];
   },
 });
