@@ -7,7 +7,7 @@
 import { VigilError } from '../../../common/errors.js';
 import { sanitizeField } from '../../../common/harmonization/index.js';
 import { defineParser, NoParams, type Fields } from '../framework/define.js';
-import { pyJsonDumps } from '../framework/pyformat.js';
+import { parsePyTree, pyDumpTree, type PyNode } from '../framework/pyformat.js';
 
 type Pulse = Record<string, unknown>;
 type Indicator = Record<string, unknown>;
@@ -81,8 +81,9 @@ export default defineParser({
     const pulse = record.value as Pulse;
     const indicators = required(pulse, 'indicators');
     if (!Array.isArray(indicators)) throw new VigilError('VIGIL_E_RECORD', 'the pulse has no list of indicators');
+    const sources = indicatorNodes(record.text);
     const events: Fields[] = [];
-    for (const indicator of indicators as Indicator[]) {
+    for (const [i, indicator] of (indicators as Indicator[]).entries()) {
       const extra: Record<string, unknown> = { author: required(pulse, 'author_name'), pulse: required(pulse, 'name') };
       const type = String(required(indicator, 'type'));
       const value = String(required(indicator, 'indicator'));
@@ -104,7 +105,7 @@ export default defineParser({
       fields.extra = extra;
       fields['classification.type'] = FIXED.get('classification.type');
       fields['time.source'] = createdTime(String(required(indicator, 'created')));
-      fields.raw = pyJsonDumps(indicator, { sortKeys: true });
+      fields.raw = pyDumpTree(sources[i]!, true);
       events.push(fields);
     }
     return events;
@@ -118,6 +119,17 @@ function resourceFields(type: string, value: string): Fields {
   if (isValid('source.url', resource)) return { 'source.url': resource };
   if (type === 'URI') return { 'source.urlpath': value };
   throw new VigilError('VIGIL_E_RECORD', `indicator ${JSON.stringify(value)} of type URL is not a valid URL`);
+}
+
+/**
+ * The pulse's indicators as read from its text (`[pulse]` in Python's spelling), so that `raw` keeps Python's
+ * spelling of numbers (`1.0`, integers beyond 2^53).
+ */
+function indicatorNodes(text: string): PyNode[] {
+  const list = parsePyTree(text);
+  const pulse = list.kind === 'array' ? list.items[0] : undefined;
+  const indicators = pulse?.kind === 'object' ? pulse.entries.get('indicators') : undefined;
+  return indicators?.kind === 'array' ? indicators.items : [];
 }
 
 function required(object: Record<string, unknown>, key: string): unknown {
