@@ -7,6 +7,7 @@
 import type { Logger } from 'pino';
 import { validateConfig } from '../../common/config/validate.js';
 import { ConfigError, configErrorAt, VigilError } from '../../common/errors.js';
+import { eventProblem } from '../../common/limits.js';
 import { seqKey } from '../../common/seqkey.js';
 import type { HubConfig } from '../config.js';
 import type { Inbox } from '../inbox/index.js';
@@ -176,6 +177,11 @@ export class Pipeline {
       // Bytes that never decoded (a stored entry, kept for inspection): there are no events to send again, and
       // deleting the letter here would lose the bytes. A 409 says so; the operator deletes it when done.
       throw Object.assign(new VigilError('VIGIL_E_RECORD', `dead letter ${id} holds ${letter.raw.length} bytes that could not be decoded (${letter.reason}); there are no events to re-inject — delete it when done`), { statusCode: 409 });
+    }
+    const tooBig = letter.events.map((e, i) => [i, eventProblem(e)] as const).find(([, problem]) => problem !== undefined);
+    if (tooBig) {
+      // An event over a limit would be refused again by the inbox: say so instead of failing with a 500.
+      throw Object.assign(new VigilError('VIGIL_E_LIMIT', `dead letter ${id}: event ${tooBig[0]} is over a limit (${tooBig[1]}); it cannot be re-injected`), { statusCode: 409 });
     }
     if (letter.stage.startsWith('output:') && letter.ids) {
       const only = letter.stage.slice('output:'.length);

@@ -77,6 +77,9 @@ describe('hostile input on the data path (real processes)', () => {
     assert.equal(letters.length, 2, 'one dead letter per over-limit event');
     for (const l of letters) assert.match(l.reason, /event 1 of batch [12]: event over a limit: more than 1000 fields.*\(limits\.fieldsPerEvent\)/);
     assert.equal((await stats(r.apiPort)).broker.overLimitEvents, 2);
+    const reinject = await api(r.apiPort, `/api/v1/deadletters/${letters[0]!.id}/reinject`, { method: 'POST', role: 'operator' });
+    assert.equal(reinject.status, 409, 'an event over a limit cannot be re-injected, and the answer says why');
+    assert.match(reinject.body.message, /event 0 is over a limit \(more than 1000 fields/);
     const tally = await tallyOutput(r.output, 'source.ip');
     assert.equal(tally.lines, 3);
     assert.equal(tally.distinct, 3);
