@@ -73,6 +73,7 @@ export default defineExpert({
     },
     {
       description: 'A result the ontology refuses (a list in a text field) rejects that event',
+      rejects: 1,
       params: { split_column: 'source.fqdn', split_separator: '.' },
       input: [{ 'source.fqdn': 'a.example' }, { 'source.ip': '192.0.2.1' }],
       output: [{ 'source.ip': '192.0.2.1' }],

@@ -57,6 +57,7 @@ export default defineExpert({
     },
     {
       description: 'With no getaddrinfo error ignored, a name that does not exist rejects its event',
+      rejects: 1,
       params: { gaierrors_to_ignore: [] },
       input: [{ 'source.fqdn': 'nope.example.test' }, { 'source.fqdn': 'host1.example.test' }],
       output: [{ 'source.fqdn': 'host1.example.test', 'source.ip': '192.0.2.10' }],

@@ -183,6 +183,7 @@ export default defineExpert({
     },
     {
       description: 'A template naming a field the event lacks rejects that event',
+      rejects: 1,
       params: { configuration_path: 'modify-rules.json' },
       input: [{ 'feed.name': 'Spamhaus Cert' }, { 'feed.name': 'Other', 'source.url': 'http://blog.example.com/wp-admin/x' }],
       output: [{ 'feed.name': 'Other', 'source.url': 'http://blog.example.com/wp-admin/x', tlp: 'AMBER', 'extra.cms_host': 'blog.example.com' }],

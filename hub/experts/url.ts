@@ -141,6 +141,7 @@ export default defineExpert({
     },
     {
       description: 'A port the ontology refuses rejects that event',
+      rejects: 1,
       input: [{ 'source.url': 'http://a.example:123456/' }, { 'source.url': 'http://b.example/' }],
       output: [{ 'source.url': 'http://b.example/', 'source.fqdn': 'b.example', 'source.port': 80, 'source.urlpath': '/', 'protocol.application': 'http', 'protocol.transport': 'tcp' }],
     },

@@ -100,6 +100,8 @@ export interface ExpertExample {
   params?: Record<string, unknown>;
   input: Event[];
   output: Event[];
+  /** How many input events are rejected (dead-lettered with a reason) rather than passed or dropped (default 0). */
+  rejects?: number;
 }
 
 /** One example configuration of a component: its parameters, with what they do. */
