@@ -9,7 +9,12 @@ import { defineParser, NoParams, type Fields } from '../framework/define.js';
 import { pyJsonDumps } from '../framework/pyformat.js';
 
 type Item = Record<string, unknown>;
-type Feed = 'ei.urls (json)' | 'ei.domains v2 (json)';
+
+/** What an element of each collection names: the key of time.source and, for URLs, of source.url. */
+interface Collection {
+  readonly time: string;
+  readonly url?: string;
+}
 
 const REASON_TYPES: ReadonlyMap<string, string> = new Map([
   ['Host actively distributes high-severity threat in the form of executable code.', 'malware-distribution'],
@@ -20,7 +25,15 @@ const REASON_TYPES: ReadonlyMap<string, string> = new Map([
 ]);
 // The rest of this reason names the malware family, so it is matched by its start.
 const C2_REASON = 'Host is used as command and control server';
-const FEEDS: ReadonlySet<string> = new Set<Feed>(['ei.urls (json)', 'ei.domains v2 (json)']);
+const COLLECTIONS: ReadonlyMap<string, Collection> = new Map<string, Collection>([
+  ['ei.domains v2 (json)', { time: 'last_seen' }],
+  ['ei.urls (json)', { time: 'domain_last_seen', url: 'url' }],
+]);
+
+interface State {
+  name: string;
+  collection: Collection;
+}
 
 export default defineParser({
   name: 'eset',
@@ -28,6 +41,20 @@ export default defineParser({
   intelmq: 'intelmq.bots.parsers.eset.parser',
   params: NoParams,
   input: { kind: 'json' },
+  mappings: [
+    {
+      title: 'reason → classification.type',
+      columns: ['reason', 'classification.type'],
+      rows: REASON_TYPES,
+      note: `A reason starting "${C2_REASON}" (the malware family follows) is c2-server; any other is other. The reason is also event_description.text.`,
+    },
+    {
+      title: 'Collections (extra.eset_feed)',
+      columns: ['collection', 'time.source', 'source.url'],
+      rows: [...COLLECTIONS].map(([name, c]) => [name, c.time, c.url]),
+      note: 'Both: source.fqdn from domain (left out when it is no domain name, e.g. an IP address), source.ip from ip unless it ends in _NXDOMAIN.',
+    },
+  ],
   examples: [
     {
       description: 'one malicious domain',
@@ -38,12 +65,13 @@ export default defineParser({
     },
   ],
 
-  begin(ctx): Feed {
-    const feed = ctx.report['extra.eset_feed'];
-    if (typeof feed !== 'string' || !FEEDS.has(feed)) {
-      throw new VigilError('VIGIL_E_RECORD', `report extra.eset_feed ${JSON.stringify(feed)} is not a supported ESET collection (${[...FEEDS].join(', ')})`);
+  begin(ctx): State {
+    const name = ctx.report['extra.eset_feed'];
+    const collection = typeof name === 'string' ? COLLECTIONS.get(name) : undefined;
+    if (collection === undefined) {
+      throw new VigilError('VIGIL_E_RECORD', `report extra.eset_feed ${JSON.stringify(name)} is not a supported ESET collection (${[...COLLECTIONS.keys()].join(', ')})`);
     }
-    return feed as Feed;
+    return { name: name as string, collection };
   },
 
   parse(record, ctx) {
@@ -59,13 +87,11 @@ export default defineParser({
       'source.fqdn': isValid('source.fqdn', required(item, 'domain')) ? item.domain : undefined,
       // "@ipv4_NXDOMAIN": the domain did not resolve.
       'source.ip': typeof ip === 'string' && ip !== '' && !ip.endsWith('_NXDOMAIN') ? ip : undefined,
-      'extra.eset_feed': ctx.state,
+      'extra.eset_feed': ctx.state.name,
     };
-    if (ctx.state === 'ei.domains v2 (json)') fields['time.source'] = required(item, 'last_seen');
-    else {
-      fields['time.source'] = required(item, 'domain_last_seen');
-      fields['source.url'] = required(item, 'url');
-    }
+    const { time, url } = ctx.state.collection;
+    fields['time.source'] = required(item, time);
+    if (url !== undefined) fields['source.url'] = required(item, url);
     return fields;
   },
 });
