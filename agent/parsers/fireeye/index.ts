@@ -39,18 +39,30 @@ const XML = new XMLParser({
   removeNSPrefix: true,
 });
 const IPV4 = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
-const NETWORK_FIELDS: Readonly<Record<string, string>> = {
-  'Network/HTTP/RequestURI': 'destination.urlpath',
-  'Network/HTTP/Host': 'destination.ip',
-  'Network/Connection/RemotePort': 'destination.port',
-  'Network/DNS': 'destination.fqdn',
-};
+/** Network item (its Context's `search`) → field of the malware-distribution event. */
+const NETWORK_FIELDS: ReadonlyMap<string, string> = new Map([
+  ['Network/HTTP/RequestURI', 'destination.urlpath'],
+  ['Network/HTTP/Host', 'destination.ip'],
+  ['Network/Connection/RemotePort', 'destination.port'],
+  ['Network/DNS', 'destination.fqdn'],
+]);
 
 export default defineParser({
   name: 'fireeye',
   summary: 'FireEye MAS alerts (OpenIOC XML): the sample hashes, and where it was downloaded from.',
   intelmq: 'intelmq.bots.parsers.fireeye.parser',
   params: NoParams,
+  mappings: [
+    {
+      title: 'Indicator items → fields',
+      columns: ['Context search', 'field'],
+      rows: [['FileItem/Md5sum', 'malware.hash.md5 (both events)'], ['FileItem/Sha256sum', 'malware.hash.sha256 (both events)'], ...NETWORK_FIELDS],
+      note:
+        'The first indicator gives a `malware` event; a nested indicator with network items a `malware-distribution` one. ' +
+        'Network/HTTP/Host is kept only when it is an IPv4 address; destination.url is http://<DNS name><RequestURI>, made once both are known ' +
+        'and a further item follows (as IntelMQ does). Network/Connection/Protocol is not used (IntelMQ reads it but stores nothing).',
+    },
+  ],
   input: {
     kind: 'document',
     *split(text) {
@@ -107,7 +119,7 @@ function networkEvent(items: Item[], md5: string | undefined, sha256: string | u
       fields['destination.url'] = `http://${fqdn}${urlpath}`;
       urlpath = '';
     }
-    const field = NETWORK_FIELDS[item.search];
+    const field = NETWORK_FIELDS.get(item.search);
     if (field === 'destination.ip') {
       // The HTTP host is often a name: only an IPv4 address is kept.
       if (IPV4.test(item.content)) fields['destination.ip'] = item.content;
