@@ -190,8 +190,6 @@ export class Intake {
       const out = new Set(letters.flatMap((l) => l.events));
       batch = { ...batch, events: batch.events.filter((e) => !out.has(e)) };
       payload = undefined;
-      this.stats.overLimitEvents += out.size;
-      this.#log.warn({ agent: agentId, seq: batch.seq, events: out.size, reason: letters[0]!.reason }, 'A batch holds events over a limit: acknowledged, and those events go to the dead letters.');
     }
     let result: AcceptResult;
     try {
@@ -206,6 +204,12 @@ export class Intake {
       // letter and the batch is acknowledged, so the agent does not resend it for ever.
       this.#log.error({ agent: agentId, seq: batch.seq, err: (err as Error).message }, 'A batch cannot be stored; acknowledged, and its events go to the dead letters.');
       result = await this.#inbox.accept(source, { ...batch, events: [] }, undefined, [...(letters ?? []), { stage: 'intake', reason: (err as Error).message, agent: agentId, events: batch.events }]);
+    }
+    if (letters && result === 'stored') {
+      // Counted once: a redelivered copy of the batch is a duplicate, and its letters were written the first time.
+      const events = letters.reduce((n, l) => n + l.events.length, 0);
+      this.stats.overLimitEvents += events;
+      this.#log.warn({ agent: agentId, seq: batch.seq, events, reason: letters[0]!.reason }, 'A batch holds events over a limit: acknowledged, and those events go to the dead letters.');
     }
     this.agents.count(agentId, result === 'stored' ? 'batchesReceived' : 'duplicateBatches');
     if (result === 'stored') this.agents.count(agentId, 'eventsReceived', batch.events.length);
