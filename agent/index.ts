@@ -99,7 +99,8 @@ export class Agent {
       const { token, ca, cert, key } = secrets!;
       forwarder = new Forwarder(
         outbox,
-        { url: config.hub.url, agentId: config.id, token, window: config.hub.window, ca, cert, key },
+        // A heartbeat right after each connect: the hub shows the agent's version and outbox at once.
+        { url: config.hub.url, agentId: config.id, token, window: config.hub.window, ca, cert, key, onConnect: () => forwarder?.heartbeat(agent.status()) },
         log.child({ component: 'forwarder' }),
       );
     }

@@ -28,6 +28,8 @@ export interface ForwarderOptions {
   backoff?: { initialMs?: number; maxMs?: number };
   /** Connect timeout, in ms (default 10,000). */
   connectTimeoutMs?: number;
+  /** Called after each connection is made (the agent sends its status then, not a heartbeat period later). */
+  onConnect?: () => void;
 }
 
 export interface ForwarderStats {
@@ -115,6 +117,7 @@ export class Forwarder {
       this.#inflight.clear();
       this.#cursor = 0;
       this.#log.info({ url: this.#opts.url }, 'Connected to the hub.');
+      this.#opts.onConnect?.();
       void this.#pump();
     });
     client.on('error', (err) => {

@@ -14,7 +14,7 @@ export default {
   async run(argv: string[]): Promise<number> {
     const { file, rest } = configArg(argv, usage);
     const config = load(file, AgentConfigSchema);
-    const log = createLogger({ name: 'agent', level: config.value.log.level });
+    const log = await createLogger({ name: 'agent', level: config.value.log.level });
     const agent = await Agent.start({ config: config.value, file: config.file, resolvePath: config.resolvePath, log, offline: rest.offline === true });
     const signal = await untilSignal();
     log.info({ signal }, 'Stopping.');

@@ -12,7 +12,7 @@ export default {
   async run(argv: string[]): Promise<number> {
     const { file } = configArg(argv, usage);
     const config = load(file, HubConfigSchema);
-    const log = createLogger({ name: 'hub', level: config.value.log.level });
+    const log = await createLogger({ name: 'hub', level: config.value.log.level });
     const hub = await Hub.start({ config: config.value, file: config.file, resolvePath: config.resolvePath, log, parseReport });
     // SIGHUP reloads the configuration; a bad file is reported and the running pipeline stays.
     process.on('SIGHUP', () => {

@@ -3,7 +3,7 @@
  * deploy/examples — embedded broker, bundled sample feeds, file output — so a newcomer sees events flow without
  * installing anything else.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -16,24 +16,43 @@ import { Hub } from '../../hub/index.js';
 import { parseReport } from '../../agent/parsers/parse-report.js';
 import { untilSignal } from './_run.js';
 
-const usage = `usage: vigil start [--hub FILE] [--agent FILE]
+const usage = `usage: vigil start [--hub FILE] [--agent FILE] [--fresh]
 
-Runs a hub and an agent in one process (default: deploy/examples/hub.yaml and agent.yaml).`;
+Runs a hub and an agent in one process (default: deploy/examples/hub.yaml and agent.yaml).
+  --fresh   start over: delete the hub's and the agent's data directories and the file outputs first (var/ for
+            the demo). Without it a second run keeps what the first collected, and the unchanged sample files
+            give no new events.`;
 
 export default {
   summary: 'run the demo: hub + agent on the example configuration',
   usage,
   async run(argv: string[]): Promise<number> {
-    const { values } = parseArgs({ args: argv, options: { hub: { type: 'string' }, agent: { type: 'string' } } });
+    const { values } = parseArgs({ args: argv, options: { hub: { type: 'string' }, agent: { type: 'string' }, fresh: { type: 'boolean' } } });
     const examples = findExamples();
     const hubConfig = loadConfigFile(values.hub ?? join(examples, 'hub.yaml'), HubConfigSchema);
     const agentConfig = loadConfigFile(values.agent ?? join(examples, 'agent.yaml'), AgentConfigSchema);
-    const log = createLogger({ name: 'vigil', level: hubConfig.value.log.level });
-    const hub = await Hub.start({ config: hubConfig.value, file: hubConfig.file, resolvePath: hubConfig.resolvePath, log: log.child({ process: 'hub' }), parseReport });
-    const agent = await Agent.start({ config: agentConfig.value, file: agentConfig.file, resolvePath: agentConfig.resolvePath, log: log.child({ process: 'agent' }) });
     const outputs = hubConfig.value.pipeline.outputs
       .filter((o) => o.type === 'file')
       .map((o) => hubConfig.resolvePath(String(o.params.path)));
+    const state = [hubConfig.resolvePath(hubConfig.value.data_dir), agentConfig.resolvePath(agentConfig.value.data_dir), ...outputs];
+    if (values.fresh) {
+      for (const path of state.filter((p) => existsSync(p))) {
+        rmSync(path, { recursive: true, force: true });
+        process.stdout.write(`Removed ${path} (--fresh).\n`);
+      }
+    }
+    // The file collector remembers what it read: a second run over unchanged samples collects nothing new.
+    const ranBefore = existsSync(join(agentConfig.resolvePath(agentConfig.value.data_dir), 'outbox'));
+    const before = outputs.reduce((n, file) => n + lineCount(file), 0);
+    const log = await createLogger({ name: 'vigil', level: hubConfig.value.log.level });
+    const hub = await Hub.start({ config: hubConfig.value, file: hubConfig.file, resolvePath: hubConfig.resolvePath, log: log.child({ process: 'hub' }), parseReport });
+    const agent = await Agent.start({ config: agentConfig.value, file: agentConfig.file, resolvePath: agentConfig.resolvePath, log: log.child({ process: 'agent' }) });
+    const rerun = ranBefore
+      ? [
+          `  note:             this ran here before: the agent remembers the sample files it read (${agentConfig.resolvePath(agentConfig.value.data_dir)}), so unchanged`,
+          `                    samples give no new events (${before} from earlier runs are in the output). Start over with: npm start -- --fresh`,
+        ]
+      : [];
     process.stdout.write(
       [
         '',
@@ -43,6 +62,7 @@ export default {
         `  try:              npx vigil ctl status --url http://${hubConfig.value.api.host}:${hub.apiPort} --token demo-api-token-change-me`,
         `  MQTT broker:      mqtt://${hubConfig.value.broker.host}:${hub.broker.port}`,
         `  configuration:    ${hubConfig.file}, ${agentConfig.file}`,
+        ...rerun,
         'Press Ctrl-C to stop.',
         '',
       ].join('\n'),
@@ -53,6 +73,17 @@ export default {
     return 0;
   },
 };
+
+function lineCount(file: string): number {
+  try {
+    const text = readFileSync(file, 'latin1');
+    let n = 0;
+    for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) n++;
+    return n;
+  } catch {
+    return 0;
+  }
+}
 
 /** deploy/examples, from the source tree or from dist/ inside it. */
 function findExamples(): string {
