@@ -15,6 +15,18 @@ export default defineParser({
   summary: 'Fraunhofer FKIE DGArchive: today\'s domains (or IPs) of each domain generation algorithm, as C2 servers.',
   intelmq: 'intelmq.bots.parsers.fraunhofer.parser_dga',
   params: NoParams,
+  mappings: [
+    {
+      title: 'Fields',
+      columns: ['field', 'value'],
+      rows: [
+        ['classification.type', 'c2-server'],
+        ['malware.name', 'the generator identifier up to its first "_" (banjori_dga_0x1 → banjori)'],
+        ['source.ip', 'the list element, when it is an IP address'],
+        ['source.fqdn', 'the list element otherwise'],
+      ],
+    },
+  ],
   // Every list element is its own record (raw: the element), so a bad one costs only itself.
   input: {
     kind: 'json',
@@ -42,6 +54,8 @@ export default defineParser({
   parse(record) {
     const entry = record.value as Entry;
     if ('notList' in entry) throw new VigilError('VIGIL_E_RECORD', `generator ${JSON.stringify(entry.notList)}: expected a list of domains`);
+    // IntelMQ makes an event with neither a domain nor an address (nor raw) of an empty element.
+    if (typeof entry.row !== 'string' || entry.row === '') throw new VigilError('VIGIL_E_RECORD', `expected a domain or an IP address, got ${JSON.stringify(entry.row)}`);
     const ip = TYPES.IPAddress.sanitize(entry.row);
     const isIp = ip !== undefined && isValidField('source.ip', ip);
     return {
