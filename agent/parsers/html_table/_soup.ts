@@ -4,11 +4,13 @@
  * of a cell and the markup of a row (IntelMQ's `raw`, `str(row)`) are then written the way BeautifulSoup 4 writes
  * them, so events carry the same `raw` as IntelMQ's.
  */
-import { parse, HTMLElement, NodeType, TextNode, type Node, type Options } from 'node-html-parser';
+import { decodeHTML, decodeHTMLStrict } from 'entities';
+import { parse, HTMLElement, NodeType, type Node, type Options, type TextNode } from 'node-html-parser';
 
 /** BeautifulSoup's void elements: written `<img …/>`, never with content. */
 const VOID = ['area', 'base', 'br', 'col', 'embed', 'hr', 'img', 'input', 'keygen', 'link', 'menuitem', 'meta', 'param', 'source', 'track', 'wbr',
   'basefont', 'bgsound', 'command', 'frame', 'image', 'isindex', 'nextid', 'spacer'];
+const VOID_SET = new Set(VOID);
 
 const OPTIONS: Partial<Options> = {
   lowerCaseTagName: true,
@@ -123,7 +125,7 @@ function writeElement(el: HTMLElement, inPre: boolean): string {
   let out = `<${name}`;
   const attrs = [...attributesOf(el)].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   for (const [key, value] of attrs) out += ` ${key}=${quoteAttribute(escapeXml(value))}`;
-  if (VOID.includes(name) && el.childNodes.length === 0) return `${out}/>`;
+  if (VOID_SET.has(name) && el.childNodes.length === 0) return `${out}/>`;
   out += '>';
   const pre = inPre || PRESERVE_WHITESPACE.has(name);
   for (const child of el.childNodes) out += writeNode(child, el, pre);
@@ -162,7 +164,7 @@ function wordsOf(value: string): string[] {
 
 /** Attribute values: html.parser's `unescape`, which decodes as HTML5 does in text (legacy names without ";" too). */
 function unescape(value: string): string {
-  return value.includes('&') ? new TextNode(value).text : value;
+  return value.includes('&') ? decodeHTML(value) : value;
 }
 
 // html.parser's `charref` and `entityref`: a reference ends at the first character that cannot continue it (a text
@@ -181,10 +183,9 @@ function decodeText(raw: string): string {
   if (!raw.includes('&')) return raw;
   return raw.replace(REFERENCE, (ref, dec: string | undefined, hex: string | undefined, name: string | undefined) => {
     if (name !== undefined) {
-      // An HTML5 name decodes to one or two UTF-16 units; anything longer is the name left as it was, or only a
-      // legacy prefix of it decoded ("&ampx;" → "&x;"), which html.parser does not do.
-      const char = new TextNode(`&${name};`).text;
-      return char.length <= 2 ? char : `&${name}`;
+      const entity = `&${name};`;
+      const char = decodeHTMLStrict(entity); // the whole name only: "&ampx;" is no reference to "&amp"
+      return char === entity ? `&${name}` : char;
     }
     const n = dec !== undefined ? Number(dec) : Number.parseInt(hex!, 16);
     if (n >= 0x80 && n < 0xa0) return CP1252[n - 0x80]!;
