@@ -206,7 +206,9 @@ function checked(f: Field, key: string, value: unknown): unknown {
 
 /**
  * `extra` given as one object: each entry becomes `extra.<name>`. Entries are kept as given,
- * including "", "-", "N/A", [] and {} (IntelMQ keeps them in extra); null entries are dropped.
+ * including "", "-", "N/A", [] and {} (IntelMQ keeps them in extra); null entries are dropped: IntelMQ sets them
+ * while expanding the dict, but a message read back from its queue drops them (Message.add ignores None), so no
+ * bot after the parser, and no output, ever sees one.
  * All entries are checked before any is written, so a bad one leaves the event unchanged.
  */
 function addDict(
