@@ -6,8 +6,27 @@
  */
 import { VigilError } from '../../../common/errors.js';
 import { isPlainObject } from '../../../common/harmonization/text.js';
-import { defineParser, NoParams, type Fields } from '../framework/define.js';
+import { defineParser, NoParams, type Fields, type MappingTable } from '../framework/define.js';
 import { pyJsonDumps } from '../framework/pyformat.js';
+
+/** Callback section → where it is kept and the classification.identifier it gives. */
+const SECTIONS: ReadonlyMap<string, readonly [key: string, identifier: string]> = new Map([
+  ['Breach', ['extra.breach', 'breach']],
+  ['Paste', ['extra.paste', 'paste']],
+]);
+
+const FIELDS: MappingTable = {
+  title: 'Callback → fields',
+  columns: ['callback key', 'field'],
+  rows: [
+    ['Domain', 'source.fqdn'],
+    ['DomainEmails', 'extra.domain_emails'],
+    ['Email and each of DomainEmails', 'source.account (one event each, deduplicated, sorted)'],
+    ['Breach.AddedDate (a single breach)', 'time.source'],
+    ...[...SECTIONS].map(([section, [key, identifier]]) => [section, `${key}; classification.identifier ${identifier}`]),
+  ],
+  note: 'Every event: classification.type data-leak, classification.taxonomy information-content-security.',
+};
 
 export default defineParser({
   name: 'hibp.callback',
@@ -15,6 +34,7 @@ export default defineParser({
   intelmq: 'intelmq.bots.parsers.hibp.parser_callback',
   params: NoParams,
   input: { kind: 'json' },
+  mappings: [FIELDS],
   examples: [
     {
       description: 'A breach',
@@ -37,16 +57,13 @@ export default defineParser({
       // Rendered once: every address's event carries the same callback.
       raw: pyJsonDumps(callback, { sortKeys: true }),
     };
-    if ('Breach' in callback) {
-      base['extra.breach'] = callback.Breach;
-      base['classification.identifier'] = 'breach';
-      // A real callback has one breach object; the tester sends a list and then there is no single time.
-      if (isPlainObject(callback.Breach)) base['time.source'] = callback.Breach.AddedDate;
+    for (const [section, [key, identifier]] of SECTIONS) {
+      if (!(section in callback)) continue;
+      base[key] = callback[section];
+      base['classification.identifier'] = identifier;
     }
-    if ('Paste' in callback) {
-      base['extra.paste'] = callback.Paste;
-      base['classification.identifier'] = 'paste';
-    }
+    // A real callback has one breach object; the tester sends a list and then there is no single time.
+    if (isPlainObject(callback.Breach)) base['time.source'] = callback.Breach.AddedDate;
 
     const addresses = new Set<string>();
     for (const email of [callback.Email, ...domainEmails]) if (email) addresses.add(String(email));
