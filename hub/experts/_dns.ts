@@ -5,6 +5,7 @@
  */
 import { promises as dns } from 'node:dns';
 import Type from 'typebox';
+import { parseIPv4, parseIPv6 } from '../../common/harmonization/types/ip.js';
 
 export const DnsParams = {
   dns_servers: Type.Array(Type.String(), {
@@ -62,6 +63,36 @@ export async function forEachLimit<T>(items: readonly T[], limit: number, fn: (i
     while (next < items.length) await fn(items[next++]!);
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
+/**
+ * The name an address is looked up under in a reverse-style zone: `d.c.b.a` for IPv4, the 32 nibbles reversed for
+ * IPv6 (RFC 3596 section 2.5), without the `in-addr.arpa`/`ip6.arpa` suffix. Undefined for text that is no address.
+ */
+export function reversedLabels(ip: string): { version: 4 | 6; labels: string } | undefined {
+  if (ip.includes(':')) {
+    const hextets = parseIPv6(ip);
+    if (hextets === undefined) return undefined;
+    const nibbles = hextets.map((h) => h.toString(16).padStart(4, '0')).join('');
+    return { version: 6, labels: [...nibbles].reverse().join('.') };
+  }
+  const v4 = parseIPv4(ip);
+  if (v4 < 0) return undefined;
+  return { version: 4, labels: [v4 & 255, (v4 >>> 8) & 255, (v4 >>> 16) & 255, v4 >>> 24].join('.') };
+}
+
+/**
+ * The TXT records of `name`, each record's strings joined (RFC 7208 section 3.3 reads them so); null when the
+ * name or the record does not exist (NXDOMAIN, NODATA). Other failures (timeout, SERVFAIL, REFUSED) throw.
+ */
+export async function resolveTxt(resolver: dns.Resolver, name: string): Promise<string[] | null> {
+  try {
+    return (await resolver.resolveTxt(name)).map((chunks) => chunks.join(''));
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOTFOUND' || code === 'ENODATA') return null;
+    throw err;
+  }
 }
 
 /** glibc getaddrinfo codes (netdb.h), as IntelMQ's gethostbyname expert names them. */

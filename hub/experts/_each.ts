@@ -41,3 +41,20 @@ export function eachValue<T>(events: Event[], reject: Reject, fn: (event: Event)
 export function asError(err: unknown): Error {
   return err instanceof Error ? err : new Error(String(err));
 }
+
+/**
+ * `fn(events[i], values[i])` for every event, as `eachEvent` does (false drops, a throw rejects): the last phase
+ * of a phased expert, applying what was found for each event.
+ */
+export function eachPair<T>(events: Event[], values: readonly T[], reject: Reject, fn: (event: Event, value: T) => boolean | void): Event[] {
+  const kept: Event[] = [];
+  for (let i = 0; i < events.length; i++) {
+    const event = events[i]!;
+    try {
+      if (fn(event, values[i]!) !== false) kept.push(event);
+    } catch (err) {
+      reject(event, asError(err));
+    }
+  }
+  return kept;
+}

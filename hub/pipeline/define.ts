@@ -23,6 +23,12 @@ export interface ComponentContext {
    * output never disagree after a crash. Reads see earlier writes, committed or not.
    */
   store: ComponentStore;
+  /**
+   * The component's own counters, one per name it declares in `metrics`, registered at zero and exported with its
+   * standard ones (GET /metrics, /api/v1/pipeline). A component increments them in place. Absent where nothing
+   * collects them (a bare test context).
+   */
+  counters?: Record<string, number>;
 }
 
 export interface ComponentStore {

@@ -65,10 +65,12 @@ export class Pipeline {
     const dead = await DeadLetters.open(db);
     const processed = new ProcessedLog(db);
     const stores: BufferedStore[] = [];
-    const context = (name: string): ComponentContext => {
+    const context = (name: string, declared?: Readonly<Record<string, string>>): ComponentContext => {
       const store = new BufferedStore(db, name);
       stores.push(store);
-      return { name, log: log.child({ component: name }), resolvePath: options.resolvePath, dataDir: options.dataDir, store };
+      // The component's declared counters, registered at zero.
+      const counters = Object.fromEntries(Object.keys(declared ?? {}).map((k) => [k, 0]));
+      return { name, log: log.child({ component: name }), resolvePath: options.resolvePath, dataDir: options.dataDir, store, counters };
     };
 
     const experts: NamedExpert[] = [];
@@ -79,12 +81,15 @@ export class Pipeline {
       });
       const params = validateConfig(def.params, spec.params, { file, path: `${path}.params` });
       const name = spec.name ?? spec.type;
+      const ctx = context(`expert:${name}`, def.metrics);
       const expert = await Promise.resolve()
-        .then(() => def.create(params, context(`expert:${name}`)))
+        .then(() => def.create(params, ctx))
         .catch((err: unknown) => {
           throw configErrorAt(err, file, `${path}.params`);
         });
-      experts.push({ name, expert, metrics: new ComponentMetrics() });
+      const metrics = new ComponentMetrics();
+      metrics.counters = ctx.counters!;
+      experts.push({ name, expert, metrics });
     }
     const stage = new ExpertsStage(db, inbox, processed, experts, dead, log.child({ component: 'experts' }), () => stores.flatMap((s) => s.drain()));
 

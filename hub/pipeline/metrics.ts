@@ -17,6 +17,8 @@ export class ComponentMetrics {
   lagSeconds = 0;
   /** Time to deliver the last batch, in ms. */
   batchLatencyMs = 0;
+  /** The component's own counters (its declared `metrics`), which it increments through `ctx.counters`. */
+  counters: Record<string, number> = {};
 
   reject(kind: string, n = 1): void {
     this.rejected += n;
@@ -43,6 +45,7 @@ export class ComponentMetrics {
       lagEvents: this.lagEvents,
       lagSeconds: this.lagSeconds,
       batchLatencyMs: this.batchLatencyMs,
+      counters: this.counters,
     };
   }
 }

@@ -10,7 +10,11 @@
  *   built at test time, such as a MaxMind database) resolve into a temporary directory that holds them.
  * - An expert with a `dns_servers` parameter asks a dnsmasq the harness starts, serving
  *   test/fixtures/experts/dns-hosts (names under `.test`; other names under `.test` do not exist, anything else is
- *   refused), unless the example names servers itself. The examples then read as with the system resolver.
+ *   refused) and the TXT records of test/fixtures/experts/dns-txt (Team Cymru's and Abusix's zones), unless the
+ *   example names servers itself. The examples then read as with the system resolver.
+ * - Text parameters named `*_url` that an example leaves out point at a fake of the web services the lookup experts ask
+ *   (RIPEstat, the RIPE database, IANA's RDAP bootstrap, an RDAP server: _fake-web.ts, whose data the examples
+ *   are written against), so the examples read as with the real services' default URLs.
  * - Events are copied before they go in, so a table stays intact; the store is a fresh MemoryStore per example.
  */
 import { readFileSync } from 'node:fs';
@@ -18,7 +22,8 @@ import { join } from 'node:path';
 import type { TestContext as NodeTestContext } from 'node:test';
 import { validateConfig } from '../../../common/config/validate.js';
 import type { Event, Expert, ExpertDefinition } from '../../../hub/pipeline/define.js';
-import { startDnsmasq, type Dnsmasq } from './_dnsmasq.js';
+import { parseTxtRecords, startDnsmasq, type Dnsmasq } from './_dnsmasq.js';
+import { startFakeWeb, type FakeWeb } from './_fake-web.js';
 import { FIXTURES, MemoryStore, tempFiles, testContext, type RunResult, type TestContext } from './_harness.js';
 import { buildMmdb } from './_mmdb.js';
 
@@ -47,13 +52,15 @@ export const GENERATED: Readonly<Record<string, () => Uint8Array>> = {
   'GeoLite2-City.mmdb': cityDatabase,
 };
 
-/** The DNS zone examples resolve against (hosts-file format). */
+/** The DNS zone examples resolve against (hosts-file format), and its TXT records (`<name> <text>` lines). */
 export const DNS_HOSTS = join(FIXTURES, 'dns-hosts');
+export const DNS_TXT = join(FIXTURES, 'dns-txt');
 
 /** The files, DNS server and clock the examples of every expert run with. Start once, close at the end. */
 export class ExampleEnvironment {
   readonly #generatedDir: string;
   #dns: Dnsmasq | undefined;
+  #web: FakeWeb | undefined;
 
   private constructor(generatedDir: string) {
     this.#generatedDir = generatedDir;
@@ -61,7 +68,8 @@ export class ExampleEnvironment {
 
   static async start(): Promise<ExampleEnvironment> {
     const env = new ExampleEnvironment(tempFiles(Object.fromEntries(Object.entries(GENERATED).map(([name, build]) => [name, build()]))));
-    env.#dns = await startDnsmasq(readFileSync(DNS_HOSTS, 'utf8'));
+    env.#dns = await startDnsmasq(readFileSync(DNS_HOSTS, 'utf8'), { txt: parseTxtRecords(readFileSync(DNS_TXT, 'utf8')) });
+    env.#web = await startFakeWeb();
     return env;
   }
 
@@ -73,16 +81,22 @@ export class ExampleEnvironment {
     return ctx;
   }
 
-  /** The example's parameters with what the environment provides (the DNS server) filled in. */
+  /** The example's parameters with what the environment provides (the DNS server, the fake web services) filled in. */
   params(def: ExpertDefinition, params: Record<string, unknown> = {}): Record<string, unknown> {
+    const filled = { ...params };
     if ('dns_servers' in def.params.properties && params.dns_servers === undefined && this.#dns !== undefined) {
-      return { ...params, dns_servers: [this.#dns.server] };
+      filled.dns_servers = [this.#dns.server];
     }
-    return params;
+    for (const [name, schema] of Object.entries(def.params.properties)) {
+      const isText = (schema as { type?: unknown }).type === 'string';
+      if (isText && name.endsWith('_url') && params[name] === undefined && this.#web !== undefined) filled[name] = this.#web.url;
+    }
+    return filled;
   }
 
   async close(): Promise<void> {
     await this.#dns?.stop();
+    await this.#web?.stop();
   }
 }
 
