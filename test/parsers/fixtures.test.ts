@@ -14,6 +14,7 @@ import { allParsers } from '../../agent/parsers/registry.js';
 import { checkFixture, runParser, DEFAULT_REPORT } from './harness.js';
 
 const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), 'fixtures');
+const CORPORA = ['conformance', 'conformance-next'].map((c) => join(dirname(fileURLToPath(import.meta.url)), '../../../shared', c, 'parsers'));
 const WAIVERS: Record<string, string> = {};
 
 const parsers = await allParsers();
@@ -41,6 +42,16 @@ describe('every parser', () => {
       for (const edge of edgeCases(parser.name)) {
         it(`edge case: ${edge}`, async () => checkFixture(join(FIXTURES, parser.name, edge)));
       }
+      it('declares differences from IntelMQ only with a case that shows them', () => {
+        for (const d of parser.differences ?? []) {
+          const fixture = d.case.startsWith('fixtures/') ? join(FIXTURES, d.case.slice('fixtures/'.length)) : undefined;
+          if (fixture) assert.ok(existsSync(join(fixture, 'case.json')), `difference ${d.field}: no fixture ${d.case}`);
+          else {
+            assert.ok(CORPORA.some((c) => existsSync(join(c, d.case, 'case.json'))) || CORPORA.every((c) => !existsSync(c)), `difference ${d.field}: no conformance case ${d.case}`);
+            assert.ok(d.accepts, `difference ${d.field} (conformance case ${d.case}) has no accepts()`);
+          }
+        }
+      });
       it('declares its mapping tables', () => {
         assert.ok((parser.mappings ?? []).length > 0, 'no `mappings`: declare the tables the parser maps by (they are its docs)');
       });

@@ -175,9 +175,12 @@ export interface MappingTable {
 
 /** One deliberate difference from IntelMQ's parser (see ParserDefinition.differences). */
 export interface IntelmqDifference {
-  /** The conformance case that shows it (a directory under conformance/ or conformance-next/). */
+  /**
+   * What shows it: a conformance case (a directory under conformance/ or conformance-next/), or one of the
+   * parser's own fixtures (`fixtures/<parser>/<edge-case>`), whose expected events are Vigil's.
+   */
   case: string;
-  /** The field that differs. */
+  /** The field that differs, or `record` where Vigil rejects (or keeps) a whole record IntelMQ treats otherwise. */
   field: string;
   /** What IntelMQ gives, in words or by example. */
   intelmq: string;
@@ -185,10 +188,10 @@ export interface IntelmqDifference {
   vigil: string;
   why: string;
   /**
-   * True when IntelMQ's value `want` and Vigil's `got` (undefined where the field is absent) differ exactly in
-   * the way described; the comparer accepts nothing else for this case and field.
+   * For a conformance case: true when IntelMQ's value `want` and Vigil's `got` (undefined where the field is
+   * absent) differ exactly in the way described; the comparer accepts nothing else for this case and field.
    */
-  accepts(want: unknown, got: unknown): boolean;
+  accepts?(want: unknown, got: unknown): boolean;
 }
 
 export function defineParser<PS extends TObject, S = undefined, V = any>(def: ParserDefinition<PS, S, V>): ParserDefinition<PS, S, V> {
