@@ -87,7 +87,7 @@ export default defineOutput({
         client = c;
         return c;
       } catch (err) {
-        throw new VigilError('VIGIL_E_UNAVAILABLE', `MQTT broker ${params.url}: ${(err as Error).message}`, { retriable: true }, { cause: err });
+        throw mqttFailure(err, params.url);
       }
     };
 
@@ -120,7 +120,7 @@ export default defineOutput({
         } catch (err) {
           // Unacknowledged messages stay in MQTT.js's queue: dropping the client discards them (the runner resends).
           drop();
-          throw new VigilError('VIGIL_E_UNAVAILABLE', `MQTT broker ${params.url}: ${(err as Error).message}`, { retriable: true }, { cause: err });
+          throw mqttFailure(err, params.url);
         } finally {
           clearTimeout(timer);
           c.off('close', onClose!);
@@ -152,4 +152,20 @@ function groupByTopic(events: readonly Event[], ids: readonly string[], topicOf:
 /** One topic level from an event value: no level separator, no wildcards, no NUL; never empty. */
 function topicLevel(value: string): string {
   return value.replace(/[/+#\u0000]/g, '_') || '_';
+}
+
+/**
+ * Reason codes a broker answers that retrying cannot change: MQTT 3.1.1 CONNACK 1 (protocol), 2 (client id), 4 (bad
+ * user name or password), 5 (not authorised); MQTT 5 (§2.4) 0x84 (protocol version), 0x85 (client id), 0x86 (bad
+ * user name or password), 0x87 (not authorised), 0x8A (banned), 0x8C (auth method), 0x90 (topic name invalid).
+ * 0x95 (packet too large) and 0x99 (payload format invalid) are this batch's own. Anything else may pass (0x88
+ * server unavailable, 0x89 busy, 0x97 quota, a lost connection, the deadline).
+ */
+const REFUSED_CODES = new Set([1, 2, 4, 5, 0x84, 0x85, 0x86, 0x87, 0x8a, 0x8c, 0x90]);
+const RECORD_CODES = new Set([0x95, 0x99]);
+
+function mqttFailure(err: unknown, url: string): VigilError {
+  const reasonCode = (err as { code?: unknown }).code;
+  const code = typeof reasonCode !== 'number' ? 'VIGIL_E_UNAVAILABLE' : RECORD_CODES.has(reasonCode) ? 'VIGIL_E_RECORD' : REFUSED_CODES.has(reasonCode) ? 'VIGIL_E_REFUSED' : 'VIGIL_E_UNAVAILABLE';
+  return new VigilError(code, `MQTT broker ${url}: ${(err as Error).message}`, { retriable: code === 'VIGIL_E_UNAVAILABLE', reasonCode }, { cause: err });
 }

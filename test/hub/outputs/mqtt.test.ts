@@ -116,6 +116,29 @@ describe('mqtt output against a real Mosquitto', () => {
     assert.deepEqual(sub.got.map((g) => JSON.parse(g.payload)['source.ip']), second.events.map((e) => e['source.ip']));
   });
 
+  it('classifies a refused login as permanent, so the runner dead-letters the batch at once', async () => {
+    const b = await broker({
+      baseConfig: (dir) => {
+        const file = join(dir, 'passwd');
+        execFileSync('mosquitto_passwd', ['-c', '-b', file, 'vigil', 'right-password']);
+        chmodSync(file, 0o644); // Mosquitto started as root reads it as the mosquitto user
+        return `allow_anonymous false\npassword_file ${file}\npersistence false\n`;
+      },
+    });
+    for (const protocol_version of [4, 5]) {
+      const out = await output({ url: b.url, topic: 'intel', username: 'vigil', password: 'wrong-password', protocol_version });
+      const { events, ids } = sample(1);
+      await assert.rejects(out.write(events, ids), (err: VigilError) => err.class === 'permanent' && /Bad username or password|Not authorized/i.test(err.message));
+    }
+    const rig = await runnerRig(await output({ url: b.url, topic: 'intel', username: 'vigil', password: 'wrong-password' }), { maxAttempts: 50 });
+    await rig.add(sample(2));
+    await rig.drained();
+    const letters = await rig.dead.list();
+    assert.equal(letters.length, 1);
+    assert.equal(letters[0]!.attempts, 1, 'not retried');
+    await rig.stop();
+  });
+
   it('refuses wildcards in the topic and non-MQTT URLs at start-up', async () => {
     await assert.rejects(createOutput(mqttOutput, { url: 'mqtt://127.0.0.1:1', topic: 'a/+/b' }), /cannot contain \+ or #/);
     await assert.rejects(createOutput(mqttOutput, { url: 'http://127.0.0.1:1' }), /expected mqtt:\/\/ or mqtts:\/\//);
