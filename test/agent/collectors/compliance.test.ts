@@ -18,6 +18,7 @@ import type { Collector, CollectorDefinition } from '../../../agent/collectors/d
 import { collectors } from '../../../agent/collectors/registry.js';
 import { assertExactlyOnce, closeAll, ip, ipLines, openHarness, scratch, sleep, waitForEvents } from '../../helpers/collectors.js';
 import { startDovecot } from '../../helpers/dovecot.js';
+import { startFakeShadowserver } from '../../helpers/fake-shadowserver.js';
 import { freePort } from '../../helpers/processes.js';
 
 interface Scenario {
@@ -76,6 +77,19 @@ const SCENARIOS: Record<string, Scenario> = {
           await dovecot.append('INBOX', `Subject: lines ${from}\r\nMessage-ID: <${from}@compliance>\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n${attachment}--b--\r\n`);
         },
         close: () => dovecot.stop(),
+      };
+    },
+    kick: (c) => c.runOnce!(),
+  },
+  // The (fake) Reports API keeps its reports: each offer is a new report listed for today.
+  shadowserver_api: {
+    keepsWhileDown: true,
+    async setup() {
+      const fake = await startFakeShadowserver();
+      return {
+        params: { api_key: fake.apiKey, secret: fake.secret, api_url: fake.apiUrl, download_url: fake.downloadUrl, run_at_start: false, max_attempts: 1 },
+        offer: async (from, to) => void fake.add({ type: 'scan_rdp', body: ipLines(from, to) }),
+        close: () => fake.close(),
       };
     },
     kick: (c) => c.runOnce!(),
