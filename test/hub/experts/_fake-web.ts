@@ -31,7 +31,7 @@ export const FAKE_DATA = {
   /** RIPEstat maxmind-geo-lite: address → its first location. */
   statGeo: {
     '192.0.2.10': { country: 'AT', city: 'Vienna', latitude: 48.2085, longitude: 16.3721 },
-    '198.51.100.7': { country: '?', city: '', latitude: 0, longitude: 0 },
+    '198.51.100.7': { country: '?', city: 'Ashburn', latitude: 39.0438, longitude: -77.4874 },
   } as Record<string, { country: string; city: string; latitude: number; longitude: number }>,
   /** RIPE database abuse-contact: `<ip>` or `as<n>` → the abuse-c's e-mail (as the database gives it). */
   dbAbuse: {

@@ -1,0 +1,222 @@
+/**
+ * ripe: abuse contacts (and the geolocation) of `source`/`destination` from the RIPE NCC: RIPEstat's
+ * abuse-contact-finder for the address and the AS number, the RIPE database's abuse-contact service for both, and
+ * RIPEstat's maxmind-geo-lite for the address's country, city and coordinates — each switched by IntelMQ's
+ * `query_ripe_*` parameters. The addresses found are joined with those the event has (`mode: append`) or replace
+ * them (`mode: replace`; geolocation fields the event has are replaced only then).
+ *
+ * Answers are cached per resource and query in the hub's store (_lookup.ts). Where one of a side's lookups fails,
+ * that side's abuse_contact is left as it was rather than written from part of the answers (IntelMQ fails the
+ * event instead). RIPEstat's current answer (`data.abuse_contacts`) and its former one
+ * (`data.anti_abuse_contacts.abuse_c[].email`, which IntelMQ reads) are both understood.
+ */
+import Type from 'typebox';
+import { add, cleanField } from '../../common/harmonization/index.js';
+import { defineExpert, type Event } from '../pipeline/define.js';
+import { configError } from './_config.js';
+import { eachPair, eachValue } from './_each.js';
+import { getJson, LOOKUP_METRICS, lookupParams, Lookups, timeoutParam, type Answers } from './_lookup.js';
+
+const SIDES = ['source', 'destination'] as const;
+
+type Geo = Partial<Record<'cc' | 'city' | 'latitude' | 'longitude', string | number>>;
+
+/** What one side of an event asks: its address and AS number, where the event has them. */
+interface Wanted {
+  ip: string | undefined;
+  asn: string | undefined;
+}
+
+export default defineExpert({
+  name: 'ripe',
+  summary: 'Adds source/destination.abuse_contact (and geolocation) from RIPEstat and the RIPE database, by address and AS number.',
+  intelmq: 'intelmq.bots.experts.ripe.expert',
+  params: Type.Object(
+    {
+      mode: Type.Union([Type.Literal('append'), Type.Literal('replace')], {
+        default: 'append',
+        description: 'append: add the addresses found to the abuse_contact the event has; replace: write only those found (and replace geolocation fields).',
+      }),
+      query_ripe_db_asn: Type.Boolean({ default: true, description: "Ask the RIPE database's abuse-contact service for *.asn." }),
+      query_ripe_db_ip: Type.Boolean({ default: true, description: "Ask the RIPE database's abuse-contact service for *.ip." }),
+      query_ripe_stat_asn: Type.Boolean({ default: true, description: "Ask RIPEstat's abuse-contact-finder for *.asn." }),
+      query_ripe_stat_ip: Type.Boolean({ default: true, description: "Ask RIPEstat's abuse-contact-finder for *.ip." }),
+      query_ripe_stat_geolocation: Type.Boolean({ default: true, description: "Ask RIPEstat's maxmind-geo-lite for *.ip: geolocation.cc, city, latitude, longitude." }),
+      ripe_stat_url: Type.String({ default: 'https://stat.ripe.net', pattern: '^https?://', description: 'Base URL of the RIPEstat data API.' }),
+      ripe_db_url: Type.String({ default: 'https://rest.db.ripe.net', pattern: '^https?://', description: "Base URL of the RIPE database's REST API." }),
+      sourceapp: Type.String({ default: '', description: 'Names this installation to RIPEstat (its `sourceapp` parameter, asked of heavy users); empty: not sent.' }),
+      timeout: timeoutParam(10_000),
+      ...lookupParams({ concurrency: 8, requests_per_second: 0 }),
+    },
+    { additionalProperties: false },
+  ),
+  metrics: LOOKUP_METRICS,
+  examples: [
+    {
+      description: 'Contacts by address and AS number from RIPEstat and the RIPE database, and the geolocation of the address',
+      input: [{ 'source.ip': '192.0.2.10', 'source.asn': 64496 }],
+      output: [
+        {
+          'source.ip': '192.0.2.10',
+          'source.asn': 64496,
+          'source.abuse_contact': 'noc@example.net,abuse@example.net',
+          'source.geolocation.cc': 'AT',
+          'source.geolocation.city': 'Vienna',
+          'source.geolocation.latitude': 48.2085,
+          'source.geolocation.longitude': 16.3721,
+        },
+      ],
+    },
+    {
+      description: 'append (the default) keeps the contact the event has; a country of "?" is left out; an address RIPE knows nothing of is left alone',
+      input: [
+        { 'destination.ip': '198.51.100.7', 'destination.abuse_contact': 'cert@example.org' },
+        { 'source.ip': '203.0.113.99' },
+      ],
+      output: [
+        {
+          'destination.ip': '198.51.100.7',
+          'destination.abuse_contact': 'cert@example.org,abuse@transit.example,security@transit.example',
+          'destination.geolocation.city': 'Ashburn',
+          'destination.geolocation.latitude': 39.0438,
+          'destination.geolocation.longitude': -77.4874,
+        },
+        { 'source.ip': '203.0.113.99' },
+      ],
+    },
+    {
+      description: 'replace: only what RIPE says, geolocation included; here the RIPE database alone is asked',
+      params: { mode: 'replace', query_ripe_stat_ip: false, query_ripe_stat_asn: false, query_ripe_db_asn: false },
+      input: [{ 'source.ip': '192.0.2.10', 'source.abuse_contact': 'cert@example.org', 'source.geolocation.cc': 'DE' }],
+      output: [
+        {
+          'source.ip': '192.0.2.10',
+          'source.abuse_contact': 'abuse@example.net',
+          'source.geolocation.cc': 'AT',
+          'source.geolocation.city': 'Vienna',
+          'source.geolocation.latitude': 48.2085,
+          'source.geolocation.longitude': 16.3721,
+        },
+      ],
+    },
+  ],
+  create(params, ctx) {
+    const statBase = params.ripe_stat_url.replace(/\/+$/, '');
+    const dbBase = params.ripe_db_url.replace(/\/+$/, '');
+    const service = (base: string, param: string): string => {
+      try {
+        return new URL(base).host;
+      } catch {
+        throw configError(param, `not a URL: ${base}`);
+      }
+    };
+    const statService = service(statBase, 'ripe_stat_url');
+    const dbService = service(dbBase, 'ripe_db_url');
+    const lookups = new Lookups(ctx, params);
+    const sourceapp = params.sourceapp === '' ? '' : `&sourceapp=${encodeURIComponent(params.sourceapp)}`;
+    let maintenanceWarned = false;
+
+    const statCall = async (call: string, resource: string, signal: AbortSignal): Promise<Record<string, unknown> | null> => {
+      const body = (await getJson(`${statBase}/data/${call}/data.json?resource=${encodeURIComponent(resource)}${sourceapp}`, signal)) as Record<string, unknown> | null;
+      const status = body?.data_call_status;
+      if (typeof status === 'string' && status.startsWith('maintenance') && !maintenanceWarned) {
+        maintenanceWarned = true;
+        ctx.log.warn({ call, status }, 'A RIPEstat data call is under maintenance; its answers may be missing.');
+      }
+      const data = body?.data;
+      return data !== null && typeof data === 'object' ? (data as Record<string, unknown>) : null;
+    };
+
+    const askStat = async (resource: string, signal: AbortSignal): Promise<string[] | null> => {
+      const data = await statCall('abuse-contact-finder', resource, signal);
+      return emails(statContacts(data));
+    };
+    const askDb = async (path: string, signal: AbortSignal): Promise<string[] | null> => {
+      // 404 is the service's "No abuse contact found for …".
+      const body = (await getJson(`${dbBase}/abuse-contact/${encodeURIComponent(path)}.json`, signal, { notFound: [404] })) as Record<string, unknown> | null;
+      const contacts = body?.['abuse-contacts'] as { email?: unknown } | undefined;
+      return emails(typeof contacts?.email === 'string' ? [contacts.email] : []);
+    };
+    const askGeo = async (ip: string, signal: AbortSignal): Promise<Geo | null> => {
+      const data = await statCall('maxmind-geo-lite', ip, signal);
+      const located = (data?.located_resources as { locations?: Record<string, unknown>[] }[] | undefined)?.[0]?.locations?.[0];
+      if (located === undefined) return null;
+      const geo: Geo = {};
+      const put = (field: keyof Geo, value: unknown): void => {
+        const v = cleanField(`source.geolocation.${field}`, value);
+        if (v !== undefined) geo[field] = v as string | number;
+      };
+      if (located.country !== '?') put('cc', located.country);
+      put('city', located.city);
+      put('latitude', located.latitude);
+      put('longitude', located.longitude);
+      return Object.keys(geo).length === 0 ? null : geo;
+    };
+
+    const wanted = (event: Event): Wanted[] =>
+      SIDES.map((side) => {
+        const ip = event[`${side}.ip`];
+        const asn = event[`${side}.asn`];
+        return { ip: typeof ip === 'string' ? ip : undefined, asn: asn === undefined ? undefined : String(asn) };
+      });
+
+    return {
+      async process(events, reject) {
+        const asked = eachValue(events, reject, wanted);
+        const sides = asked.values.flat();
+        const ips = sides.map((s) => s.ip).filter((ip) => ip !== undefined);
+        const asns = sides.map((s) => s.asn).filter((asn) => asn !== undefined);
+        const batch = await lookups.batch();
+        const none: Answers<never> = new Map();
+        const statKeys = [...(params.query_ripe_stat_asn ? asns.map((a) => `AS${a}`) : []), ...(params.query_ripe_stat_ip ? ips : [])];
+        const dbKeys = [...(params.query_ripe_db_asn ? asns.map((a) => `as${a}`) : []), ...(params.query_ripe_db_ip ? ips : [])];
+        // The services are asked in parallel; each stays within its own concurrency and rate.
+        const [stat, db, geo] = await Promise.all([
+          batch.resolve('stat', statKeys, statService, askStat),
+          batch.resolve('db', dbKeys, dbService, askDb),
+          params.query_ripe_stat_geolocation ? batch.resolve('geo', ips, statService, askGeo) : none,
+        ]);
+        const replace = params.mode === 'replace';
+
+        return eachPair(asked.events, asked.values, reject, (event, perSide) => {
+          SIDES.forEach((side, i) => {
+            const { ip, asn } = perSide[i]!;
+            if (ip === undefined && asn === undefined) return;
+            const answers: (string[] | null | undefined)[] = [];
+            if (asn !== undefined) {
+              if (params.query_ripe_stat_asn) answers.push(stat.get(`AS${asn}`));
+              if (params.query_ripe_db_asn) answers.push(db.get(`as${asn}`));
+            }
+            if (ip !== undefined) {
+              if (params.query_ripe_stat_ip) answers.push(stat.get(ip));
+              if (params.query_ripe_db_ip) answers.push(db.get(ip));
+              const location = params.query_ripe_stat_geolocation ? geo.get(ip) : undefined;
+              if (location) for (const [field, value] of Object.entries(location)) add(event, `${side}.geolocation.${field}`, value, { overwrite: replace });
+            }
+            // A failed lookup (undefined): the side keeps what it had rather than a contact built from part of the answers.
+            if (answers.includes(undefined)) return;
+            const key = `${side}.abuse_contact`;
+            const have = event[key];
+            const found = new Set(!replace && typeof have === 'string' ? (emails(have.split(',')) ?? []) : []);
+            for (const list of answers) for (const email of list ?? []) found.add(email);
+            add(event, key, [...found].join(','), { overwrite: true });
+          });
+        });
+      },
+    };
+  },
+});
+
+/** RIPEstat's contacts: `abuse_contacts` (current) or `anti_abuse_contacts.abuse_c[].email` (former). */
+function statContacts(data: Record<string, unknown> | null): string[] {
+  if (data === null) return [];
+  if (Array.isArray(data.abuse_contacts)) return data.abuse_contacts.filter((c): c is string => typeof c === 'string');
+  const former = (data.anti_abuse_contacts as { abuse_c?: { email?: unknown }[] } | undefined)?.abuse_c;
+  return Array.isArray(former) ? former.map((c) => c.email).filter((e): e is string => typeof e === 'string') : [];
+}
+
+/** The addresses in answers that may hold several, comma-separated, lower-cased; null when there are none. */
+function emails(values: readonly string[]): string[] | null {
+  const out = [...new Set(values.flatMap((v) => v.split(',')).map((v) => v.trim().toLowerCase()).filter((v) => v !== ''))];
+  return out.length === 0 ? null : out;
+}
