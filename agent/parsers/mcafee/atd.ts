@@ -3,6 +3,10 @@
  * `verdict_severity`, it gives one event for the analysed sample's hashes, one per dropped file (`Files`), one
  * per contacted IP (`Ips`) and one per contacted host (`Urls`), in that order; the last two also carry the
  * sample's name and hashes. Every event's `raw` is the whole report, as in IntelMQ.
+ *
+ * Each of these is its own record, so an entry with a value its field refuses costs only its own event (IntelMQ
+ * stops at it and loses the rest of the report). An entry does not override the sample's name and hashes, nor a
+ * field an earlier key of it set (`domain` and `hostname`): IntelMQ stops the report there too.
  */
 import Type from 'typebox';
 import { VigilError } from '../../../common/errors.js';
@@ -25,6 +29,18 @@ const ENTRY_FIELDS: ReadonlyMap<string, string> = new Map([
 
 const CLASSIFICATION = { 'classification.taxonomy': 'malicious-code', 'classification.type': 'infected-system' };
 
+/** The lists of Summary that give events; `sample`: the event also carries the sample's name and hashes. */
+const LISTS: ReadonlyMap<string, { sample: boolean }> = new Map([
+  ['Files', { sample: false }],
+  ['Ips', { sample: true }],
+  ['Urls', { sample: true }],
+]);
+
+/** One event to make: the sample itself, or an entry of one of the LISTS. */
+type Part = { sample: Fields } | { sample: Fields; list: string; entry: unknown };
+
+const INTEGER = /^\s*[+-]?\d+\s*$/;
+
 const Params = Type.Object(
   {
     verdict_severity: Type.Integer({
@@ -40,7 +56,38 @@ export default defineParser({
   summary: 'McAfee Advanced Threat Defense file reports: sample hashes, dropped files and contacted IPs and hosts.',
   intelmq: 'intelmq.bots.parsers.mcafee.parser_atd',
   params: Params,
-  input: { kind: 'json' },
+  input: {
+    kind: 'json',
+    *records(doc, ctx, text) {
+      const summary = objectAt(doc, 'Summary');
+      const subject = objectAt(summary, 'Subject');
+      if (severityOf(objectAt(summary, 'Verdict').Severity) < ctx.params.verdict_severity) return;
+      for (const key of ['Name', 'md5', 'sha-1', 'sha-256']) {
+        if (!(key in subject)) throw new VigilError('VIGIL_E_RECORD', `Summary.Subject has no "${key}"`);
+      }
+      const sample: Fields = {
+        ...CLASSIFICATION,
+        'malware.name': subject.Name,
+        'malware.hash.md5': subject.md5,
+        'malware.hash.sha1': subject['sha-1'],
+        'malware.hash.sha256': subject['sha-256'],
+      };
+      yield { value: { sample } satisfies Part, text };
+      for (const list of LISTS.keys()) {
+        const entries = summary[list];
+        if (Array.isArray(entries)) for (const entry of entries) yield { value: { sample, list, entry } satisfies Part, text };
+      }
+    },
+  },
+  mappings: [
+    { title: 'Entry keys → fields (Files, Ips, Urls)', columns: ['ATD key', 'field'], rows: ENTRY_FIELDS },
+    {
+      title: 'Events',
+      columns: ['from', "with the sample's name and hashes"],
+      rows: [['Summary.Subject (the sample)', true], ...[...LISTS].map(([list, { sample }]) => [`each entry of Summary.${list}`, sample])],
+      note: 'Every event: classification.taxonomy malicious-code, classification.type infected-system. None when Summary.Verdict.Severity is below verdict_severity.',
+    },
+  ],
   examples: [
     {
       description: 'A malicious sample that contacts one IP',
@@ -54,30 +101,11 @@ export default defineParser({
     },
   ],
 
-  parse(record, ctx) {
-    const summary = objectAt(record.value, 'Summary');
-    const subject = objectAt(summary, 'Subject');
-    const verdict = objectAt(summary, 'Verdict');
-    const severity = Number.parseInt(String(verdict.Severity), 10);
-    if (Number.isNaN(severity)) throw new VigilError('VIGIL_E_RECORD', `Summary.Verdict.Severity ${JSON.stringify(verdict.Severity)} is not a number`);
-    if (severity < ctx.params.verdict_severity) return null;
-
-    for (const key of ['Name', 'md5', 'sha-1', 'sha-256']) {
-      if (!(key in subject)) throw new VigilError('VIGIL_E_RECORD', `Summary.Subject has no "${key}"`);
-    }
-    const sample: Fields = {
-      ...CLASSIFICATION,
-      'malware.name': subject.Name,
-      'malware.hash.md5': subject.md5,
-      'malware.hash.sha1': subject['sha-1'],
-      'malware.hash.sha256': subject['sha-256'],
-    };
-    const events: Fields[] = [sample];
-    // Dropped files describe themselves; contacted IPs and hosts are tied to the sample.
-    for (const entry of entries(summary.Files)) events.push(mapEntry({ ...CLASSIFICATION }, entry));
-    for (const entry of entries(summary.Ips)) events.push(mapEntry({ ...sample }, entry));
-    for (const entry of entries(summary.Urls)) events.push(mapEntry({ ...sample }, entry));
-    return events;
+  parse(record) {
+    const part = record.value as Part;
+    if (!('list' in part)) return part.sample;
+    if (!isPlainObject(part.entry)) throw new VigilError('VIGIL_E_RECORD', `an entry of Summary.${part.list} is not an object`);
+    return mapEntry(LISTS.get(part.list)!.sample ? { ...part.sample } : { ...CLASSIFICATION }, part.entry);
   },
 });
 
@@ -87,15 +115,18 @@ function objectAt(parent: unknown, key: string): Record<string, unknown> {
   return value;
 }
 
-function entries(list: unknown): Record<string, unknown>[] {
-  return Array.isArray(list) ? list.filter(isPlainObject) : [];
+/** Python's int() of the verdict: a whole number, as text or number. */
+function severityOf(value: unknown): number {
+  if (typeof value === 'number' && Number.isInteger(value)) return value;
+  if (typeof value === 'string' && INTEGER.test(value)) return Number.parseInt(value, 10);
+  throw new VigilError('VIGIL_E_RECORD', `Summary.Verdict.Severity ${JSON.stringify(value)} is not a whole number`);
 }
 
 function mapEntry(fields: Fields, entry: Record<string, unknown>): Fields {
   for (const key in entry) {
     const field = ENTRY_FIELDS.get(key);
-    // An empty entry value must not blank out the sample's value of the same field.
-    if (field !== undefined && !isIgnorable(entry[key])) fields[field] = entry[key];
+    // The first value of a field stays (IntelMQ adds without overwriting); an empty one sets nothing.
+    if (field !== undefined && fields[field] === undefined && !isIgnorable(entry[key])) fields[field] = entry[key];
   }
   return fields;
 }
