@@ -54,6 +54,11 @@ export class JsonApi {
 
   /** POSTs `body` (JSON text, sent as it is: a signature may cover its bytes) and returns the parsed answer. */
   async post(url: string, body: string, headers: Record<string, string> = {}): Promise<unknown> {
+    return (await this.postText(url, body, headers)).value;
+  }
+
+  /** As `post`, with the answer's text too (to keep the spelling of its numbers). */
+  async postText(url: string, body: string, headers: Record<string, string> = {}): Promise<{ text: string; value: unknown }> {
     const { maxAttempts, retryInitialMs, retryMaxMs } = this.#options;
     const backoff = new Backoff({ initialMs: retryInitialMs, maxMs: retryMaxMs });
     for (let attempt = 1; ; attempt++) {
@@ -69,7 +74,7 @@ export class JsonApi {
     }
   }
 
-  async #once(url: string, body: string, headers: Record<string, string>): Promise<unknown> {
+  async #once(url: string, body: string, headers: Record<string, string>): Promise<{ text: string; value: unknown }> {
     const { timeoutSeconds, maxBytes } = this.#options;
     const abort = new AbortController();
     let timer: NodeJS.Timeout | undefined;
@@ -105,7 +110,7 @@ export class JsonApi {
         throw new ApiError(`HTTP ${status} ${response.statusText} from ${url}${said ? `: ${said}` : ''}`, status, !retriable);
       }
       try {
-        return JSON.parse(text) as unknown;
+        return { text, value: JSON.parse(text) as unknown };
       } catch {
         throw new ApiError(`the answer of ${url} is not JSON: ${JSON.stringify(text.slice(0, QUOTED_CHARS))}`, response.status, true);
       }

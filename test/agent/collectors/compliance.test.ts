@@ -16,8 +16,9 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { Collector, CollectorDefinition } from '../../../agent/collectors/define.js';
 import { collectors } from '../../../agent/collectors/registry.js';
-import { assertExactlyOnce, closeAll, ip, ipLines, openHarness, scratch, sleep, waitForEvents } from '../../helpers/collectors.js';
+import { assertExactlyOnce, closeAll, ip, ipLines, openHarness, scratch, sleep, waitForEvents, type HarnessOptions } from '../../helpers/collectors.js';
 import { startDovecot } from '../../helpers/dovecot.js';
+import { startFakeMisp } from '../../helpers/fake-misp.js';
 import { startFakeShadowserver } from '../../helpers/fake-shadowserver.js';
 import { freePort } from '../../helpers/processes.js';
 
@@ -31,6 +32,8 @@ interface Scenario {
   keepsWhileDown: boolean;
   /** Make the collector look at its source now (scheduled collectors); others watch or poll by themselves. */
   kick?(collector: Collector): Promise<void>;
+  /** The feed's parser, where the source's reports are not lines of addresses (default: one CSV column, source.ip). */
+  parser?: HarnessOptions['parser'];
 }
 
 const FAST_POLL = { poll_interval_ms: 30, watch: false };
@@ -77,6 +80,21 @@ const SCENARIOS: Record<string, Scenario> = {
           await dovecot.append('INBOX', `Subject: lines ${from}\r\nMessage-ID: <${from}@compliance>\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n${attachment}--b--\r\n`);
         },
         close: () => dovecot.stop(),
+      };
+    },
+    kick: (c) => c.runOnce!(),
+  },
+  // A (fake) MISP keeps its events until they are retagged: each offer is an event tagged to process, one ip-dst
+  // attribute per address, read by the misp parser.
+  misp: {
+    keepsWhileDown: true,
+    parser: { name: 'misp' },
+    async setup() {
+      const fake = await startFakeMisp();
+      return {
+        params: { misp_url: fake.url, misp_key: fake.key, misp_tag_to_process: 'to-process', misp_tag_processed: 'processed', run_at_start: false, max_attempts: 1 },
+        offer: async (from, to) => void fake.add({ tags: ['to-process'], ips: Array.from({ length: to - from }, (_, i) => ip(from + i)) }),
+        close: () => fake.close(),
       };
     },
     kick: (c) => c.runOnce!(),
@@ -158,7 +176,7 @@ describe('every collector (shared harness)', () => {
       const source = await scenario.setup(ensureDir(join(dir, 'source')));
       try {
         // Delivers.
-        const first = await openHarness({ dir: join(dir, 'agent') });
+        const first = await openHarness({ dir: join(dir, 'agent'), parser: scenario.parser });
         const c1 = first.create(def, source.params);
         await c1.start();
         await source.offer(0, 50);
@@ -174,7 +192,7 @@ describe('every collector (shared harness)', () => {
         await first.close();
 
         // Resumes after a restart on the same data directory.
-        const second = await openHarness({ dir: join(dir, 'agent') });
+        const second = await openHarness({ dir: join(dir, 'agent'), parser: scenario.parser });
         const c2 = second.create(def, source.params);
         await c2.start();
         await scenario.kick?.(c2);
