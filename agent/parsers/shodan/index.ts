@@ -99,6 +99,22 @@ export default defineParser({
     { title: 'Protocols', columns: ['banner section'], rows: [...PROTOCOLS].map((p) => [p]) },
     { title: 'Common keys (not in unique_keys)', columns: ['banner key'], rows: [...COMMON_KEYS].map((k) => [k]) },
   ],
+  differences: [
+    {
+      case: 'fixtures/shodan/several-protocols',
+      field: 'protocol.application',
+      intelmq: 'a banner with several protocol sections (`upnp`, `http`) gets any one of them: taken from a set, so it changes from one run of the bot to the next',
+      vigil: 'the first of them in the banner: `upnp`',
+      why: 'The same banner always gives the same event, so re-parsing, deduplication and comparisons stay stable.',
+    },
+    {
+      case: 'fixtures/shodan/several-protocols',
+      field: 'extra.ssl.cert.issuer.c, extra.ssl.cert.subject.c',
+      intelmq: 'maps both `C` and `O` of the certificate onto `.c` (kept), and which of the two stays changes from one run to the next',
+      vigil: 'the later of the two in the banner stays',
+      why: 'As above: the same banner always gives the same event.',
+    },
+  ],
 
   parse(record, ctx) {
     const banner = record.value;
@@ -120,7 +136,7 @@ function full(banner: Banner, text: string): Fields {
 
   const unique = Object.keys(banner).filter((key) => !COMMON_KEYS.has(key));
   fields['extra.shodan.unique_keys'] = [...unique].sort();
-  // IntelMQ takes any one of them (from a set); the first in the banner is a stable choice.
+  // IntelMQ takes any one of them (from a set); the first in the banner is a stable choice (see `differences`).
   const protocol = unique.find((key) => PROTOCOLS.has(key));
   if (protocol !== undefined) fields['protocol.application'] = protocol;
 
