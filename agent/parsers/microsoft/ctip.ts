@@ -79,6 +79,15 @@ export default defineParser({
     { title: 'Azure ThreatConfidence → % of feed.accuracy', columns: ['ThreatConfidence', '%'], rows: CONFIDENCE, note: '`None` leaves feed.accuracy as it is.' },
     { title: 'Fixed fields', columns: ['field', 'value'], rows: [['classification.type', 'infected-system']] },
   ],
+  differences: [
+    {
+      case: 'fixtures/microsoft.ctip/protocol-without-version',
+      field: 'protocol.application',
+      intelmq: 'takes `Payload.Protocol` up to the "/", and from one without "/" cuts the last character: `HTTP` gives `htt`',
+      vigil: 'a protocol without "/" is taken whole: `http`',
+      why: 'IntelMQ\'s cut is meant for `HTTP/1.1`; on a bare name it gives a protocol that does not exist.',
+    },
+  ],
 
   begin: (ctx): State => {
     const copied = new Set((ctx.params as { copy_collector_provided_fields?: string[] }).copy_collector_provided_fields ?? []);
@@ -142,7 +151,7 @@ function azure(line: Entry, state: State, overwrite: boolean): Fields {
     } else if (key === 'Payload.Protocol') {
       const protocol = text(key, v);
       const slash = protocol.indexOf('/');
-      // "HTTP/1.1" → HTTP. (IntelMQ cuts the last character off a protocol without a "/"; the whole name is kept here.)
+      // "HTTP/1.1" → HTTP; a name without "/" is kept whole (IntelMQ cuts its last character off: see `differences`).
       set('protocol.application', slash < 0 ? protocol : protocol.slice(0, slash), true);
     } else if (key === 'Payload.domain') {
       // The server's address given again as its "domain": it is destination.ip already.
