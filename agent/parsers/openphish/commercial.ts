@@ -6,12 +6,36 @@
  */
 import { VigilError } from '../../../common/errors.js';
 import { parseDateTime, sanitizeField } from '../../../common/harmonization/index.js';
-import { defineParser, NoParams } from '../framework/define.js';
+import { defineParser, NoParams, type Fields } from '../framework/define.js';
 import { pyJsonDumps } from '../framework/pyformat.js';
 
 type Entry = Record<string, unknown>;
 
 const AS_NUMBER = /^\s*[+-]?\d+\s*$/; // what Python int() reads
+
+/**
+ * Entry key → field, and whether a malformed value is left out (`if valid`) or rejects the line (`must be
+ * valid`), as IntelMQ adds them with or without raise_failure. asn, isotime and discover_time are read apart.
+ */
+const KEYS: ReadonlyMap<string, readonly [field: string, rule: 'if valid' | 'must be valid']> = new Map([
+  ['asn_name', ['source.as_name', 'must be valid']],
+  ['brand', ['extra.brand', 'must be valid']],
+  ['country_code', ['source.geolocation.cc', 'if valid']],
+  ['country_name', ['source.geolocation.country', 'if valid']],
+  ['emails', ['extra.emails', 'must be valid']],
+  ['family_id', ['extra.family_id', 'must be valid']],
+  ['host', ['source.fqdn', 'if valid']],
+  ['ip', ['source.ip', 'must be valid']],
+  ['page_language', ['extra.page_language', 'must be valid']],
+  ['phishing_kit', ['extra.phishing_kit', 'must be valid']],
+  ['screenshot', ['screenshot_url', 'if valid']],
+  ['sector', ['extra.sector', 'must be valid']],
+  ['ssl_cert_issued_by', ['extra.ssl_cert_issued_by', 'must be valid']],
+  ['ssl_cert_issued_to', ['extra.ssl_cert_issued_to', 'must be valid']],
+  ['ssl_cert_serial', ['extra.ssl_cert_serial', 'must be valid']],
+  ['tld', ['extra.tld', 'must be valid']],
+  ['url', ['source.url', 'must be valid']],
+] as const);
 
 export default defineParser({
   name: 'openphish.commercial',
@@ -19,6 +43,18 @@ export default defineParser({
   intelmq: 'intelmq.bots.parsers.openphish.parser_commercial',
   params: NoParams,
   input: { kind: 'json-lines' },
+  mappings: [
+    {
+      title: 'Entry keys → fields',
+      columns: ['key', 'field', 'a malformed value'],
+      rows: [
+        ['asn ("AS64496")', 'source.asn', 'if valid'],
+        ['isotime, else discover_time', 'time.source', 'if valid'],
+        ...[...KEYS].map(([key, [field, rule]]) => [key, field, rule]),
+      ],
+      note: 'Every event: classification.type phishing. "if valid": left out when malformed; "must be valid": the line is rejected (IntelMQ fails it).',
+    },
+  ],
   examples: [
     {
       description: 'one phishing URL',
@@ -29,29 +65,10 @@ export default defineParser({
   parse(record) {
     const e = record.value as Entry;
     if (typeof e !== 'object' || e === null || Array.isArray(e)) throw new VigilError('VIGIL_E_RECORD', 'the line is not a JSON object');
-    return {
-      'source.asn': asNumber(e.asn),
-      'time.source': sourceTime(e),
-      'classification.type': 'phishing',
-      'source.as_name': e.asn_name,
-      'extra.brand': e.brand,
-      'source.geolocation.cc': ifValid('source.geolocation.cc', e.country_code),
-      'source.geolocation.country': ifValid('source.geolocation.country', e.country_name),
-      'extra.emails': e.emails,
-      'extra.family_id': e.family_id,
-      'source.fqdn': ifValid('source.fqdn', e.host),
-      'source.ip': e.ip,
-      'extra.page_language': e.page_language,
-      'extra.phishing_kit': e.phishing_kit,
-      screenshot_url: ifValid('screenshot_url', e.screenshot),
-      'extra.sector': e.sector,
-      'extra.ssl_cert_issued_by': e.ssl_cert_issued_by,
-      'extra.ssl_cert_issued_to': e.ssl_cert_issued_to,
-      'extra.ssl_cert_serial': e.ssl_cert_serial,
-      'extra.tld': e.tld,
-      'source.url': e.url,
-      raw: pyJsonDumps([e]), // IntelMQ writes the entry back as a one-element JSON list
-    };
+    const fields: Fields = { 'source.asn': asNumber(e.asn), 'time.source': sourceTime(e), 'classification.type': 'phishing' };
+    for (const [key, [field, rule]] of KEYS) fields[field] = rule === 'if valid' ? ifValid(field, e[key]) : e[key];
+    fields.raw = pyJsonDumps([e]); // IntelMQ writes the entry back as a one-element JSON list
+    return fields;
   },
 });
 

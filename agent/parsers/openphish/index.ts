@@ -8,6 +8,16 @@ export default defineParser({
   intelmq: 'intelmq.bots.parsers.openphish.parser',
   params: NoParams,
   input: { kind: 'lines' },
+  mappings: [
+    {
+      title: 'Fields',
+      columns: ['field', 'value'],
+      rows: [
+        ['source.url', 'the line, stripped (also raw)'],
+        ['classification.type', 'phishing'],
+      ],
+    },
+  ],
   examples: [{ description: 'two URLs', input: 'http://login.example.com/verify\nhttps://example.net/bank/\n' }],
 
   parse(record) {
