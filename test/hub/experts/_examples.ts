@@ -15,6 +15,9 @@
  * - Text parameters named `*_url` that an example leaves out point at a fake of the web services the lookup experts ask
  *   (RIPEstat, the RIPE database, IANA's RDAP bootstrap, an RDAP server: _fake-web.ts, whose data the examples
  *   are written against), so the examples read as with the real services' default URLs.
+ * - An expert with database connection parameters (host, port, database, user, sslmode) connects, unless the
+ *   example says otherwise, to a PostgreSQL the harness starts the first time one is needed, holding the tables of
+ *   test/fixtures/experts/lookup-db.sql.
  * - Events are copied before they go in, so a table stays intact; the store is a fresh MemoryStore per example.
  */
 import { readFileSync } from 'node:fs';
@@ -24,6 +27,8 @@ import { validateConfig } from '../../../common/config/validate.js';
 import type { Event, Expert, ExpertDefinition } from '../../../hub/pipeline/define.js';
 import { parseTxtRecords, startDnsmasq, type Dnsmasq } from './_dnsmasq.js';
 import { startFakeWeb, type FakeWeb } from './_fake-web.js';
+import pg from 'pg';
+import { startPostgres, type PostgresServer } from '../../helpers/postgres.js';
 import { FIXTURES, MemoryStore, tempFiles, testContext, type RunResult, type TestContext } from './_harness.js';
 import { buildMmdb } from './_mmdb.js';
 
@@ -55,12 +60,20 @@ export const GENERATED: Readonly<Record<string, () => Uint8Array>> = {
 /** The DNS zone examples resolve against (hosts-file format), and its TXT records (`<name> <text>` lines). */
 export const DNS_HOSTS = join(FIXTURES, 'dns-hosts');
 export const DNS_TXT = join(FIXTURES, 'dns-txt');
+/** The tables the examples of database lookups read. */
+export const LOOKUP_DB = join(FIXTURES, 'lookup-db.sql');
+
+/** An expert that connects to a database (IntelMQ's connection parameters): its examples get a PostgreSQL. */
+function needsDatabase(def: ExpertDefinition): boolean {
+  return ['host', 'port', 'database', 'user', 'sslmode'].every((name) => name in def.params.properties);
+}
 
 /** The files, DNS server and clock the examples of every expert run with. Start once, close at the end. */
 export class ExampleEnvironment {
   readonly #generatedDir: string;
   #dns: Dnsmasq | undefined;
   #web: FakeWeb | undefined;
+  #pg: PostgresServer | undefined;
 
   private constructor(generatedDir: string) {
     this.#generatedDir = generatedDir;
@@ -87,6 +100,10 @@ export class ExampleEnvironment {
     if ('dns_servers' in def.params.properties && params.dns_servers === undefined && this.#dns !== undefined) {
       filled.dns_servers = [this.#dns.server];
     }
+    if (needsDatabase(def) && this.#pg !== undefined) {
+      const { host, port, user, database } = this.#pg;
+      for (const [name, value] of Object.entries({ host, port, user, database, password: null, sslmode: 'disable' })) filled[name] = params[name] ?? value;
+    }
     for (const [name, schema] of Object.entries(def.params.properties)) {
       const isText = (schema as { type?: unknown }).type === 'string';
       if (isText && name.endsWith('_url') && params[name] === undefined && this.#web !== undefined) filled[name] = this.#web.url;
@@ -94,9 +111,23 @@ export class ExampleEnvironment {
     return filled;
   }
 
+  /** Starts what an expert's examples need beyond the rest: a PostgreSQL, the first time one is needed. */
+  async prepare(def: ExpertDefinition): Promise<void> {
+    if (!needsDatabase(def) || this.#pg !== undefined) return;
+    this.#pg = await startPostgres();
+    const client = new pg.Client({ host: this.#pg.host, port: this.#pg.port, user: this.#pg.user, database: this.#pg.database });
+    await client.connect();
+    try {
+      await client.query(readFileSync(LOOKUP_DB, 'utf8'));
+    } finally {
+      await client.end();
+    }
+  }
+
   async close(): Promise<void> {
     await this.#dns?.stop();
     await this.#web?.stop();
+    await this.#pg?.stop();
   }
 }
 
@@ -154,6 +185,7 @@ export async function runSteps(t: NodeTestContext, env: ExampleEnvironment, def:
     mocked.add(t);
   }
   t.mock.timers.setTime(EXAMPLE_CLOCK);
+  await env.prepare(def);
   const full = env.params(def, params);
   let ctx = env.context();
   let expert = await create(def, full, ctx);
