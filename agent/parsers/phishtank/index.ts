@@ -3,10 +3,29 @@
  * `url`, `phish_detail_url`, `submission_time`, `verified`, `verification_time`, `online`, `target` and
  * `details` (hosting address, network, AS and country; the first one is used). Only the URL is required.
  */
+import { VigilError } from '../../../common/errors.js';
 import { parseDateTime, sanitizeField } from '../../../common/harmonization/index.js';
-import { defineParser, NoParams } from '../framework/define.js';
+import { isPlainObject } from '../../../common/harmonization/text.js';
+import { defineParser, NoParams, type Fields } from '../framework/define.js';
 
 type Entry = Record<string, unknown>;
+
+/** Entry key → field; a malformed value is left out (IntelMQ adds these with raise_failure=False). */
+const KEYS: ReadonlyMap<string, string> = new Map([
+  ['phish_id', 'extra.phishtank.phish_id'],
+  ['phish_detail_url', 'event_description.url'],
+  ['target', 'event_description.target'],
+  ['verified', 'extra.phishtank.verified'],
+  ['verification_time', 'extra.phishtank.verification_time'],
+]);
+
+/** Key of the first `details` entry → field, likewise. */
+const DETAIL_KEYS: ReadonlyMap<string, string> = new Map([
+  ['ip_address', 'source.ip'],
+  ['cidr_block', 'source.network'],
+  ['announcing_network', 'source.asn'],
+  ['country', 'source.geolocation.cc'],
+]);
 
 export default defineParser({
   name: 'phishtank',
@@ -14,6 +33,14 @@ export default defineParser({
   intelmq: 'intelmq.bots.parsers.phishtank.parser',
   params: NoParams,
   input: { kind: 'json' },
+  mappings: [
+    {
+      title: 'Entry keys → fields',
+      columns: ['key', 'field'],
+      rows: [['url', 'source.url (must be valid)'], ['submission_time', 'time.source'], ...KEYS, ...[...DETAIL_KEYS].map(([key, field]) => [`details[0].${key}`, field])],
+      note: 'Every event: classification.type phishing, status online (the list holds online sites only). Values other than url are left out when malformed.',
+    },
+  ],
   examples: [
     {
       description: 'one phish',
@@ -26,22 +53,17 @@ export default defineParser({
 
   parse(record) {
     const e = record.value as Entry;
-    const detail = Array.isArray(e.details) && e.details.length > 0 ? (e.details[0] as Entry | null) : undefined;
-    return {
+    if (!isPlainObject(e)) throw new VigilError('VIGIL_E_RECORD', 'the list element is not a JSON object');
+    const fields: Fields = {
       'time.source': e.submission_time ? parseDateTime(String(e.submission_time)) : undefined,
       'classification.type': 'phishing',
-      'extra.phishtank.phish_id': ifValid('extra.phishtank.phish_id', e.phish_id),
       'source.url': e.url,
-      'event_description.url': ifValid('event_description.url', e.phish_detail_url),
-      'event_description.target': ifValid('event_description.target', e.target),
       status: 'online', // the list holds online phishing sites only
-      'extra.phishtank.verified': ifValid('extra.phishtank.verified', e.verified),
-      'extra.phishtank.verification_time': ifValid('extra.phishtank.verification_time', e.verification_time),
-      'source.ip': ifValid('source.ip', detail?.ip_address),
-      'source.network': ifValid('source.network', detail?.cidr_block),
-      'source.asn': ifValid('source.asn', detail?.announcing_network),
-      'source.geolocation.cc': ifValid('source.geolocation.cc', detail?.country),
     };
+    for (const [key, field] of KEYS) fields[field] = ifValid(field, e[key]);
+    const detail = Array.isArray(e.details) && e.details.length > 0 ? e.details[0] : undefined;
+    if (isPlainObject(detail)) for (const [key, field] of DETAIL_KEYS) fields[field] = ifValid(field, detail[key]);
+    return fields;
   },
 });
 
