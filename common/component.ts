@@ -7,6 +7,7 @@
  * the same declaration, so a registered component is documented and tested without a hand-kept list.
  */
 import type { TObject } from 'typebox';
+import type { IntelmqParams } from './intelmq-params.js';
 import { codeFilesIn, loadNamedModule, subdirectoriesOf } from './modules.js';
 import { VigilError } from './errors.js';
 import { join } from 'node:path';
@@ -23,6 +24,11 @@ export interface ComponentInfo<PS extends TObject = TObject> {
   intelmq?: string | readonly string[];
   /** Parameters with types, defaults and descriptions: the single place they are declared. */
   params: PS;
+  /**
+   * How the IntelMQ bot's parameters map onto `params`: IntelMQ name → Vigil name (value converted where needed),
+   * or ignored with the reason (common/intelmq-params.ts). Applied before validation; shown in the docs.
+   */
+  intelmqParams?: IntelmqParams;
   /** The counters it reports beyond its kind's standard ones: name → meaning. Shown in its docs. */
   metrics?: Readonly<Record<string, string>>;
 }

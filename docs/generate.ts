@@ -124,7 +124,10 @@ const HUB_KINDS: ReadonlySet<string> = new Set(['expert', 'output']);
 
 function intelmqParamCell(entry: IntelmqParam): [string, string] {
   const e = intelmqEntry(entry);
-  if ('ignore' in e) return ['ignored', `${cell(e.ignore)}${e.only ? ` (only ${e.only.map((v) => `\`${JSON.stringify(v)}\``).join(', ')} accepted; others stop start-up)` : ''}`];
+  if ('ignore' in e) {
+    if (e.only?.length === 0) return ['refused when set', cell(e.ignore)];
+    return ['ignored', `${cell(e.ignore)}${e.only ? ` (only ${e.only.map((v) => `\`${JSON.stringify(v)}\``).join(', ')} accepted; others stop start-up)` : ''}`];
+  }
   const notes = [e.note, e.intelmqDefault !== undefined ? `IntelMQ's default is \`${JSON.stringify(e.intelmqDefault)}\`; \`vigil import intelmq\` writes it when the bot leaves it out` : undefined];
   return [`\`${e.to}\``, cell(notes.filter(Boolean).join('; '))];
 }
@@ -146,7 +149,12 @@ function botParamsSection(): string {
   let out = '\n## IntelMQ\'s bot-wide parameters\n\n';
   out += 'Every IntelMQ bot has these; a runtime.yaml\'s values for them are accepted and ignored (with a warning), unless the component\'s own page maps the name.\n\n';
   out += '| IntelMQ | why it is ignored |\n| --- | --- |\n';
-  for (const [name, entry] of Object.entries(INTELMQ_BOT_PARAMS)) out += `| \`${name}\` | ${intelmqParamCell(entry)[1]} |\n`;
+  const byReason = new Map<string, string[]>();
+  for (const [name, entry] of Object.entries(INTELMQ_BOT_PARAMS)) {
+    const reason = intelmqParamCell(entry)[1];
+    byReason.set(reason, [...(byReason.get(reason) ?? []), name]);
+  }
+  for (const [reason, names] of byReason) out += `| ${names.map((n) => `\`${n}\``).join(', ')} | ${reason} |\n`;
   return out;
 }
 

@@ -32,7 +32,8 @@ export default {
       const config = validateConfig(HubConfigSchema, raw, { file: absolute });
       for (const named of hubFiles(config)) (named.secret ? readSecretFile : readNamedFile)(resolvePath(named.path), { file: absolute, ...named });
       const { checkPipeline } = await import('../../hub/pipeline/check.js');
-      await checkPipeline(config, absolute, resolvePath);
+      // IntelMQ parameters that were accepted but mean nothing here: the file is valid, the user should know.
+      for (const warning of await checkPipeline(config, absolute, resolvePath)) process.stderr.write(`${file}: warning: ${warning}\n`);
       process.stdout.write(`${file}: valid hub configuration (${plural(config.pipeline.experts.length, 'expert')}, ${plural(config.pipeline.outputs.length, 'output')})\n`);
     }
     return 0;

@@ -10,6 +10,7 @@ import { defineExpert, type Event } from '../pipeline/define.js';
 import { configError, readParamFile } from './_config.js';
 import { eachEvent } from './_each.js';
 import { formatNetwork, parseAddress, parseNetwork, PrefixTable } from '../../common/networks.js';
+import { AUTOUPDATE } from '../../common/intelmq-params.js';
 
 export function loadIpAsn(text: string, file: string): PrefixTable<number> {
   const table = new PrefixTable<number>();
@@ -38,6 +39,9 @@ export default defineExpert({
     },
     { additionalProperties: false },
   ),
+  intelmqParams: {
+    autoupdate_cached_database: { ignore: AUTOUPDATE },
+  },
   examples: [
     {
       description: 'The most specific prefix wins; an AS set gives its first AS; values the event has are replaced',

@@ -29,6 +29,9 @@ export default defineExpert({
     },
     { additionalProperties: false },
   ),
+  intelmqParams: {
+    redis_cache_ttl: 'ttl',
+  },
   examples: [
     {
       description: 'An event identical to one seen within the TTL is dropped, in the same batch or a later one; raw and time.observation do not count by default',

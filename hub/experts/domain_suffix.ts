@@ -11,6 +11,7 @@ import { add } from '../../common/harmonization/index.js';
 import { defineExpert, type Event } from '../pipeline/define.js';
 import { readParamFile } from './_config.js';
 import { eachEvent } from './_each.js';
+import { AUTOUPDATE } from '../../common/intelmq-params.js';
 
 /** The ICANN section of a public_suffix_list.dat, as a lookup function (standard PSL algorithm). */
 export function suffixListFrom(text: string): (host: string) => string | undefined {
@@ -54,6 +55,9 @@ export default defineExpert({
     },
     { additionalProperties: false },
   ),
+  intelmqParams: {
+    autoupdate_cached_database: { ignore: AUTOUPDATE },
+  },
   examples: [
     {
       description: 'The public suffix of each side\'s fqdn, with the built-in list (private suffixes such as blogspot.com are ignored)',

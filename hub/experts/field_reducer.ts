@@ -1,6 +1,7 @@
 /**
  * field_reducer: keeps only the listed fields (`type: whitelist`) or removes them (`type: blacklist`). A name
- * also covers the entries under it, so `extra` stands for every `extra.*` field.
+ * also covers the entries under it, so `extra` stands for every `extra.*` field. An event left with no field at
+ * all is dropped with a warning, as IntelMQ drops an empty message.
  */
 import Type from 'typebox';
 import { defineExpert, type Event } from '../pipeline/define.js';
@@ -33,13 +34,19 @@ export default defineExpert({
       output: [{ 'source.ip': '192.0.2.1', 'feed.name': 'F' }],
     },
     {
+      description: 'An event left with no field is dropped (with a warning), as in IntelMQ',
+      params: { type: 'whitelist', keys: ['source.fqdn'] },
+      input: [{ 'source.ip': '192.0.2.1', 'feed.name': 'F' }, { 'source.fqdn': 'a.example', 'feed.name': 'F' }],
+      output: [{ 'source.fqdn': 'a.example' }],
+    },
+    {
       description: 'A name covers the fields under it: extra stands for every extra.* field',
       params: { type: 'blacklist', keys: 'extra,source' },
       input: [{ 'source.ip': '192.0.2.1', 'source.port': 80, 'extra.a': 1, 'extra.b': 2, 'feed.name': 'F' }],
       output: [{ 'feed.name': 'F' }],
     },
   ],
-  create(params) {
+  create(params, ctx) {
     const keys = new Set(toList(params.keys));
     if (keys.size === 0) throw configError('keys', 'name at least one field');
     const listed = (key: string): boolean => {
@@ -48,9 +55,21 @@ export default defineExpert({
       return false;
     };
     const keepListed = params.type === 'whitelist';
-    const reduce = (event: Event): void => {
+    let emptied = 0;
+    const reduce = (event: Event): boolean => {
       for (const key of Object.keys(event)) if (listed(key) !== keepListed) delete event[key];
+      // IntelMQ does not send an empty message (it warns and drops it); an event with no field says nothing.
+      if (Object.keys(event).length > 0) return true;
+      emptied++;
+      return false;
     };
-    return { process: (events, reject) => eachEvent(events, reject, reduce) };
+    return {
+      process(events, reject) {
+        emptied = 0;
+        const kept = eachEvent(events, reject, reduce);
+        if (emptied > 0) ctx.log.warn({ events: emptied }, 'Dropped events left with no field.');
+        return kept;
+      },
+    };
   },
 });

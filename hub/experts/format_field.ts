@@ -52,6 +52,12 @@ export default defineExpert({
     },
     { additionalProperties: false },
   ),
+  intelmqParams: {
+    // IntelMQ's class defaults are '' for "not used"; here such a parameter is left out.
+    replace_column: { to: 'replace_column', convert: (v) => (v === '' ? undefined : v), note: "'' (IntelMQ's default) means not used" },
+    old_value: { to: 'old_value', convert: (v) => (v === '' ? undefined : v), note: "'' (IntelMQ's default) means not used" },
+    split_column: { to: 'split_column', convert: (v) => (v === '' ? undefined : v), note: "'' means not used" },
+  },
   examples: [
     {
       description: 'strip_columns removes the strip_chars (a space by default) from both ends',

@@ -10,6 +10,7 @@ import { add } from '../../common/harmonization/index.js';
 import { defineExpert, type Event } from '../pipeline/define.js';
 import { configError } from './_config.js';
 import { eachEvent } from './_each.js';
+import { AUTOUPDATE } from '../../common/intelmq-params.js';
 
 export default defineExpert({
   name: 'maxmind_geoip',
@@ -23,6 +24,10 @@ export default defineExpert({
     },
     { additionalProperties: false },
   ),
+  intelmqParams: {
+    license_key: { ignore: "IntelMQ's --update-database downloads the database with it; Vigil reads the .mmdb file as it is (fetch it with MaxMind's geoipupdate)" },
+    autoupdate_cached_database: { ignore: AUTOUPDATE },
+  },
   examples: [
     {
       description: 'Country, coordinates and city for both sides',

@@ -4,8 +4,10 @@
  * A condition "" means "field not set"; another string is a Python-style regular expression searched in the
  * value (as text; `case_sensitive: false` ignores case); any other JSON value must equal the field's value.
  * A `then` string is a Python format template: `{msg[field]}` is the event's value, `{matches[field][1]}`
- * (or `[name]`) a group of that field's condition match; `{{`/`}}` are literal braces. Existing fields are kept
- * unless `overwrite`; with `overwrite`, "" removes the field. `maximum_matches` stops after that many rules matched.
+ * (or `[name]`) a group of that field's condition match; `{{`/`}}` are literal braces. Rules replace values the
+ * event has (`overwrite`, true by default as in IntelMQ's code — its docs say false, but the bot has always run
+ * with true), and "" then removes the field; with `overwrite: false` existing values are kept.
+ * `maximum_matches` stops after that many rules matched.
  */
 import Type from 'typebox';
 import { parse as parseYaml } from 'yaml';
@@ -155,20 +157,26 @@ export default defineExpert({
       configuration_path: Type.String({ description: 'The rule file, JSON (IntelMQ modify.conf format) or YAML, relative to the config file.' }),
       case_sensitive: Type.Boolean({ default: true, description: 'false: the conditions\' regular expressions ignore case.' }),
       maximum_matches: Type.Union([Type.Integer({ minimum: 1 }), Type.Null()], { default: null, description: 'Stop after this many rules matched an event; null: apply every matching rule.' }),
-      overwrite: Type.Boolean({ default: false, description: 'Let rules replace values the event already has ("" then removes the field).' }),
+      overwrite: Type.Boolean({
+        default: true,
+        description: 'Let rules replace values the event already has ("" then removes the field); false keeps them. True by default, as IntelMQ\'s bot runs (its docs say false).',
+      }),
     },
     { additionalProperties: false },
   ),
+  intelmqParams: {
+    overwrite: { to: 'overwrite', intelmqDefault: true, note: 'Vigil\'s default is IntelMQ\'s code\'s (true), not its docs\' (false)' },
+  },
   examples: [
     {
-      description: 'A regular-expression rule sets a value; a later rule fills another field from a template; every matching rule applies',
-      params: { configuration_path: 'modify-rules.json' },
+      description: 'A regular-expression rule sets a value; every matching rule applies; with overwrite false, a later rule does not replace a value the event has or an earlier rule set',
+      params: { configuration_path: 'modify-rules.json', overwrite: false },
       input: [{ 'feed.name': 'Spamhaus Cert', 'malware.name': 'confickerab' }],
       output: [{ 'feed.name': 'Spamhaus Cert', 'malware.name': 'confickerab', 'classification.identifier': 'conficker', tlp: 'AMBER' }],
     },
     {
-      description: 'A match group feeds a template; overwrite lets a rule replace a value, and later rules see the new one',
-      params: { configuration_path: 'modify-rules.json', overwrite: true },
+      description: 'A match group feeds a template; by default (overwrite, as IntelMQ runs) a rule replaces a value, and later rules see the new one',
+      params: { configuration_path: 'modify-rules.json' },
       input: [{ 'feed.name': 'Spamhaus Cert', 'malware.name': 'bitdefender-zeus' }],
       output: [{ 'feed.name': 'Spamhaus Cert', 'malware.name': 'zeus', 'classification.identifier': 'zeus', tlp: 'AMBER' }],
     },

@@ -24,6 +24,9 @@ export default defineExpert({
     },
     { additionalProperties: false },
   ),
+  intelmqParams: {
+    redis_cache_ttl: { to: 'cache_ttl', note: 'IntelMQ caches answers in Redis for redis_cache_ttl seconds' },
+  },
   examples: [
     {
       description: 'The PTR name of each side\'s address, IPv4 and IPv6',

@@ -33,6 +33,9 @@ export default defineExpert({
     },
     { additionalProperties: false },
   ),
+  intelmqParams: {
+    redis_cache_ttl: { to: 'timeout', note: 'IntelMQ keeps a count for redis_cache_ttl seconds' },
+  },
   examples: [
     {
       description: 'The event that makes the count reach the threshold is forwarded with extra.count and add_keys; the others are dropped',

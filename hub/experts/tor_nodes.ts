@@ -8,6 +8,7 @@ import { add, sanitizeField } from '../../common/harmonization/index.js';
 import { defineExpert, type Event } from '../pipeline/define.js';
 import { configError, readParamFile } from './_config.js';
 import { eachEvent } from './_each.js';
+import { AUTOUPDATE } from '../../common/intelmq-params.js';
 
 export default defineExpert({
   name: 'tor_nodes',
@@ -20,6 +21,9 @@ export default defineExpert({
     },
     { additionalProperties: false },
   ),
+  intelmqParams: {
+    autoupdate_cached_database: { ignore: AUTOUPDATE },
+  },
   examples: [
     {
       description: 'Listed addresses are flagged on either side (IPv6 compared in canonical form); others pass unchanged',

@@ -32,6 +32,16 @@ const SCHEMES: Readonly<Record<string, Scheme>> = {
 // RFC 3986 appendix B, the way Python's urlparse splits: scheme, authority, path (query and fragment dropped).
 const SPLIT = /^(?:([A-Za-z][A-Za-z0-9+.-]*):)?(?:\/\/([^/?#]*))?([^?#]*)/;
 
+// Python's urllib.parse.uses_params: for these schemes urlparse cuts ";params" off the path's last segment.
+const USES_PARAMS = new Set(['', 'ftp', 'hdl', 'prospero', 'http', 'imap', 'https', 'shttp', 'rtsp', 'rtspu', 'sip', 'sips', 'mms', 'sftp', 'tel']);
+
+/** The path without its ";params", as Python's urlparse leaves it (params only on the last segment). */
+function withoutParams(path: string): string {
+  const slash = path.lastIndexOf('/');
+  const semicolon = path.indexOf(';', slash < 0 ? 0 : slash);
+  return semicolon < 0 ? path : path.slice(0, semicolon);
+}
+
 export interface UrlParts {
   scheme: string;
   username: string | undefined;
@@ -40,7 +50,11 @@ export interface UrlParts {
   path: string;
 }
 
-/** Python-urlparse-like split: lower-case scheme and host, IPv6 brackets removed, `port` only when numeric. */
+/**
+ * Python-urlparse-like split: lower-case scheme and host, IPv6 brackets removed, `port` only when numeric, the
+ * user name as written (Python does not percent-decode it), and the path without `;params` for the schemes whose
+ * URLs Python splits so.
+ */
 export function splitUrl(url: string): UrlParts {
   const m = SPLIT.exec(url)!;
   const authority = m[2] ?? '';
@@ -59,8 +73,10 @@ export function splitUrl(url: string): UrlParts {
     portText = colon < 0 ? '' : hostport.slice(colon + 1);
   }
   const port = /^\d+$/.test(portText) ? Number(portText) : undefined;
-  const username = userinfo === undefined ? undefined : decodeURIComponentSafe(userinfo.split(':')[0]!);
-  return { scheme: (m[1] ?? '').toLowerCase(), username: username || undefined, hostname: hostname.toLowerCase() || undefined, port, path: m[3] ?? '' };
+  const username = userinfo === undefined ? undefined : userinfo.split(':')[0]!;
+  const scheme = (m[1] ?? '').toLowerCase();
+  const path = m[3] ?? '';
+  return { scheme, username: username || undefined, hostname: hostname.toLowerCase() || undefined, port, path: USES_PARAMS.has(scheme) ? withoutParams(path) : path };
 }
 
 function isValidHost(key: string, host: string): boolean {
@@ -68,14 +84,6 @@ function isValidHost(key: string, host: string): boolean {
     return sanitizeField(key, host) !== undefined;
   } catch {
     return false;
-  }
-}
-
-function decodeURIComponentSafe(s: string): string {
-  try {
-    return decodeURIComponent(s);
-  } catch {
-    return s;
   }
 }
 
@@ -138,6 +146,14 @@ export default defineExpert({
       params: { overwrite: true, skip_fields: ['source.urlpath', 'protocol.transport'] },
       input: [{ 'source.url': 'http://a.example/x', 'source.fqdn': 'b.example' }],
       output: [{ 'source.url': 'http://a.example/x', 'source.fqdn': 'a.example', 'source.port': 80, 'protocol.application': 'http' }],
+    },
+    {
+      description: "As Python's urlparse: ;params of the last path segment are not part of urlpath (for http, ftp and the other schemes Python splits so), and the user name is kept as written, not percent-decoded",
+      input: [{ 'source.url': 'http://a%40b@a.example/dir;x/file;type=a?q' }, { 'source.url': 'ssh://c.example/x;y' }],
+      output: [
+        { 'source.url': 'http://a%40b@a.example/dir;x/file;type=a?q', 'source.fqdn': 'a.example', 'source.port': 80, 'source.urlpath': '/dir;x/file', 'source.account': 'a%40b', 'protocol.application': 'http', 'protocol.transport': 'tcp' },
+        { 'source.url': 'ssh://c.example/x;y', 'source.fqdn': 'c.example', 'source.port': 22, 'source.urlpath': '/x;y', 'protocol.application': 'ssh', 'protocol.transport': 'tcp' },
+      ],
     },
     {
       description: 'A port the ontology refuses rejects that event',

@@ -35,6 +35,10 @@ export default defineOutput({
   summary: 'Indexes events into Elasticsearch with the bulk API, document _id = event id, optional daily/weekly/monthly/yearly indices.',
   delivery: 'exactly-once',
   intelmq: 'intelmq.bots.outputs.elasticsearch.output',
+  intelmqParams: {
+    http_verify_cert: { to: 'ssl_verify', note: "IntelMQ's default is false; here certificates are verified unless ssl_verify is false" },
+    ssl_show_warnings: { ignore: 'a certificate that does not verify fails the connection (unless ssl_verify is false); there is no warning to show' },
+  },
   examples: [
     { description: 'One local node, one index per month', params: { elastic_host: '127.0.0.1', elastic_index: 'vigil', rotate_index: 'monthly' } },
     { description: 'A TLS cluster with an API key', params: { nodes: ['https://es1.example.net:9200', 'https://es2.example.net:9200'], api_key: 'aWQ6a2V5', ssl_ca_certificate: '/etc/vigil/es-ca.pem' } },

@@ -53,6 +53,27 @@ export default defineOutput({
   summary: 'Appends events as JSON lines to files named by a template, rotating by date, field or size; exactly once across restarts.',
   delivery: 'exactly-once',
   intelmq: ['intelmq.bots.outputs.file.output', 'intelmq.bots.outputs.files.output'],
+  intelmqParams: {
+    file: {
+      to: 'path',
+      convert: (value, given) => (given.format_filename === true || typeof value !== 'string' ? value : value.replace(/[{}]/g, (b) => b + b)),
+      note: 'with format_filename, a template ({event[feed.name]}, {event[time.observation]:%Y-%m-%d} are understood); without, braces are literal',
+    },
+    format_filename: { ignore: 'it only says whether file is a template, and file is carried over accordingly' },
+    dir: {
+      to: 'path',
+      convert: (value) => (typeof value === 'string' ? `${value.replace(/[{}]/g, (b) => b + b).replace(/\/+$/, '')}/events.jsonl` : value),
+      note: "IntelMQ's files output writes one file per event into dir; here the events are appended to dir/events.jsonl",
+    },
+    tmp: { ignore: 'the file output writes in place and commits with its cursor; it needs no temporary directory' },
+    suffix: { ignore: 'the file output appends to one file (dir/events.jsonl) instead of writing a file per event' },
+    hierarchical_output: { ignore: 'events are written flat, as IntelMQ writes them by default', only: [false] },
+    single_key: { ignore: 'whole events are written', only: [false] },
+    keep_raw_field: { ignore: "every field is written, raw included (IntelMQ's file output leaves raw out unless keep_raw_field is true; drop it with a field_reducer expert)" },
+    message_jsondict_as_string: { ignore: 'extra.* fields are written as they are', only: [false] },
+    message_with_type: { ignore: 'no __type field is written', only: [false] },
+    encoding_errors_mode: { ignore: 'events are valid Unicode before they reach an output; files are written as UTF-8' },
+  },
   examples: [
     { description: 'All events in one JSON-lines file', params: { path: '/var/lib/vigil/events.jsonl' } },
     { description: 'One file per feed and day, parts of at most 1 GiB', params: { path: '/var/lib/vigil/{feed.name}/{time.observation:%Y-%m-%d}.jsonl', max_bytes: 1073741824 } },

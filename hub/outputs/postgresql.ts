@@ -18,12 +18,23 @@ import { readFileSync } from 'node:fs';
 import { VigilError } from '../../common/errors.js';
 import { defineOutput } from '../pipeline/define.js';
 import { ID_COLUMN, eventDbSchema, eventRow, insertStatements, quoteIdent, quoteTable } from './_eventdb.js';
+import { commaList, numeric } from '../../common/intelmq-params.js';
 
 export default defineOutput({
   name: 'postgresql',
   summary: "Inserts events into IntelMQ's EventDB table in PostgreSQL, one transaction per batch, idempotent on the event id.",
   delivery: 'exactly-once',
   intelmq: 'intelmq.bots.outputs.sql.output',
+  intelmqParams: {
+    engine: { ignore: 'this output writes to PostgreSQL', only: ['postgresql'] },
+    port: { to: 'port', convert: numeric, note: "IntelMQ's '5432' (a string) is taken as a number" },
+    fields: { to: 'fields', convert: commaList, note: 'a comma-separated string becomes a list' },
+    autocommit: { ignore: 'each batch is one transaction, committed before the output moves its cursor' },
+    jsondict_as_string: { ignore: 'extra is written as JSON text in every case' },
+    message_jsondict_as_string: { ignore: 'extra is written as JSON text in every case' },
+    reconnect_delay: { ignore: "a lost connection is retried under the output's retry settings (pipeline.outputs[].retry)" },
+    fail_on_errors: { ignore: 'a failed insert is retried when the failure may pass, and dead-lettered when it cannot' },
+  },
   examples: [
     { description: "IntelMQ's EventDB on the local server", params: { host: 'localhost', database: 'intelmq-events', user: 'intelmq', table: 'events' } },
     { description: 'A new table, created with the EventDB columns, over verified TLS', params: { host: 'db.example.net', sslmode: 'verify-full', sslrootcert: '/etc/vigil/db-ca.pem', table: 'vigil.events', create_table: true } },

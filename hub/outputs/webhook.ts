@@ -12,12 +12,34 @@ import Type from 'typebox';
 import { defineOutput } from '../pipeline/define.js';
 import { AuthParams, IdField, TlsParams, authHeaders, batchKey, checkStatus, httpClient, jsonArray, loadTls, redact } from './_http.js';
 import { VigilError } from '../../common/errors.js';
+import { secondsToMs } from '../../common/intelmq-params.js';
 
 export default defineOutput({
   name: 'webhook',
   summary: 'POSTs each batch as a JSON array of events to an HTTP(S) endpoint; failures that may pass (network, 408, 429, 5xx) are retried, refusals dead-lettered at once.',
   delivery: 'at-least-once',
   intelmq: 'intelmq.bots.outputs.restapi.output',
+  intelmqParams: {
+    host: 'url',
+    auth_type: {
+      to: 'auth_type',
+      convert: (value) => (value === 'http_basic_auth' ? 'basic' : value === 'http_header' ? 'header' : value),
+      note: "IntelMQ's http_basic_auth is basic, http_header is header; null is none",
+    },
+    http_header: 'headers',
+    http_timeout_sec: { to: 'timeout_ms', convert: secondsToMs, note: 'seconds become milliseconds' },
+    http_verify_cert: 'tls.reject_unauthorized',
+    ssl_ca_certificate: 'tls.ca',
+    http_timeout_max_tries: { ignore: "a request that times out is retried under the output's retry settings (pipeline.outputs[].retry)" },
+    http_user_agent: { ignore: "the webhook output's requests carry no User-Agent header" },
+    use_json: { ignore: 'the body is JSON', only: [true] },
+    hierarchical_output: { ignore: 'events are sent flat', only: [false] },
+    http_username: { ignore: 'basic auth is auth_type: basic with auth_token_name and auth_token', only: [] },
+    http_password: { ignore: 'basic auth is auth_type: basic with auth_token_name and auth_token', only: [] },
+    ssl_client_certificate: { ignore: 'a client certificate is tls.cert with its key in tls.key', only: [] },
+    http_proxy: { ignore: 'the webhook output connects directly, without a proxy', only: [] },
+    https_proxy: { ignore: 'the webhook output connects directly, without a proxy', only: [] },
+  },
   examples: [
     { description: 'POST each batch to an internal service', params: { url: 'https://ticketing.example.net/api/intel' } },
     { description: 'PUT with a bearer token', params: { url: 'https://soc.example.net/ingest', method: 'PUT', auth_type: 'bearer', auth_token: 'abc123' } },

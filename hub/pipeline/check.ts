@@ -1,21 +1,24 @@
 /**
- * `vigil check` for a hub config: every expert and output exists and accepts its parameters, every expert can be
- * built (its rule files, sieve scripts and databases load), and every output's `when` condition compiles.
+ * `vigil check` for a hub config: every expert and output exists and accepts its parameters (in Vigil's or
+ * IntelMQ's names), every expert can be built (its rule files, sieve scripts and databases load), and every
+ * output's `when` condition compiles. Returns the warnings: IntelMQ parameters accepted but ignored here.
  */
-import { validateConfig } from '../../common/config/validate.js';
+import { validateComponentParams } from '../../common/intelmq-params.js';
 import { silentLogger } from '../../common/log.js';
 import { compileCondition } from '../conditions/index.js';
 import { ConfigError, configErrorAt, type ConfigProblem } from '../../common/errors.js';
 import type { HubConfig } from '../config.js';
 import { loadExpert, loadOutput } from './registry.js';
 
-export async function checkPipeline(config: HubConfig, file: string, resolvePath: (p: string) => string): Promise<void> {
+export async function checkPipeline(config: HubConfig, file: string, resolvePath: (p: string) => string): Promise<string[]> {
   const problems: ConfigProblem[] = [];
+  const warnings: string[] = [];
   for (const [i, e] of config.pipeline.experts.entries()) {
     const path = `pipeline.experts[${i}]`;
     try {
       const def = await loadExpert(e.type);
-      const params = validateConfig(def.params, e.params, { file, path: `${path}.params` });
+      const { params, warnings: ignored } = validateComponentParams(def, e.params, { file, path: `${path}.params` });
+      warnings.push(...ignored);
       const store = { get: async () => undefined, getMany: async (keys: readonly string[]) => keys.map(() => undefined), put() {}, del() {}, entries: async () => [] };
       try {
         const expert = await def.create(params, { name: e.name ?? e.type, log: silentLogger(), resolvePath, dataDir: resolvePath(config.data_dir), store });
@@ -32,7 +35,7 @@ export async function checkPipeline(config: HubConfig, file: string, resolvePath
     const path = `pipeline.outputs[${i}]`;
     try {
       const def = await loadOutput(o.type);
-      validateConfig(def.params, o.params, { file, path: `${path}.params` });
+      warnings.push(...validateComponentParams(def, o.params, { file, path: `${path}.params` }).warnings);
     } catch (err) {
       if (err instanceof ConfigError) problems.push(...err.problems);
       else problems.push({ path: `${path}.type`, message: (err as Error).message });
@@ -47,6 +50,7 @@ export async function checkPipeline(config: HubConfig, file: string, resolvePath
   }
   problems.push(...blocklistProblems(config));
   if (problems.length > 0) throw new ConfigError(file, problems);
+  return warnings;
 }
 
 /** Block-list names are unique and their conditions compile (the schema cannot check sieve expressions). */

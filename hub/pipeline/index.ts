@@ -5,7 +5,7 @@
  * output has.
  */
 import type { Logger } from 'pino';
-import { validateConfig } from '../../common/config/validate.js';
+import { validateComponentParams } from '../../common/intelmq-params.js';
 import { ConfigError, configErrorAt, VigilError } from '../../common/errors.js';
 import { eventProblem } from '../../common/limits.js';
 import { seqKey } from '../../common/seqkey.js';
@@ -79,7 +79,8 @@ export class Pipeline {
       const def = await loadExpert(spec.type).catch((err: Error) => {
         throw new ConfigError(file, [{ path: `${path}.type`, message: err.message }]);
       });
-      const params = validateConfig(def.params, spec.params, { file, path: `${path}.params` });
+      const { params, warnings } = validateComponentParams(def, spec.params, { file, path: `${path}.params` });
+      for (const warning of warnings) log.warn(warning);
       const name = spec.name ?? spec.type;
       const ctx = context(`expert:${name}`, def.metrics);
       const expert = await Promise.resolve()
@@ -101,7 +102,8 @@ export class Pipeline {
       const def = await loadOutput(spec.type).catch((err: Error) => {
         throw new ConfigError(file, [{ path: `${path}.type`, message: err.message }]);
       });
-      const params = validateConfig(def.params, spec.params, { file, path: `${path}.params` });
+      const { params, warnings } = validateComponentParams(def, spec.params, { file, path: `${path}.params` });
+      for (const warning of warnings) log.warn(warning);
       const name = spec.name ?? spec.type;
       if (names.has(name) || name === EVENT_STORE) throw new ConfigError(file, [{ path: `${path}.name`, message: `output name '${name}' is used twice; give each output a unique name` }]);
       names.add(name);

@@ -23,7 +23,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestContext as NodeTestContext } from 'node:test';
-import { validateConfig } from '../../../common/config/validate.js';
+import { validateComponentParams } from '../../../common/intelmq-params.js';
 import type { Event, Expert, ExpertDefinition } from '../../../hub/pipeline/define.js';
 import { parseTxtRecords, startDnsmasq, type Dnsmasq } from './_dnsmasq.js';
 import { startFakeWeb, type FakeWeb } from './_fake-web.js';
@@ -171,7 +171,8 @@ export function poison(): Event {
 }
 
 async function create(def: ExpertDefinition, params: Record<string, unknown>, ctx: TestContext): Promise<Expert> {
-  return def.create(validateConfig(def.params, params, { path: 'params' }) as never, ctx);
+  // As the hub does: IntelMQ's parameter names carried over first, so an example may show them.
+  return def.create(validateComponentParams(def, params, { path: 'params' }).params as never, ctx);
 }
 
 /**
