@@ -56,6 +56,22 @@ export default defineParser({
     { title: 'Layouts', columns: ['parameter', 'records', 'raw of an event without raw'], rows: LAYOUTS, note: 'The keys of an event are field names (dotted, as IntelMQ writes them); a key outside the ontology rejects the event. An event\'s own raw (base64) is kept.' },
     { title: 'Fixed fields', columns: ['field', 'value'], rows: [['classification.type', 'undetermined, where the event has none']] },
   ],
+  differences: [
+    {
+      case: 'fixtures/json/no-classification',
+      field: 'classification.type',
+      intelmq: 'an event without `classification.type` is sent without one (IntelMQ 3.3)',
+      vigil: '`undetermined`',
+      why: 'Every event has a type, so experts, filters and outputs that route or report by it never meet an event without one; undetermined says plainly that the source gave none.',
+    },
+    {
+      case: 'fixtures/json/multiple-events',
+      field: 'record',
+      intelmq: 'IntelMQ 3.3 has no `multiple_events`: a report that is a JSON list of events fails whole',
+      vigil: 'with `multiple_events`, one event per element (the layout newer IntelMQ added, PR #2545); off by default',
+      why: 'Sources that deliver their events as one JSON list are read without a conversion step; with the default settings the output is IntelMQ 3.3\'s.',
+    },
+  ],
 
   parse(record, ctx) {
     // Whole-report mode gets the text; the other modes get the value the runner already decoded.
