@@ -4,8 +4,9 @@
  * (`msg="two words"` splits in two), as in IntelMQ. A value the field does not accept is dropped, not fatal
  * (IntelMQ's behaviour), and a time.source value is read as Unix seconds when it is all digits, fuzzily otherwise.
  *
- * Vigil differs in one point: a line in which none of the `keys` occurs is rejected (IntelMQ emits an event
- * that holds nothing but `raw`).
+ * Vigil differs in two points (see `differences`): a line in which none of the `keys` occurs is rejected (IntelMQ
+ * emits an event that holds nothing but `raw`), and an all-digit time too large for Unix seconds is left out
+ * (IntelMQ fails the line).
  */
 import Type, { type Static } from 'typebox';
 import { VigilError } from '../../../common/errors.js';
@@ -84,6 +85,22 @@ export default defineParser({
       columns: ['field (from keys)', 'value'],
       rows: VALUES,
       note: 'The fields come from the `keys` parameter (log key → field); keys not in it are ignored. A line in which none of them occurs is rejected (IntelMQ makes an event of its raw alone).',
+    },
+  ],
+  differences: [
+    {
+      case: 'fixtures/key_value/no-configured-key',
+      field: 'record',
+      intelmq: 'a line in which none of the `keys` occurs gives an event of its raw and the default fields alone (here a "scanner" with no address)',
+      vigil: 'the line is rejected with the reason "none of the configured keys … occurs in the line"',
+      why: 'Such an event holds nothing the keys were meant to extract, yet carries a classification; a rejected line with its reason shows the log holds records the mapping does not cover.',
+    },
+    {
+      case: 'fixtures/key_value/fortigate',
+      field: 'time.source',
+      intelmq: 'an all-digit time that is no Unix time in seconds (FortiOS 6.2+ `eventtime` in nanoseconds) fails the whole line (an OSError its code does not catch)',
+      vigil: 'the time is left out and the line gives its event, as IntelMQ\'s documentation says of a time it cannot read',
+      why: 'A time in an unexpected unit costs only that field, not the firewall record.',
     },
   ],
 
