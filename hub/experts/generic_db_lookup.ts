@@ -51,6 +51,11 @@ export default defineExpert({
     { additionalProperties: false },
   ),
   metrics: LOOKUP_METRICS,
+  intelmqParams: {
+    reconnect_delay: { ignore: 'a database that is down lets events pass unchanged (counted misses) and is asked again for the next batch' },
+    fail_on_errors: { ignore: 'a database that is down lets events pass unchanged (counted misses); a key matching several rows rejects its event' },
+    message_jsondict_as_string: { ignore: 'the lookup reads fields by name; nothing is written to the database' },
+  },
   examples: [
     {
       description: "IntelMQ's defaults: the row of the event's source.asn gives its abuse contact and a comment; an AS without a row, or no AS, leaves the event alone",
