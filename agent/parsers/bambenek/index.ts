@@ -60,6 +60,22 @@ export default defineParser({
     { title: 'Columns', columns: ['column', 'field'], rows: COLUMNS },
     { title: 'Malware names (manual page → malware.name)', columns: ['page', 'malware.name'], rows: MALWARE_NAMES, note: 'Any other page name is the malware name as it is.' },
   ],
+  differences: [
+    {
+      case: 'fixtures/bambenek/high-list',
+      field: 'record',
+      intelmq: 'knows a list only by its exact http/https/faf URL: the `-high` lists, another host or a URL with a query fail every data line ("Unknown data feed")',
+      vigil: 'knows a list by its file name (`c2-dommasterlist.txt` or `c2-dommasterlist-high.txt`, …) under any URL: the high-confidence list gives its events',
+      why: 'The high-confidence lists are the same format, and a mirror or a URL with an access key is still the same list; the file name is what tells the lists apart.',
+    },
+    {
+      case: 'fixtures/bambenek/unknown-url',
+      field: 'record',
+      intelmq: 'a feed.url it does not know fails each data line with the same error',
+      vigil: 'the report is refused once, with the URL and the lists it knows in the reason',
+      why: 'A wrong feed.url is a configuration error: one clear reason instead of one error per line.',
+    },
+  ],
   examples: [
     {
       description: 'C2 domain master list',
