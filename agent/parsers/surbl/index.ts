@@ -12,6 +12,13 @@ interface State {
   type: string | undefined;
 }
 
+/** List code → type, the first code found (in this order) wins; a list line with neither is blacklist. */
+const LIST_TYPES: ReadonlyMap<string, string> = new Map([
+  ['mw', 'malware-distribution'],
+  ['ph', 'phishing'],
+]);
+const OTHER_LISTS = 'blacklist';
+
 const HEADER_LINES = 9;
 const TRAILER_LINES = 2;
 
@@ -22,6 +29,14 @@ export default defineParser({
   params: NoParams,
   // IntelMQ counts the header and trailer lines blank ones included (lines[9:-2]), so blank lines must reach the count.
   input: { kind: 'lines', skipBlank: false, skipLines: HEADER_LINES, skipLast: TRAILER_LINES },
+  mappings: [
+    {
+      title: 'List codes → classification.type',
+      columns: ['code in "on lists [..]"', 'classification.type'],
+      rows: [...LIST_TYPES, ['any other', OTHER_LISTS]],
+      note: 'For the `.domain` lines after the list line; source.fqdn is the domain without its leading dot.',
+    },
+  ],
   examples: [
     {
       description: 'Header, one list line and a domain',
@@ -39,7 +54,13 @@ export default defineParser({
       if (words.length < 3) throw new VigilError('VIGIL_E_RECORD', 'list line without "on lists [..]," part');
       // "[mw][ph]," → ["mw", "ph"]
       const lists = words[words.length - 3]!.slice(1, -2).split('][');
-      ctx.state.type = lists.includes('mw') ? 'malware-distribution' : lists.includes('ph') ? 'phishing' : 'blacklist';
+      ctx.state.type = OTHER_LISTS;
+      for (const [code, type] of LIST_TYPES) {
+        if (lists.includes(code)) {
+          ctx.state.type = type;
+          break;
+        }
+      }
       return null;
     }
     if (!line.startsWith('.')) return null;
