@@ -69,6 +69,8 @@ export interface FakeWeb {
   url: string;
   /** Path and query of every request, in order. */
   readonly requests: string[];
+  /** The headers of every request, in the same order. */
+  readonly headers: Record<string, string | string[] | undefined>[];
   readonly inFlight: number;
   readonly maxInFlight: number;
   /** Added to every answer, in ms. */
@@ -86,6 +88,7 @@ export async function startFakeWeb(): Promise<FakeWeb> {
   const state = {
     url: '',
     requests: [] as string[],
+    headers: [] as Record<string, string | string[] | undefined>[],
     delayMs: 0,
     override: undefined as FakeWeb['override'],
   };
@@ -94,6 +97,7 @@ export async function startFakeWeb(): Promise<FakeWeb> {
     maxInFlight = Math.max(maxInFlight, inFlight);
     const path = req.url ?? '/';
     state.requests.push(path);
+    state.headers.push(req.headers);
     const answer = state.override?.(path) ?? route(new URL(path, state.url), state.url);
     const delay = state.delayMs + (answer.delayMs ?? 0);
     const send = (): void => {
@@ -124,6 +128,9 @@ export async function startFakeWeb(): Promise<FakeWeb> {
     get requests() {
       return state.requests;
     },
+    get headers() {
+      return state.headers;
+    },
     get inFlight() {
       return inFlight;
     },
@@ -144,6 +151,7 @@ export async function startFakeWeb(): Promise<FakeWeb> {
     },
     reset() {
       state.requests.length = 0;
+      state.headers.length = 0;
       state.delayMs = 0;
       state.override = undefined;
       maxInFlight = inFlight;
