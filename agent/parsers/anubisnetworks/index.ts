@@ -85,7 +85,8 @@ const GEO_PATHS = new Map<string, string>([
 ]);
 const GEO_DETAILS = new Set(['region_code', 'postal_code', 'region', 'city', 'latitude', 'longitude', 'dma_code', 'area_code', 'metro_code']);
 const X_FORWARDED_FOR_GEO = '_geo_comm_http_x_forwarded_for_';
-// Characters an extra key may not hold (e.g. the "#" of "x_forwarded_for_#1", which IntelMQ drops too).
+// Characters an extra key may not hold (e.g. the "#" of "x_forwarded_for_#1", which IntelMQ drops too; it does not
+// lower-case: see `differences`).
 const NOT_KEY_CHARS = /[^a-z0-9_]/g;
 
 const HEAD_CHARS = 4096; // as much of the report as `input` is shown
@@ -149,6 +150,22 @@ export default defineParser({
       columns: ['block', 'namespace'],
       rows: GEO_BLOCKS,
       note: 'Each block gives `<namespace>.network`, `.geolocation.*`, `.asn`, `.as_name`; a field the ontology lacks goes to `extra.<field>`.',
+    },
+  ],
+  differences: [
+    {
+      case: 'fixtures/anubisnetworks/host-address-without-dst',
+      field: 'extra.communication.http_host',
+      intelmq: 'a `comm.http.host` that is an address is compared with `dst.ip`; a record without `dst` fails there (KeyError)',
+      vigil: 'with no destination to compare with, the address is kept in `extra.communication.http_host`, as any address other than the destination\'s',
+      why: 'The record is kept, as IntelMQ\'s code means to keep it; only a missing key made it fail.',
+    },
+    {
+      case: 'fixtures/anubisnetworks/host-address-without-dst',
+      field: 'extra.communication.http.x_forwarded_for_<n>.*',
+      intelmq: 'drops only the "#" of a `_geo_comm_http_x_forwarded_for_#<n>` key: one with a capital letter (`#A1`) is no valid field name and fails the record',
+      vigil: 'the name is lower-cased as well (`x_forwarded_for_a1`)',
+      why: 'The geolocation of a forwarded-for address is kept instead of losing the whole record over the spelling of its key.',
     },
   ],
   examples: [
