@@ -33,6 +33,17 @@ export default defineParser({
   intelmq: 'intelmq.bots.parsers.threatminer.parser',
   params: NoParams,
   input: { kind: 'lines' },
+  mappings: [
+    {
+      title: 'Fields',
+      columns: ['field', 'value'],
+      rows: [
+        ['source.fqdn', `each link text between the "${START}" and "${END}" lines`],
+        ['classification.type', 'blacklist'],
+        ['raw', 'the stripped line holding the link text'],
+      ],
+    },
+  ],
   examples: [
     {
       description: 'The recent domains panel',
