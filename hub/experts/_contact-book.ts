@@ -9,6 +9,7 @@ import { parse as parseCsv } from 'csv-parse/sync';
 import Type, { type Static } from 'typebox';
 import { parse as parseYaml } from 'yaml';
 import { configProblems } from '../../common/config/validate.js';
+import { cleanField } from '../../common/harmonization/index.js';
 import { formatNetwork, parseAddress, parseNetwork, PrefixTable, type Network } from '../../common/networks.js';
 import { parseRelative } from '../../common/timespec.js';
 
@@ -173,6 +174,12 @@ function fromColumns(row: Record<string, unknown>): Record<string, unknown> {
   return out;
 }
 
+/** A network as the ontology writes it (IPv6 compressed). */
+function networkText(net: Network): string {
+  const text = formatNetwork(net);
+  return (cleanField('source.network', text) as string | undefined) ?? text;
+}
+
 /** Entries indexed for lookup. */
 export class ContactBook {
   readonly contacts: readonly Contact[];
@@ -191,7 +198,7 @@ export class ContactBook {
     };
     for (const c of contacts) {
       for (const net of c.networks) {
-        const text = formatNetwork(net);
+        const text = networkText(net);
         claim(networkOwner, text, c, `network ${text}`);
         this.#networks.add(net, c);
       }
@@ -208,7 +215,7 @@ export class ContactBook {
   network(ip: string): Match | undefined {
     const addr = parseAddress(ip);
     const hit = addr === undefined ? undefined : this.#networks.lookup(addr);
-    return hit === undefined ? undefined : { contact: hit.value, kind: 'network', key: formatNetwork(hit.network) };
+    return hit === undefined ? undefined : { contact: hit.value, kind: 'network', key: networkText(hit.network) };
   }
 
   asn(asn: number): Match | undefined {
