@@ -75,6 +75,15 @@ export default defineParser({
     { title: 'Indicator shape (tried in this order)', columns: ['Indicator', 'field'], rows: SHAPES, note: 'An indicator of no known shape gives no event, as in IntelMQ.' },
     { title: 'Other keys of an IOC', columns: ['key', 'field'], rows: ITEM_FIELDS, note: 'The report\'s `extra.file_metadata` (from the GitHub collector) is copied into every event.' },
   ],
+  differences: [
+    {
+      case: 'fixtures/github_feed/apostrophes',
+      field: 'record',
+      intelmq: 'turns every `\'` of the report into `"` before reading it, so a valid JSON list with an apostrophe in a description ("Cobalt Strike\'s beacon") fails whole',
+      vigil: 'reads the JSON as it is, and turns quotes only when it is not valid JSON (the single-quoted lists IntelMQ reads): every IOC gives its event',
+      why: 'A day\'s IOC file is not lost because a description holds an apostrophe.',
+    },
+  ],
   examples: [
     {
       description: 'A hash and a domain',
