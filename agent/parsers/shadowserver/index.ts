@@ -31,7 +31,10 @@ const Params = Type.Object(
         description: `Schema file to map the reports with. Default: $VIGIL_SHADOWSERVER_SCHEMA or ${updateTargetPath()} when it exists (written by 'vigil shadowserver update-schema'), else the copy shipped with Vigil.`,
       }),
     ),
-    overwrite: Type.Boolean({ default: false, description: "Replace the report's feed.name and feed.documentation with the schema's; false keeps the report's own." }),
+    overwrite: Type.Boolean({
+      default: false,
+      description: "Replace the report's feed.name with the schema's feed name; false keeps the report's own. feed.documentation is the schema's only when the report has none (either way, as IntelMQ).",
+    }),
     auto_update: Type.Boolean({
       default: false,
       description: "Accepted for IntelMQ configurations. Vigil never downloads while parsing: run 'vigil shadowserver update-schema' (e.g. daily); the parser reads the new file when it changes.",
@@ -118,7 +121,7 @@ export default defineParser({
     }
     const feedFields: Fields = {};
     if (ctx.params.overwrite || isIgnorable(ctx.report['feed.name'])) feedFields['feed.name'] = type.feedName;
-    if (type.url && (ctx.params.overwrite || isIgnorable(ctx.report['feed.documentation']))) feedFields['feed.documentation'] = type.url;
+    if (type.url && isIgnorable(ctx.report['feed.documentation'])) feedFields['feed.documentation'] = type.url;
     return { type, feedFields, plan: undefined };
   },
 
