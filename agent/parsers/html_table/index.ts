@@ -8,7 +8,7 @@
  * Every row is its own record (the page is cut into rows by `split`): a row whose value fits none of its column's
  * fields is rejected alone, where it aborts the report in IntelMQ. Cells holding "-" or "N/A" count as empty
  * here, where IntelMQ fails the report on them. A date without a year ("02-15") gets the year that puts it
- * closest before the report's time.observation, where IntelMQ takes the current year.
+ * closest before the report's time.observation, where IntelMQ takes the current year (see `differences`).
  */
 import Type, { type Static } from 'typebox';
 import { VigilError } from '../../../common/errors.js';
@@ -143,6 +143,29 @@ export default defineParser({
         ['classification.type', 'the type parameter when no cell set it'],
       ],
       note: 'A date without a year (`02-15`, `Feb 15`) takes the year that puts it closest before the report\'s `time.observation`.',
+    },
+  ],
+  differences: [
+    {
+      case: 'fixtures/html_table/new-year',
+      field: 'time.source',
+      intelmq: 'a date without a year (`12-31 23:50`, `Dec 30`) gets the year of the clock when the bot runs: rows of late December read in early January are dated in the coming year, and the same page parsed later gets other dates',
+      vigil: 'the latest year that puts the date at or before the report\'s time.observation: `2018-12-31T23:50` for a page observed on 2019-01-01',
+      why: 'A listed date lies before the page was fetched; tying it to time.observation gives the right year at New Year and the same events whenever the report is parsed.',
+    },
+    {
+      case: 'fixtures/html_table/dotted-yearless',
+      field: 'record',
+      intelmq: 'dateutil reads a dotted month and day without a year (`02.15 10:00`) as day 2 of the current month: a wrong date',
+      vigil: 'the row is rejected with the reason "cannot read … as a date"',
+      why: 'A wrong time.source misleads every later step; a rejected row with its reason does not.',
+    },
+    {
+      case: 'fixtures/html_table/placeholder-cells',
+      field: 'record',
+      intelmq: 'a cell holding `-` or `N/A` fits none of its column\'s fields, so the whole report fails at the first such row',
+      vigil: 'the cell is left out (they are no value, as everywhere in the ontology) and the row gives its event',
+      why: 'A placeholder in one optional cell does not cost the whole page.',
     },
   ],
 
