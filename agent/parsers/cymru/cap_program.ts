@@ -85,7 +85,8 @@ const OLD_TYPES: ReadonlyMap<string, Fields> = new Map<string, Fields>([
   ['scanners', { 'classification.type': 'scanner', 'classification.identifier': 'scanner' }],
   ['spam', { 'classification.type': 'spam', 'classification.identifier': 'spam' }],
   ['spreaders', { 'classification.type': 'malware-distribution', 'classification.identifier': 'spreader' }],
-  ['stormworm', {}],
+  // IntelMQ gives stormworm no classification (and fails its lines, see `differences`); it is a worm like those above.
+  ['stormworm', { 'classification.type': 'infected-system', 'classification.identifier': 'stormworm', 'malware.name': 'stormworm' }],
   ['toxbot', { 'classification.type': 'infected-system', 'classification.identifier': 'toxbot', 'malware.name': 'toxbot' }],
 ]);
 /** Old format: what the comment of a report type holds. */
@@ -154,6 +155,22 @@ export default defineParser({
       note: 'Lines: `report|ip|asn|timestamp|comments|asn name`. Any other report type rejects the line.',
     },
     { title: 'Old format: comment', columns: ['report', 'comment → fields'], rows: OLD_COMMENTS },
+  ],
+  differences: [
+    {
+      case: 'fixtures/cymru.cap_program/spreaders-stormworm',
+      field: 'record',
+      intelmq: 'fails every old-format `spreaders` line (`len(comment_split == 2)` is a TypeError)',
+      vigil: 'the URL in `source.url`, the MD5 (when given) in `malware.hash.md5`, as that code means to',
+      why: 'A bug in one condition loses every spreader; the format is documented in IntelMQ\'s own comment.',
+    },
+    {
+      case: 'fixtures/cymru.cap_program/spreaders-stormworm',
+      field: 'record',
+      intelmq: 'fails every `stormworm` line with a confidence (it sets feed.accuracy a second time: KeyExists), and gives the others no classification',
+      vigil: 'the confidence (of 5) scales feed.accuracy, then malware.version and extra.source_port; infected-system with identifier and malware name stormworm, as the other worms of the old format',
+      why: 'The confidence is the first part of every stormworm comment, so IntelMQ never gives such an event; an event without classification could not be routed.',
+    },
   ],
 
   begin: (): State => ({ format: undefined, header: '' }),
@@ -355,7 +372,7 @@ function parseOld(line: string, raw: string, accuracy: unknown): Fields {
       if (!INT.test(comments)) fail('scanners reports with several ports are not understood');
       return set({ 'source.port': toInt(comments, 'port') });
     case 'spreaders':
-      // IntelMQ fails every spreaders line here (`len(comment_split == 2)`); its evident intent is kept.
+      // IntelMQ fails every spreaders line here (`len(comment_split == 2)`); its evident intent is kept (see `differences`).
       return set({ 'source.url': words[0], 'malware.hash.md5': words.length === 2 ? words[1] : undefined });
     case 'stormworm':
       return set(stormworm(words, typeof accuracy === 'number' ? accuracy : Number(accuracy ?? 100)));
@@ -368,7 +385,7 @@ function parseOld(line: string, raw: string, accuracy: unknown): Fields {
 
 /**
  * `confidence:<1-5> [legacy|crypto] [srcport <PORT>]`; the confidence scales feed.accuracy (5 keeps it). IntelMQ
- * fails these lines (it sets feed.accuracy twice); its evident intent is kept.
+ * fails these lines (it sets feed.accuracy twice); its evident intent is kept (see `differences`).
  */
 function stormworm(words: readonly string[], reportAccuracy: number): Fields {
   const fields: Fields = {};
