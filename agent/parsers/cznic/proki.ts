@@ -4,7 +4,7 @@
  * own `feed.name` and `time.observation` are kept aside as `extra.original_feed_name` and
  * `extra.original_time_observation`, so the collector's values stay in place. Another `feed.*` key of an entry
  * replaces the report's value, where IntelMQ fails the entry (KeyExists) — as it does for every entry giving
- * `feed.accuracy` once its collector set the default accuracy.
+ * `feed.accuracy` once its collector set the default accuracy (see `differences`).
  */
 import { VigilError } from '../../../common/errors.js';
 import { defineParser, NoParams, type Fields } from '../framework/define.js';
@@ -38,6 +38,15 @@ export default defineParser({
       columns: ['key', 'field'],
       rows: RENAMED,
       note: 'Any other key is the field of that name; a key that is no field of the ontology, or a value it does not take, rejects the entry.',
+    },
+  ],
+  differences: [
+    {
+      case: 'fixtures/cznic.proki/entry-feed-accuracy',
+      field: 'feed.accuracy',
+      intelmq: 'an entry giving a `feed.*` field the report has already (feed.accuracy, which its collector always sets) fails: KeyExists, so in practice every Proki entry is lost',
+      vigil: 'the entry\'s value replaces the report\'s (here 80 for 100)',
+      why: 'The entries are what the feed is for; the upstream accuracy of an entry is the more precise value.',
     },
   ],
 
