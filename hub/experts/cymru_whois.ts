@@ -40,6 +40,9 @@ export default defineExpert({
     { additionalProperties: false },
   ),
   metrics: LOOKUP_METRICS,
+  intelmqParams: {
+    redis_cache_ttl: { to: 'cache_ttl', note: 'IntelMQ caches answers in Redis for redis_cache_ttl seconds; here the hub\'s store keeps them as long' },
+  },
   examples: [
     {
       description: 'An IPv4 and an IPv6 address: prefix, ASN, country, registry, allocation date and AS name',

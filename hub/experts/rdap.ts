@@ -15,6 +15,7 @@
  */
 import Type from 'typebox';
 import { add } from '../../common/harmonization/index.js';
+import { secondsToMs } from '../../common/intelmq-params.js';
 import { defineExpert, type Event } from '../pipeline/define.js';
 import { configError } from './_config.js';
 import { eachPair, eachValue } from './_each.js';
@@ -58,6 +59,10 @@ export default defineExpert({
     { additionalProperties: false },
   ),
   metrics: LOOKUP_METRICS,
+  intelmqParams: {
+    redis_cache_ttl: { to: 'cache_ttl', note: 'IntelMQ caches answers in Redis for redis_cache_ttl seconds; here the hub\'s store keeps them as long' },
+    http_timeout_sec: { to: 'timeout', convert: secondsToMs, note: 'seconds become milliseconds' },
+  },
   examples: [
     {
       description: "The domain's abuse contact (a registrar's abuse entity): the first role of rdap_order with an address wins",

@@ -12,6 +12,7 @@
  */
 import Type from 'typebox';
 import { add, cleanField } from '../../common/harmonization/index.js';
+import { secondsToMs } from '../../common/intelmq-params.js';
 import { defineExpert, type Event } from '../pipeline/define.js';
 import { configError } from './_config.js';
 import { eachPair, eachValue } from './_each.js';
@@ -51,6 +52,10 @@ export default defineExpert({
     { additionalProperties: false },
   ),
   metrics: LOOKUP_METRICS,
+  intelmqParams: {
+    redis_cache_ttl: { to: 'cache_ttl', note: 'IntelMQ caches answers in Redis for redis_cache_ttl seconds; here the hub\'s store keeps them as long' },
+    http_timeout_sec: { to: 'timeout', convert: secondsToMs, note: 'seconds become milliseconds' },
+  },
   examples: [
     {
       description: 'Contacts by address and AS number from RIPEstat and the RIPE database, and the geolocation of the address',
