@@ -54,6 +54,9 @@ function build(hub: Hub, auth: AuthStats): Registry {
   gauge('vigil_component_errors_total', 'Errors by component and kind.', ['kind', 'component', 'error'], (g) => {
     for (const [kind, component, m] of components()) for (const [error, n] of Object.entries(m.errors as Record<string, number>)) g.set({ kind, component, error }, n);
   });
+  gauge('vigil_component_counter', "Each component's own counters, as its docs declare them (e.g. a lookup expert's hits, misses, timeouts).", ['kind', 'component', 'counter'], (g) => {
+    for (const [kind, component, m] of components()) for (const [counter, n] of Object.entries((m.counters ?? {}) as Record<string, number>)) g.set({ kind, component, counter }, n);
+  });
   gauge('vigil_output_lag_batches', 'Processed batches an output has not delivered yet.', ['output'], (g) => {
     for (const o of hub.pipeline.outputs) g.set({ output: o.name }, o.metrics.lagEvents);
   });

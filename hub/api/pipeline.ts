@@ -19,6 +19,7 @@ const Component = Type.Object({
   lagEvents: Type.Number({ description: 'Processed batches not delivered yet (outputs)' }),
   lagSeconds: Type.Number({ description: 'Age of the oldest batch being worked on, in s' }),
   batchLatencyMs: Type.Number({ description: 'Time the last batch took, in ms' }),
+  counters: Type.Optional(Type.Record(Type.String(), Type.Number(), { description: "The component's own counters, as its docs declare them (e.g. a lookup expert's hits and misses)" })),
   receivedPerSecond: Type.Union([Type.Number(), Type.Null()], { description: 'Over the last minute; null until measured' }),
   sentPerSecond: Type.Union([Type.Number(), Type.Null()], { description: 'Over the last minute; null until measured' }),
 });
