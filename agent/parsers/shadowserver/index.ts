@@ -8,8 +8,9 @@
  * rejects the row), then optional fields (a value the ontology refuses stays in `extra.<column>`), then the
  * schema's constant fields; every column no mapping consumed goes to `extra.<column>` when it is not empty.
  *
- * One deliberate difference: IntelMQ keeps "", "-" and "N/A" in `extra` (it adds the whole dict at once, which
- * skips its empty-value rule); Vigil leaves them out there as everywhere else.
+ * Deliberate differences (declared in `differences`): IntelMQ keeps "", "-" and "N/A" in `extra` (it adds the
+ * whole dict at once, which skips its empty-value rule), Vigil leaves them out there as everywhere else; a url
+ * column holding a whole URL is not prefixed with the host again; an empty UTC time is no time.
  */
 import Type from 'typebox';
 import { VigilError } from '../../../common/errors.js';
@@ -81,6 +82,36 @@ export default defineParser({
   params: Params,
   input: { kind: 'csv', header: true },
   mappings: [REPORT_TYPES, ENTRY_RULES, CONVERSION_USE],
+  differences: [
+    {
+      case: 'fixtures/shadowserver/compromised-website',
+      field: 'source.url, destination.url',
+      intelmq: 'convert_http_host_and_url glues the host in front of a url column that is already a whole URL: `https://shop.example.org//shop.example.org/checkout`',
+      vigil: 'a url column that is already a whole URL is the URL: `https://shop.example.org/checkout`',
+      why: 'IntelMQ\'s form is no URL of the reported resource; the column is meant to complete a path, not to double a URL.',
+    },
+    {
+      case: 'fixtures/shadowserver/compromised-website',
+      field: 'extra.*',
+      intelmq: 'keeps the placeholders `""`, `-` and `N/A` of unmapped columns in extra (e.g. `extra.tag: "N/A"`): it adds the extra dict at once, bypassing its own no-value rule',
+      vigil: 'leaves them out, as every other field',
+      why: 'A placeholder says the column is empty; an event is the same whichever way a field reached it.',
+    },
+    {
+      case: 'fixtures/shadowserver/empty-utc-time',
+      field: 'extra.start_time, extra.end_time (convert_date_utc)',
+      intelmq: 'an empty value gets "+00:00" appended, which its date parser reads as midnight of the day the bot runs',
+      vigil: 'an empty value is no time: the field is left out',
+      why: 'IntelMQ\'s value is a made-up time that changes with the day of parsing.',
+    },
+    {
+      case: 'fixtures/shadowserver/crlf-ipv6',
+      field: 'raw',
+      intelmq: 'for a row whose quoted field spans two lines, raw is the header and only the row\'s last line (`…\\r\\nline.example.net",…`)',
+      vigil: 'raw is the header and the whole row',
+      why: 'raw should let a reader see the record the event came from.',
+    },
+  ],
   examples: [
     {
       description: 'Accessible-RDP report, type taken from the file name',
