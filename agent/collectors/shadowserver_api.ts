@@ -46,6 +46,13 @@ export default defineCollector({
   name: 'shadowserver_api',
   summary: 'Lists and downloads the reports of the Shadowserver Reports API (HMAC-signed), each once, named so the shadowserver parser picks its schema.',
   intelmq: 'intelmq.bots.collectors.shadowserver.collector_reports_api',
+  // Applied by `vigil import intelmq`: IntelMQ remembers the reports taken in a Redis cache.
+  intelmqParams: Object.fromEntries(
+    ['redis_cache_db', 'redis_cache_host', 'redis_cache_port', 'redis_cache_password', 'redis_cache_ttl'].map((key) => [
+      key,
+      { ignore: "the report ids taken are kept in the agent's outbox with the reports' events, each until it is older than the days listed" },
+    ]),
+  ),
   examples: [
     {
       description: 'Every report of the organisation\'s mailing list, checked hourly',

@@ -20,6 +20,7 @@ import { assertExactlyOnce, closeAll, ip, ipLines, openHarness, scratch, sleep, 
 import { startDovecot } from '../../helpers/dovecot.js';
 import { startFakeMisp } from '../../helpers/fake-misp.js';
 import { startFakeShadowserver } from '../../helpers/fake-shadowserver.js';
+import { startRabbitMq } from '../../helpers/rabbitmq.js';
 import { freePort } from '../../helpers/processes.js';
 
 interface Scenario {
@@ -118,6 +119,18 @@ const SCENARIOS: Record<string, Scenario> = {
       const path = join(dir, 'spool');
       mkdirSync(path);
       return { params: { path, ...FAST_POLL, settle_ms: 20 }, offer: async (from, to) => replaceFile(join(path, `${from}.csv`), ipLines(from, to)) };
+    },
+  },
+  // A RabbitMQ queue keeps its messages while nobody consumes: each offer is one message of lines, on a node of its own.
+  stomp: {
+    keepsWhileDown: true,
+    async setup() {
+      const rabbit = await startRabbitMq();
+      return {
+        params: { server: '127.0.0.1', port: rabbit.stompPort, tls: false, exchange: '/queue/compliance', username: rabbit.user, password: rabbit.password, status_interval_ms: 50 },
+        offer: (from, to) => rabbit.publish('/queue/compliance', [ipLines(from, to)]),
+        close: () => rabbit.stop(),
+      };
     },
   },
   tail: {
