@@ -47,7 +47,11 @@ export default defineExpert({
   summary: 'Sets abuse_contact, constituency and notification settings from a local contact book of networks, AS numbers and domains (YAML, CSV or a PostgreSQL table).',
   params: Type.Object(
     {
-      file: Type.String({ default: '', description: 'The contact book: a YAML or JSON file (a list of entries, or `contacts:` holding one) or a CSV file (.csv) with a header line.' }),
+      file: Type.String({
+        default: '',
+        description:
+          'The contact book: YAML or JSON (a list of entries, or `contacts:` holding one), or CSV (.csv, with a header line). An entry\'s keys: organisation (required), id, constituency, email, networks, asns, domains (lists, or one text split at commas, semicolons or spaces), policy (replace, append, fallback), notify (true/false), interval (seconds, or a span such as "1 day"), format, template, language, pgp_key.',
+      }),
       table: Type.String({ default: '', description: 'A PostgreSQL table holding entries (columns named as the entry keys), read beside or instead of the file.' }),
       ...pgParams({ database: 'contacts' }),
       side: Type.Union([Type.Literal('source'), Type.Literal('destination')], { default: 'source', description: 'Whose contact is looked up: source or destination.' }),
