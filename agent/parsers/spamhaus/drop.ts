@@ -55,6 +55,15 @@ export default defineParser({
   params: NoParams,
   input: { kind: 'lines', comment: isComment },
   mappings: [{ title: 'Lists by feed.url', columns: ['file name', 'list'], rows: LISTS }, LINE_FIELDS],
+  differences: [
+    {
+      case: 'fixtures/spamhaus.drop/mirror-drop-v6',
+      field: 'record',
+      intelmq: 'knows a list only by its exact `https://www.spamhaus.org/drop/…` URL: the DROPv6 list under its current name `drop_v6.txt`, a mirror or a local copy fail every line ("Unknown data feed")',
+      vigil: 'knows a list by its file name under any URL; a URL naming no list refuses the report once, with the names it knows',
+      why: 'The file name is what tells the lists apart; where the file was fetched from does not change its format.',
+    },
+  ],
   examples: [
     {
       description: 'DROP list with its header',
