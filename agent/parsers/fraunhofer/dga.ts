@@ -27,6 +27,15 @@ export default defineParser({
       ],
     },
   ],
+  differences: [
+    {
+      case: 'fixtures/fraunhofer.dga/crlf-ipv6',
+      field: 'record',
+      intelmq: 'an empty list element gives a c2-server event with the malware name and no domain, address or raw',
+      vigil: 'the element is rejected with the reason',
+      why: 'A C2 event without the C2 names nothing to block or report; the reject shows the feed sent an empty entry.',
+    },
+  ],
   // Every list element is its own record (raw: the element), so a bad one costs only itself.
   input: {
     kind: 'json',
@@ -54,7 +63,7 @@ export default defineParser({
   parse(record) {
     const entry = record.value as Entry;
     if ('notList' in entry) throw new VigilError('VIGIL_E_RECORD', `generator ${JSON.stringify(entry.notList)}: expected a list of domains`);
-    // IntelMQ makes an event with neither a domain nor an address (nor raw) of an empty element.
+    // IntelMQ makes an event with neither a domain nor an address (nor raw) of an empty element (see `differences`).
     if (typeof entry.row !== 'string' || entry.row === '') throw new VigilError('VIGIL_E_RECORD', `expected a domain or an IP address, got ${JSON.stringify(entry.row)}`);
     const ip = TYPES.IPAddress.sanitize(entry.row);
     const isIp = ip !== undefined && isValidField('source.ip', ip);
