@@ -49,6 +49,15 @@ export default defineParser({
       note: 'Both events: time.source from the `# last updated:` comment (PST/PDT as US Pacific; an unreadable date leaves it out, where IntelMQ fails the report).',
     },
   ],
+  differences: [
+    {
+      case: 'fixtures/dyn/unreadable-date',
+      field: 'time.source',
+      intelmq: 'a `# last updated:` line whose date cannot be read fails the whole report: no event at all',
+      vigil: 'the events are made without time.source',
+      why: 'A broken header line does not cost the list; the events still carry time.observation.',
+    },
+  ],
   examples: [
     {
       description: 'one infected site',
@@ -67,7 +76,7 @@ export default defineParser({
     try {
       ctx.state.sourceTime = fromFuzzy(text);
     } catch {
-      // An unreadable date leaves the events without time.source (IntelMQ fails the whole report).
+      // An unreadable date leaves the events without time.source (IntelMQ fails the whole report: see `differences`).
       ctx.state.sourceTime = undefined;
     }
   },
