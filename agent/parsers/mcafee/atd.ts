@@ -6,7 +6,7 @@
  *
  * Each of these is its own record, so an entry with a value its field refuses costs only its own event (IntelMQ
  * stops at it and loses the rest of the report). An entry does not override the sample's name and hashes, nor a
- * field an earlier key of it set (`domain` and `hostname`): IntelMQ stops the report there too.
+ * field an earlier key of it set (`domain` and `hostname`), where IntelMQ stops the report (see `differences`).
  */
 import Type from 'typebox';
 import { VigilError } from '../../../common/errors.js';
@@ -86,6 +86,15 @@ export default defineParser({
       columns: ['from', "with the sample's name and hashes"],
       rows: [['Summary.Subject (the sample)', true], ...[...LISTS].map(([list, { sample }]) => [`each entry of Summary.${list}`, sample])],
       note: 'Every event: classification.taxonomy malicious-code, classification.type infected-system. None when Summary.Verdict.Severity is below verdict_severity.',
+    },
+  ],
+  differences: [
+    {
+      case: 'fixtures/mcafee.atd/bad-entries',
+      field: 'malware.name, source.fqdn',
+      intelmq: 'an entry with its own `Name` (the sample\'s malware.name is set already), or with both `domain` and `hostname`, fails on KeyExists and stops the report there',
+      vigil: 'the entry gives its event; the sample\'s name stays, and of domain and hostname the first sets source.fqdn',
+      why: 'A second spelling of a value the event already has does not cost the entry or the rest of the report.',
     },
   ],
   examples: [
