@@ -33,12 +33,17 @@ function check(name, doc) {
 }
 
 const docs = {};
-for (const name of REGISTRIES) {
-  const url = `${base}${name}.json`;
-  const response = await fetch(url, { signal: AbortSignal.timeout(30_000) });
-  if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
-  docs[name] = await response.json();
-  check(name, docs[name]);
+try {
+  for (const name of REGISTRIES) {
+    const url = `${base}${name}.json`;
+    const response = await fetch(url, { signal: AbortSignal.timeout(30_000) });
+    if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
+    docs[name] = await response.json();
+    check(name, docs[name]);
+  }
+} catch (err) {
+  console.error(`Nothing written: ${err.message}`);
+  process.exit(1);
 }
 for (const name of REGISTRIES) {
   const file = join(out, `${name}.json`);

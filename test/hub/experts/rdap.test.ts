@@ -4,13 +4,19 @@
  * one request per registered domain, and a failing server as a counted miss.
  */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
+import { promisify } from 'node:util';
 import { ConfigError } from '../../../common/errors.js';
-import { Bootstrap, readRegistry, REGISTRIES } from '../../../hub/experts/_rdap.js';
+import { Bootstrap, BUNDLED_BOOTSTRAP, readRegistry, REGISTRIES } from '../../../hub/experts/_rdap.js';
 import type { Event } from '../../../hub/pipeline/define.js';
 import { freePort } from '../../helpers/processes.js';
 import { startFakeWeb, type FakeWeb } from './_fake-web.js';
 import { createExpert, runBatch, tempFiles, testContext, type TestContext } from './_harness.js';
+
+const REFRESH = join(BUNDLED_BOOTSTRAP, 'refresh.mjs');
 
 describe('rdap (against a fake RDAP server)', () => {
   let web: FakeWeb;
@@ -63,6 +69,21 @@ describe('rdap (against a fake RDAP server)', () => {
     assert.equal(kept[0]!['source.abuse_contact'], 'abuse@registrar.example');
     const bad = tempFiles({ 'dns.json': JSON.stringify({ services: [['test', 'http://x/']] }) });
     await assert.rejects(createExpert('rdap', { bootstrap_dir: bad }), (err: unknown) => err instanceof ConfigError && /bootstrap_dir/.test(err.problems[0]!.path) && /not an RDAP bootstrap registry/.test(err.problems[0]!.message));
+  });
+
+  it('refresh.mjs downloads the four registries (here from the fake) and writes them only when all are good', async () => {
+    const out = tempFiles({});
+    const run = (url: string) => promisify(execFile)(process.execPath, [REFRESH, '--url', url, '--out', out]);
+    const { stdout } = await run(`${web.url}/`);
+    assert.match(stdout, /dns\.json: 1 services/);
+    assert.deepEqual(readdirSync(out).sort(), ['asn.json', 'dns.json', 'ipv4.json', 'ipv6.json']);
+    const bootstrap = new Bootstrap();
+    bootstrap.add('dns', JSON.parse(readFileSync(join(out, 'dns.json'), 'utf8')), 'dns.json');
+    assert.equal(bootstrap.domain('example.test')?.service.url, `${web.url}/rdap/`);
+    web.override = (path) => (path === '/asn.json' ? { status: 200, body: { services: 'none' } } : undefined);
+    const failed = tempFiles({});
+    await assert.rejects(promisify(execFile)(process.execPath, [REFRESH, '--url', `${web.url}/`, '--out', failed]), /asn\.json: no "services" list/);
+    assert.deepEqual(readdirSync(failed), []);
   });
 
   it('fake RDAP failing (500, a body that is not JSON): the events pass unchanged, the misses are counted', async () => {
