@@ -20,7 +20,8 @@
  *
  * The book is read from a YAML, JSON or CSV `file` and/or a PostgreSQL `table` (the same keys as columns; lists
  * as arrays or text) and kept in memory, indexed. Every `reload_interval` a changed file is read again and the
- * table re-read; a book that fails to read keeps the previous one (counted, logged). The table's rows are kept in
+ * table re-read in the background (no batch waits for the database); a book that fails to read keeps the previous
+ * one (counted, logged). The table's rows are kept in
  * the hub's store, so a hub that starts while the database is down still has the last copy.
  */
 import { statSync } from 'node:fs';
@@ -189,30 +190,45 @@ export default defineExpert({
       if (pool !== undefined) dbContacts = await firstTableRead(pool, readTable, tableContacts, ctx, params.table);
     } catch (err) {
       await pool?.end();
-      if (err instanceof BookError) throw configError(filePath !== undefined && dbContacts.length === 0 && fileContacts.length === 0 ? 'file' : 'table', err.message);
+      if (err instanceof BookError) throw configError(err.message.startsWith(`table ${params.table}:`) ? 'table' : 'file', err.message);
       throw err;
     }
     let book = build(fileContacts, dbContacts, (m) => configError('file', m));
     counters.entries = book.size;
     let nextReload = performance.now() + reloadMs;
 
-    const reload = async (): Promise<void> => {
-      nextReload = performance.now() + reloadMs;
+    const failed = (err: unknown): void => {
+      counters.reload_errors = (counters.reload_errors ?? 0) + 1;
+      ctx.log.error({ err: (err as Error).message }, 'The contact book could not be reloaded; the previous one stays in use.');
+    };
+    const use = (next: ContactBook): void => {
+      book = next;
+      counters.entries = next.size;
+    };
+    // A changed file is read at once (a local read); the table in the background, so no batch waits for it.
+    const reloadFile = (): void => {
+      if (filePath === undefined) return;
+      const stamp = stampOf(filePath);
+      if (stamp === fileStamp) return;
       try {
-        if (filePath !== undefined) {
-          const stamp = stampOf(filePath);
-          if (stamp !== fileStamp) {
-            fileContacts = readFile();
-            fileStamp = stamp;
-          }
-        }
-        if (pool !== undefined) dbContacts = await readTable();
-        book = build(fileContacts, dbContacts, (m) => new BookError(m));
-        counters.entries = book.size;
+        const next = readFile();
+        use(build(next, dbContacts, (m) => new BookError(m)));
+        fileContacts = next;
+        fileStamp = stamp;
       } catch (err) {
-        counters.reload_errors = (counters.reload_errors ?? 0) + 1;
-        ctx.log.error({ err: (err as Error).message }, 'The contact book could not be reloaded; the previous one stays in use.');
+        failed(err);
       }
+    };
+    let tableReading: Promise<void> | undefined;
+    const reloadTable = (): void => {
+      if (pool === undefined || tableReading !== undefined) return;
+      tableReading = readTable()
+        .then((next) => {
+          use(build(fileContacts, next, (m) => new BookError(m)));
+          dbContacts = next;
+        })
+        .catch(failed)
+        .finally(() => (tableReading = undefined));
     };
 
     const apply = (event: Event, match: Match): void => {
@@ -247,7 +263,11 @@ export default defineExpert({
         return book;
       },
       async process(events, reject) {
-        if (performance.now() >= nextReload) await reload();
+        if (performance.now() >= nextReload) {
+          nextReload = performance.now() + reloadMs;
+          reloadFile();
+          reloadTable();
+        }
         const side = params.side;
         const current = book;
         return eachEvent(events, reject, (event) => {
@@ -267,6 +287,7 @@ export default defineExpert({
         });
       },
       async close() {
+        await tableReading;
         await pool?.end();
       },
     };

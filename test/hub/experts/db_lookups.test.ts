@@ -12,7 +12,7 @@ import { ConfigError } from '../../../common/errors.js';
 import { BookError, ContactBook, readEntry, yamlEntries } from '../../../hub/experts/_contact-book.js';
 import type { Event } from '../../../hub/pipeline/define.js';
 import { startPostgres, type PostgresServer } from '../../helpers/postgres.js';
-import { freePort } from '../../helpers/processes.js';
+import { freePort, waitUntil } from '../../helpers/processes.js';
 import { createExpert, MemoryStore, runBatch, tempFiles, testContext, type TestContext } from './_harness.js';
 
 describe('table lookups against PostgreSQL (generic_db_lookup, contacts)', () => {
@@ -125,6 +125,19 @@ describe('table lookups against PostgreSQL (generic_db_lookup, contacts)', () =>
       const { kept } = await runBatch(down, [{ 'source.ip': '192.0.2.3' }], again);
       assert.equal(kept[0]!['source.abuse_contact'], 'security@shop.example');
       await down.close?.();
+    });
+
+    it('the table is read again after reload_interval, in the background: no batch waits for it', async () => {
+      const ctx = context();
+      const expert = await createExpert('contacts', { ...conn(), table: 'book', reload_interval: 1 }, ctx);
+      const contactOf = async () => (await runBatch(expert, [{ 'source.ip': '192.0.2.3' }], ctx)).kept[0]!['source.abuse_contact'];
+      assert.equal(await contactOf(), 'security@shop.example');
+      await sql.query(`UPDATE book SET email = '{sec@shop.example}' WHERE id = 'shop'`);
+      await new Promise((r) => setTimeout(r, 1100));
+      assert.equal(await contactOf(), 'security@shop.example', 'the batch that starts the reload does not wait for it');
+      await waitUntil(async () => (await contactOf()) === 'sec@shop.example', 5000, () => 'the reloaded table');
+      await sql.query(`UPDATE book SET email = '{security@shop.example}' WHERE id = 'shop'`);
+      await expert.close?.();
     });
 
     it('a changed file is read again after reload_interval; a broken one keeps the book in use, counted', async () => {
