@@ -17,8 +17,13 @@ export class CsvReader {
   #field = '';
   #lines: string[] = [];
   #open = false;
-  /** The text of the row `push`/`end` just returned: its line, or its lines joined with "\n". */
+  /** The text of the row `push`/`end` just returned: its line, or its lines joined with the report's line ending. */
   text = '';
+  /**
+   * The report's line ending, kept where a quoted field runs over a line break: Python's csv module (over text
+   * read without newline translation, as IntelMQ's parsers read it) keeps "\r\n" in the field and the row.
+   */
+  lineEnding = '\n';
 
   constructor(delimiter = ',', quote = '"') {
     // An empty delimiter would make indexOf match everywhere (an endless loop); the schema forbids it too.
@@ -38,16 +43,16 @@ export class CsvReader {
       if (q === '' || !line.includes(q)) return splitPlain(line, this.#delimiter);
       return this.#read(line, [], '', -1);
     }
-    // A quoted field goes on: the line break is part of it (Python keeps the "\n" it read).
+    // A quoted field goes on: the line break is part of it (Python keeps the line ending it read).
     this.#lines.push(line);
     const cells = this.#cells;
-    const field = `${this.#field}\n`;
+    const field = this.#field + this.lineEnding;
     this.#open = false;
     this.#cells = [];
     this.#field = '';
     const row = this.#read(line, cells, field, 0);
     if (row !== undefined) {
-      this.text = this.#lines.join('\n');
+      this.text = this.#lines.join(this.lineEnding);
       this.#lines = [];
     }
     return row;
@@ -58,7 +63,7 @@ export class CsvReader {
     if (!this.#open) return undefined;
     const cells = this.#cells;
     cells.push(this.#field);
-    this.text = this.#lines.join('\n');
+    this.text = this.#lines.join(this.lineEnding);
     this.#open = false;
     this.#cells = [];
     this.#field = '';

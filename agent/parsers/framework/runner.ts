@@ -220,6 +220,7 @@ class ReportRun {
     switch (spec.kind) {
       case 'csv':
         this.#csv = new CsvReader(spec.delimiter ?? ',', spec.quote ?? '"');
+        this.#csv.lineEnding = this.#ctx.lineEnding;
         this.#lines = new LineSplitter();
         break;
       case 'lines':
@@ -284,6 +285,7 @@ class ReportRun {
 
   #setLineEnding(ending: string): void {
     this.#ctx.lineEnding = ending;
+    if (this.#csv !== undefined) this.#csv.lineEnding = ending;
     this.#lineEndingKnown = true;
     this.#pendingCR = false;
   }
