@@ -183,10 +183,15 @@ export default defineCollector({
         // Deliveries of the connection before cannot be acked on this one: the broker sends them again.
         queue.length = 0;
         lastError = undefined;
-        ctx.log.info({ server: params.server, port: params.port, destination: params.exchange, durable: params.durable }, 'Connected to the STOMP broker and subscribed.');
-        ctx.recordRun({ ok: true, events: 0 });
         const current = connection;
-        client.subscribe(params.exchange, (message) => deliver({ message, connection: current }), subscribeHeaders);
+        // The broker's receipt says the subscription is in place (its queue declared and bound): only then is the
+        // feed reported connected.
+        const receipt = `subscribed-${current}`;
+        client.watchForReceipt(receipt, () => {
+          ctx.log.info({ server: params.server, port: params.port, destination: params.exchange, durable: params.durable }, 'Connected to the STOMP broker and subscribed.');
+          ctx.recordRun({ ok: true, events: 0 });
+        });
+        client.subscribe(params.exchange, (message) => deliver({ message, connection: current }), { ...subscribeHeaders, receipt });
       },
       onStompError: (frame) => {
         failed(`the broker refused: ${frame.headers.message ?? 'ERROR'}${frame.body ? ` (${frame.body.trim().slice(0, 300)})` : ''}`);

@@ -149,7 +149,8 @@ describe('stomp collector (against a real RabbitMQ with its STOMP plugin)', () =
     const dir = scratch();
     const h1 = await openHarness({ dir });
     const c1 = await started(h1, params);
-    await waitUntil(() => h1.feed.status.runs > 0, 10_000, () => 'not connected');
+    // Subscribed (the broker's receipt came): the durable queue is bound to the exchange.
+    await waitUntil(() => h1.logs.some((l) => l.msg === 'Connected to the STOMP broker and subscribed.'), 10_000, () => 'not subscribed');
     await rabbit.publish('/exchange/amq.topic/feeds.n6.a', [ipLines(0, 10)]);
     await waitForEvents(h1, 10);
     await c1.stop();
