@@ -51,7 +51,7 @@ describe('outbox full policy', () => {
     const { box, dir } = await outbox({ maxEvents: 1000, fullPolicy: 'drop_oldest' });
     await box.append(events(0, 1000));
     assert.equal(await settled(box.append(events(1000, 250)), 2000), true, 'no wait with drop_oldest');
-    assert.deepEqual(box.stats, { droppedEvents: 100, droppedBatches: 1, pausedAppends: 0 });
+    assert.deepEqual(box.stats, { droppedEvents: 100, droppedBatches: 1, pausedAppends: 0, deadLetters: 0, deadLetteredEvents: 0 });
     await box.append(events(1250, 100));
     assert.equal(box.stats.droppedEvents, 300, 'dropped until below the bound before each append');
     const kept = await numbers(box);
