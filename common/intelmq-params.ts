@@ -32,6 +32,8 @@ export type IntelmqParam =
        * parameter out, so the imported pipeline behaves as the IntelMQ one did.
        */
       intelmqDefault?: unknown;
+      /** In a shared table: when the component has no parameter `to`, the IntelMQ one is ignored for this reason. */
+      otherwise?: string;
     }
   | {
       /** Accepted and ignored: why it has no meaning here (shown in the warning and the docs). */
@@ -48,7 +50,7 @@ const LOGS = 'Vigil logs through its own logger (log.level in the config)';
 const ERRORS = 'Vigil rejects an event an expert fails on to the dead letters with the reason, and retries transient failures itself';
 const STATS = "IntelMQ's statistics live in Redis; Vigil counts per component and exports the counters at /metrics";
 const HTTP = 'IntelMQ gives every bot its HTTP settings; this component makes no HTTP requests of its own';
-const REDIS = "IntelMQ keeps bot caches in Redis; Vigil keeps a component's state in the hub's own LevelDB";
+const REDIS = "IntelMQ keeps bot caches in Redis; Vigil keeps a component's state in its own durable store (the hub's LevelDB, the agent's outbox)";
 
 /**
  * What every IntelMQ bot has (IntelMQ's Bot class and its cache mixin). A component's own parameters and its own
@@ -114,6 +116,56 @@ export const INTELMQ_BOT_PARAMS: IntelmqParams = {
   redis_cache_ttl: { ignore: `${REDIS}; this component keeps nothing for a time` },
 };
 
+/**
+ * What IntelMQ's collectors share, in the names Vigil's collectors share (`vigil import intelmq` applies it before
+ * INTELMQ_BOT_PARAMS): the schedule, and the HTTP settings of the collectors that download.
+ */
+export const INTELMQ_COLLECTOR_PARAMS: IntelmqParams = {
+  rate_limit: {
+    to: 'schedule',
+    convert: (value, given) => rateLimitSchedule(value, String(given.name ?? '')).cron,
+    note: "IntelMQ's seconds between runs as a cron schedule, at a minute chosen by the feed's name (approximated when cron cannot say it exactly)",
+    otherwise: 'this collector is not run on a schedule: it listens, or watches for what arrives',
+  },
+  http_timeout_sec: { to: 'timeout_seconds', otherwise: HTTP },
+  http_timeout_max_tries: { to: 'max_attempts', otherwise: HTTP },
+  http_user_agent: { to: 'user_agent', otherwise: HTTP },
+  http_header: { to: 'headers', otherwise: HTTP },
+  http_username: { to: 'username', otherwise: HTTP },
+  http_password: { to: 'password', otherwise: HTTP },
+  http_verify_cert: { to: 'verify_tls', otherwise: HTTP },
+  ssl_ca_certificate: { to: 'ca_file', otherwise: HTTP },
+};
+
+/**
+ * IntelMQ's rate_limit (seconds between runs) as a cron expression: every N seconds, minutes or hours when N divides
+ * the minute, hour or day, else every day or every N days; the minute is spread by `seed` (the feed name) so feeds
+ * of one period do not all start at once. `exact` is false where cron cannot say the interval.
+ */
+export function rateLimitSchedule(value: unknown, seed: string): { cron: string | undefined; exact: boolean } {
+  const seconds = typeof value === 'string' ? Number(value) : value;
+  if (typeof seconds !== 'number' || !Number.isFinite(seconds)) throw new Error(`expected a number of seconds, got ${show(value)}`);
+  if (seconds <= 0) return { cron: undefined, exact: false };
+  let hash = 0;
+  for (const c of seed) hash = (hash * 31 + c.charCodeAt(0)) >>> 0;
+  const minute = hash % 60;
+  const fits = (n: number, period: number): boolean => Number.isInteger(n) && period % n === 0;
+  if (seconds < 60) {
+    const s = Math.max(1, Math.round(seconds));
+    return { cron: `*/${s} * * * * *`, exact: fits(seconds, 60) };
+  }
+  if (seconds < 3600) {
+    const m = Math.round(seconds / 60);
+    return { cron: m === 60 ? `${minute} * * * *` : `*/${m} * * * *`, exact: fits(seconds / 60, 60) };
+  }
+  if (seconds < 86_400) {
+    const h = Math.round(seconds / 3600);
+    return { cron: h >= 24 ? `${minute} 0 * * *` : h === 1 ? `${minute} * * * *` : `${minute} */${h} * * *`, exact: fits(seconds / 3600, 24) };
+  }
+  const d = Math.round(seconds / 86_400);
+  return { cron: d === 1 ? `${minute} 0 * * *` : `${minute} 0 */${d} * *`, exact: seconds === 86_400 };
+}
+
 /** What happened to one IntelMQ parameter. */
 export interface IntelmqNote {
   /** The parameter as given. */
@@ -177,17 +229,27 @@ const show = (value: unknown): string => JSON.stringify(value) ?? String(value);
  * for a value Vigil cannot honour, a conversion that fails, or a parameter given under both names. A null value
  * is IntelMQ's "not set": where the Vigil parameter does not take null it is left out, so the default applies.
  */
-export function carryOverIntelmq(def: Declares, raw: Record<string, unknown>, options: { path?: string; file?: string; common?: IntelmqParams } = {}): CarryOver {
+export function carryOverIntelmq(def: Declares, raw: Record<string, unknown>, options: { path?: string; file?: string; common?: readonly IntelmqParams[] } = {}): CarryOver {
   const own = def.intelmqParams ?? {};
-  const common = options.common ?? INTELMQ_BOT_PARAMS;
+  const shared = options.common ?? [INTELMQ_BOT_PARAMS];
   const properties = (def.params as unknown as { properties?: Record<string, TSchema> }).properties ?? {};
+  /** The entry of the first shared table that has the key and fits this component (its target exists, or it says why not). */
+  const common = (key: string): IntelmqParam | undefined => {
+    for (const table of shared) {
+      if (!Object.hasOwn(table, key)) continue;
+      const entry = intelmqEntry(table[key]!);
+      if ('ignore' in entry || Object.hasOwn(properties, entry.to.split('.')[0]!)) return entry;
+      if (entry.otherwise !== undefined) return { ignore: entry.otherwise };
+    }
+    return undefined;
+  };
   const at = (key: string): string => (options.path ? `${options.path}.${key}` : key);
   const params: Record<string, unknown> = {};
   const notes: IntelmqNote[] = [];
   const problems: ConfigProblem[] = [];
   const renamed: [string, string, unknown][] = [];
   for (const [key, value] of Object.entries(raw)) {
-    const declared = Object.hasOwn(own, key) ? own[key]! : Object.hasOwn(properties, key) ? undefined : Object.hasOwn(common, key) ? common[key]! : undefined;
+    const declared = Object.hasOwn(own, key) ? own[key]! : Object.hasOwn(properties, key) ? undefined : common(key);
     if (declared === undefined) {
       if (value === null && Object.hasOwn(properties, key) && !acceptsNull(properties[key])) continue;
       params[key] = value;

@@ -137,8 +137,9 @@ function intelmqParamsSection(d: ComponentInfo, kind: string): string {
   const rows = Object.entries(d.intelmqParams ?? {});
   if (rows.length === 0) return '';
   let out = '\n## IntelMQ parameters\n\n';
-  out += 'IntelMQ\'s names for this component\'s parameters are accepted in the config and carried over as below';
-  out += HUB_KINDS.has(kind) ? ' (an ignored one is logged as a warning, and `vigil check` prints it); the parameters every IntelMQ bot has are listed in [README.md](README.md).\n\n' : '.\n\n';
+  out += HUB_KINDS.has(kind)
+    ? 'IntelMQ\'s names for this component\'s parameters are accepted in the config and carried over as below (an ignored one is logged as a warning, and `vigil check` prints it); the parameters every IntelMQ bot has are listed in [README.md](README.md).\n\n'
+    : 'How `vigil import intelmq` and `vigil feeds add` carry the IntelMQ bot\'s parameters over (besides the schedule, timeouts and credentials every collector shares; see [docs/intelmq.md](../intelmq.md)).\n\n';
   out += '| IntelMQ | here | note |\n| --- | --- | --- |\n';
   for (const [name, entry] of rows) out += `| \`${name}\` | ${intelmqParamCell(entry).join(' | ')} |\n`;
   return out;

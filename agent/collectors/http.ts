@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import Type from 'typebox';
 import type { PublicKey } from 'openpgp';
 import { ConfigError } from '../../common/errors.js';
+import { commaList } from '../../common/intelmq-params.js';
 import type { Member } from './_archive.js';
 import { Downloader, memberFilter, PermanentError, removeUnpacked, unpack, type Download } from './_download.js';
 import { readPublicKeys, verifyDetached } from './_openpgp.js';
@@ -48,6 +49,14 @@ export default defineCollector({
   name: 'http',
   summary: 'Downloads a URL on a cron schedule (GET, or POST with a body), with conditional requests, retries with backoff, archive extraction, a size cap, a date-formatted URL and an OpenPGP signature check.',
   intelmq: 'intelmq.bots.collectors.http.collector_http',
+  // Applied by `vigil import intelmq` (with the timeouts, credentials and schedule all collectors share).
+  intelmqParams: {
+    http_url: 'url',
+    http_url_formatting: 'url_formatting',
+    extract_files: { to: 'extract_files', convert: commaList, note: "IntelMQ's comma-separated names become a list (a string here is a regular expression)" },
+    ssl_client_certificate: { ignore: 'the http collector sends no client certificate', only: [] },
+    ssl_client_cert: { ignore: 'the http collector sends no client certificate', only: [] },
+  },
   examples: [
     { description: 'Spamhaus DROP, daily', params: { type: 'http', url: 'https://www.spamhaus.org/drop/drop.txt', schedule: '0 3 * * *' } },
     {

@@ -39,6 +39,12 @@ export default defineCollector({
   name: 'spool',
   summary: 'Takes each file that arrives in a directory as one report, then moves it to done/ (or deletes it); failures go to failed/.',
   intelmq: 'intelmq.bots.collectors.file.collector_file',
+  // Applied by `vigil import intelmq`.
+  intelmqParams: {
+    postfix: { to: 'pattern', convert: (value) => (typeof value === 'string' ? `*${value.replace(/[*?[{]/g, (c) => `[${c}]`)}` : value), note: 'the files whose names end with it' },
+    chunk_size: { ignore: 'a report is parsed as it is read, whatever its size; it is never cut into chunks' },
+    chunk_replicate_header: { ignore: 'a report is parsed as it is read, whatever its size; it is never cut into chunks' },
+  },
   examples: [
     { description: 'CSV reports dropped into a directory by another tool', params: { type: 'spool', path: '/var/spool/vigil/shadowserver', pattern: '*.csv' } },
     { description: 'Delete each file once its events are stored', params: { type: 'spool', path: 'incoming', delete_file: true } },

@@ -18,7 +18,7 @@ import { parse as parseYaml } from 'yaml';
 import { intelmqModules, type ComponentInfo } from '../../common/component.js';
 import { validateConfig } from '../../common/config/validate.js';
 import { ConfigError } from '../../common/errors.js';
-import { carryOverIntelmq, INTELMQ_BOT_PARAMS, validateComponentParams } from '../../common/intelmq-params.js';
+import { carryOverIntelmq, INTELMQ_BOT_PARAMS, rateLimitSchedule, validateComponentParams } from '../../common/intelmq-params.js';
 import type { ExpertDefinition, OutputDefinition } from '../../hub/pipeline/define.js';
 import { experts, outputs } from '../../hub/pipeline/registry.js';
 import { BOT_PARAMS_FILE } from '../fixtures/intelmq/generate.js';
@@ -101,6 +101,23 @@ describe('carrying IntelMQ parameters over', () => {
 
   it('leaves unknown keys to the validator, which names the allowed ones', () => {
     assert.throws(() => validateComponentParams(def, { tll: 5 }), (err: ConfigError) => /unknown key 'tll'; allowed keys: ttl, keys, password, tls/.test(err.message));
+  });
+});
+
+describe("a collector's rate_limit as a cron schedule", () => {
+  it('is exact where the interval divides the minute, hour or day, and the nearest schedule elsewhere', () => {
+    const minute = (cron: string | undefined) => Number(cron!.split(' ')[0]);
+    const m = minute(rateLimitSchedule(3600, 'Drop').cron);
+    assert.ok(m >= 0 && m < 60);
+    assert.deepEqual(rateLimitSchedule(3600, 'Drop'), { cron: `${m} * * * *`, exact: true });
+    assert.deepEqual(rateLimitSchedule(86400, 'Drop'), { cron: `${m} 0 * * *`, exact: true });
+    assert.deepEqual(rateLimitSchedule(10800, 'Drop'), { cron: `${m} */3 * * *`, exact: true });
+    assert.deepEqual(rateLimitSchedule(300, 'Drop'), { cron: '*/5 * * * *', exact: true });
+    assert.deepEqual(rateLimitSchedule(30, 'Drop'), { cron: '*/30 * * * * *', exact: true });
+    assert.deepEqual(rateLimitSchedule(180000, 'Drop'), { cron: `${m} 0 */2 * *`, exact: false });
+    assert.deepEqual(rateLimitSchedule('7200', 'Drop'), { cron: `${m} */2 * * *`, exact: true });
+    assert.deepEqual(rateLimitSchedule(0, 'Drop'), { cron: undefined, exact: false });
+    assert.notEqual(minute(rateLimitSchedule(3600, 'Drop').cron), minute(rateLimitSchedule(3600, 'EDrop').cron), 'two feeds, one minute');
   });
 });
 
