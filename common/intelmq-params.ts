@@ -310,16 +310,6 @@ export function validateComponentParams<D extends Declares>(def: D, raw: unknown
   return { params: validated, warnings: notes.filter((n) => n.kind === 'ignored').map((n) => `${at(n.key)}: ${n.message}`) };
 }
 
-/** The IntelMQ defaults `vigil import intelmq` writes when a bot leaves the parameter out (they differ from Vigil's). */
-export function intelmqDefaults(def: Declares): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const entry of Object.values(def.intelmqParams ?? {})) {
-    const e = intelmqEntry(entry);
-    if ('to' in e && e.intelmqDefault !== undefined) out[e.to] = e.intelmqDefault;
-  }
-  return out;
-}
-
 /** IntelMQ's comma-separated string (or a list) as a list of trimmed names. */
 export function commaList(value: unknown): unknown {
   return typeof value === 'string' ? value.split(',').map((s) => s.trim()).filter((s) => s !== '') : value;
