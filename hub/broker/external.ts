@@ -30,7 +30,7 @@ import { Backoff } from '../../common/backoff.js';
 import { TOPIC_ROOT } from '../../common/codec/topics.js';
 import { ConfigError } from '../../common/errors.js';
 import type { HubConfig } from '../config.js';
-import type { BrokerContext, BrokerStats, HubBroker, Incoming, Intake, Refusal } from './index.js';
+import type { BrokerContext, BrokerStats, HubBroker, Incoming, Intake, Refusal } from './intake.js';
 
 type ExternalConfig = NonNullable<HubConfig['broker']['external']>;
 
