@@ -21,7 +21,7 @@ import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { ImapFlow } from 'imapflow';
 import { freePort } from './processes.js';
-import { onProcessExit, stopChild } from './servers.js';
+import { onProcessExit, stopChild, waitListening } from './servers.js';
 import type { CertFiles } from './tls.js';
 
 export const DOVECOT = '/usr/sbin/dovecot';
@@ -117,7 +117,7 @@ export async function startDovecot(options: DovecotOptions = {}): Promise<Doveco
     onProcessExit(cleanupSync);
     try {
       await waitGreeting(child, port, () => log);
-      if (tlsPort) await waitListening(child, tlsPort, () => log);
+      if (tlsPort) await waitListening('dovecot', child, tlsPort, () => log, 15_000);
     } catch (err) {
       await stopChild(child, 'SIGTERM', 5_000);
       running.delete(entry);
@@ -201,24 +201,6 @@ async function waitGreeting(child: ChildProcess, port: number, log: () => string
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(`dovecot did not greet on ${port} within 15 s:\n${log()}`);
-}
-
-async function waitListening(child: ChildProcess, port: number, log: () => string): Promise<void> {
-  const deadline = Date.now() + 15_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`dovecot exited early:\n${log()}`);
-    const ok = await new Promise<boolean>((resolve) => {
-      const socket = connect(port, '127.0.0.1');
-      socket.once('connect', () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`dovecot did not listen on ${port} within 15 s:\n${log()}`);
 }
 
 function cleanupSync(): void {

@@ -21,11 +21,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './processes.js';
-import { onProcessExit, stopChild } from './servers.js';
+import { onProcessExit, stopChild, waitListening } from './servers.js';
 
 export const MOSQUITTO = '/usr/sbin/mosquitto';
 
@@ -91,7 +90,7 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
     running.add(entry);
     onProcessExit(cleanupSync);
     try {
-      await waitListening(child, port, () => log);
+      await waitListening('mosquitto', child, port, () => log);
     } catch (err) {
       await stopChild(child, 'SIGTERM', 5_000);
       running.delete(entry);
@@ -115,24 +114,6 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
   }
   if (ownDir) rmSync(dir, { recursive: true, force: true });
   throw new Error('mosquitto: no free port after 5 attempts');
-}
-
-async function waitListening(child: ChildProcess, port: number, log: () => string): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`mosquitto exited early:\n${log()}`);
-    const ok = await new Promise<boolean>((resolve) => {
-      const socket = connect(port, '127.0.0.1');
-      socket.once('connect', () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`mosquitto did not listen on ${port} within 10 s:\n${log()}`);
 }
 
 function cleanupSync(): void {
