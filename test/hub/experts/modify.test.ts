@@ -9,7 +9,7 @@ const spamhaus = (malware: string): Event => ({ 'feed.name': 'Spamhaus Cert', 'm
 // The examples of hub/experts/modify.ts (run by registry.test.ts) show the rules at work; these are the rest.
 describe('modify', () => {
   const cases: [string, Event, Record<string, unknown>, Event][] = [
-    ['without overwrite an existing value is kept', spamhaus('bitdefender-zeus'), {}, { ...spamhaus('bitdefender-zeus'), 'classification.identifier': 'bitdefender-zeus', tlp: 'AMBER' }],
+    ['without overwrite an existing value is kept', spamhaus('bitdefender-zeus'), { overwrite: false }, { ...spamhaus('bitdefender-zeus'), 'classification.identifier': 'bitdefender-zeus', tlp: 'AMBER' }],
     ['maximum_matches stops after the first matching rule', spamhaus('conficker'), { maximum_matches: 1 }, { ...spamhaus('conficker'), 'classification.identifier': 'conficker' }],
     ['case_sensitive false ignores case in conditions', { 'feed.name': 'SPAMHAUS CERT', 'malware.name': 'conficker' }, { case_sensitive: false, maximum_matches: 1 }, { 'feed.name': 'SPAMHAUS CERT', 'malware.name': 'conficker', 'classification.identifier': 'conficker' }],
   ];
