@@ -58,6 +58,7 @@ export default {
         '',
         'Vigil is running: a hub and an agent on the example configuration.',
         `  events land in:   ${outputs.join(', ') || '(no file output configured)'}`,
+        `  web console:      http://${hubConfig.value.api.host}:${hub.apiPort}/ui  (sign in with the demo token: demo-api-token-change-me)`,
         `  HTTP API:         http://${hubConfig.value.api.host}:${hub.apiPort}/health and /docs (the demo's API token is in ${hubConfig.file})`,
         `  try:              npx vigil ctl status --url http://${hubConfig.value.api.host}:${hub.apiPort} --token demo-api-token-change-me`,
         `  MQTT broker:      mqtt://${hubConfig.value.broker.host}:${hub.broker.port}`,

@@ -83,7 +83,7 @@ async function authPlugin(app: FastifyInstance, options: AuthOptions): Promise<v
       stats.lockedOut++;
       return tooMany(reply, state.ttlInSeconds);
     }
-    request.identity = identify(request.headers.authorization, options.tokens());
+    request.identity ??= identify(request.headers.authorization, options.tokens()); // already set: the console's session (ui.ts)
     if (!request.identity) {
       const after = await failures(request);
       const missing = !request.headers.authorization;

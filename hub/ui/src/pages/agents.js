@@ -1,0 +1,81 @@
+// Which sensor is silent? Every agent with its health, and one agent's page with its feeds.
+import { useState } from 'preact/hooks';
+import { html, usePoll, may, fmtNum, fmtTime, ago } from '../api.js';
+import { Action, Problem, Table } from '../ui.js';
+
+export function health(a) {
+  if (a.disabled) return ['disabled', 'muted'];
+  if (a.connected) return ['connected', 'ok'];
+  return [a.lastSeen ? 'silent' : 'never seen', 'bad'];
+}
+const depthOf = (a) => (a.outboxDepth ? Object.entries(a.outboxDepth).map(([k, v]) => `${k} ${typeof v === 'object' ? JSON.stringify(v) : v}`).join(', ') : '—');
+const Health = ({ agent }) => {
+  const [label, cls] = health(agent);
+  return html`<span class=${`badge ${cls}`}>${label}</span>`;
+};
+
+function AddAgent({ onDone }) {
+  const [id, setId] = useState('');
+  const [created, setCreated] = useState();
+  return html`<form class="inline" onSubmit=${(e) => e.preventDefault()}>
+    <label for="new-agent">New agent id</label>
+    <input id="new-agent" value=${id} onInput=${(e) => setId(e.target.value)} pattern="[A-Za-z0-9._-]+" />
+    <${Action} label="Add agent" path="/api/v1/agents" body=${{ id }} onDone=${(r) => { setCreated(r); onDone(); }} />
+    ${created ? html`<div class="secret" role="status"><p>Token for <b>${created.id}</b> (shown once):</p><pre>${created.token}</pre><p>Install command:</p><pre>${created.install_command}</pre>${created.note ? html`<p>${created.note}</p>` : null}</div>` : null}
+  </form>`;
+}
+
+export function Agents() {
+  const { data, error, reload } = usePoll('/api/v1/agents', 5000);
+  const rows = data ? [...data.agents].sort((a, b) => health(a)[0].localeCompare(health(b)[0]) || a.id.localeCompare(b.id)) : [];
+  return html`<section>
+    <h1>Agents</h1>
+    <${Problem} error=${error} />
+    ${may('admin') ? html`<${AddAgent} onDone=${reload} />` : null}
+    <${Table}
+      rows=${rows}
+      empty="No agent is known yet."
+      columns=${[
+        { title: 'Agent', render: (a) => html`<a href=${`#/agents/${encodeURIComponent(a.id)}`}>${a.id}</a>` },
+        { title: 'Health', render: (a) => html`<${Health} agent=${a} />` },
+        { title: 'Last seen', render: (a) => html`<span title=${fmtTime(a.lastSeen)}>${ago(a.lastSeen)}</span>` },
+        { title: 'Version', render: (a) => a.version || '—' },
+        { title: 'Outbox', render: depthOf },
+        { title: 'Feeds', render: (a) => (a.feeds ? Object.keys(a.feeds).length : '—') },
+        { title: 'Events received', render: (a) => fmtNum(a.eventsReceived) },
+      ]}
+    />
+  </section>`;
+}
+
+export function AgentPage({ id }) {
+  const { data: a, error, reload } = usePoll(`/api/v1/agents/${encodeURIComponent(id)}`, 5000);
+  const [rotated, setRotated] = useState();
+  const feeds = a && a.feeds ? Object.entries(a.feeds).map(([name, f]) => ({ name, ...(typeof f === 'object' && f ? f : { status: f }) })) : [];
+  const cell = (v) => (v === undefined || v === null ? '—' : typeof v === 'object' ? JSON.stringify(v) : /^\d{4}-\d\d-\d\dT/.test(String(v)) ? fmtTime(v) : String(v));
+  const keys = [...new Set(feeds.flatMap((f) => Object.keys(f)).filter((k) => k !== 'name'))];
+  return html`<section>
+    <p><a href="#/agents">← Agents</a></p>
+    <h1>Agent ${id}</h1>
+    <${Problem} error=${error} />
+    ${a
+      ? html`<dl class="facts">
+          <dt>Health</dt><dd><${Health} agent=${a} /></dd>
+          <dt>Last seen</dt><dd>${fmtTime(a.lastSeen)} (${ago(a.lastSeen)})</dd>
+          <dt>Version</dt><dd>${a.version || '—'}</dd>
+          <dt>Uptime</dt><dd>${a.uptimeSeconds == null ? '—' : `${Math.round(a.uptimeSeconds)} s`}</dd>
+          <dt>Outbox</dt><dd>${depthOf(a)}</dd>
+          <dt>Events / batches received</dt><dd>${fmtNum(a.eventsReceived)} / ${fmtNum(a.batchesReceived)} (${fmtNum(a.duplicateBatches)} duplicates, ${fmtNum(a.refused)} refused)</dd>
+        </dl>
+        ${may('admin')
+          ? html`<div class="actions">
+              ${a.disabled ? html`<${Action} label="Enable" path=${`/api/v1/agents/${encodeURIComponent(id)}/enable`} onDone=${reload} />` : html`<${Action} label="Disable" kind="danger" confirm=${`Disable ${id}? Its batches will be refused.`} path=${`/api/v1/agents/${encodeURIComponent(id)}/disable`} onDone=${reload} />`}
+              <${Action} label="Rotate token" confirm=${`Rotate ${id}'s token? The old one stops at once.`} path=${`/api/v1/agents/${encodeURIComponent(id)}/rotate-token`} onDone=${setRotated} />
+            </div>`
+          : null}
+        ${rotated ? html`<div class="secret" role="status"><p>New token (shown once):</p><pre>${rotated.token}</pre><p>Install command:</p><pre>${rotated.install_command}</pre></div>` : null}
+        <h2>Feeds</h2>
+        <${Table} rows=${feeds} empty="The agent has not reported its feeds." columns=${[{ title: 'Feed', key: 'name' }, ...keys.map((k) => ({ title: k, render: (f) => cell(f[k]), cls: 'wrap' }))]} />`
+      : null}
+  </section>`;
+}

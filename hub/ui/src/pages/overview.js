@@ -1,0 +1,49 @@
+// Is everything flowing? Events per minute (24 h), inbox depth, output lag, agents, dead letters, last errors.
+import { html, usePoll, fmtNum, fmtTime, ago } from '../api.js';
+import { Card, Problem, Table } from '../ui.js';
+import { PerMinuteChart } from '../chart.js';
+
+const POLL_MS = 5000;
+
+export function Overview() {
+  const pipeline = usePoll('/api/v1/pipeline', POLL_MS);
+  const agents = usePoll('/api/v1/agents', POLL_MS);
+  const dead = usePoll('/api/v1/deadletters?limit=1000', POLL_MS);
+  const hist = usePoll('/api/v1/stats/events-per-minute', 30_000);
+  const p = pipeline.data;
+  const list = agents.data ? agents.data.agents : [];
+  const expected = list.filter((a) => !a.disabled);
+  const connected = expected.filter((a) => a.connected);
+  const depth = p ? Math.max(0, (p.inbox.head ?? 0) - (p.experts.cursor ?? 0)) : undefined;
+  const lag = p ? Math.max(0, ...p.outputs.map((o) => o.lagEvents)) : undefined;
+  const letters = dead.data ? dead.data.deadletters.length + (dead.data.next ? '+' : '') : undefined;
+  const components = p ? [...p.experts.members, ...p.outputs] : [];
+  const failing = components.filter((c) => c.lastError).sort((a, b) => String(b.lastErrorAt).localeCompare(String(a.lastErrorAt)));
+  const lastHour = hist.data ? Object.values(hist.data.byFeed).reduce((n, c) => n + c.slice(-60).reduce((a, b) => a + b, 0), 0) : undefined;
+  return html`<section>
+    <h1>Overview</h1>
+    <${Problem} error=${pipeline.error || agents.error} />
+    <div class="cards">
+      <${Card} title="Events in the last hour" value=${fmtNum(lastHour)} />
+      <${Card} title="Inbox depth" value=${fmtNum(depth)} note="batches not yet through the experts" status=${depth > 1000 ? 'warn' : ''} />
+      <${Card} title="Output lag" value=${fmtNum(lag)} note="batches the slowest output has not delivered" status=${lag > 100 ? 'warn' : ''} />
+      <${Card} title="Agents connected" value=${agents.data ? `${connected.length} of ${expected.length}` : '—'} status=${connected.length < expected.length ? 'warn' : 'ok'} note=${html`<a href="#/agents">agents</a>`} />
+      <${Card} title="Dead letters waiting" value=${fmtNum(letters)} status=${letters && letters !== 0 ? 'bad' : 'ok'} note=${html`<a href="#/deadletters">dead letters</a>`} />
+    </div>
+    <div class="charts">
+      <${PerMinuteChart} title="Events per minute by taxonomy (24 h)" times=${hist.data && hist.data.times} series=${hist.data && hist.data.byTaxonomy} />
+      <${PerMinuteChart} title="Events per minute by feed (24 h)" times=${hist.data && hist.data.times} series=${hist.data && hist.data.byFeed} />
+    </div>
+    <h2>Last errors</h2>
+    <${Table}
+      rows=${failing}
+      empty="No component has failed since the hub started."
+      columns=${[
+        { title: 'Component', render: (c) => `${c.kind} ${c.name}` },
+        { title: 'When', render: (c) => html`<span title=${fmtTime(c.lastErrorAt)}>${ago(c.lastErrorAt)}</span>` },
+        { title: 'Error', key: 'lastError', cls: 'wrap' },
+      ]}
+    />
+    <p class="muted">Updated every ${POLL_MS / 1000} s.</p>
+  </section>`;
+}
