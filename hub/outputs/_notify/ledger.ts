@@ -1,0 +1,192 @@
+/**
+ * The notification ledger of one `email` output: a LevelDB of its own in the hub's data directory
+ * (`notifications/<output name>`), because every step must be durable when the output says so, not with the next
+ * batch of the experts stage as component state is. Every step is one synced write made before the step that
+ * depends on it:
+ *
+ *   write(batch)  events → `pending` notification (one per recipient and group keys), each event marked taken (`e!`)
+ *   window ends   ticket, Message-ID and the whole message stored, status `sending`  ← then the SMTP transaction
+ *   server "250"  status `sent` with the server's answer, inhibition of its hosts      ← then the next mail
+ *
+ * So after a kill -9 an event is either not taken (the runner hands its batch again) or in exactly one
+ * notification; a `pending` one is sent when its window ends, a `sending` one is sent again — the same bytes, the
+ * same Message-ID — because the ledger cannot know whether the server accepted it (the one window that cannot be
+ * closed: docs/notifications.md). Keys:
+ *   n!<id>           the notification (JSON)            ne!<id>!<event id>  an event of it (JSON)
+ *   m!<id>           the message as sent (while sending) g!<group>           the open (pending) notification of a group
+ *   e!<event id>     the notification that took it, or `-<reason>` when it was suppressed
+ *   h!<recipient>!<host>!<identifier>  inhibited until (ms)     c!id, c!t!<date>  counters
+ */
+import { mkdirSync } from 'node:fs';
+import { Level } from 'level';
+import type { Event } from '../../pipeline/define.js';
+
+export type Status = 'pending' | 'sending' | 'sent' | 'suppressed' | 'failed';
+
+export interface Notification {
+  id: number;
+  /** The group: recipient and the values of the group keys. */
+  group: string;
+  recipient: string;
+  keys: Record<string, string>;
+  status: Status;
+  reason?: string;
+  ticket?: string;
+  messageId?: string;
+  /** The server's answer to the message (or the path of the .eml file in dry-run). */
+  answer?: string;
+  events: number;
+  opened: number;
+  /** When the window closes (ms); 0 = at the next scheduled flush (cron). */
+  due: number;
+  attempts: number;
+  /** Not before (ms): the backoff after a transient failure. */
+  retryAt?: number;
+  updated: number;
+}
+
+const enc = (v: unknown): Buffer => Buffer.from(JSON.stringify(v));
+const dec = <T>(b: Buffer): T => JSON.parse(b.toString()) as T;
+
+export class Ledger {
+  readonly #db: Level<string, Buffer>;
+  /** Writes of the step under way, committed together by `commit` (reads see them first). */
+  readonly #pending = new Map<string, Buffer | null>();
+
+  private constructor(db: Level<string, Buffer>) {
+    this.#db = db;
+  }
+
+  static async open(dir: string): Promise<Ledger> {
+    mkdirSync(dir, { recursive: true });
+    const db = new Level<string, Buffer>(dir, { valueEncoding: 'buffer' });
+    await db.open();
+    return new Ledger(db);
+  }
+
+  async close(): Promise<void> {
+    await this.#db.close();
+  }
+
+  /** Makes the step's writes durable: one atomic batch, fsync'd before it resolves. */
+  async commit(): Promise<void> {
+    const ops = [...this.#pending].map(([key, value]) => (value === null ? { type: 'del' as const, key } : { type: 'put' as const, key, value }));
+    this.#pending.clear();
+    if (ops.length > 0) await this.#db.batch(ops, { sync: true });
+  }
+
+  /** Drops the step's writes (it failed before its commit). */
+  discard(): void {
+    this.#pending.clear();
+  }
+
+  #get(key: string): Promise<Buffer | undefined> {
+    const buffered = this.#pending.get(key);
+    if (buffered !== undefined) return Promise.resolve(buffered ?? undefined);
+    return this.#db.get(key);
+  }
+
+  async #getMany(keys: readonly string[]): Promise<(Buffer | undefined)[]> {
+    const read = await this.#db.getMany(keys as string[]);
+    return keys.map((k, i) => {
+      const buffered = this.#pending.get(k);
+      return buffered === undefined ? read[i] : (buffered ?? undefined);
+    });
+  }
+
+  #put(key: string, value: Buffer | string): void {
+    this.#pending.set(key, typeof value === 'string' ? Buffer.from(value) : value);
+  }
+
+  #del(key: string): void {
+    this.#pending.set(key, null);
+  }
+
+  /** Committed entries under a prefix, in key order. */
+  #entries(prefix: string): Promise<[string, Buffer][]> {
+    return this.#db.iterator({ gte: prefix, lt: `${prefix}\uffff` }).all();
+  }
+
+  /** For each event id: undefined when it was never taken. */
+  taken(ids: readonly string[]): Promise<(Buffer | undefined)[]> {
+    return this.#getMany(ids.map((id) => `e!${id}`));
+  }
+
+  markTaken(eventId: string, by: number | string): void {
+    this.#put(`e!${eventId}`, typeof by === 'number' ? String(by) : `-${by}`);
+  }
+
+  forget(eventId: string): void {
+    this.#del(`e!${eventId}`);
+  }
+
+  async openOf(group: string): Promise<number | undefined> {
+    const v = await this.#get(`g!${group}`);
+    return v === undefined ? undefined : Number(v.toString());
+  }
+
+  setOpen(group: string, id: number | undefined): void {
+    if (id === undefined) this.#del(`g!${group}`);
+    else this.#put(`g!${group}`, String(id));
+  }
+
+  async next(counter: string): Promise<number> {
+    const v = await this.#get(`c!${counter}`);
+    const n = (v === undefined ? 0 : Number(v.toString())) + 1;
+    this.#put(`c!${counter}`, String(n));
+    return n;
+  }
+
+  async get(id: number): Promise<Notification | undefined> {
+    const v = await this.#get(`n!${key(id)}`);
+    return v === undefined ? undefined : dec<Notification>(v);
+  }
+
+  put(n: Notification): void {
+    n.updated = Date.now();
+    this.#put(`n!${key(n.id)}`, enc(n));
+  }
+
+  /** Every notification, in id order (committed state). */
+  async all(): Promise<Notification[]> {
+    return (await this.#entries('n!')).map(([, v]) => dec<Notification>(v));
+  }
+
+  addEvent(id: number, eventId: string, event: Readonly<Event>): void {
+    this.#put(`ne!${key(id)}!${eventId}`, enc(event));
+  }
+
+  async events(id: number): Promise<{ ids: string[]; events: Event[] }> {
+    const prefix = `ne!${key(id)}!`;
+    const rows = (await this.#entries(prefix)).filter(([k]) => this.#pending.get(k) !== null);
+    return { ids: rows.map(([k]) => k.slice(prefix.length)), events: rows.map(([, v]) => dec<Event>(v)) };
+  }
+
+  dropEvents(id: number, eventIds: readonly string[]): void {
+    for (const e of eventIds) this.#del(`ne!${key(id)}!${e}`);
+  }
+
+  async message(id: number): Promise<Buffer | undefined> {
+    return this.#get(`m!${key(id)}`);
+  }
+
+  setMessage(id: number, raw: Buffer | undefined): void {
+    if (raw === undefined) this.#del(`m!${key(id)}`);
+    else this.#put(`m!${key(id)}`, raw);
+  }
+
+  /** Inhibition ends (ms) for these recipient/host/identifier keys, undefined where none. */
+  async inhibited(keys: readonly string[]): Promise<(number | undefined)[]> {
+    const values = await this.#getMany(keys.map((k) => `h!${k}`));
+    return values.map((v) => (v === undefined ? undefined : Number(v.toString())));
+  }
+
+  inhibit(k: string, until: number): void {
+    this.#put(`h!${k}`, String(until));
+  }
+}
+
+/** Fixed-width ids keep the store's key order the order of the notifications. */
+function key(id: number): string {
+  return String(id).padStart(12, '0');
+}

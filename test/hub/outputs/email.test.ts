@@ -1,0 +1,126 @@
+/**
+ * The email output without a server: dry-run (.eml files), grouping, tickets, CSV, inhibition, suppression,
+ * invalid addresses and template errors. SMTP and crash tests are in email-smtp.test.ts and
+ * test/durability/notifications.test.ts.
+ */
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { isAbsolute, join } from 'node:path';
+import { test } from 'node:test';
+import { simpleParser } from 'mailparser';
+import { pino } from 'pino';
+import { validateConfig } from '../../../common/config/validate.js';
+import { silentLogger } from '../../../common/log.js';
+import email from '../../../hub/outputs/email.js';
+import { Ledger } from '../../../hub/outputs/_notify/ledger.js';
+import type { ComponentContext, Event, Output } from '../../../hub/pipeline/define.js';
+import { tempDir, waitUntil } from '../../helpers/processes.js';
+
+function ctxIn(dir: string): ComponentContext {
+  return {
+    name: 'output:mail', log: process.env.EMAIL_DEBUG ? pino({ level: 'debug' }) : silentLogger(), resolvePath: (p) => (isAbsolute(p) ? p : join(dir, p)), dataDir: join(dir, 'data'), counters: {},
+    store: { get: async () => undefined, getMany: async (k) => k.map(() => undefined), put: () => {}, del: () => {}, entries: async () => [] },
+  };
+}
+
+async function make(params: Record<string, unknown>, dir = tempDir('vigil-email-')): Promise<{ out: Output; ctx: ComponentContext; dir: string; mails: string }> {
+  const ctx = ctxIn(dir);
+  const out = await email.create(validateConfig(email.params, { mail_from: 'CERT Test <cert@cert.example>', dry_run_dir: 'mails', ...params }), ctx);
+  await out.open?.(undefined);
+  lastCtx = ctx;
+  return { out, ctx, dir, mails: join(dir, 'mails') };
+}
+
+export function hostEvents(networks: number, hostsPer: number, extra: Event = {}): { events: Event[]; ids: string[] } {
+  const events: Event[] = [];
+  const ids: string[] = [];
+  for (let n = 0; n < networks; n++) {
+    for (let h = 0; h < hostsPer; h++) {
+      events.push({ 'source.ip': `10.${n}.0.${h + 1}`, 'source.abuse_contact': `abuse@net${n}.example`, 'classification.type': 'vulnerable-system', 'classification.identifier': 'open-redis', 'feed.name': 'shadowserver-redis', 'time.source': '2026-12-07T00:00:00+00:00', 'extra.contact.organisation': `Net ${n}`, ...extra });
+      ids.push(`ev-${n}-${h}`);
+    }
+  }
+  return { events, ids };
+}
+
+let lastCtx: ComponentContext | undefined;
+const until = (check: () => boolean, ms: number): Promise<void> => waitUntil(check, ms, () => `counters: ${JSON.stringify(lastCtx?.counters)}`);
+
+const emls = (dir: string): string[] => readdirSync(dir).filter((f) => f.endsWith('.eml')).sort();
+
+test('dry-run: one mail per recipient and identifier, a ticket in the subject, the hosts attached as CSV; none again within the interval', async () => {
+  const { out, ctx, mails } = await make({ window_seconds: 1 });
+  const { events, ids } = hostEvents(3, 4);
+  await out.write(events.slice(0, 6), ids.slice(0, 6));
+  await out.write(events.slice(6), ids.slice(6));
+  await out.write(events, ids); // a redelivered batch: nothing twice
+  await until(() => emls(mails).length === 3, 10_000);
+  const mail = await simpleParser(readFileSync(join(mails, emls(mails)[1]!)));
+  assert.match(mail.subject!, /^\[VIGIL#\d{8}-000\d\] 4 hosts in your network: open-redis$/);
+  assert.equal((mail.to as { text: string }).text, 'abuse@net1.example');
+  const csv = mail.attachments[0]!.content.toString();
+  assert.equal(csv.split('\n')[0], 'time.source,source.ip,source.port,source.asn,source.fqdn,classification.taxonomy,classification.type,classification.identifier,protocol.transport,protocol.application');
+  assert.deepEqual(csv.trim().split('\n').slice(1).map((l) => l.split(',')[1]), ['10.1.0.1', '10.1.0.2', '10.1.0.3', '10.1.0.4']);
+  assert.match(mail.text!, /Dear Net 1,/);
+  assert.ok(mail.messageId?.includes('@cert.example'));
+  // The same hosts again: inhibited for the default interval (a day), counted, no mail.
+  const again = hostEvents(3, 4);
+  await out.write(again.events, again.ids.map((i) => `${i}-again`));
+  await until(() => ctx.counters!.suppressed_inhibited === 12, 10_000);
+  assert.equal(emls(mails).length, 3);
+  assert.equal(ctx.counters!.sent, 3);
+  assert.equal(ctx.counters!.events_notified, 12);
+  await out.close?.();
+});
+
+test('extra.notify false and a contact without address are suppressed and counted; an invalid address fails the batch as a record error after the rest is taken', async () => {
+  const { out, ctx, mails } = await make({ window_seconds: 0 });
+  const events: Event[] = [
+    { 'source.ip': '10.0.0.1', 'source.abuse_contact': 'abuse@a.example', 'classification.identifier': 'x', 'extra.notify': false },
+    { 'source.ip': '10.0.0.2', 'classification.identifier': 'x' },
+    { 'source.ip': '10.0.0.3', 'source.abuse_contact': 'not an address', 'classification.identifier': 'x' },
+    { 'source.ip': '10.0.0.4', 'source.abuse_contact': 'abuse@b.example', 'classification.identifier': 'x' },
+  ];
+  const ids = ['a', 'b', 'c', 'd'];
+  await assert.rejects(out.write(events, ids), (err: Error & { class?: string }) => err.class === 'record' && /'not an address' is not a mail address \(events c\)/.test(err.message));
+  assert.equal(ctx.counters!.suppressed_notify_false, 1);
+  assert.equal(ctx.counters!.suppressed_no_address, 1);
+  assert.equal(ctx.counters!.invalid_address, 1);
+  await until(() => emls(mails).length === 1, 10_000);
+  // The runner retries nothing (record), but a re-injection of the batch notifies only the invalid one again.
+  await assert.rejects(out.write(events, ids), /events c\)/);
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(emls(mails).length, 1);
+  await out.close?.();
+});
+
+test('a template that fails while rendering names the template and line, and the notification is kept as failed', async () => {
+  const dir = tempDir('vigil-email-');
+  writeFileSync(join(dir, 'body.njk'), 'Hello\n{% for e in events %}\n');
+  await assert.rejects(make({ templates: { default: { body: 'body.njk' } } }, dir), /body template .*body\.njk: line 3: unexpected end of file/);
+  writeFileSync(join(dir, 'body2.njk'), 'Hello\n\n{{ contact.nothing() }}\n');
+  const { out, ctx } = await make({ window_seconds: 0, templates: { 'open-redis': { body: 'body2.njk' } } }, dir);
+  const { events, ids } = hostEvents(1, 1);
+  await out.write(events, ids);
+  await until(() => ctx.counters!.template_errors === 1, 10_000);
+  await out.close?.();
+  const ledger = await Ledger.open(join(dir, 'data', 'notifications', 'mail'));
+  const [n] = await ledger.all();
+  await ledger.close();
+  assert.equal(n!.status, 'failed');
+  assert.match(n!.reason!, /^permanent: template .*body2\.njk: line 3, column \d+: Unable to call `contact\["nothing"\]`/);
+  assert.equal(n!.events, 1);
+});
+
+test('tester mode: the mail goes to one address, the intended recipient in X-Vigil-Original-To; tables instead of CSV', async () => {
+  const { out, mails } = await make({ window_seconds: 0, tester_address: 'tester@cert.example', format: 'table', fields: ['source.ip', 'classification.identifier'] });
+  const { events, ids } = hostEvents(1, 2);
+  await out.write(events, ids);
+  await until(() => emls(mails).length === 1, 10_000);
+  const mail = await simpleParser(readFileSync(join(mails, emls(mails)[0]!)));
+  assert.equal((mail.to as { text: string }).text, 'tester@cert.example');
+  assert.equal(mail.headers.get('x-vigil-original-to'), 'abuse@net0.example');
+  assert.equal(mail.attachments.length, 0);
+  assert.match(mail.text!, /source\.ip\s+classification\.identifier\n-+\s+-+\n10\.0\.0\.1\s+open-redis\n10\.0\.0\.2\s+open-redis/);
+  await out.close?.();
+});
