@@ -15,6 +15,7 @@ import email from '../../../hub/outputs/email.js';
 import { Ledger } from '../../../hub/outputs/_notify/ledger.js';
 import type { ComponentContext, Event, Output } from '../../../hub/pipeline/define.js';
 import { tempDir, waitUntil } from '../../helpers/processes.js';
+import { hostEvents } from './_email.js';
 
 function ctxIn(dir: string): ComponentContext {
   return {
@@ -30,21 +31,6 @@ async function make(params: Record<string, unknown>, dir = tempDir('vigil-email-
   lastCtx = ctx;
   return { out, ctx, dir, mails: join(dir, 'mails') };
 }
-
-export function hostEvents(networks: number, hostsPer: number, extra: Event = {}): { events: Event[]; ids: string[] } {
-  const events: Event[] = [];
-  const ids: string[] = [];
-  for (let n = 0; n < networks; n++) {
-    for (let h = 0; h < hostsPer; h++) {
-      events.push({ 'source.ip': `10.${n}.0.${h + 1}`, 'source.abuse_contact': `abuse@net${n}.example`, 'classification.type': 'vulnerable-system', 'classification.identifier': 'open-redis', 'feed.name': 'shadowserver-redis', 'time.source': '2026-12-07T00:00:00+00:00', 'extra.contact.organisation': `Net ${n}`, ...extra });
-      ids.push(`ev-${n}-${h}`);
-    }
-  }
-  return { events, ids };
-}
-
-let lastCtx: ComponentContext | undefined;
-const until = (check: () => boolean, ms: number): Promise<void> => waitUntil(check, ms, () => `counters: ${JSON.stringify(lastCtx?.counters)}`);
 
 const emls = (dir: string): string[] => readdirSync(dir).filter((f) => f.endsWith('.eml')).sort();
 
