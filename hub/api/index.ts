@@ -74,7 +74,7 @@ export async function startApi(hub: Hub, config: HubConfig['api'], auditFile: st
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
   const authStats = newAuthStats();
-  await app.register(ui, { tokens: () => hub.config.api.tokens, eventStore: () => hub.pipeline.eventStore, secure: !!config.tls, failuresPerMinute: config.auth_failures_per_minute }); // before auth: it may authenticate by the session cookie
+  await app.register(ui, { tokens: () => hub.config.api.tokens, eventStore: () => hub.pipeline.eventStore, secure: !!config.tls, failuresPerMinute: config.auth_failures_per_minute, auditFile }); // before auth: it may authenticate by the session cookie
   await app.register(auth, { tokens: () => hub.config.api.tokens, failuresPerMinute: config.auth_failures_per_minute, stats: authStats });
   await app.register(audit, { file: auditFile });
   await app.register(healthRoutes, { hub, authStats });

@@ -14,6 +14,7 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -44,6 +45,8 @@ export interface UiOptions {
   /** Mark the cookie Secure (the API serves HTTPS). */
   secure: boolean;
   failuresPerMinute: number;
+  /** The audit log (JSON lines), shown newest first. */
+  auditFile: string;
   /** Where the built console is (default: dist/ui of this package). */
   assetsDir?: string;
 }
@@ -104,13 +107,13 @@ async function uiPlugin(app: FastifyInstance, options: UiOptions): Promise<void>
     if (request.headers.authorization || !request.routeOptions.config?.role) return;
     const found = current(request);
     if (!found) return; // the auth plugin answers 401
+    request.identity = found.identity; // the audit log names whose cookie a refused request carried
     if (!['GET', 'HEAD', 'OPTIONS'].includes(request.method)) {
       const sent = request.headers[CSRF_HEADER];
       if (typeof sent !== 'string' || !sameText(sent, found.session.csrf)) {
         return reply.code(403).send({ statusCode: 403, error: 'Forbidden', message: `a request made with the console's session cookie needs its CSRF token in the ${CSRF_HEADER} header` });
       }
     }
-    request.identity = found.identity;
     request.uiSession = true;
   });
 
@@ -173,6 +176,15 @@ async function uiPlugin(app: FastifyInstance, options: UiOptions): Promise<void>
     return cached.value;
   });
 
+  // The audit log, newest first, a page at a time: `before` is the byte offset where the previous page began.
+  // Admin only: it names every token's owner and the addresses they came from.
+  const AuditQuery = Type.Object({ before: Type.Optional(Type.Integer({ minimum: 0 })), limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }) }, { additionalProperties: false });
+  app.get<{ Querystring: { before?: number; limit: number } }>(
+    '/api/v1/audit',
+    { config: { role: 'admin' }, schema: { tags: ['console'], summary: 'The audit log, newest first', querystring: AuditQuery, response: { 200: Type.Object({ entries: Type.Array(Type.Record(Type.String(), Type.Unknown())), next: Type.Union([Type.Integer(), Type.Null()], { description: 'Pass as before for the next (older) page' }) }), ...errors } } },
+    async (request) => tail(options.auditFile, request.query.limit, request.query.before),
+  );
+
   // The console itself: read once at start (a few hundred KB), served from memory.
   const dir = options.assetsDir ?? defaultAssetsDir();
   const assets = new Map<string, { body: Buffer; type: string }>();
@@ -191,6 +203,54 @@ async function uiPlugin(app: FastifyInstance, options: UiOptions): Promise<void>
   app.get('/ui', hidden, async (_request, reply) => reply.redirect('/ui/'));
   app.get('/ui/', hidden, async (_request, reply) => serve('index.html', reply));
   app.get<{ Params: { file: string } }>('/ui/assets/:file', hidden, async (request, reply) => serve(request.params.file, reply));
+}
+
+const TAIL_CHUNK = 64 * 1024; // bytes read at a time, from the end backwards
+
+/** Up to `limit` JSON lines ending before byte `before` (default: the end), newest first, and where they began. */
+async function tail(file: string, limit: number, before?: number): Promise<{ entries: Record<string, unknown>[]; next: number | null }> {
+  let handle;
+  try {
+    handle = await open(file, 'r');
+  } catch {
+    return { entries: [], next: null }; // nothing audited yet
+  }
+  try {
+    // `end` is a line boundary: the file's end (the log writes whole lines) or a `next` handed out before.
+    const end = Math.min(before ?? Number.MAX_SAFE_INTEGER, (await handle.stat()).size);
+    let start = end;
+    let buf = Buffer.alloc(0);
+    let newlines = 0;
+    // limit lines need limit + 1 newlines (the one before the oldest), or the file's start.
+    while (start > 0 && newlines <= limit) {
+      const from = Math.max(0, start - TAIL_CHUNK);
+      const chunk = Buffer.alloc(start - from);
+      await handle.read(chunk, 0, chunk.length, from);
+      for (const byte of chunk) if (byte === 0x0a) newlines++;
+      buf = Buffer.concat([chunk, buf]);
+      start = from;
+    }
+    let at = start === 0 ? 0 : buf.indexOf(0x0a) + 1; // a partial first line belongs to the page before
+    const lines: { offset: number; text: string }[] = [];
+    while (at < buf.length) {
+      const nl = buf.indexOf(0x0a, at);
+      const stop = nl === -1 ? buf.length : nl;
+      if (stop > at) lines.push({ offset: start + at, text: buf.subarray(at, stop).toString('utf8') });
+      at = stop + 1;
+    }
+    const page = lines.slice(-limit).reverse();
+    const entries = page.map((l) => {
+      try {
+        return JSON.parse(l.text) as Record<string, unknown>;
+      } catch {
+        return { unreadable: l.text.slice(0, 200) };
+      }
+    });
+    const oldest = page.length > 0 ? page[page.length - 1]!.offset : 0;
+    return { entries, next: oldest > 0 ? oldest : null };
+  } finally {
+    await handle.close();
+  }
 }
 
 interface Histogram {

@@ -4,7 +4,7 @@ import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import 'uplot/dist/uPlot.min.css';
 import './style.css';
-import { html, call, setSession, getSession, whenSignedOut } from './api.js';
+import { html, call, setSession, getSession, whenSignedOut, may } from './api.js';
 import { Problem } from './ui.js';
 import { Overview } from './pages/overview.js';
 import { Agents, AgentPage } from './pages/agents.js';
@@ -12,6 +12,7 @@ import { Pipeline } from './pages/pipeline.js';
 import { DeadLetters, DeadLetter } from './pages/deadletters.js';
 import { Events } from './pages/events.js';
 import { Blocklists } from './pages/blocklists.js';
+import { Audit } from './pages/audit.js';
 
 const PAGES = [
   ['overview', 'Overview', Overview],
@@ -20,6 +21,7 @@ const PAGES = [
   ['deadletters', 'Dead letters', DeadLetters],
   ['events', 'Events', Events],
   ['blocklists', 'Block-lists', Blocklists],
+  ['audit', 'Audit log', Audit, 'admin'],
 ];
 
 const route = () => {
@@ -70,7 +72,8 @@ function App() {
     await call('DELETE', '/ui/session').catch(() => {});
     signedIn(null);
   };
-  const entry = PAGES.find(([key]) => key === where.page) || PAGES[0];
+  const pages = PAGES.filter(([, , , role]) => !role || may(role));
+  const entry = pages.find(([key]) => key === where.page) || pages[0];
   let body = html`<${entry[2]} />`;
   if (where.page === 'agents' && where.id) body = html`<${AgentPage} id=${where.id} />`;
   if (where.page === 'deadletters' && where.id) body = html`<${DeadLetter} id=${where.id} />`;
@@ -78,7 +81,7 @@ function App() {
     <header>
       <span class="brand">Vigil</span>
       <nav aria-label="pages">
-        ${PAGES.map(([key, title]) => html`<a href=${`#/${key}`} aria-current=${key === entry[0] ? 'page' : undefined}>${title}</a>`)}
+        ${pages.map(([key, title]) => html`<a href=${`#/${key}`} aria-current=${key === entry[0] ? 'page' : undefined}>${title}</a>`)}
       </nav>
       <span class="who">${getSession().name} (${getSession().role}) <button type="button" onClick=${signOut}>Sign out</button></span>
     </header>

@@ -38,6 +38,7 @@ const ROUTES: { method: string; path: string; role: Role; body?: unknown }[] = [
   { method: 'GET', path: '/api/v1/blocklists', role: 'reader' },
   { method: 'GET', path: '/api/v1/blocklists/{name}', role: 'reader' },
   { method: 'GET', path: '/api/v1/stats/events-per-minute', role: 'reader' },
+  { method: 'GET', path: '/api/v1/audit', role: 'admin' },
   // The web console's session (hub/api/ui.ts): signing in takes a token in the body; signing out needs a session.
   { method: 'POST', path: '/ui/session', role: 'public', body: { token: API_TOKENS.reader } },
   { method: 'GET', path: '/ui/session', role: 'public' },

@@ -69,6 +69,7 @@ after(async () => {
 async function signIn(token: string): Promise<{ page: Page; errors: string[] }> {
   await browser.clearCookies();
   const page = await browser.newPage();
+  page.setDefaultTimeout(10_000);
   const errors: string[] = [];
   page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
   page.on('pageerror', (e) => errors.push(String(e)));
@@ -176,6 +177,58 @@ describe('web console', () => {
     assert.deepEqual(problems, [], 'no serious or critical accessibility violations');
   });
 
+  it('lets an admin add, disable, enable an agent and rotate its token, shows a refused reload and the audit log', async () => {
+    const { page, errors } = await signIn(API_TOKENS.admin);
+    await visit(page, 'agents', AGENT.id);
+    await page.getByLabel('New agent id').fill('edge-9');
+    await page.getByRole('button', { name: 'Add agent' }).click();
+    await page.getByText('Token for edge-9 (shown once):').waitFor();
+    const token = (await page.locator('.secret pre').first().textContent())!.trim();
+    assert.match(token, /^\S{20,}$/);
+    assert.match((await page.locator('.secret pre').nth(1).textContent())!, /edge-9/, 'the install command');
+    await page.getByRole('link', { name: 'edge-9' }).click();
+    await page.getByText('never seen').waitFor();
+    page.on('dialog', (d) => void d.accept()); // the confirmations of disable and rotate
+    await page.getByRole('button', { name: 'Disable' }).click();
+    await page.getByRole('button', { name: 'Enable' }).waitFor();
+    assert.equal((await t.call('/api/v1/agents/edge-9', { role: 'reader' })).body.disabled, true);
+    await page.getByRole('button', { name: 'Enable' }).click();
+    await page.getByRole('button', { name: 'Disable' }).waitFor();
+    assert.equal((await t.call('/api/v1/agents/edge-9', { role: 'reader' })).body.disabled, false);
+    await page.getByRole('button', { name: 'Rotate token' }).click();
+    await page.getByText('New token (shown once):').waitFor();
+    assert.notEqual((await page.locator('.secret pre').first().textContent())!.trim(), token);
+
+    // A broken config file: the reload is refused with the reason, and the running configuration stays.
+    t.editConfig((c) => (c.pipeline.outputs[0].type = 'no-such-output'));
+    await visit(page, 'pipeline', 'Reload configuration');
+    await page.getByRole('button', { name: 'Reload configuration' }).click();
+    await page.getByRole('alert').filter({ hasText: /reload refused, the running configuration stays: [\s\S]*unknown output 'no-such-output'/ }).waitFor();
+    t.editConfig((c) => (c.pipeline.outputs[0].type = 'file'));
+    await page.getByRole('button', { name: 'Reload configuration' }).click();
+    await page.getByText(/Reloaded at/).waitFor();
+
+    await visit(page, 'audit', 'POST /api/v1/agents/:id/rotate-token');
+    await page.getByText('POST /api/v1/pipeline/reload').first().waitFor();
+    assert.deepEqual(await axe(page), []);
+    await page.screenshot({ path: join(SHOTS, 'audit.png'), fullPage: true });
+    await page.close();
+    assert.deepEqual(errors.filter((e) => !/status of 422/.test(e)), [], 'no console errors but the refused reload');
+
+    // The audit log pages backwards without losing or repeating a line.
+    const all = (await t.call('/api/v1/audit?limit=1000')).body.entries as unknown[];
+    const paged: unknown[] = [];
+    let before: number | null | undefined;
+    do {
+      const res = await t.call(`/api/v1/audit?limit=3${before ? `&before=${before}` : ''}`);
+      paged.push(...res.body.entries);
+      before = res.body.next;
+    } while (before);
+    assert.ok(all.length > 5);
+    assert.deepEqual(paged, all);
+    assert.equal((await t.call('/api/v1/audit', { role: 'operator' })).status, 403, 'admins only');
+  });
+
   it('pauses and resumes an output, and re-injects a dead letter, as an operator', async () => {
     const { page, errors } = await signIn(API_TOKENS.operator);
     await visit(page, 'pipeline', 'Pause hook');
@@ -208,6 +261,9 @@ describe('web console', () => {
     assert.equal(await page.getByRole('button', { name: /Reinject|Drop/ }).count(), 0);
     await visit(page, `agents/${AGENT.id}`, 'Spamhaus DROP');
     assert.equal(await page.getByRole('button', { name: /Disable|Enable|Rotate/ }).count(), 0);
+    assert.equal(await page.getByRole('link', { name: 'Audit log' }).count(), 0);
+    await visit(page, 'agents', AGENT.id);
+    assert.equal(await page.getByLabel('New agent id').count(), 0);
     // The same request the operator's button makes, with this session's CSRF token: the role decides.
     const status = await page.evaluate(async () => {
       const session = await (await fetch('/ui/session')).json();
