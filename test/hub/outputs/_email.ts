@@ -12,7 +12,3 @@ export function hostEvents(networks: number, hostsPer: number, extra: Event = {}
   }
   return { events, ids };
 }
-
-let lastCtx: ComponentContext | undefined;
-const until = (check: () => boolean, ms: number): Promise<void> => waitUntil(check, ms, () => `counters: ${JSON.stringify(lastCtx?.counters)}`);
-

@@ -79,7 +79,7 @@ test('over STARTTLS and AUTH: 40 hosts across 8 networks become exactly one mail
   }
   // Restarted on the same ledger, the same hosts again (new event ids): inhibited for a day, no mail.
   const again = await (async () => {
-    const ctx2 = { ...ctx, counters: {} };
+    const ctx2 = { ...ctx, counters: {} as Record<string, number> };
     const o = await email.create(validateConfig(email.params, { mail_from: 'cert@cert.example', smtp_host: smtp.host, smtp_port: smtp.port, ca_file: smtp.ca.cert, username: 'cert', password: 's3cret', window_seconds: 0, group_by: [] }), ctx2);
     await o.open?.(undefined);
     const ev = hostEvents(8, 5);

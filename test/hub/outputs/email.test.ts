@@ -32,6 +32,9 @@ async function make(params: Record<string, unknown>, dir = tempDir('vigil-email-
   return { out, ctx, dir, mails: join(dir, 'mails') };
 }
 
+let lastCtx: ComponentContext | undefined;
+const until = (check: () => boolean, ms: number): Promise<void> => waitUntil(check, ms, () => `counters: ${JSON.stringify(lastCtx?.counters)}`);
+
 const emls = (dir: string): string[] => readdirSync(dir).filter((f) => f.endsWith('.eml')).sort();
 
 test('dry-run: one mail per recipient and identifier, a ticket in the subject, the hosts attached as CSV; none again within the interval', async () => {
