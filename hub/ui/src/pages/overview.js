@@ -8,7 +8,8 @@ const POLL_MS = 5000;
 export function Overview() {
   const pipeline = usePoll('/api/v1/pipeline', POLL_MS);
   const agents = usePoll('/api/v1/agents', POLL_MS);
-  const dead = usePoll('/api/v1/deadletters?limit=1000', POLL_MS);
+  // The count from /metrics (one gauge) rather than listing the letters themselves.
+  const metrics = usePoll('/metrics', POLL_MS);
   const hist = usePoll('/api/v1/stats/events-per-minute', 30_000);
   const p = pipeline.data;
   const list = agents.data ? agents.data.agents : [];
@@ -16,7 +17,8 @@ export function Overview() {
   const connected = expected.filter((a) => a.connected);
   const depth = p ? Math.max(0, (p.inbox.head ?? 0) - (p.experts.cursor ?? 0)) : undefined;
   const lag = p ? Math.max(0, ...p.outputs.map((o) => o.lagEvents)) : undefined;
-  const letters = dead.data ? dead.data.deadletters.length + (dead.data.next ? '+' : '') : undefined;
+  const deadMatch = typeof metrics.data === 'string' ? /^vigil_dead_letters (\d+)/m.exec(metrics.data) : null;
+  const letters = deadMatch ? Number(deadMatch[1]) : undefined;
   const components = p ? [...p.experts.members, ...p.outputs] : [];
   const failing = components.filter((c) => c.lastError).sort((a, b) => String(b.lastErrorAt).localeCompare(String(a.lastErrorAt)));
   const lastHour = hist.data ? Object.values(hist.data.byFeed).reduce((n, c) => n + c.slice(-60).reduce((a, b) => a + b, 0), 0) : undefined;
@@ -28,7 +30,7 @@ export function Overview() {
       <${Card} title="Inbox depth" value=${fmtNum(depth)} note="batches not yet through the experts" status=${depth > 1000 ? 'warn' : ''} />
       <${Card} title="Output lag" value=${fmtNum(lag)} note="batches the slowest output has not delivered" status=${lag > 100 ? 'warn' : ''} />
       <${Card} title="Agents connected" value=${agents.data ? `${connected.length} of ${expected.length}` : '—'} status=${connected.length < expected.length ? 'warn' : 'ok'} note=${html`<a href="#/agents">agents</a>`} />
-      <${Card} title="Dead letters waiting" value=${fmtNum(letters)} status=${letters && letters !== 0 ? 'bad' : 'ok'} note=${html`<a href="#/deadletters">dead letters</a>`} />
+      <${Card} title="Dead letters waiting" value=${fmtNum(letters)} status=${letters > 0 ? 'bad' : 'ok'} note=${html`<a href="#/deadletters">dead letters</a>`} />
     </div>
     <div class="charts">
       <${PerMinuteChart} title="Events per minute by taxonomy (24 h)" times=${hist.data && hist.data.times} series=${hist.data && hist.data.byTaxonomy} />
