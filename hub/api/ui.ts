@@ -45,6 +45,8 @@ export interface UiOptions {
   /** Mark the cookie Secure (the API serves HTTPS). */
   secure: boolean;
   failuresPerMinute: number;
+  /** How long a session lasts, in s (default 8 h). */
+  sessionSeconds?: number;
   /** The audit log (JSON lines), shown newest first. */
   auditFile: string;
   /** Where the built console is (default: dist/ui of this package). */
@@ -85,6 +87,7 @@ const sameText = (a: string, b: string) => a.length === b.length && timingSafeEq
 
 async function uiPlugin(app: FastifyInstance, options: UiOptions): Promise<void> {
   const sessions = new Map<string, Session>();
+  const sessionSeconds = options.sessionSeconds ?? SESSION_SECONDS;
   const failures = new Map<string, { count: number; until: number }>();
 
   const current = (request: FastifyRequest): { id: string; session: Session; identity: Identity } | undefined => {
@@ -143,10 +146,10 @@ async function uiPlugin(app: FastifyInstance, options: UiOptions): Promise<void>
       }
       while (sessions.size >= MAX_SESSIONS) sessions.delete(sessions.keys().next().value!);
       const id = randomBytes(32).toString('base64url');
-      const session: Session = { tokenSha256: createHash('sha256').update(request.body.token).digest('hex'), csrf: randomBytes(32).toString('base64url'), expires: now + SESSION_SECONDS * 1000 };
+      const session: Session = { tokenSha256: createHash('sha256').update(request.body.token).digest('hex'), csrf: randomBytes(32).toString('base64url'), expires: now + sessionSeconds * 1000 };
       sessions.set(id, session);
       request.identity = identity; // for the audit log
-      setCookie(reply, id, SESSION_SECONDS);
+      setCookie(reply, id, sessionSeconds);
       return view(session, identity);
     },
   );
