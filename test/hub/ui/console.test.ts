@@ -251,7 +251,7 @@ describe('web console', () => {
     assert.deepEqual(errors, []);
   });
 
-  it('shows a reader no controls, and the API refuses one made by hand', async () => {
+  it('shows a reader no controls, and the API refuses one made by hand; a stopped agent shows as silent', async () => {
     const { page } = await signIn(API_TOKENS.reader);
     await visit(page, 'pipeline', 'hook');
     await page.getByText('events', { exact: true }).first().waitFor();
@@ -270,6 +270,15 @@ describe('web console', () => {
       return (await fetch('/api/v1/pipeline/outputs/events/pause', { method: 'POST', headers: { 'x-csrf-token': session.csrf } })).status;
     });
     assert.equal(status, 403);
+
+    // Which sensor is silent: the agent stops, and the agents page and the overview say so without a reload.
+    await visit(page, 'agents', AGENT.id);
+    await agent!.stop();
+    agent = undefined;
+    const row = page.getByRole('row').filter({ hasText: AGENT.id });
+    await row.getByText('silent').waitFor();
+    await visit(page, 'overview', 'Agents connected');
+    await page.getByText('0 of 2').waitFor(); // sensor-1 and edge-9, added by the admin above
     await page.close();
   });
 });
