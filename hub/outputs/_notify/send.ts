@@ -23,7 +23,7 @@ export interface MessageParts {
 }
 
 /** The message as RFC 5322 bytes (CRLF line ends). */
-export function compose(parts: MessageParts): Promise<Buffer> {
+export async function compose(parts: MessageParts): Promise<Buffer> {
   const mail = new MailComposer({
     from: parts.from,
     to: parts.to,
@@ -35,7 +35,13 @@ export function compose(parts: MessageParts): Promise<Buffer> {
     headers: parts.headers,
     attachments: parts.attachment ? [{ filename: parts.attachment.filename, content: parts.attachment.content, contentType: 'text/csv; charset=utf-8' }] : [],
   });
-  return mail.compile().build();
+  // Canonical CRLF everywhere (a 7bit text part keeps the template's bare LFs): SMTP would convert them on the
+  // wire, and a signature over the bytes before that would no longer match (RFC 3156 §5).
+  return canonical(await mail.compile().build());
+}
+
+function canonical(raw: Buffer): Buffer {
+  return Buffer.from(raw.toString('latin1').replace(/\r?\n/g, '\r\n'), 'latin1');
 }
 
 const MAILBOX = /^[^\s@<>(),;:"[\]\\]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$/;

@@ -16,6 +16,7 @@ import type { ComponentContext, Output } from '../../../hub/pipeline/define.js';
 import { tempDir, waitUntil } from '../../helpers/processes.js';
 import { aiosmtpdInstalled, startSmtp, type SmtpServer } from '../../helpers/smtp.js';
 import { hostEvents } from './_email.js';
+import { gpgVerify, makeSigningKey } from './_pgp.js';
 
 const skip = aiosmtpdInstalled() ? false : 'python3-aiosmtpd is not installed (apt-get install python3-aiosmtpd)';
 let smtp: SmtpServer;
@@ -51,14 +52,17 @@ async function ledgerOf(dir: string) {
   }
 }
 
-test('over STARTTLS and AUTH: 40 hosts across 8 networks become exactly one mail per network owner, with its hosts attached; none again within the interval', { skip }, async () => {
+test('over STARTTLS and AUTH: 40 hosts across 8 networks become exactly one signed mail per network owner, with its hosts attached; none again within the interval', { skip }, async () => {
   smtp.control({ users: { cert: 's3cret' } });
   const before = smtp.messages().length;
-  const { out, ctx, dir } = await make({ group_by: [] });
+  const key = makeSigningKey();
+  const { out, ctx, dir } = await make({ group_by: [], signing: { key_file: key.keyFile } });
   const { events, ids } = hostEvents(8, 5);
   for (let i = 0; i < events.length; i += 7) await out.write(events.slice(i, i + 7), ids.slice(i, i + 7));
   await wait(ctx, () => ctx.counters!.sent === 8);
-  const mails = await Promise.all(smtp.messages().slice(before).map((m) => simpleParser(m)));
+  const raws = smtp.messages().slice(before);
+  for (const raw of raws) gpgVerify(raw.subarray(raw.indexOf('\r\n') + 2), key); // after the server's X-Envelope-To line
+  const mails = await Promise.all(raws.map((m) => simpleParser(m)));
   assert.equal(mails.length, 8);
   const byOwner = new Map(mails.map((m) => [m.headers.get('x-envelope-to') as string, m]));
   for (let n = 0; n < 8; n++) {

@@ -16,6 +16,7 @@ import { Ledger } from '../../../hub/outputs/_notify/ledger.js';
 import type { ComponentContext, Event, Output } from '../../../hub/pipeline/define.js';
 import { tempDir, waitUntil } from '../../helpers/processes.js';
 import { hostEvents } from './_email.js';
+import { gpgVerify, makeSigningKey } from './_pgp.js';
 
 function ctxIn(dir: string): ComponentContext {
   return {
@@ -112,4 +113,22 @@ test('tester mode: the mail goes to one address, the intended recipient in X-Vig
   assert.equal(mail.attachments.length, 0);
   assert.match(mail.text!, /source\.ip\s+classification\.identifier\n-+\s+-+\n10\.0\.0\.1\s+open-redis\n10\.0\.0\.2\s+open-redis/);
   await out.close?.();
+});
+
+test('signed: PGP/MIME (RFC 3156) that gpg --verify accepts, the attachment inside the signed part; a changed byte fails', async () => {
+  const key = makeSigningKey();
+  const { out, mails } = await make({ window_seconds: 0, signing: { key_file: key.keyFile } });
+  const { events, ids } = hostEvents(1, 3);
+  await out.write(events, ids);
+  await until(() => emls(mails).length === 1, 10_000);
+  await out.close?.();
+  const raw = readFileSync(join(mails, emls(mails)[0]!));
+  assert.match(raw.toString(), /Content-Type: multipart\/signed; micalg=pgp-sha256; protocol="application\/pgp-signature"/);
+  assert.match(gpgVerify(raw, key), new RegExp(`VALIDSIG ${key.fingerprint}`));
+  const mail = await simpleParser(raw);
+  assert.match(mail.subject!, /3 hosts/);
+  assert.ok(mail.attachments.some((a) => a.filename?.endsWith('.csv') && a.content.toString().includes('10.0.0.3')));
+  assert.ok(raw.toString('latin1').includes('Dear Net 0,'));
+  const tampered = Buffer.from(raw.toString('latin1').replace('Dear Net 0,', 'Dear Net 9,'), 'latin1');
+  assert.throws(() => gpgVerify(tampered, key), /gpg --verify failed/);
 });
