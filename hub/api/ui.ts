@@ -23,15 +23,12 @@ import Type from 'typebox';
 import type { EventStore } from '../eventstore/index.js';
 import { identify, type ApiToken, type Identity, type Role } from './auth.js';
 import { errors } from './schemas.js';
+import { EventsPerMinuteCounter } from './ui-histogram.js';
 
 export const SESSION_COOKIE = 'vigil_session';
 export const CSRF_HEADER = 'x-csrf-token';
 const SESSION_SECONDS = 8 * 3600; // a working day; then sign in again
 const MAX_SESSIONS = 10_000; // the oldest goes first, so sign-ins cannot grow memory without bound
-const HISTOGRAM_HOURS = 24;
-const HISTOGRAM_SCAN = 500_000; // events read at most per histogram, so a busy store cannot hold the API
-const HISTOGRAM_CACHE_MS = 15_000; // the overview polls; one scan serves every console for this long
-const TOP_SERIES = 8; // series per chart; the rest are summed as "other"
 
 interface Session {
   tokenSha256: string;
@@ -170,13 +167,11 @@ async function uiPlugin(app: FastifyInstance, options: UiOptions): Promise<void>
   });
 
   // Events per minute over the last 24 h by taxonomy and by feed, for the overview's charts.
-  let cached: { at: number; value: unknown } | undefined;
-  app.get('/api/v1/stats/events-per-minute', { config: { role: 'reader' }, schema: { tags: ['console'], summary: `Events per minute over the last ${HISTOGRAM_HOURS} h (by time.observation), by taxonomy and by feed` } }, async (_request, reply) => {
-    const store = options.eventStore();
-    if (!store) return reply.code(404).send({ statusCode: 404, error: 'Not Found', message: 'the event store is disabled (event_store.enabled: false)' });
-    if (cached && Date.now() - cached.at < HISTOGRAM_CACHE_MS) return cached.value;
-    cached = { at: Date.now(), value: await histogram(store) };
-    return cached.value;
+  const perMinute = new EventsPerMinuteCounter(options.eventStore);
+  app.get('/api/v1/stats/events-per-minute', { config: { role: 'reader' }, schema: { tags: ['console'], summary: 'Events per minute over the last 24 h (by time.observation), by taxonomy and by feed (the 8 largest of each, the rest as other)' } }, async (_request, reply) => {
+    const value = await perMinute.get();
+    if (!value) return reply.code(404).send({ statusCode: 404, error: 'Not Found', message: 'the event store is disabled (event_store.enabled: false)' });
+    return value;
   });
 
   // The audit log, newest first, a page at a time: `before` is the byte offset where the previous page began.
@@ -254,55 +249,6 @@ async function tail(file: string, limit: number, before?: number): Promise<{ ent
   } finally {
     await handle.close();
   }
-}
-
-interface Histogram {
-  from: string;
-  minutes: number;
-  /** Start of each minute, in ms. */
-  times: number[];
-  byTaxonomy: Record<string, number[]>;
-  byFeed: Record<string, number[]>;
-  /** The scan stopped at HISTOGRAM_SCAN events: the oldest minutes are undercounted. */
-  truncated: boolean;
-}
-
-async function histogram(store: EventStore): Promise<Histogram> {
-  const minutes = HISTOGRAM_HOURS * 60;
-  const end = Math.floor(Date.now() / 60_000) * 60_000 + 60_000;
-  const start = end - minutes * 60_000;
-  const times = Array.from({ length: minutes }, (_, i) => start + i * 60_000);
-  const series = { taxonomy: new Map<string, number[]>(), feed: new Map<string, number[]>() };
-  const add = (map: Map<string, number[]>, key: string, slot: number) => {
-    let counts = map.get(key);
-    if (!counts) map.set(key, (counts = new Array<number>(minutes).fill(0)));
-    counts[slot]!++;
-  };
-  let after: string | undefined;
-  let read = 0;
-  do {
-    const page = await store.search({ from: start, to: end, limit: 10_000, after, order: 'desc' });
-    for (const event of page.events) {
-      const ms = Date.parse(String(event['time.observation'] ?? ''));
-      const slot = Math.floor((ms - start) / 60_000);
-      if (!(slot >= 0 && slot < minutes)) continue;
-      add(series.taxonomy, String(event['classification.taxonomy'] ?? 'unknown'), slot);
-      add(series.feed, String(event['feed.name'] ?? 'unknown'), slot);
-    }
-    read += page.events.length;
-    after = page.next;
-  } while (after && read < HISTOGRAM_SCAN);
-  return { from: new Date(start).toISOString(), minutes, times, byTaxonomy: top(series.taxonomy), byFeed: top(series.feed), truncated: after !== undefined };
-}
-
-/** The TOP_SERIES largest series; the rest summed as "other". */
-function top(map: Map<string, number[]>): Record<string, number[]> {
-  const total = (c: number[]) => c.reduce((a, b) => a + b, 0);
-  const sorted = [...map].sort((a, b) => total(b[1]) - total(a[1]));
-  const out: Record<string, number[]> = Object.fromEntries(sorted.slice(0, TOP_SERIES));
-  const rest = sorted.slice(TOP_SERIES);
-  if (rest.length > 0) out.other = rest[0]![1].map((_, i) => rest.reduce((n, [, c]) => n + c[i]!, 0));
-  return out;
 }
 
 export const ui = fp(uiPlugin, { name: 'vigil-ui' });

@@ -102,6 +102,13 @@ describe('web console', () => {
     assert.doesNotMatch(html, /https?:\/\//, 'index.html loads everything from the hub');
   });
 
+  it("counts the real hub's events per minute by feed and taxonomy", async () => {
+    const body = (await t.call('/api/v1/stats/events-per-minute', { role: 'reader' })).body as { byFeed: Record<string, number[]>; byTaxonomy: Record<string, number[]> };
+    const totals = (m: Record<string, number[]>) => Object.fromEntries(Object.entries(m).map(([k, c]) => [k, c.reduce((a, b) => a + b, 0)]));
+    assert.deepEqual(totals(body.byFeed), { 'Spamhaus DROP': 20, honeypot: 2, 'phish-feed': 1 });
+    assert.deepEqual(totals(body.byTaxonomy), { 'abusive-content': 20, 'information-gathering': 2, fraud: 1 });
+  });
+
   it('trades a token for an httpOnly, SameSite=Strict cookie and refuses cookie requests without the CSRF token', async () => {
     assert.equal((await fetch(`${base}/ui/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: 'wrong' }) })).status, 401);
     const signIn = await fetch(`${base}/ui/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: API_TOKENS.operator }) });
