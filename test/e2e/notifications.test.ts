@@ -1,0 +1,97 @@
+/**
+ * Issue 17's done-when at small scale, on real processes: a Shadowserver-like report (Open-Redis, 200 hosts in 20
+ * networks) dropped into an agent's spool, parsed by the shadowserver parser, sent to a hub whose `contacts` expert
+ * finds each network's owner in a contact book, and whose `email` output sends through a real SMTP server
+ * (aiosmtpd with STARTTLS and AUTH, test/helpers/smtp.ts): exactly one mail per network owner in the Maildir,
+ * signed (gpg --verify), with that network's hosts attached; the same report again within the owners' interval
+ * sends nothing. Needs `npm run build`.
+ */
+import assert from 'node:assert/strict';
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { simpleParser } from 'mailparser';
+import { Ledger } from '../../hub/outputs/_notify/ledger.js';
+import { entryIsBuilt } from '../chaos/processes.js';
+import { rig } from '../durability/_rig.js';
+import { waitUntil, writeYaml } from '../helpers/processes.js';
+import { api } from '../helpers/setup.js';
+import { aiosmtpdInstalled, startSmtp, type SmtpServer } from '../helpers/smtp.js';
+import { gpgVerify, makeSigningKey } from '../hub/outputs/_pgp.js';
+
+const NETWORKS = 20;
+const HOSTS = 10;
+const skip = !aiosmtpdInstalled() ? 'python3-aiosmtpd is not installed' : !entryIsBuilt() ? 'needs npm run build' : false;
+let smtp: SmtpServer;
+before(async () => {
+  if (!skip) smtp = await startSmtp({ users: { cert: 's3cret' } });
+});
+after(async () => {
+  await smtp?.stop();
+});
+
+function report(): string {
+  const rows = ['"timestamp","ip","protocol","port","hostname","tag","asn","geo"'];
+  for (let n = 0; n < NETWORKS; n++) for (let h = 1; h <= HOSTS; h++) rows.push(`"2026-12-07 03:1${h % 10}:00","10.${n}.7.${h}","tcp",6379,"","redis",${64500 + n},"AT"`);
+  return `${rows.join('\n')}\n`;
+}
+
+test(`a report of ${NETWORKS * HOSTS} hosts in ${NETWORKS} networks: one signed mail per network owner with its hosts; none again within the interval`, { skip }, async () => {
+  const key = makeSigningKey();
+  const r = await rig({
+    hub: {
+      pipeline: {
+        experts: [{ type: 'taxonomy' }, { type: 'contacts', params: { file: 'contacts.yaml' } }],
+        outputs: [{ type: 'email', name: 'mail', params: { mail_from: 'CERT Test <cert@cert.example>', smtp_host: smtp.host, smtp_port: smtp.port, ca_file: smtp.ca.cert, username: 'cert', password: 's3cret', window_seconds: 2, signing: { key_file: key.keyFile } } }],
+      },
+    },
+  });
+  writeYaml(join(r.dir, 'contacts.yaml'), {
+    contacts: Array.from({ length: NETWORKS }, (_, n) => ({ id: `net${n}`, organisation: `Network ${n} Ltd`, email: `abuse@net${n}.example`, networks: [`10.${n}.0.0/16`], interval: '1 day' })),
+  });
+  const spool = join(r.dir, 'spool');
+  mkdirSync(spool, { recursive: true });
+  const drop = (name: string): void => {
+    writeFileSync(join(r.dir, `${name}.tmp`), report());
+    renameSync(join(r.dir, `${name}.tmp`), join(spool, name));
+  };
+  const hub = await r.startHub();
+  const agent = r.startAgent({ id: 'agent-1', collector: { type: 'spool', path: spool, settle_ms: 0, poll_interval_ms: 200 }, parser: { name: 'shadowserver' } });
+  try {
+    drop('2026-12-07-scan_redis-at-geo.csv');
+    await waitUntil(() => smtp.messages().length >= NETWORKS, 60_000, () => `${smtp.messages().length} mails\n${hub.tail.slice(-2000)}`);
+    await new Promise((res) => setTimeout(res, 2500)); // a window more: nothing else comes
+    const raws = smtp.messages();
+    assert.equal(raws.length, NETWORKS);
+    const owners = new Set<string>();
+    for (const raw of raws) {
+      gpgVerify(raw.subarray(raw.indexOf('\r\n') + 2), key);
+      const mail = await simpleParser(raw);
+      const to = mail.headers.get('x-envelope-to') as string;
+      owners.add(to);
+      const n = /^abuse@net(\d+)\.example$/.exec(to)![1];
+      const csv = mail.attachments.find((a) => a.filename?.endsWith('.csv'))!.content.toString().trim().split('\n');
+      assert.deepEqual(csv.slice(1).map((l) => l.split(',')[1]).sort(), Array.from({ length: HOSTS }, (_, h) => `10.${n}.7.${h + 1}`).sort());
+      assert.match(mail.subject!, new RegExp(`^\\[VIGIL#\\d{8}-\\d{4}\\] ${HOSTS} hosts in your network: open-redis$`));
+      assert.match(mail.text!, new RegExp(`Dear Network ${n} Ltd,`));
+    }
+    assert.equal(owners.size, NETWORKS);
+    // The same report again: every host and identifier was notified within the day.
+    drop('2026-12-08-scan_redis-at-geo.csv');
+    await waitUntil(async () => {
+      const p = await api(r.apiPort, '/api/v1/pipeline', { role: 'reader' });
+      return p.body.outputs.find((o: { name: string }) => o.name === 'mail').received >= 2 * NETWORKS * HOSTS;
+    }, 60_000, () => hub.tail.slice(-2000));
+    await new Promise((res) => setTimeout(res, 3500)); // their windows end
+    assert.equal(smtp.messages().length, NETWORKS);
+  } finally {
+    await agent.kill('SIGTERM');
+    await hub.kill('SIGTERM');
+  }
+  const ledger = await Ledger.open(join(r.dir, 'hub', 'notifications', 'mail'));
+  const notes = await ledger.all();
+  await ledger.close();
+  assert.equal(notes.filter((n) => n.status === 'sent').length, NETWORKS);
+  assert.equal(notes.filter((n) => n.status === 'suppressed').length, NETWORKS);
+  assert.equal(notes.filter((n) => n.status === 'sent').reduce((s, n) => s + n.events, 0), NETWORKS * HOSTS);
+});
