@@ -25,7 +25,7 @@ import { HubConfigSchema } from '../hub/config.js';
 import { Inbox } from '../hub/inbox/index.js';
 import type { Event } from '../hub/pipeline/define.js';
 import { Pipeline } from '../hub/pipeline/index.js';
-import { openHubDb } from '../hub/store.js';
+import { openHubDb } from '../hub/store/index.js';
 
 const { values } = parseArgs({ strict: false, options: { quick: { type: 'boolean', default: false }, events: { type: 'string' }, rounds: { type: 'string' }, only: { type: 'string' } } });
 const quick = values.quick === true;

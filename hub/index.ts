@@ -22,7 +22,7 @@ import { Pipeline } from './pipeline/index.js';
 import { checkBlocklists } from './pipeline/check.js';
 import { EventStore } from './eventstore/index.js';
 import { IdleMemoryRelease, mallocName } from './memory.js';
-import { openHubDb, type HubDb } from './store.js';
+import { openHubDb, type HubDb } from './store/index.js';
 
 export interface HubOptions {
   config: HubConfig;
@@ -98,7 +98,7 @@ export class Hub {
     checkBlocklists(config, options.file);
     const resolvePath = options.resolvePath ?? ((p: string) => resolve(p));
     const dataDir = resolvePath(config.data_dir);
-    const db = await openClaimed({ what: 'hub', dir: dataDir, pidFile: join(dataDir, 'hub.pid'), file: options.file }, () => openHubDb(`${dataDir}/db`));
+    const db = await openClaimed({ what: 'hub', dir: dataDir, pidFile: join(dataDir, 'hub.pid'), file: options.file }, () => openHubDb(`${dataDir}/db`, { log }));
     let started: Hub | undefined;
     try {
       const inbox = await Inbox.open(db, { sync: config.inbox.fsync });

@@ -7,7 +7,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import Type from 'typebox';
 import { Compile } from 'typebox/compile';
 import { configProblems } from '../../common/config/validate.js';
-import type { HubDb } from '../store.js';
+import { layout, writeSynced, type HubDb, type HubLayout } from '../store/index.js';
 
 export interface AgentCredential {
   id: string;
@@ -69,7 +69,8 @@ export function newToken(): string {
 }
 
 export class AgentRegistry {
-  readonly #db: HubDb;
+  /** `agents/credentials` and `agents/status`, each by agent id. */
+  readonly #keys: HubLayout['agents'];
   readonly #credentials = new Map<string, AgentCredential>();
   readonly #status = new Map<string, AgentStatus>();
   #dirty = new Set<string>();
@@ -80,21 +81,18 @@ export class AgentRegistry {
   readonly heartbeats = { received: 0, invalid: 0 };
 
   private constructor(db: HubDb) {
-    this.#db = db;
+    this.#keys = layout(db).agents;
   }
 
   static async open(db: HubDb, configured: readonly AgentCredential[]): Promise<AgentRegistry> {
     const registry = new AgentRegistry(db);
-    for await (const [key, value] of db.iterator({ gt: 'a!cred!', lt: 'a!cred!~' })) {
-      const cred = JSON.parse(value.toString()) as AgentCredential;
-      registry.#credentials.set(key.slice('a!cred!'.length), cred);
-    }
+    for await (const [id, value] of registry.#keys.credentials.iterator()) registry.#credentials.set(id, JSON.parse(value.toString()) as AgentCredential);
     // The config file wins over what the API stored for the same id.
     registry.replaceConfigured(configured);
-    for await (const [key, value] of db.iterator({ gt: 'a!status!', lt: 'a!status!~' })) {
+    for await (const [id, value] of registry.#keys.status.iterator()) {
       const status = JSON.parse(value.toString()) as AgentStatus;
       status.invalidHeartbeats ??= 0; // saved by a hub that did not count them
-      registry.#status.set(key.slice('a!status!'.length), { ...status, connected: false });
+      registry.#status.set(id, { ...status, connected: false });
     }
     return registry;
   }
@@ -119,7 +117,7 @@ export class AgentRegistry {
   async create(id: string): Promise<string> {
     const token = newToken();
     const cred: AgentCredential = { id, token_sha256: hashToken(token), disabled: false };
-    await this.#db.put(`a!cred!${id}`, Buffer.from(JSON.stringify(cred)), { sync: true });
+    await writeSynced({ type: 'put', sublevel: this.#keys.credentials, key: id, value: Buffer.from(JSON.stringify(cred)) });
     this.#credentials.set(id, cred);
     return token;
   }
@@ -128,7 +126,7 @@ export class AgentRegistry {
     const cred = this.#credentials.get(id);
     if (!cred) return false;
     const next = { ...cred, disabled };
-    await this.#db.put(`a!cred!${id}`, Buffer.from(JSON.stringify(next)), { sync: true });
+    await writeSynced({ type: 'put', sublevel: this.#keys.credentials, key: id, value: Buffer.from(JSON.stringify(next)) });
     this.#credentials.set(id, next);
     return true;
   }
@@ -200,6 +198,6 @@ export class AgentRegistry {
     if (this.#dirty.size === 0) return;
     const ids = [...this.#dirty];
     this.#dirty = new Set();
-    await this.#db.batch(ids.map((id) => ({ type: 'put' as const, key: `a!status!${id}`, value: Buffer.from(JSON.stringify(this.status(id))) })));
+    await this.#keys.status.batch(ids.map((id) => ({ type: 'put' as const, key: id, value: Buffer.from(JSON.stringify(this.status(id))) })));
   }
 }

@@ -2,7 +2,7 @@
  * The hub's embedded event store: the events the analyst searches and the block-lists are built from. It is fed
  * like any output — by its own runner with its own cursor over the processed log. Events that arrive together
  * with the same time.observation (a report's events, typically) are kept as one record, a msgpack array under
- * `s!<time.observation ms>!<first event's id>`, so a time range is one key range and LevelDB handles one entry
+ * `<time.observation ms>!<first event's id>` in its sublevel (`events/records`, hub/store/layout.ts), so a time range is one key range and LevelDB handles one entry
  * per group instead of one per event (a store per event cost 12 µs of hub CPU per event, mostly compaction).
  * Its writes commit with its runner's cursor (a LocalOutput), so no batch reaches it twice and the event count
  * needs no lookup; only a re-injected dead letter could repeat events, and those overwrite themselves under the
@@ -13,7 +13,7 @@
 import ipaddr from 'ipaddr.js';
 import type { Event, LocalOutput } from '../pipeline/define.js';
 import { records } from '../records.js';
-import type { HubDb } from '../store.js';
+import { layout, type HubDb, type HubLayout, type HubOp } from '../store/index.js';
 
 export interface EventStoreOptions {
   /** Events older than this (by time.observation) are deleted, in days. */
@@ -40,14 +40,15 @@ export interface EventPage {
   next: string | undefined;
 }
 
-const COUNT_KEY = 'm!store-count';
+/** The event count's key in `events/meta`. */
+const COUNT_KEY = 'count';
 const TIME_WIDTH = 13;
 const IP_FIELDS = /\.(ip|local_ip)$/;
 const SCAN_BUDGET = 200_000; // events examined per page at most, so a selective filter cannot hold the API
 const MAX_GROUP = 1000; // events per record at most, so paging through one stays cheap
 
 function timeKey(ms: number, id = ''): string {
-  return `s!${String(Math.max(0, Math.floor(ms))).padStart(TIME_WIDTH, '0')}!${id}`;
+  return `${String(Math.max(0, Math.floor(ms))).padStart(TIME_WIDTH, '0')}!${id}`;
 }
 
 function toMs(value: string | number | undefined, fallback: number): number {
@@ -58,19 +59,19 @@ function toMs(value: string | number | undefined, fallback: number): number {
 }
 
 export class EventStore {
-  readonly #db: HubDb;
+  readonly #keys: HubLayout['events'];
   readonly #options: EventStoreOptions;
   #count = 0;
   #trimming: Promise<number> = Promise.resolve(0);
 
   private constructor(db: HubDb, options: EventStoreOptions) {
-    this.#db = db;
+    this.#keys = layout(db).events;
     this.#options = options;
   }
 
   static async open(db: HubDb, options: EventStoreOptions): Promise<EventStore> {
     const store = new EventStore(db, options);
-    const saved = await db.get(COUNT_KEY);
+    const saved = await store.#keys.meta.get(COUNT_KEY);
     store.#count = saved ? Number(saved.toString()) : 0;
     return store;
   }
@@ -83,7 +84,8 @@ export class EventStore {
   output(): LocalOutput {
     return {
       writeOps: (events, ids) => {
-        const ops: { type: 'put'; key: string; value: Buffer }[] = [];
+        const { records: recordLevel, meta } = this.#keys;
+        const ops: HubOp[] = [];
         let lastText: unknown;
         let lastMs = 0;
         const msOf = (event: Event): number => {
@@ -100,12 +102,12 @@ export class EventStore {
         for (let i = 1; i <= events.length; i++) {
           const ms = i < events.length ? msOf(events[i]!) : Number.NaN;
           if (ms === startMs && i - start < MAX_GROUP) continue;
-          ops.push({ type: 'put', key: timeKey(startMs, ids[start]), value: records.pack(events.slice(start, i)) });
+          ops.push({ type: 'put', sublevel: recordLevel, key: timeKey(startMs, ids[start]), value: records.pack(events.slice(start, i)) });
           start = i;
           startMs = ms;
         }
         const count = this.#count + events.length;
-        ops.push({ type: 'put', key: COUNT_KEY, value: Buffer.from(String(count)) });
+        ops.push({ type: 'put', sublevel: meta, key: COUNT_KEY, value: Buffer.from(String(count)) });
         return { ops, committed: () => void (this.#count += events.length) };
       },
     };
@@ -136,7 +138,7 @@ export class EventStore {
     const events: (Event & { id?: string })[] = [];
     let next: string | undefined;
     let examined = 0;
-    scan: for await (const [key, value] of this.#db.iterator({ ...range, reverse: desc })) {
+    scan: for await (const [key, value] of this.#keys.records.iterator({ ...range, reverse: desc })) {
       const decoded = records.unpack(value) as Event[] | Event;
       const group = Array.isArray(decoded) ? decoded : [decoded]; // a store written before records held groups
       let first = desc ? group.length - 1 : 0;
@@ -158,7 +160,7 @@ export class EventStore {
 
   async #hasRecordBeyond(key: string, range: Record<string, string>, desc: boolean): Promise<boolean> {
     const beyond = desc ? { gte: range.gte!, lt: key } : { gt: key, lt: range.lt! };
-    return (await this.#db.keys({ ...beyond, limit: 1 }).all()).length > 0;
+    return (await this.#keys.records.keys({ ...beyond, limit: 1 }).all()).length > 0;
   }
 
   /** Deletes events past the age limit, then the oldest beyond the count limit; one trim at a time. */
@@ -172,23 +174,23 @@ export class EventStore {
   async #trimOnce(now: number): Promise<number> {
     let removed = 0;
     const cutoff = timeKey(now - this.#options.maxAgeDays * 86_400_000);
-    removed += await this.#deleteRecords({ gt: 's!', lt: cutoff }, Number.POSITIVE_INFINITY);
+    removed += await this.#deleteRecords({ lt: cutoff }, Number.POSITIVE_INFINITY);
     const excess = this.#count - removed - this.#options.maxEvents;
-    if (excess > 0) removed += await this.#deleteRecords({ gt: 's!', lt: 's!~' }, excess);
+    if (excess > 0) removed += await this.#deleteRecords({}, excess);
     if (removed > 0) {
       this.#count = Math.max(0, this.#count - removed);
-      await this.#db.put(COUNT_KEY, Buffer.from(String(this.#count)));
+      await this.#keys.meta.put(COUNT_KEY, Buffer.from(String(this.#count)));
     }
     return removed;
   }
 
   /** Deletes the oldest records in the range until at least `events` events are gone (or the range is empty). */
-  async #deleteRecords(range: { gt: string; lt: string }, events: number): Promise<number> {
+  async #deleteRecords(range: { lt?: string }, events: number): Promise<number> {
     let removed = 0;
-    let gt = range.gt;
+    let gt: string | undefined;
     while (removed < events) {
       // Records hold up to MAX_GROUP events each: a few at a time keeps this read small.
-      const entries = await this.#db.iterator({ gt, lt: range.lt, limit: 64 }).all();
+      const entries = await this.#keys.records.iterator({ ...(gt === undefined ? {} : { gt }), ...range, limit: 64 }).all();
       if (entries.length === 0) break;
       const dels: { type: 'del'; key: string }[] = [];
       for (const [key, value] of entries) {
@@ -196,7 +198,7 @@ export class EventStore {
         removed += arrayLength(value);
         if (removed >= events) break;
       }
-      await this.#db.batch(dels);
+      await this.#keys.records.batch(dels);
       gt = dels[dels.length - 1]!.key;
     }
     return removed;

@@ -1,9 +1,10 @@
 /**
  * The hub's durable inbox: the one place a batch must reach before its PUBACK goes out.
  *
- * Layout (keys in the hub's LevelDB, see hub/store.ts):
- *   i!<seq>                 an accepted batch: the agent's msgpack envelope, bytes as received
- *   h!<agent>!<epoch>       the highest agent batch seq stored for that agent and outbox epoch
+ * Layout (sublevels of the hub's LevelDB, see hub/store/layout.ts):
+ *   inbox/batches <seq>              an accepted batch: the agent's msgpack envelope, bytes as received
+ *   inbox/high    <agent>!<epoch>    the highest agent batch seq stored for that agent and outbox epoch
+ *   inbox/meta    head               the last inbox seq written
  *
  * Writes are group-committed: every batch that arrives while a write runs goes into the next write, one
  * LevelDB batch with fsync, so durability costs one fsync per group, not per batch.
@@ -23,13 +24,13 @@
  * its reason and goes on. Dead letters of the intake (events over a limit) are written in the same atomic write
  * as the batch they came in, so they are durable before the PUBACK.
  */
-import type { Level } from 'level';
 import { decodeBatch, encodeBatch, type Batch } from '../../common/codec/batch.js';
 import { eventProblem } from '../../common/limits.js';
-import { seqKey, seqOf } from '../../common/seqkey.js';
+import { seqId } from '../../common/seqkey.js';
 import { GroupCommit } from '../../common/group-commit.js';
 import { DeadLetters, type DeadLetter } from '../pipeline/deadletters.js';
 import { RecentEntries } from '../pipeline/recent.js';
+import { layout, type HubDb, type HubLayout, type HubOp } from '../store/index.js';
 
 /** Events kept decoded for the experts stage (about the agent's in-flight window). */
 const RECENT_EVENTS = 40_000;
@@ -66,7 +67,8 @@ export interface InboxEntry {
 
 export class Inbox {
   readonly stats: InboxStats = { storedBatches: 0, storedEvents: 0, duplicateBatches: 0, writeErrors: 0, groups: 0 };
-  readonly #db: Level<string, Buffer>;
+  readonly #db: HubDb;
+  readonly #keys: HubLayout['inbox'];
   readonly #dead: DeadLetters;
   readonly #sync: boolean;
   readonly #high = new Map<string, number>();
@@ -78,19 +80,21 @@ export class Inbox {
   #failing = false;
   readonly #commits = new GroupCommit<Pending>((group) => this.#writeGroup(group));
 
-  private constructor(db: Level<string, Buffer>, dead: DeadLetters, seq: number, sync: boolean) {
+  private constructor(db: HubDb, dead: DeadLetters, seq: number, sync: boolean) {
     this.#db = db;
+    this.#keys = layout(db).inbox;
     this.#dead = dead;
     this.#seq = seq;
     this.#sync = sync;
   }
 
-  static async open(db: Level<string, Buffer>, options: { sync?: boolean } = {}): Promise<Inbox> {
-    const last = await db.keys({ gt: 'i!', lt: 'i!~', reverse: true, limit: 1 }).all();
-    const meta = await db.get('m!inbox-seq');
-    const seq = Math.max(last[0] ? seqOf(last[0]) : 0, meta ? Number(meta.toString()) : 0);
+  static async open(db: HubDb, options: { sync?: boolean } = {}): Promise<Inbox> {
+    const { batches, high, meta } = layout(db).inbox;
+    const last = await batches.keys({ reverse: true, limit: 1 }).all();
+    const head = await meta.get('head');
+    const seq = Math.max(last[0] ? Number(last[0]) : 0, head ? Number(head.toString()) : 0);
     const inbox = new Inbox(db, await DeadLetters.open(db), seq, options.sync ?? true);
-    for await (const [key, value] of db.iterator({ gt: 'h!', lt: 'h!~' })) inbox.#high.set(key.slice(2), Number(value.toString()));
+    for await (const [key, value] of high.iterator()) inbox.#high.set(key, Number(value.toString()));
     return inbox;
   }
 
@@ -124,7 +128,8 @@ export class Inbox {
   }
 
   async #writeGroup(group: Pending[]): Promise<void> {
-    const ops: { type: 'put'; key: string; value: Buffer }[] = [];
+    const { batches, high, meta } = this.#keys;
+    const ops: HubOp[] = [];
     const highs = new Map<string, number>();
     const results: AcceptResult[] = [];
     const live: Pending[] = [];
@@ -146,14 +151,14 @@ export class Inbox {
       highs.set(key, p.batch.seq);
       seq++;
       events += p.batch.events.length;
-      ops.push({ type: 'put', key: seqKey('i', seq), value: p.payload });
+      ops.push({ type: 'put', sublevel: batches, key: seqId(seq), value: p.payload });
       if (p.letters) for (const letter of p.letters) ops.push(this.#dead.op(letter));
       stored.push({ seq, batch: p.batch });
       results.push('stored');
     }
     if (live.length === 0) return;
-    for (const [key, high] of highs) ops.push({ type: 'put', key: `h!${key}`, value: Buffer.from(String(high)) });
-    ops.push({ type: 'put', key: 'm!inbox-seq', value: Buffer.from(String(seq)) });
+    for (const [key, seqHigh] of highs) ops.push({ type: 'put', sublevel: high, key, value: Buffer.from(String(seqHigh)) });
+    ops.push({ type: 'put', sublevel: meta, key: 'head', value: Buffer.from(String(seq)) });
     try {
       if (highs.size > 0) await this.#db.batch(ops, { sync: this.#sync });
     } catch (err) {
@@ -186,20 +191,20 @@ export class Inbox {
   async readAfter(after: number, limit: number): Promise<InboxEntry[]> {
     const held = this.#recent.read(after, limit, true);
     if (held.length > 0) return held.map(({ seq, value }) => ({ seq, batch: value }));
-    const entries = await this.#db.iterator({ gt: seqKey('i', after), lt: 'i!~', limit }).all();
-    return entries.map(([key, value]) => storedEntry(seqOf(key), value));
+    const entries = await this.#keys.batches.iterator({ gt: seqId(after), limit }).all();
+    return entries.map(([key, value]) => storedEntry(Number(key), value));
   }
 
   /** The LevelDB operation that deletes one stored batch, for its consumer to commit with its cursor. */
-  deleteOp(seq: number): { type: 'del'; key: string } {
-    return { type: 'del', key: seqKey('i', seq) };
+  deleteOp(seq: number): HubOp {
+    return { type: 'del', sublevel: this.#keys.batches, key: seqId(seq) };
   }
 
   /** Deletes stored batches up to and including `upTo` (once every consumer has passed them). */
   async trim(upTo: number): Promise<void> {
     if (upTo <= this.#trimmed) return;
     // From the last trim on: LevelDB need not step over the tombstones of everything deleted before.
-    await this.#db.clear({ gt: seqKey('i', this.#trimmed), lte: seqKey('i', upTo) });
+    await this.#keys.batches.clear({ gt: seqId(this.#trimmed), lte: seqId(upTo) });
     this.#trimmed = upTo;
   }
 

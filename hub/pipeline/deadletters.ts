@@ -9,8 +9,8 @@
  * experts stage and every output runner write letters, also across a pipeline reload.
  */
 import { packToKeep, unpack } from '../../common/codec/batch.js';
-import { seqKey, seqOf } from '../../common/seqkey.js';
-import type { HubDb } from '../store.js';
+import { seqId } from '../../common/seqkey.js';
+import { layout, writeSynced, type HubDb, type HubOp, type HubSublevel } from '../store/index.js';
 import type { Event } from './define.js';
 
 export interface DeadLetter {
@@ -34,11 +34,12 @@ export interface StoredDeadLetter extends DeadLetter {
 const opened = new WeakMap<HubDb, Promise<DeadLetters>>();
 
 export class DeadLetters {
-  readonly #db: HubDb;
+  /** The dead letters' sublevel: `<seq>` → the letter (msgpack). */
+  readonly #letters: HubSublevel;
   #seq = 0;
 
   private constructor(db: HubDb) {
-    this.#db = db;
+    this.#letters = layout(db).deadLetters;
   }
 
   /** The database's dead letters (the same instance for every caller). */
@@ -47,8 +48,8 @@ export class DeadLetters {
     if (!dl) {
       dl = (async () => {
         const letters = new DeadLetters(db);
-        const last = await db.keys({ gt: 'd!', lt: 'd!~', reverse: true, limit: 1 }).all();
-        letters.#seq = last[0] ? seqOf(last[0]) : 0;
+        const last = await letters.#letters.keys({ reverse: true, limit: 1 }).all();
+        letters.#seq = last[0] ? Number(last[0]) : 0;
         return letters;
       })();
       opened.set(db, dl);
@@ -58,34 +59,39 @@ export class DeadLetters {
   }
 
   /** The write that stores `letter`; the caller puts it into its own atomic batch. */
-  op(letter: DeadLetter): { type: 'put'; key: string; value: Buffer } {
+  op(letter: DeadLetter): HubOp {
     const id = ++this.#seq;
     const stored: StoredDeadLetter = { ...letter, id, at: Date.now() };
     // Nesting deeper than the encoder's stack is the one thing that cannot be packed: the reason is kept, and the
     // events are not (the limits stop such events at every intake, so only a value from an older version could).
     const value = packToKeep(stored) ?? packToKeep({ ...stored, events: [], reason: `${letter.reason} (its ${letter.events.length} events could not be kept: nested too deep to encode)` })!;
-    return { type: 'put', key: seqKey('d', id), value };
+    return { type: 'put', sublevel: this.#letters, key: seqId(id), value };
+  }
+
+  /** The write that deletes letter `id`, for a caller that commits it with other writes (re-injection). */
+  deleteOp(id: number): HubOp {
+    return { type: 'del', sublevel: this.#letters, key: seqId(id) };
   }
 
   async list(limit = 100, after = 0): Promise<StoredDeadLetter[]> {
-    const values = await this.#db.values({ gt: seqKey('d', after), lt: 'd!~', limit }).all();
+    const values = await this.#letters.values({ gt: seqId(after), limit }).all();
     return values.map((v) => unpack<StoredDeadLetter>(v));
   }
 
   async get(id: number): Promise<StoredDeadLetter | undefined> {
-    const v = await this.#db.get(seqKey('d', id));
+    const v = await this.#letters.get(seqId(id));
     return v ? unpack<StoredDeadLetter>(v) : undefined;
   }
 
   async delete(id: number): Promise<boolean> {
-    const exists = (await this.#db.get(seqKey('d', id))) !== undefined;
-    if (exists) await this.#db.del(seqKey('d', id), { sync: true });
+    const exists = (await this.#letters.get(seqId(id))) !== undefined;
+    if (exists) await writeSynced(this.deleteOp(id));
     return exists;
   }
 
   async count(): Promise<number> {
     let n = 0;
-    for await (const _ of this.#db.keys({ gt: 'd!', lt: 'd!~' })) n++;
+    for await (const _ of this.#letters.keys()) n++;
     return n;
   }
 }

@@ -6,6 +6,7 @@
 import type { Static, TObject } from 'typebox';
 import type { ComponentInfo } from '../../common/component.js';
 import type { Logger } from 'pino';
+import type { HubOp } from '../store/index.js';
 
 export type Event = Record<string, unknown>;
 
@@ -86,7 +87,8 @@ export interface LocalOutput {
 }
 
 export interface LocalWrite {
-  ops: ({ type: 'put'; key: string; value: Buffer } | { type: 'del'; key: string })[];
+  /** Writes of the hub's LevelDB, each naming its sublevel. */
+  ops: HubOp[];
   committed?(): void;
 }
 

@@ -1,7 +1,7 @@
 /**
  * Stage 1: inbox → experts → processed log. It reads inbox batches after its cursor, checks every event
- * against the ontology, runs the experts in order, and writes the result (`p!<seq>`) together with its new
- * cursor in one atomic LevelDB batch — so after a crash a batch is processed again only if its result was not
+ * against the ontology, runs the experts in order, and writes the result (to the processed log) together with its
+ * new cursor (`cursors/experts`) in one atomic LevelDB batch — so after a crash a batch is processed again only if its result was not
  * written, and experts with state (deduplicator, threshold) see each event once.
  *
  * Each processed event carries an id derived from where it came from (agent, epoch, batch seq, position), the
@@ -17,7 +17,7 @@ import type { Logger } from 'pino';
 import { Backoff } from '../../common/backoff.js';
 import { errorClass } from '../../common/errors.js';
 import { validateEvent } from '../../common/harmonization/index.js';
-import type { HubDb } from '../store.js';
+import { layout, type HubDb, type HubSublevel } from '../store/index.js';
 import type { Inbox, InboxEntry } from '../inbox/index.js';
 import type { DeadLetters } from './deadletters.js';
 import type { Event, Expert } from './define.js';
@@ -32,7 +32,8 @@ export interface NamedExpert {
 
 type Op = LogOp;
 
-const CURSOR = 'k!experts';
+/** The stage's key in the cursors sublevel. */
+const CURSOR = 'experts';
 const READ_LIMIT = 64;
 /** Calls of an expert that fails transiently, before its events are dead-lettered; the backoff between them, in ms. */
 const EXPERT_ATTEMPTS = 5;
@@ -40,7 +41,7 @@ const EXPERT_BACKOFF = { initialMs: 500, maxMs: 10_000 };
 
 export class ExpertsStage {
   readonly metrics = new ComponentMetrics();
-  readonly #db: HubDb;
+  readonly #cursors: HubSublevel;
   readonly #inbox: Inbox;
   readonly #processed: ProcessedLog;
   readonly #experts: NamedExpert[];
@@ -53,11 +54,11 @@ export class ExpertsStage {
   #loop: Promise<void> | undefined;
   #unsubscribe: (() => void) | undefined;
 
-  readonly #drainState: () => { type: 'put' | 'del'; key: string; value?: Buffer }[];
+  readonly #drainState: () => Op[];
 
-  constructor(db: HubDb, inbox: Inbox, processed: ProcessedLog, experts: NamedExpert[], dead: DeadLetters, log: Logger, drainState: () => { type: 'put' | 'del'; key: string; value?: Buffer }[] = () => []) {
+  constructor(db: HubDb, inbox: Inbox, processed: ProcessedLog, experts: NamedExpert[], dead: DeadLetters, log: Logger, drainState: () => Op[] = () => []) {
     this.#drainState = drainState;
-    this.#db = db;
+    this.#cursors = layout(db).cursors;
     this.#inbox = inbox;
     this.#processed = processed;
     this.#experts = experts;
@@ -67,7 +68,7 @@ export class ExpertsStage {
 
   /** Loads the stage's cursor. */
   async open(): Promise<void> {
-    const saved = await this.#db.get(CURSOR);
+    const saved = await this.#cursors.get(CURSOR);
     this.#cursor = saved ? Number(saved.toString()) : 0;
   }
 
@@ -123,7 +124,7 @@ export class ExpertsStage {
         const cursor = entries[entries.length - 1]!.seq;
         // Expert state (dedup cache, thresholds) commits with the events it decided about, and the inbox batches
         // go in the same write: deleted while still in LevelDB's memtable, they never cost a compaction.
-        ops.push(...(this.#drainState() as Op[]), { type: 'put', key: CURSOR, value: Buffer.from(String(cursor)) });
+        ops.push(...this.#drainState(), { type: 'put', sublevel: this.#cursors, key: CURSOR, value: Buffer.from(String(cursor)) });
         for (const entry of entries) ops.push(this.#inbox.deleteOp(entry.seq));
         await this.#processed.append(results, ops);
         this.#cursor = cursor;
@@ -147,8 +148,8 @@ export class ExpertsStage {
   }
 
   /** Re-injects a dead-lettered batch for one output only (`only`), deleting the dead letter in the same write. */
-  reinjectToOutput(batch: ProcessedBatch, deadLetterKey: string): Promise<void> {
-    return this.#processed.append([batch], [{ type: 'del', key: deadLetterKey }]);
+  reinjectToOutput(batch: ProcessedBatch, deleteLetter: Op): Promise<void> {
+    return this.#processed.append([batch], [deleteLetter]);
   }
 
   /** Runs one inbox batch through validation and the experts; dead letters are added to `ops`. */

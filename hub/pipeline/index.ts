@@ -8,10 +8,9 @@ import type { Logger } from 'pino';
 import { validateComponentParams } from '../../common/intelmq-params.js';
 import { ConfigError, configErrorAt, VigilError } from '../../common/errors.js';
 import { eventProblem } from '../../common/limits.js';
-import { seqKey } from '../../common/seqkey.js';
 import type { HubConfig } from '../config.js';
 import type { Inbox } from '../inbox/index.js';
-import type { HubDb } from '../store.js';
+import type { HubDb } from '../store/index.js';
 import { DeadLetters } from './deadletters.js';
 import type { ComponentContext } from './define.js';
 import { ExpertsStage, type NamedExpert } from './experts-stage.js';
@@ -192,7 +191,7 @@ export class Pipeline {
     }
     if (letter.stage.startsWith('output:') && letter.ids) {
       const only = letter.stage.slice('output:'.length);
-      await this.experts.reinjectToOutput({ agent: letter.agent ?? 'dlq', only, sent: Date.now(), events: letter.events, ids: letter.ids }, seqKey('d', id));
+      await this.experts.reinjectToOutput({ agent: letter.agent ?? 'dlq', only, sent: Date.now(), events: letter.events, ids: letter.ids }, this.dead.deleteOp(id));
     } else {
       await this.#inbox.accept(REINJECT_SOURCE, { v: 1, agent: 'dlq', epoch: 'dlq', seq: id, sent: Date.now(), events: letter.events });
       await this.dead.delete(id);

@@ -10,7 +10,7 @@
 import type { Logger } from 'pino';
 import { Backoff } from '../../common/backoff.js';
 import { errorClass } from '../../common/errors.js';
-import type { HubDb } from '../store.js';
+import { layout, type HubDb, type HubSublevel } from '../store/index.js';
 import type { DeadLetters } from './deadletters.js';
 import type { Event, LocalOutput, Output } from './define.js';
 import { ComponentMetrics } from './metrics.js';
@@ -44,6 +44,7 @@ export class OutputRunner {
   readonly metrics = new ComponentMetrics();
   readonly name: string;
   readonly #db: HubDb;
+  readonly #cursors: HubSublevel;
   readonly #opts: OutputRunnerOptions;
   readonly #dead: DeadLetters;
   readonly #log: Logger;
@@ -59,16 +60,17 @@ export class OutputRunner {
 
   constructor(db: HubDb, options: OutputRunnerOptions, dead: DeadLetters, processed: ProcessedLog, log: Logger) {
     this.#db = db;
+    this.#cursors = layout(db).cursors;
     this.#opts = options;
     this.name = options.name;
     this.#dead = dead;
     this.#log = log;
-    this.#key = `k!out!${options.name}`;
+    this.#key = `output:${options.name}`;
     this.#processed = processed;
   }
 
   async start(): Promise<void> {
-    const saved = await this.#db.get(this.#key);
+    const saved = await this.#cursors.get(this.#key);
     if (saved) this.#cursor = JSON.parse(saved.toString()) as Cursor;
     // A new output (first start, or added by a reload) begins with what arrives from now on. That starting point
     // is saved at once: were it decided again after a crash, the batches in between would be skipped.
@@ -199,7 +201,7 @@ export class OutputRunner {
   /** Moves the cursor, with `extra` (taken: the cursor's put is added to it) in the same synced write. */
   async #commit(seq: number, checkpoint: unknown, extra: LogOp[]): Promise<void> {
     const cursor: Cursor = { seq, checkpoint };
-    extra.push({ type: 'put', key: this.#key, value: Buffer.from(JSON.stringify(cursor)) });
+    extra.push({ type: 'put', sublevel: this.#cursors, key: this.#key, value: Buffer.from(JSON.stringify(cursor)) });
     await this.#db.batch(extra, { sync: true });
     this.#cursor = cursor;
     this.#opts.onCommit?.();

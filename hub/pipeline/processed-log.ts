@@ -1,5 +1,5 @@
 /**
- * The processed log (`p!<seq>` in the hub's LevelDB): what the experts stage made of each inbox batch, read by
+ * The processed log (its own sublevels of the hub's LevelDB, `processed/batches` and `processed/meta`): what the experts stage made of each inbox batch, read by
  * every output runner at its own pace and trimmed once all of them have passed.
  *
  * Appends are numbered under a lock (the experts stage and dead-letter re-injection both append) and written with
@@ -7,9 +7,9 @@
  * last appends stay decoded in memory, shared by the runners, so a runner that keeps up never reads or decodes
  * them again; the events are shared too, so outputs treat them as read-only.
  */
-import { seqKey, seqOf } from '../../common/seqkey.js';
+import { seqId } from '../../common/seqkey.js';
 import { records } from '../records.js';
-import type { HubDb } from '../store.js';
+import { layout, type HubDb, type HubLayout, type HubOp } from '../store/index.js';
 import type { Event } from './define.js';
 import { RecentEntries } from './recent.js';
 
@@ -30,14 +30,15 @@ export interface ProcessedEntry {
   failure?: { reason: string; raw: Buffer };
 }
 
-export type LogOp = { type: 'put'; key: string; value: Buffer } | { type: 'del'; key: string };
+/** A write committed with an append: a cursor, expert state, a dead letter. */
+export type LogOp = HubOp;
 
 /** Events kept decoded for the runners: a few reads' worth for each. */
 const RECENT_EVENTS = 40_000;
-const HEAD_KEY = 'm!processed-seq';
 
 export class ProcessedLog {
   readonly #db: HubDb;
+  readonly #keys: HubLayout['processed'];
   readonly #recent: RecentEntries<ProcessedBatch>;
   readonly #listeners = new Set<() => void>();
   #head = 0;
@@ -46,14 +47,15 @@ export class ProcessedLog {
 
   constructor(db: HubDb, options: { recentEvents?: number } = {}) {
     this.#db = db;
+    this.#keys = layout(db).processed;
     this.#recent = new RecentEntries(options.recentEvents ?? RECENT_EVENTS);
   }
 
   /** Loads the head; call before the first append or read (and after any earlier writer of the log stopped). */
   async open(): Promise<void> {
-    const last = await this.#db.keys({ gt: 'p!', lt: 'p!~', reverse: true, limit: 1 }).all();
-    const meta = await this.#db.get(HEAD_KEY);
-    this.#head = Math.max(last[0] ? seqOf(last[0]) : 0, meta ? Number(meta.toString()) : 0);
+    const last = await this.#keys.batches.keys({ reverse: true, limit: 1 }).all();
+    const head = await this.#keys.meta.get('head');
+    this.#head = Math.max(last[0] ? Number(last[0]) : 0, head ? Number(head.toString()) : 0);
   }
 
   /** The last seq written. */
@@ -72,9 +74,10 @@ export class ProcessedLog {
   /** Appends `batches` (numbered here) together with `ops` (taken: the batch puts are added to it), in one atomic synced write. */
   append(batches: readonly ProcessedBatch[], ops: LogOp[]): Promise<void> {
     const write = this.#lock.then(async () => {
+      const { batches: log, meta } = this.#keys;
       let seq = this.#head;
-      for (const batch of batches) ops.push({ type: 'put', key: seqKey('p', ++seq), value: records.pack(batch) });
-      ops.push({ type: 'put', key: HEAD_KEY, value: Buffer.from(String(seq)) });
+      for (const batch of batches) ops.push({ type: 'put', sublevel: log, key: seqId(++seq), value: records.pack(batch) });
+      ops.push({ type: 'put', sublevel: meta, key: 'head', value: Buffer.from(String(seq)) });
       await this.#db.batch(ops, { sync: true });
       let n = this.#head;
       for (const batch of batches) this.#recent.add(++n, batch, batch.events.length);
@@ -89,8 +92,8 @@ export class ProcessedLog {
   async read(after: number, limit: number): Promise<ProcessedEntry[]> {
     const held = this.#recent.read(after, limit);
     if (held.length > 0) return held.map(({ seq, value }) => ({ seq, batch: value }));
-    const rows = await this.#db.iterator({ gt: seqKey('p', after), lt: 'p!~', limit }).all();
-    return rows.map(([key, value]) => decodeEntry(seqOf(key), value));
+    const rows = await this.#keys.batches.iterator({ gt: seqId(after), limit }).all();
+    return rows.map(([key, value]) => decodeEntry(Number(key), value));
   }
 
   /** Deletes batches up to and including `upTo` (every reader has passed them). No fsync: a lost delete is redone. */
@@ -98,7 +101,7 @@ export class ProcessedLog {
     if (upTo <= this.#trimmed) return;
     this.#recent.dropUpTo(upTo);
     // From the last trim on: LevelDB need not step over the tombstones of everything deleted before.
-    await this.#db.clear({ gt: seqKey('p', this.#trimmed), lte: seqKey('p', upTo) });
+    await this.#keys.batches.clear({ gt: seqId(this.#trimmed), lte: seqId(upTo) });
     this.#trimmed = upTo;
   }
 }

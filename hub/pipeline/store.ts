@@ -1,26 +1,23 @@
 /**
- * Component state in the hub's LevelDB (`x!<component>!<key>`). Writes are buffered and handed to the experts
- * stage, which commits them in the same atomic batch as the events they concern; reads see the buffer first.
+ * Component state in the hub's LevelDB: the component's own sublevel (`state/<component>`, hub/store/layout.ts).
+ * Writes are buffered and handed to the experts stage, which commits them in the same atomic batch as the events
+ * they concern; reads see the buffer first.
  */
-import type { HubDb } from '../store.js';
+import { layout, type HubDb, type HubOp, type HubSublevel } from '../store/index.js';
 import type { ComponentStore } from './define.js';
 
-type Op = { type: 'put'; key: string; value: Buffer } | { type: 'del'; key: string };
-
 export class BufferedStore implements ComponentStore {
-  readonly #db: HubDb;
-  readonly #prefix: string;
+  readonly #level: HubSublevel;
   readonly #pending = new Map<string, Buffer | null>();
 
   constructor(db: HubDb, component: string) {
-    this.#db = db;
-    this.#prefix = `x!${component}!`;
+    this.#level = layout(db).state(component);
   }
 
   async get(key: string): Promise<Buffer | undefined> {
     const buffered = this.#pending.get(key);
     if (buffered !== undefined) return buffered ?? undefined;
-    return this.#db.get(this.#prefix + key);
+    return this.#level.get(key);
   }
 
   async getMany(keys: readonly string[]): Promise<(Buffer | undefined)[]> {
@@ -33,7 +30,7 @@ export class BufferedStore implements ComponentStore {
     }
     if (missing.length === 0) return values;
     // One LevelDB getMany for the keys not written in this batch, instead of one read per key.
-    const read = await this.#db.getMany(missing.map((i) => this.#prefix + keys[i]!));
+    const read = await this.#level.getMany(missing.map((i) => keys[i]!));
     for (let j = 0; j < missing.length; j++) values[missing[j]!] = read[j];
     return values;
   }
@@ -47,16 +44,14 @@ export class BufferedStore implements ComponentStore {
   }
 
   async entries(prefix = '', limit = -1): Promise<[string, Buffer][]> {
-    const from = this.#prefix + prefix;
-    const rows = await this.#db.iterator({ gte: from, lt: `${from}\uffff`, limit }).all();
-    return rows.map(([k, v]) => [k.slice(this.#prefix.length), v]);
+    return this.#level.iterator({ gte: prefix, lt: `${prefix}\uffff`, limit }).all();
   }
 
   /** Takes the buffered writes as LevelDB operations (the caller commits them). */
-  drain(): Op[] {
-    const ops: Op[] = [];
+  drain(): HubOp[] {
+    const ops: HubOp[] = [];
     for (const [key, value] of this.#pending) {
-      ops.push(value === null ? { type: 'del', key: this.#prefix + key } : { type: 'put', key: this.#prefix + key, value });
+      ops.push(value === null ? { type: 'del', sublevel: this.#level, key } : { type: 'put', sublevel: this.#level, key, value });
     }
     this.#pending.clear();
     return ops;

@@ -18,7 +18,7 @@ import { ExpertsStage } from '../../hub/pipeline/experts-stage.js';
 import { OutputRunner } from '../../hub/pipeline/output-runner.js';
 import { ProcessedLog } from '../../hub/pipeline/processed-log.js';
 import { EventStore } from '../../hub/eventstore/index.js';
-import { openHubDb, type HubDb } from '../../hub/store.js';
+import { openHubDb, type HubDb } from '../../hub/store/index.js';
 import { tempDir, waitUntil } from '../helpers/processes.js';
 
 interface Write {
@@ -33,9 +33,10 @@ const original = proto.batch;
 
 before(() => {
   proto.batch = function (this: unknown, ...args: unknown[]) {
-    const [ops, options] = args as [{ key: string }[] | undefined, { sync?: boolean } | undefined];
+    const [ops, options] = args as [{ key: string; sublevel?: { path(): string[] } }[] | undefined, { sync?: boolean } | undefined];
     if (!Array.isArray(ops)) return original.apply(this, args); // chained batch
-    const entry: Write = { keys: ops.map((o) => o.key), sync: options?.sync === true };
+    // The hub's writes name their sublevel (hub/store/layout.ts): a key is journalled as `<sublevel path>/<key>`.
+    const entry: Write = { keys: ops.map((o) => (o.sublevel ? `${o.sublevel.path().join('/')}/${o.key}` : o.key)), sync: options?.sync === true };
     const result = original.apply(this, args) as Promise<void>;
     return result.then((v) => {
       journal.push(entry);
@@ -93,9 +94,9 @@ describe('fsync policy', () => {
       const result = await inbox.accept({}, { v: 1, agent: 'a', epoch: 'e', seq: 1, sent: 0, events: [event] });
       journal.push('accepted');
       assert.equal(result, 'stored');
-      const w = writeBefore('accepted', 'i!');
+      const w = writeBefore('accepted', 'inbox/batches/');
       assert.equal(w?.sync, true);
-      assert.ok(w?.keys.includes('h!a!e'), 'the dedupe high-water mark commits with the batch');
+      assert.ok(w?.keys.includes('inbox/high/a!e'), 'the dedupe high-water mark commits with the batch');
     });
 
     it('experts stage and output runner move their cursors in synced writes, with their results', async () => {
@@ -129,10 +130,10 @@ describe('fsync policy', () => {
       await waitUntil(() => runner.cursor > 0 && stage.cursor >= inbox.head, 10_000, () => `stage ${stage.cursor}, runner ${runner.cursor}`);
       await stage.stop();
       await runner.stop();
-      const stageWrite = (journal.filter((w) => typeof w !== 'string') as Write[]).find((w) => w.keys.includes('k!experts'));
+      const stageWrite = (journal.filter((w) => typeof w !== 'string') as Write[]).find((w) => w.keys.includes('cursors/experts'));
       assert.equal(stageWrite?.sync, true);
-      assert.ok(stageWrite?.keys.some((k) => k.startsWith('p!')), 'results and cursor in one write');
-      const runnerWrites = (journal.filter((w) => typeof w !== 'string') as Write[]).filter((w) => w.keys.includes('k!out!probe'));
+      assert.ok(stageWrite?.keys.some((k) => k.startsWith('processed/batches/')), 'results and cursor in one write');
+      const runnerWrites = (journal.filter((w) => typeof w !== 'string') as Write[]).filter((w) => w.keys.includes('cursors/output:probe'));
       assert.ok(runnerWrites.length >= 2, 'the start position and the cursor after the write');
       assert.ok(runnerWrites.every((w) => w.sync));
       assert.ok(written.length > 0);
@@ -150,10 +151,10 @@ describe('fsync policy', () => {
       await processed.append([{ agent: 'a', sent: 0, events: [event, { ...event, 'source.ip': '192.0.2.2' }], ids: ['id-1', 'id-2'] }], []);
       await waitUntil(() => runner.cursor >= processed.head, 10_000, () => `runner ${runner.cursor} of ${processed.head}`);
       await runner.stop();
-      const w = (journal.filter((j) => typeof j !== 'string') as Write[]).find((j) => j.keys.includes('k!out!store-probe') && j.keys.some((k) => k.startsWith('s!')));
+      const w = (journal.filter((j) => typeof j !== 'string') as Write[]).find((j) => j.keys.includes('cursors/output:store-probe') && j.keys.some((k) => k.startsWith('events/records/')));
       assert.ok(w, 'one write holds the events and the cursor');
       assert.equal(w.sync, true);
-      assert.equal(w.keys.filter((k) => k.startsWith('s!')).length, 1, 'the two events, observed at the same time, as one record');
+      assert.equal(w.keys.filter((k) => k.startsWith('events/records/')).length, 1, 'the two events, observed at the same time, as one record');
       assert.equal(store.count, before + 2);
       assert.deepEqual((await store.search({ order: 'asc' })).events.map((e) => e['source.ip']).slice(-2), [event['source.ip'], '192.0.2.2']);
       void inbox;

@@ -21,7 +21,8 @@ import { Packr } from 'msgpackr';
 import { connectAsync } from 'mqtt';
 import { encodeBatch } from '../../common/codec/batch.js';
 import { eventsTopic, jsonEventsTopic } from '../../common/codec/topics.js';
-import { seqKey } from '../../common/seqkey.js';
+import { seqId, seqKey } from '../../common/seqkey.js';
+import { layout, openHubDb } from '../../hub/store/index.js';
 import type { Proc } from '../chaos/processes.js';
 import { rig, tallyOutput } from '../durability/_rig.js';
 import { countLines, waitUntil } from '../helpers/processes.js';
@@ -173,13 +174,14 @@ describe('hostile input on the data path (real processes)', () => {
     // with an event over a limit, and an undecodable processed-log entry.
     const first = await r.startHub();
     await first.kill('SIGKILL');
-    await withDb(join(r.dir, 'hub', 'db'), async (db) => {
-      await db.put(seqKey('i', 1), Buffer.from('not msgpack at all'));
-      await db.put(seqKey('i', 2), roomy.pack({ v: 1, agent: 'agent-1', epoch: 'older-hub', seq: 1, sent: 0, events: [goodEvent(9_002), wide(70_000)] }));
-      await db.put('m!inbox-seq', Buffer.from('2'));
-      await db.put(seqKey('p', 1), Buffer.from([0xc1]));
-      await db.put('m!processed-seq', Buffer.from('1'));
-    });
+    const hubDb = await openHubDb(join(r.dir, 'hub', 'db'));
+    const { inbox, processed } = layout(hubDb);
+    await inbox.batches.put(seqId(1), Buffer.from('not msgpack at all'));
+    await inbox.batches.put(seqId(2), roomy.pack({ v: 1, agent: 'agent-1', epoch: 'older-hub', seq: 1, sent: 0, events: [goodEvent(9_002), wide(70_000)] }));
+    await inbox.meta.put('head', Buffer.from('2'));
+    await processed.batches.put(seqId(1), Buffer.from([0xc1]));
+    await processed.meta.put('head', Buffer.from('1'));
+    await hubDb.close();
 
     // 3. Both restart; the feed grows meanwhile.
     const hub = await r.startHub();

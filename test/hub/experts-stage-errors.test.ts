@@ -13,7 +13,7 @@ import type { Event, Expert } from '../../hub/pipeline/define.js';
 import { ExpertsStage } from '../../hub/pipeline/experts-stage.js';
 import { ComponentMetrics } from '../../hub/pipeline/metrics.js';
 import { ProcessedLog } from '../../hub/pipeline/processed-log.js';
-import { openHubDb } from '../../hub/store.js';
+import { openHubDb } from '../../hub/store/index.js';
 import { tempDir, waitUntil } from '../helpers/processes.js';
 
 const event = (n: number): Event => ({ 'source.ip': `192.0.2.${n}`, 'classification.type': 'scanner', 'extra.n': n });

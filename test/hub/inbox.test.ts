@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Batch } from '../../common/codec/batch.js';
 import { Inbox } from '../../hub/inbox/index.js';
-import { openHubDb } from '../../hub/store.js';
+import { openHubDb } from '../../hub/store/index.js';
 import { tempDir } from '../helpers/processes.js';
 
 const batch = (seq: number, epoch = 'e1', agent = 'a1'): Batch => ({ v: 1, agent, epoch, seq, sent: 0, events: [{ 'source.ip': '192.0.2.1', n: seq }] });

@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import { silentLogger } from '../../common/log.js';
 import { Inbox } from '../../hub/inbox/index.js';
 import { Pipeline } from '../../hub/pipeline/index.js';
-import { openHubDb } from '../../hub/store.js';
+import { openHubDb } from '../../hub/store/index.js';
 import { countLines, readJsonLines, tempDir, waitUntil } from '../helpers/processes.js';
 
 const ev = (ip: string, type: string) => ({ 'source.ip': ip, 'classification.type': type, 'feed.name': 'F', raw: 'eA==' });

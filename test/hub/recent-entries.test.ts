@@ -4,7 +4,7 @@ import type { Batch } from '../../common/codec/batch.js';
 import { Inbox } from '../../hub/inbox/index.js';
 import { ProcessedLog } from '../../hub/pipeline/processed-log.js';
 import { RecentEntries } from '../../hub/pipeline/recent.js';
-import { openHubDb } from '../../hub/store.js';
+import { openHubDb } from '../../hub/store/index.js';
 import { tempDir } from '../helpers/processes.js';
 
 describe('recent entries (decoded hand-off between stages)', () => {

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { BufferedStore } from '../../../hub/pipeline/store.js';
 import type { Event } from '../../../hub/pipeline/define.js';
-import { openHubDb } from '../../../hub/store.js';
+import { openHubDb } from '../../../hub/store/index.js';
 import { tempDir } from '../../helpers/processes.js';
 import { TtlStore } from '../../../hub/experts/_ttl-store.js';
 import { createExpert, MemoryStore, runBatch, testContext } from './_harness.js';

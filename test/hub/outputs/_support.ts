@@ -12,7 +12,7 @@ import { DeadLetters } from '../../../hub/pipeline/deadletters.js';
 import type { ComponentContext, Event, Output, OutputDefinition } from '../../../hub/pipeline/define.js';
 import { ProcessedLog } from '../../../hub/pipeline/processed-log.js';
 import { OutputRunner } from '../../../hub/pipeline/output-runner.js';
-import { openHubDb, type HubDb } from '../../../hub/store.js';
+import { openHubDb, type HubDb } from '../../../hub/store/index.js';
 import { tempDir, waitUntil } from '../../helpers/processes.js';
 
 const scratchDirs: string[] = [];
