@@ -75,8 +75,8 @@ function App() {
   const pages = PAGES.filter(([, , , role]) => !role || may(role));
   const entry = pages.find(([key]) => key === where.page) || pages[0];
   let body = html`<${entry[2]} />`;
-  if (where.page === 'agents' && where.id) body = html`<${AgentPage} id=${where.id} />`;
-  if (where.page === 'deadletters' && where.id) body = html`<${DeadLetter} id=${where.id} />`;
+  if (where.page === 'agents' && where.id) body = html`<${AgentPage} key=${where.id} id=${where.id} />`;
+  if (where.page === 'deadletters' && where.id) body = html`<${DeadLetter} key=${where.id} id=${where.id} />`;
   return html`<div class="shell">
     <header>
       <span class="brand">Vigil</span>
