@@ -24,6 +24,8 @@ import { checkTicketFormat, compile, DEFAULT_BODY, DEFAULT_SUBJECT, environment,
 import { dryRunSender, smtpSender } from './_notify/send.js';
 import { pgpSigner } from './_notify/sign.js';
 
+const PRUNE_INTERVAL_MS = 6 * 3600_000; // 6 h: a ledger day's growth is small, a scan is not free
+
 const DEFAULT_FIELDS = ['time.source', 'source.ip', 'source.port', 'source.asn', 'source.fqdn', 'classification.taxonomy', 'classification.type', 'classification.identifier', 'protocol.transport', 'protocol.application'];
 
 const TemplateFiles = Type.Object(
@@ -101,6 +103,7 @@ export default defineOutput({
       max_attempts: Type.Integer({ minimum: 1, default: 10, description: 'Attempts per mail on SMTP 4xx and network failures before its events are dead-lettered.' }),
       initial_backoff_ms: Type.Integer({ minimum: 1, default: 5000, description: 'The first wait after a transient failure, doubled each attempt, in ms.' }),
       max_backoff_ms: Type.Integer({ minimum: 1, default: 600000, description: 'The longest wait between attempts, in ms.' }),
+      ledger_days: Type.Integer({ minimum: 1, default: 90, description: 'How long sent, suppressed and failed notifications (and their events) stay in the ledger, in days; pruned at start and every 6 hours.' }),
       signing: Type.Optional(
         Type.Object(
           {
@@ -145,13 +148,14 @@ export default defineOutput({
         recipientField: params.recipient_field, groupBy: params.group_by, windowMs: params.window_seconds * 1000, cron: params.schedule !== undefined,
         fields: params.fields, format: params.format, attachmentName: params.attachment_name, ticketFormat: params.ticket_format,
         inhibitionMs: params.inhibition_seconds * 1000, ttlField: params.ttl_field, from: params.mail_from, replyTo: params.reply_to, tester: params.tester_address,
-        maxAttempts: params.max_attempts, initialBackoffMs: params.initial_backoff_ms, maxBackoffMs: params.max_backoff_ms, templates, sign,
+        maxAttempts: params.max_attempts, initialBackoffMs: params.initial_backoff_ms, maxBackoffMs: params.max_backoff_ms, retentionMs: params.ledger_days * 86_400_000, templates, sign,
       },
       ctx,
       join(ctx.dataDir, 'notifications', ctx.name.replace(/^output:/, '').replace(/[^A-Za-z0-9._-]/g, '_')),
       sender,
     );
     let timer: NodeJS.Timeout | undefined;
+    let pruneTimer: NodeJS.Timeout | undefined;
     let task: ReturnType<typeof cron.schedule> | undefined;
     const loopError = (err: unknown): void => ctx.log.error({ err }, 'The notification loop failed; it goes on at the next tick.');
     return {
@@ -162,12 +166,17 @@ export default defineOutput({
         timer.unref();
         if (params.schedule !== undefined) task = cron.schedule(params.schedule, () => notifier.scheduleTick());
         void notifier.kick().catch(loopError);
+        const prune = (): void => void notifier.prune().catch((err: unknown) => ctx.log.warn({ err }, 'Pruning the notification ledger failed; it is tried again later.'));
+        prune();
+        pruneTimer = setInterval(prune, PRUNE_INTERVAL_MS);
+        pruneTimer.unref();
       },
       async write(events, ids) {
         await notifier.write(events, ids);
       },
       async close() {
         clearInterval(timer);
+        clearInterval(pruneTimer);
         await task?.stop();
         await notifier.close();
       },

@@ -16,6 +16,7 @@
  *   m!<id>           the message as sent (while sending) g!<group>           the open (pending) notification of a group
  *   e!<event id>     the notification that took it, or `-<reason>` when it was suppressed
  *   h!<recipient>!<host>!<identifier>  inhibited until (ms)     c!id, c!t!<date>  counters
+ * Finished notifications, event marks and ended inhibitions older than the output's `ledger_days` are pruned.
  */
 import { mkdirSync } from 'node:fs';
 import { Level } from 'level';
@@ -68,6 +69,11 @@ export class Ledger {
     await this.#db.close();
   }
 
+  /** See `prune`; call it under the notifier's lock (no step of its own may be half-buffered). */
+  prune(before: number, now = Date.now()): Promise<number> {
+    return prune(this.#db, before, now);
+  }
+
   /** Makes the step's writes durable: one atomic batch, fsync'd before it resolves. */
   async commit(): Promise<void> {
     const ops = [...this.#pending].map(([key, value]) => (value === null ? { type: 'del' as const, key } : { type: 'put' as const, key, value }));
@@ -113,7 +119,8 @@ export class Ledger {
   }
 
   markTaken(eventId: string, by: number | string): void {
-    this.#put(`e!${eventId}`, typeof by === 'number' ? String(by) : `-${by}`);
+    // The time first: pruning reads it without parsing the rest.
+    this.#put(`e!${eventId}`, `${Date.now()} ${typeof by === 'number' ? String(by) : `-${by}`}`);
   }
 
   forget(eventId: string): void {
@@ -184,6 +191,42 @@ export class Ledger {
   inhibit(k: string, until: number): void {
     this.#put(`h!${k}`, String(until));
   }
+}
+
+/**
+ * Deletes what is older than `before` (ms) and finished: notifications sent, suppressed or failed (with their
+ * events), event marks, and inhibitions that ended. Pending and sending notifications are never touched. An event
+ * redelivered after its mark is gone would be notified again — redelivery happens at a restart, not days later.
+ * Returns how many notifications went. Runs in steps of `chunk` deletes, each one write.
+ */
+export async function prune(db: Level<string, Buffer>, before: number, now: number, chunk = 1000): Promise<number> {
+  let ops: { type: 'del'; key: string }[] = [];
+  const flush = async (): Promise<void> => {
+    if (ops.length > 0) await db.batch(ops);
+    ops = [];
+  };
+  let notifications = 0;
+  const active = new Set<string>();
+  for await (const [k, v] of db.iterator({ gte: 'n!', lt: 'n!\uffff' })) {
+    const n = JSON.parse(v.toString()) as Notification;
+    if (n.status === 'pending' || n.status === 'sending') active.add(String(n.id));
+    if (n.updated >= before || active.has(String(n.id))) continue;
+    notifications++;
+    ops.push({ type: 'del', key: k });
+    for await (const ek of db.keys({ gte: `ne!${k.slice(2)}!`, lt: `ne!${k.slice(2)}!\uffff` })) ops.push({ type: 'del', key: ek });
+    if (ops.length >= chunk) await flush();
+  }
+  for await (const [k, v] of db.iterator({ gte: 'e!', lt: 'e!\uffff' })) {
+    const [at, by] = v.toString().split(' ', 2);
+    if (Number(at) < before && !active.has(by!)) ops.push({ type: 'del', key: k });
+    if (ops.length >= chunk) await flush();
+  }
+  for await (const [k, v] of db.iterator({ gte: 'h!', lt: 'h!\uffff' })) {
+    if (Number(v.toString()) < now) ops.push({ type: 'del', key: k });
+    if (ops.length >= chunk) await flush();
+  }
+  await flush();
+  return notifications;
 }
 
 /** Fixed-width ids keep the store's key order the order of the notifications. */

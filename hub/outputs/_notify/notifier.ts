@@ -27,6 +27,8 @@ export interface NotifierOptions {
   maxAttempts: number;
   initialBackoffMs: number;
   maxBackoffMs: number;
+  /** How long finished notifications are kept, in ms. */
+  retentionMs: number;
   /** The templates for a classification identifier/type, feed name or a contact's `template`; `''` is the default. */
   templates: Map<string, TemplatePair>;
   /** Wraps the message in a signature where a key is configured. */
@@ -46,6 +48,7 @@ export const METRICS = {
   smtp_transient: 'SMTP 4xx answers and network failures (retried with backoff).',
   smtp_rejected: 'Notifications the server refused (5xx) or that failed every attempt: kept in the ledger as failed, with the answer.',
   resent_after_restart: 'Notifications found in `sending` at start and sent again with the same Message-ID.',
+  pruned: 'Finished notifications deleted from the ledger after ledger_days.',
 } as const;
 
 export class Notifier {
@@ -156,6 +159,15 @@ export class Notifier {
       }
     }).then(() => {
       if (this.#o.windowMs === 0 && !this.#o.cron) this.kick();
+    });
+  }
+
+  /** Deletes finished notifications older than the retention (under the lock: no step is half-buffered then). */
+  prune(now = Date.now()): Promise<void> {
+    return this.#locked(async () => {
+      const n = await this.#ledger.prune(now - this.#o.retentionMs, now);
+      this.#counters.pruned! += n;
+      if (n > 0) this.#log.info({ notifications: n }, 'Pruned finished notifications from the ledger.');
     });
   }
 

@@ -132,3 +132,43 @@ test('signed: PGP/MIME (RFC 3156) that gpg --verify accepts, the attachment insi
   const tampered = Buffer.from(raw.toString('latin1').replace('Dear Net 0,', 'Dear Net 9,'), 'latin1');
   assert.throws(() => gpgVerify(tampered, key), /gpg --verify failed/);
 });
+
+test('a cron schedule sends what was opened before each tick; a contact\'s template and format are used', async () => {
+  const dir = tempDir('vigil-email-');
+  writeFileSync(join(dir, 'isp.njk'), 'Hallo {{ contact.organisation }},\n{{ table }}\n');
+  const { out, mails } = await make({ schedule: '*/1 * * * * *', templates: { isp: { body: 'isp.njk' } } }, dir);
+  const { events, ids } = hostEvents(2, 2);
+  events[0]!['extra.contact.template'] = 'isp';
+  events[0]!['extra.contact.format'] = 'table';
+  events[1]!['extra.contact.template'] = 'isp';
+  await out.write(events, ids);
+  await until(() => emls(mails).length === 2, 5_000);
+  await out.close?.();
+  const mail = await simpleParser(readFileSync(join(mails, emls(mails)[0]!)));
+  assert.match(mail.text!, /^Hallo Net 0,\ntime\.source\s+source\.ip/);
+  assert.equal(mail.attachments.length, 0);
+});
+
+test('the ledger keeps pending notifications and prunes finished ones, their events, marks and ended inhibitions', async () => {
+  const dir = tempDir('vigil-email-');
+  const { out } = await make({ window_seconds: 0 }, dir);
+  const sent = hostEvents(3, 2);
+  await out.write(sent.events, sent.ids);
+  await until(() => lastCtx!.counters!.sent === 3, 10_000);
+  await out.close?.();
+  const { out: later } = await make({ window_seconds: 3600 }, dir);
+  await later.write([{ 'source.ip': '10.9.0.1', 'source.abuse_contact': 'abuse@net9.example', 'classification.identifier': 'x' }], ['later']);
+  await later.close?.();
+  const ledger = await Ledger.open(join(dir, 'data', 'notifications', 'mail'));
+  try {
+    const now = Date.now() + 2 * 86_400_000; // past the default inhibition of a day
+    assert.equal(await ledger.prune(Date.now() + 1, now), 3);
+    const left = await ledger.all();
+    assert.deepEqual(left.map((n) => n.status), ['pending']);
+    assert.deepEqual((await ledger.events(left[0]!.id)).ids, ['later']);
+    assert.deepEqual((await ledger.taken(['ev-0-0', 'later'])).map((v) => v !== undefined), [false, true]);
+    assert.deepEqual(await ledger.inhibited(['abuse@net0.example!10.0.0.1!open-redis']), [undefined]);
+  } finally {
+    await ledger.close();
+  }
+});
