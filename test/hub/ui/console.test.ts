@@ -48,7 +48,7 @@ before(async () => {
   const feedFile = join(dir, 'drop.txt');
   writeFileSync(feedFile, dropFeed(20));
   const file = join(dir, 'agent.yaml');
-  writeFileSync(file, stringify({ id: AGENT.id, data_dir: join(dir, 'data'), hub: { url: `mqtt://127.0.0.1:${t.mqttPort}`, token: AGENT.token, heartbeat_seconds: 1 }, feeds: [{ name: 'Spamhaus DROP', collector: { type: 'file', path: feedFile }, parser: { name: 'spamhaus.drop' } }], log: { level: 'warn' } }));
+  writeFileSync(file, stringify({ id: AGENT.id, data_dir: join(dir, 'data'), hub: { url: `mqtt://127.0.0.1:${t.mqttPort}`, token: AGENT.token, heartbeat_seconds: 1 }, feeds: [{ name: 'Spamhaus DROP', collector: { type: 'file', path: feedFile }, parser: { name: 'spamhaus.drop' } }, { name: 'Broken feed', collector: { type: 'file', path: join(dir, 'missing.txt') }, parser: { name: 'spamhaus.drop' } }], log: { level: 'warn' } }));
   const loaded = loadConfigFile(file, AgentConfigSchema);
   agent = await Agent.start({ config: loaded.value, file: loaded.file, resolvePath: loaded.resolvePath, log: pino({ level: 'silent' }) });
   const ingest = await t.call('/api/v1/events', { method: 'POST', role: 'operator', json: { events: [event(1, { 'feed.name': 'honeypot' }), event(2, { 'feed.name': 'honeypot' }), event(3, { 'classification.type': 'phishing', 'source.fqdn': 'bad.example', 'feed.name': 'phish-feed' })] } });
@@ -153,6 +153,7 @@ describe('web console', () => {
       await visit(page, hash, ready);
       if (hash === 'overview') {
         await page.getByText('1 of 1').waitFor(); // agents connected of expected
+        await page.getByRole('row').filter({ hasText: 'feed Broken feed on sensor-1' }).waitFor(); // a feed's failed run
         await page.locator('.chart canvas').first().waitFor();
       }
       if (hash === 'deadletters') {

@@ -8,7 +8,20 @@ export function health(a) {
   if (a.connected) return ['connected', 'ok'];
   return [a.lastSeen ? 'silent' : 'never seen', 'bad'];
 }
-const depthOf = (a) => (a.outboxDepth ? Object.entries(a.outboxDepth).map(([k, v]) => `${k} ${typeof v === 'object' ? JSON.stringify(v) : v}`).join(', ') : '—');
+// The outbox as the agent reports it (agent/outbox): what waits, and anything it had to drop or dead-letter.
+function depthOf(a) {
+  const o = a.outboxDepth;
+  if (!o) return '—';
+  if (typeof o.events !== 'number') return JSON.stringify(o);
+  const notes = ['droppedEvents', 'deadLetteredEvents'].filter((k) => o[k] > 0).map((k) => `${fmtNum(o[k])} ${k === 'droppedEvents' ? 'dropped' : 'dead-lettered'}`);
+  return `${fmtNum(o.events)} events waiting in ${fmtNum(o.batches)} batches${notes.length ? ` (${notes.join(', ')})` : ''}`;
+}
+function feedsOf(a) {
+  if (!a.feeds) return '—';
+  const all = Object.values(a.feeds);
+  const failing = all.filter((f) => f && f.lastOutcome === 'error').length;
+  return html`${all.length}${failing ? html` <span class="problem">(${failing} failing)</span>` : null}`;
+}
 const Health = ({ agent }) => {
   const [label, cls] = health(agent);
   return html`<span class=${`badge ${cls}`}>${label}</span>`;
@@ -41,7 +54,7 @@ export function Agents() {
         { title: 'Last seen', render: (a) => html`<span title=${fmtTime(a.lastSeen)}>${ago(a.lastSeen)}</span>` },
         { title: 'Version', render: (a) => a.version || '—' },
         { title: 'Outbox', render: depthOf },
-        { title: 'Feeds', render: (a) => (a.feeds ? Object.keys(a.feeds).length : '—') },
+        { title: 'Feeds', render: feedsOf },
         { title: 'Events received', render: (a) => fmtNum(a.eventsReceived) },
       ]}
     />
@@ -53,7 +66,21 @@ export function AgentPage({ id }) {
   const [rotated, setRotated] = useState();
   const feeds = a && a.feeds ? Object.entries(a.feeds).map(([name, f]) => ({ name, ...(typeof f === 'object' && f ? f : { status: f }) })) : [];
   const cell = (v) => (v === undefined || v === null ? '—' : typeof v === 'object' ? JSON.stringify(v) : /^\d{4}-\d\d-\d\dT/.test(String(v)) ? fmtTime(v) : String(v));
-  const keys = [...new Set(feeds.flatMap((f) => Object.keys(f)).filter((k) => k !== 'name'))];
+  // The agent's heartbeat says what each feed did (agent/feed.ts FeedStatus); keys it adds later show as they are.
+  const known = ['lastRun', 'lastOutcome', 'lastError', 'runs', 'events', 'rejected', 'dropped', 'recentRejects'];
+  const extra = [...new Set(feeds.flatMap((f) => Object.keys(f)))].filter((k) => k !== 'name' && !known.includes(k));
+  const columns = [
+    { title: 'Feed', key: 'name' },
+    { title: 'Last run', render: (f) => html`<span title=${fmtTime(f.lastRun)}>${ago(f.lastRun)}</span>` },
+    { title: 'Outcome', render: (f) => (f.lastOutcome ? html`<span class=${`badge ${f.lastOutcome === 'ok' ? 'ok' : 'bad'}`}>${f.lastOutcome}</span>` : '—') },
+    { title: 'Last error', render: (f) => html`<span class="problem">${f.lastError || ''}</span>`, cls: 'wrap' },
+    { title: 'Runs', render: (f) => fmtNum(f.runs) },
+    { title: 'Events', render: (f) => fmtNum(f.events) },
+    { title: 'Rejected', render: (f) => fmtNum(f.rejected) },
+    { title: 'Dropped', render: (f) => fmtNum(f.dropped) },
+    { title: 'Recent rejects', render: (f) => (Array.isArray(f.recentRejects) && f.recentRejects.length > 0 ? f.recentRejects.map((r) => r.reason).join('; ') : '—'), cls: 'wrap' },
+    ...extra.map((k) => ({ title: k, render: (f) => cell(f[k]), cls: 'wrap' })),
+  ];
   return html`<section>
     <p><a href="#/agents">← Agents</a></p>
     <h1>Agent ${id}</h1>
@@ -75,7 +102,7 @@ export function AgentPage({ id }) {
           : null}
         ${rotated ? html`<div class="secret" role="status"><p>New token (shown once):</p><pre>${rotated.token}</pre><p>Install command:</p><pre>${rotated.install_command}</pre></div>` : null}
         <h2>Feeds</h2>
-        <${Table} rows=${feeds} empty="The agent has not reported its feeds." columns=${[{ title: 'Feed', key: 'name' }, ...keys.map((k) => ({ title: k, render: (f) => cell(f[k]), cls: 'wrap' }))]} />`
+        <${Table} rows=${feeds} empty="The agent has not reported its feeds." columns=${columns} />`
       : null}
   </section>`;
 }

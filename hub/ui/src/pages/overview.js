@@ -20,7 +20,11 @@ export function Overview() {
   const deadMatch = typeof metrics.data === 'string' ? /^vigil_dead_letters (\d+)/m.exec(metrics.data) : null;
   const letters = deadMatch ? Number(deadMatch[1]) : undefined;
   const components = p ? [...p.experts.members, ...p.outputs] : [];
-  const failing = components.filter((c) => c.lastError).sort((a, b) => String(b.lastErrorAt).localeCompare(String(a.lastErrorAt)));
+  // Components of the hub, and agents' feeds whose last run failed (from their heartbeats).
+  const failing = [
+    ...components.filter((c) => c.lastError).map((c) => ({ what: `${c.kind} ${c.name}`, at: c.lastErrorAt, error: c.lastError })),
+    ...list.flatMap((a) => Object.entries(a.feeds || {}).filter(([, f]) => f && f.lastOutcome === 'error').map(([name, f]) => ({ what: html`feed ${name} on <a href=${`#/agents/${encodeURIComponent(a.id)}`}>${a.id}</a>`, at: f.lastRun, error: f.lastError }))),
+  ].sort((a, b) => String(b.at).localeCompare(String(a.at)));
   const lastHour = hist.data ? Object.values(hist.data.byFeed).reduce((n, c) => n + c.slice(-60).reduce((a, b) => a + b, 0), 0) : undefined;
   return html`<section>
     <h1>Overview</h1>
@@ -39,11 +43,11 @@ export function Overview() {
     <h2>Last errors</h2>
     <${Table}
       rows=${failing}
-      empty="No component has failed since the hub started."
+      empty="Nothing has failed: no component since the hub started, no feed at its last run."
       columns=${[
-        { title: 'Component', render: (c) => `${c.kind} ${c.name}` },
-        { title: 'When', render: (c) => html`<span title=${fmtTime(c.lastErrorAt)}>${ago(c.lastErrorAt)}</span>` },
-        { title: 'Error', key: 'lastError', cls: 'wrap' },
+        { title: 'Where', render: (c) => c.what },
+        { title: 'When', render: (c) => html`<span title=${fmtTime(c.at)}>${ago(c.at)}</span>` },
+        { title: 'Error', key: 'error', cls: 'wrap' },
       ]}
     />
     <p class="muted">Updated every ${POLL_MS / 1000} s.</p>
