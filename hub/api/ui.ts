@@ -28,7 +28,7 @@ import { EventsPerMinuteCounter } from './ui-histogram.js';
 export const SESSION_COOKIE = 'vigil_session';
 export const CSRF_HEADER = 'x-csrf-token';
 const SESSION_SECONDS = 8 * 3600; // a working day; then sign in again
-const MAX_SESSIONS = 10_000; // the oldest goes first, so sign-ins cannot grow memory without bound
+const MAX_SESSIONS = 10_000; // sessions, and addresses with failed sign-ins: the oldest go first, so memory stays bounded
 
 interface Session {
   tokenSha256: string;
@@ -137,6 +137,9 @@ async function uiPlugin(app: FastifyInstance, options: UiOptions): Promise<void>
       if (!identity) {
         const f = failed && failed.until > now ? failed : { count: 0, until: now + 60_000 };
         f.count++;
+        // Spent entries go once the map is large, so failures from many addresses cannot grow memory for ever.
+        if (failures.size >= MAX_SESSIONS) for (const [ip, e] of failures) if (e.until <= now) failures.delete(ip);
+        if (failures.size >= MAX_SESSIONS) failures.delete(failures.keys().next().value!);
         failures.set(request.ip, f);
         request.log.warn({ address: request.ip }, 'Refused a console sign-in: invalid token.');
         return reply.code(401).send({ statusCode: 401, error: 'Unauthorized', message: 'invalid token' });
