@@ -32,9 +32,11 @@ export function Events() {
     }
   };
   const set = (k) => (e) => setForm({ ...form, [k]: e.target.value });
+  // The search from this page on, as many events as the API gives in one answer (10,000).
   const exportLink = (format) => {
     const q = query(pages[pages.length - 1]);
     q.set('format', format);
+    q.set('limit', '10000');
     return `/api/v1/events?${q}`;
   };
   return html`<section>
@@ -48,7 +50,7 @@ export function Events() {
     </form>
     <${Problem} error=${error} />
     ${result
-      ? html`<p class="export">Export this page: <a href=${exportLink('csv')} download="events.csv">CSV</a> · <a href=${exportLink('jsonl')} download="events.jsonl">JSON lines</a></p>
+      ? html`<p class="export">Export this search from this page on (up to 10,000 events): <a href=${exportLink('csv')} download="events.csv">CSV</a> · <a href=${exportLink('jsonl')} download="events.jsonl">JSON lines</a></p>
         <div class="table"><table>
           <caption>${result.events.length} events</caption>
           <thead><tr><th scope="col">#</th>${COLUMNS.map((c) => html`<th scope="col">${c}</th>`)}</tr></thead>
