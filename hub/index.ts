@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import { readNamedFile } from '../common/config/files.js';
 import { loadConfigFile } from '../common/config/load.js';
 import { VigilError } from '../common/errors.js';
 import { openClaimed } from '../common/data-dir.js';
@@ -14,15 +15,19 @@ import { VERSION } from '../common/version.js';
 import { diskUsage, type DiskUsage } from '../common/disk.js';
 import type { ReportParserFn } from '../common/report-parsing.js';
 import { AgentRegistry } from './agents/index.js';
-import { startApi } from './api/index.js';
+import { startApi, type ApiTls } from './api/index.js';
+import { AuditLog } from './audit-log.js';
 import { startBroker, type HubBroker } from './broker/index.js';
-import { HubConfigSchema, type HubConfig } from './config.js';
+import { hubFiles, HubConfigSchema, type HubConfig } from './config.js';
+import { hubServices } from './hub-services.js';
 import { Inbox } from './inbox/index.js';
 import { Pipeline } from './pipeline/index.js';
 import { checkBlocklists } from './pipeline/check.js';
 import { EventStore } from './eventstore/index.js';
 import { IdleMemoryRelease, mallocName } from './memory.js';
+import type { HubServices } from './services.js';
 import { openHubDb, type HubDb } from './store/index.js';
+import { newApiCounters } from './telemetry.js';
 
 export interface HubOptions {
   config: HubConfig;
@@ -46,6 +51,8 @@ export class Hub {
   #reloading: Promise<void> = Promise.resolve();
   broker!: HubBroker;
   api!: FastifyInstance;
+  /** What the API may ask of the hub (hub/services.ts). */
+  readonly services: HubServices;
   readonly #log: Logger;
   readonly parseReport: ReportParserFn | undefined;
   /** Batches ingested through the API: their own epoch per hub run, numbered from 1. */
@@ -59,7 +66,7 @@ export class Hub {
   #stopped = false;
   #storage: { at: number; usage: DiskUsage } | undefined;
 
-  private constructor(db: HubDb, inbox: Inbox, agents: AgentRegistry, pipeline: Pipeline, config: HubConfig, log: Logger, parseReport?: ReportParserFn) {
+  private constructor(db: HubDb, inbox: Inbox, agents: AgentRegistry, pipeline: Pipeline, config: HubConfig, log: Logger, audit: AuditLog, parseReport?: ReportParserFn) {
     this.parseReport = parseReport;
     this.db = db;
     this.inbox = inbox;
@@ -67,6 +74,22 @@ export class Hub {
     this.#pipeline = pipeline;
     this.#config = config;
     this.#log = log;
+    this.services = hubServices({
+      version: this.version,
+      startedAt: this.startedAt,
+      inbox,
+      agents,
+      pipeline: () => this.#pipeline,
+      broker: () => this.broker,
+      storage: () => this.storage(),
+      memory: () => ({ malloc: this.malloc, idleReleases: this.#memory?.releases ?? 0, idleCollections: this.#memory?.collections ?? 0 }),
+      api: newApiCounters(),
+      config: () => this.#config,
+      reload: () => this.reload(),
+      ingest: (events) => this.ingest(events),
+      parseReport,
+      audit,
+    });
   }
 
   get pipeline(): Pipeline {
@@ -87,12 +110,6 @@ export class Hub {
     await this.inbox.accept(this, { v: 1, agent: 'api', epoch: this.#ingestEpoch, seq: ++this.#ingestSeq, sent: Date.now(), events });
   }
 
-  /** The command that installs an agent on a sensor (deploy/install-agent.sh), for the create-agent API. */
-  installCommand(id: string, token: string): string {
-    const url = this.#config.api.public_mqtt_url ?? this.broker.url;
-    return `sudo ./deploy/install-agent.sh --hub ${url} --id ${id} --token ${token}`;
-  }
-
   static async start(options: HubOptions): Promise<Hub> {
     const { config, log } = options;
     checkBlocklists(config, options.file);
@@ -105,13 +122,13 @@ export class Hub {
       const agents = await AgentRegistry.open(db, config.agents);
       const eventStore = config.event_store.enabled ? await EventStore.open(db, { maxAgeDays: config.event_store.max_age_days, maxEvents: config.event_store.max_events }) : undefined;
       const pipeline = await Pipeline.create(db, inbox, { config: config.pipeline, file: options.file, dataDir, resolvePath, log, eventStore });
-      const hub = new Hub(db, inbox, agents, pipeline, config, log, options.parseReport);
+      const hub = new Hub(db, inbox, agents, pipeline, config, log, new AuditLog(join(dataDir, config.api.audit_log)), options.parseReport);
       hub.#file = options.file;
       hub.#resolvePath = resolvePath;
       started = hub;
       await pipeline.start();
       hub.broker = await startBroker(config.broker, { inbox, agents, log: log.child({ component: 'broker' }), file: options.file, resolvePath });
-      hub.api = await startApi(hub, config.api, join(dataDir, config.api.audit_log), resolvePath, log);
+      hub.api = await startApi(hub.services, { config: config.api, tls: apiTls(config, options.file, resolvePath), log });
       hub.#saveTimer = setInterval(() => {
         void agents.save().catch(() => {});
         void hub.storage().catch(() => {});
@@ -177,26 +194,6 @@ export class Hub {
     return this.#storage.usage;
   }
 
-  stats(): Record<string, unknown> {
-    return {
-      version: this.version,
-      uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000),
-      inbox: { ...this.inbox.stats, head: this.inbox.head },
-      broker: this.broker.stats,
-      experts: {
-        cursor: this.pipeline.experts.cursor,
-        processedHead: this.pipeline.experts.head,
-        ...this.pipeline.experts.metrics.toJSON(),
-        byExpert: Object.fromEntries(this.pipeline.experts.expertMetrics.map((e) => [e.name, e.metrics.toJSON()])),
-      },
-      outputs: Object.fromEntries(this.pipeline.outputs.map((o) => [o.name, { cursor: o.cursor, paused: o.paused, ...o.metrics.toJSON() }])),
-      agents: this.agents.list().length,
-      storage: this.#storage?.usage,
-      eventStore: this.pipeline.eventStore ? { events: this.pipeline.eventStore.count } : undefined,
-      memory: { ...process.memoryUsage(), malloc: this.malloc, idleReleases: this.#memory?.releases ?? 0, idleCollections: this.#memory?.collections ?? 0 },
-    };
-  }
-
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
@@ -210,4 +207,17 @@ export class Hub {
     await this.db.close();
     this.#log.info('Hub stopped.');
   }
+}
+
+/** The API's certificate, key and CA, read once at start (a config error names the key that cannot be read). */
+function apiTls(config: HubConfig, file: string | undefined, resolvePath: (p: string) => string): ApiTls | undefined {
+  const tls = config.api.tls;
+  if (!tls) return undefined;
+  const read = (key: string, path: string): Buffer => readNamedFile(resolvePath(path), { file, key, holds: hubFiles(config).find((f) => f.key === key)!.holds });
+  return {
+    cert: read('api.tls.cert_file', tls.cert_file),
+    key: read('api.tls.key_file', tls.key_file),
+    ca: tls.ca_file ? read('api.tls.ca_file', tls.ca_file) : undefined,
+    requireClientCert: tls.require_client_cert,
+  };
 }

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import Type from 'typebox';
 import { AGENT_ID } from '../../common/codec/topics.js';
-import type { Hub } from '../index.js';
+import type { AgentCredentials, AgentInfo, HubServices } from '../services.js';
 import { errors } from './schemas.js';
 
 const Agent = Type.Object({
@@ -27,52 +27,51 @@ const Credentials = Type.Object({ id: Type.String(), token: Type.String({ descri
 const Done = Type.Object({ ok: Type.Boolean(), note: Note });
 
 /** Agents: what the hub heard from them, and their credentials (create, disable/enable, rotate the token). */
-export const agentRoutes: FastifyPluginAsync<{ hub: Hub }> = async (app, { hub }) => {
-  const view = (a: ReturnType<Hub['agents']['list']>[number]) => ({
+export const agentRoutes: FastifyPluginAsync<{ services: HubServices }> = async (app, { services }) => {
+  const { agents } = services;
+  const view = (a: AgentInfo) => ({
     ...a,
-    disabled: hub.agents.isDisabled(a.id),
     lastSeen: a.lastSeen ? new Date(a.lastSeen).toISOString() : null,
     version: a.version ?? null,
     uptimeSeconds: a.uptimeSeconds ?? null,
-    outboxDepth: (a.outboxDepth as Record<string, unknown> | undefined) ?? null,
-    feeds: (a.feeds as Record<string, unknown> | undefined) ?? null,
+    outboxDepth: a.outboxDepth ?? null,
+    feeds: a.feeds ?? null,
   });
   // With an external broker, the broker authenticates agents and owns their connections: the hub's registry only
   // decides which agents' batches it takes. The operator has to mirror the change there.
-  const external = (what: string) => (hub.broker.mode === 'external' ? { note: `The external MQTT broker authenticates agents and holds their connections: ${what}` } : {});
-  const credentials = (id: string, token: string) => ({ id, token, install_command: hub.installCommand(id, token), ...external(`set this token for '${id}' there too (e.g. mosquitto_passwd -b passwd ${id} <token>).`) });
-
-  app.get('/agents', { config: { role: 'reader' }, schema: { tags: ['agents'], response: { 200: Type.Object({ agents: Type.Array(Agent) }), ...errors } } }, async () => ({
-    agents: hub.agents.list().map(view),
-  }));
-
-  app.get<{ Params: { id: string } }>('/agents/:id', { config: { role: 'reader' }, schema: { tags: ['agents'], params: IdParams, response: { 200: Agent, ...errors } } }, async (req, reply) => {
-    if (!hub.agents.known(req.params.id)) return reply.code(404).send({ statusCode: 404, error: 'Not Found', message: `no agent '${req.params.id}'` });
-    return view(hub.agents.status(req.params.id));
-  });
-
-  app.post<{ Body: { id: string } }>('/agents', { config: { role: 'admin' }, schema: { tags: ['agents'], body: NewAgent, response: { 201: Credentials, 409: errors[400], ...errors } } }, async (req, reply) => {
-    if (hub.agents.has(req.body.id)) return reply.code(409).send({ statusCode: 409, error: 'Conflict', message: `agent '${req.body.id}' exists; rotate its token instead` });
-    const token = await hub.agents.create(req.body.id);
-    return reply.code(201).send(credentials(req.body.id, token));
-  });
-
+  const external = (what: string) => (agents.brokerMode() === 'external' ? { note: `The external MQTT broker authenticates agents and holds their connections: ${what}` } : {});
+  const credentials = (c: AgentCredentials) => ({ id: c.id, token: c.token, install_command: c.installCommand, ...external(`set this token for '${c.id}' there too (e.g. mosquitto_passwd -b passwd ${c.id} <token>).`) });
+  const notFound = (id: string) => ({ statusCode: 404, error: 'Not Found', message: `no agent '${id}'` });
   // An agent defined in the hub's config file keeps the credentials written there (a reload would undo an API change).
   const configured = (id: string) => ({ statusCode: 409, error: 'Conflict', message: `agent '${id}' is defined in the hub's config file; change it there and reload` });
 
+  app.get('/agents', { config: { role: 'reader' }, schema: { tags: ['agents'], response: { 200: Type.Object({ agents: Type.Array(Agent) }), ...errors } } }, async () => ({
+    agents: agents.list().map(view),
+  }));
+
+  app.get<{ Params: { id: string } }>('/agents/:id', { config: { role: 'reader' }, schema: { tags: ['agents'], params: IdParams, response: { 200: Agent, ...errors } } }, async (req, reply) => {
+    const agent = agents.get(req.params.id);
+    return agent ? view(agent) : reply.code(404).send(notFound(req.params.id));
+  });
+
+  app.post<{ Body: { id: string } }>('/agents', { config: { role: 'admin' }, schema: { tags: ['agents'], body: NewAgent, response: { 201: Credentials, 409: errors[400], ...errors } } }, async (req, reply) => {
+    const created = await agents.create(req.body.id);
+    if (created === 'exists') return reply.code(409).send({ statusCode: 409, error: 'Conflict', message: `agent '${req.body.id}' exists; rotate its token instead` });
+    return reply.code(201).send(credentials(created));
+  });
+
   app.post<{ Params: { id: string } }>('/agents/:id/rotate-token', { config: { role: 'admin' }, schema: { tags: ['agents'], params: IdParams, response: { 200: Credentials, 409: errors[400], ...errors } } }, async (req, reply) => {
-    if (!hub.agents.has(req.params.id)) return reply.code(404).send({ statusCode: 404, error: 'Not Found', message: `no agent '${req.params.id}'` });
-    if (hub.agents.isConfigured(req.params.id)) return reply.code(409).send(configured(req.params.id));
-    const token = await hub.agents.create(req.params.id);
-    hub.broker.disconnect(req.params.id); // the old token's session ends now
-    return credentials(req.params.id, token);
+    const rotated = await agents.rotateToken(req.params.id);
+    if (rotated === 'not-found') return reply.code(404).send(notFound(req.params.id));
+    if (rotated === 'configured') return reply.code(409).send(configured(req.params.id));
+    return credentials(rotated);
   });
 
   for (const [action, disabled] of [['disable', true], ['enable', false]] as const) {
     app.post<{ Params: { id: string } }>(`/agents/:id/${action}`, { config: { role: 'admin' }, schema: { tags: ['agents'], params: IdParams, response: { 200: Done, 409: errors[400], ...errors } } }, async (req, reply) => {
-      if (hub.agents.isConfigured(req.params.id)) return reply.code(409).send(configured(req.params.id));
-      if (!(await hub.agents.setDisabled(req.params.id, disabled))) return reply.code(404).send({ statusCode: 404, error: 'Not Found', message: `no agent '${req.params.id}'` });
-      if (disabled) hub.broker.disconnect(req.params.id);
+      const done = await agents.setDisabled(req.params.id, disabled);
+      if (done === 'configured') return reply.code(409).send(configured(req.params.id));
+      if (done === 'not-found') return reply.code(404).send(notFound(req.params.id));
       return { ok: true, ...(disabled ? external(`this hub now refuses the agent's batches; revoke it at the broker too to end its session.`) : {}) };
     });
   }

@@ -1,24 +1,11 @@
 /**
  * The audit log: one JSON line per state-changing request (POST, PUT, DELETE) — who, what, when, outcome —
- * appended to a file before the answer goes out. GET never changes state, so it is not audited.
+ * written by the hub (services.audit, a file in its data directory) before the answer goes out. GET never changes
+ * state, so it is not audited.
  */
-import { mkdirSync } from 'node:fs';
-import { appendFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
-
-export interface AuditEntry {
-  at: string;
-  who: string;
-  role: string | undefined;
-  action: string;
-  target: string;
-  outcome: number;
-  ip: string;
-  /** A small JSON body (e.g. the id of a created agent); large ones (ingested events) are left out. */
-  body?: unknown;
-}
+import type { AuditEntry, AuditServices } from '../services.js';
 
 const BODY_MAX_CHARS = 512;
 
@@ -29,9 +16,7 @@ declare module 'fastify' {
   }
 }
 
-async function auditPlugin(app: FastifyInstance, options: { file: string }): Promise<void> {
-  mkdirSync(dirname(options.file), { recursive: true });
-  let chain: Promise<void> = Promise.resolve();
+async function auditPlugin(app: FastifyInstance, options: { audit: AuditServices }): Promise<void> {
   // onSend, not onResponse: the line is on disk before the client hears the outcome, so a client that saw an
   // answer can rely on the audit log having it.
   app.addHook('onSend', async (request, reply, payload) => {
@@ -49,9 +34,7 @@ async function auditPlugin(app: FastifyInstance, options: { file: string }): Pro
       const text = JSON.stringify(request.body);
       if (text !== undefined && text.length <= BODY_MAX_CHARS) entry.body = request.body;
     }
-    // Appends are chained so lines never interleave.
-    chain = chain.then(() => appendFile(options.file, `${JSON.stringify(entry)}\n`)).catch((err: Error) => app.log.error({ err: err.message }, 'Could not write the audit log.'));
-    await chain;
+    await options.audit.record(entry).catch((err: Error) => app.log.error({ err: err.message }, 'Could not write the audit log.'));
     return payload;
   });
 }

@@ -11,6 +11,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
+import type { AuthCounters } from '../services.js';
 
 export type Role = 'reader' | 'operator' | 'admin';
 const RANK: Record<Role, number> = { reader: 1, operator: 2, admin: 3 };
@@ -36,17 +37,8 @@ declare module 'fastify' {
   }
 }
 
-/** Counted since the hub started. */
-export interface AuthStats {
-  /** Requests refused 401: no bearer token. */
-  missingToken: number;
-  /** Requests refused 401: a token that is not configured. */
-  invalidToken: number;
-  /** Requests refused 429 because their address was locked out. */
-  lockedOut: number;
-  /** Lock-outs begun (an address reaching auth_failures_per_minute). */
-  lockouts: number;
-}
+/** Counted since the hub started; the hub reports them in its telemetry (hub/services.ts). */
+export type AuthStats = AuthCounters;
 
 export const newAuthStats = (): AuthStats => ({ missingToken: 0, invalidToken: 0, lockedOut: 0, lockouts: 0 });
 

@@ -3,12 +3,11 @@ import type { FastifyPluginAsync } from 'fastify';
 import Type from 'typebox';
 import ipaddr from 'ipaddr.js';
 import { compileCondition } from '../conditions/index.js';
-import type { HubConfig } from '../config.js';
-import type { Hub } from '../index.js';
+import type { BlocklistConfig, HubServices } from '../services.js';
 import { errors } from './schemas.js';
 import { csvText } from './csv.js';
 
-type ListConfig = HubConfig['blocklists'][number];
+type ListConfig = BlocklistConfig;
 type Format = 'txt' | 'csv' | 'json' | 'rpz';
 const CONTENT_TYPE: Record<Format, string> = { txt: 'text/plain; charset=utf-8', csv: 'text/csv; charset=utf-8', json: 'application/json', rpz: 'text/dns; charset=utf-8' };
 const CACHE_MS = 2000; // firewalls polling every few seconds share one build
@@ -24,7 +23,8 @@ interface Built {
  * events a condition selects within a time window. Served as text, CSV, JSON or an RPZ zone, each with an ETag,
  * so a cron job or a firewall polling with If-None-Match gets a cheap 304 while nothing changed.
  */
-export const blocklistRoutes: FastifyPluginAsync<{ hub: Hub }> = async (app, { hub }) => {
+export const blocklistRoutes: FastifyPluginAsync<{ services: HubServices }> = async (app, { services }) => {
+  const { events, blocklists } = services;
   const conditions = new Map<string, (e: Record<string, unknown>) => boolean>();
   const cache = new Map<string, Built>();
   // RPZ serials: a zone's serial must change when (and only when) its content does — a clock-based serial would
@@ -54,8 +54,8 @@ export const blocklistRoutes: FastifyPluginAsync<{ hub: Hub }> = async (app, { h
   };
 
   const build = async (list: ListConfig): Promise<Built> => {
-    const store = hub.pipeline.eventStore!;
-    const key = `${list.name}|${store.count}|${hub.pipeline.experts.head}|${JSON.stringify(list)}`;
+    const store = events.store()!;
+    const key = `${list.name}|${events.revision()}|${JSON.stringify(list)}`;
     const hit = cache.get(list.name);
     if (hit && hit.key === key && Date.now() - hit.at < CACHE_MS) return hit;
     const when = condition(list);
@@ -85,7 +85,7 @@ export const blocklistRoutes: FastifyPluginAsync<{ hub: Hub }> = async (app, { h
   };
 
   app.get('/blocklists', { config: { role: 'reader' }, schema: { tags: ['block-lists'], response: { 200: Type.Object({ blocklists: Type.Array(Type.Object({ name: Type.String(), field: Type.String(), when: Type.Union([Type.String(), Type.Null()]), window_hours: Type.Number() })) }), ...errors } } }, async () => ({
-    blocklists: hub.config.blocklists.map((l) => ({ name: l.name, field: l.field, when: l.when ?? null, window_hours: l.window_hours })),
+    blocklists: blocklists.lists().map((l) => ({ name: l.name, field: l.field, when: l.when ?? null, window_hours: l.window_hours })),
   }));
 
   app.get<{ Params: { name: string }; Querystring: { format: Format } }>(
@@ -100,9 +100,9 @@ export const blocklistRoutes: FastifyPluginAsync<{ hub: Hub }> = async (app, { h
       },
     },
     async (req, reply) => {
-      const list = hub.config.blocklists.find((l) => l.name === req.params.name);
+      const list = blocklists.lists().find((l) => l.name === req.params.name);
       if (!list) return reply.code(404).send({ statusCode: 404, error: 'Not Found', message: `no block-list '${req.params.name}'` });
-      if (!hub.pipeline.eventStore) return reply.code(404).send({ statusCode: 404, error: 'Not Found', message: 'the event store is disabled' });
+      if (!events.store()) return reply.code(404).send({ statusCode: 404, error: 'Not Found', message: 'the event store is disabled' });
       const built = await build(list);
       const body = render(list, built, req.query.format, req.query.format === 'rpz' ? serialOf(list, built) : 0);
       const etag = `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`;

@@ -4,8 +4,8 @@ import { eventToJson } from '../../common/codec/json.js';
 import { FieldError, isTransient } from '../../common/errors.js';
 import { eventProblem, LIMITS } from '../../common/limits.js';
 import { add, isKnownField, isValidField, validateEvent } from '../../common/harmonization/index.js';
-import { compileFilters } from '../eventstore/index.js';
-import type { Hub } from '../index.js';
+import { compileFilters } from '../eventstore/filters.js';
+import type { HubServices } from '../services.js';
 import { ErrorReply, errors, EventObject } from './schemas.js';
 import { csvTable } from './csv.js';
 
@@ -51,12 +51,13 @@ const badQuery = (key: string, message: string) => ({ statusCode: 400, error: 'B
 type Search = { from?: string; to?: string; limit: number; after?: string; order: 'asc' | 'desc'; format: 'json' | 'jsonl' | 'csv'; fields?: string } & Record<string, string | number | undefined>;
 
 /** Events: search and export the embedded store; ingest events or a raw report from other systems. */
-export const eventRoutes: FastifyPluginAsync<{ hub: Hub }> = async (app, { hub }) => {
+export const eventRoutes: FastifyPluginAsync<{ services: HubServices }> = async (app, { services }) => {
+  const { events } = services;
   app.get<{ Querystring: Search }>(
     '/events',
     { config: { role: 'reader' }, schema: { tags: ['events'], querystring: SearchQuery, response: { 200: Type.Object({ events: Type.Array(EventObject), next: Type.Union([Type.String(), Type.Null()]) }), ...errors } } },
     async (req, reply) => {
-      const store = hub.pipeline.eventStore;
+      const store = events.store();
       if (!store) return reply.code(404).send({ statusCode: 404, error: 'Not Found', message: 'the event store is disabled (event_store.enabled: false)' });
       const filters: Record<string, string> = {};
       for (const [key, value] of Object.entries(req.query)) {
@@ -98,10 +99,11 @@ export const eventRoutes: FastifyPluginAsync<{ hub: Hub }> = async (app, { hub }
       if ('events' in req.body) {
         candidates = req.body.events;
       } else {
-        if (!hub.parseReport) return reply.code(400).send({ statusCode: 400, error: 'Bad Request', message: 'this hub was started without parsers; send events instead' });
+        const parseReport = events.parseReport;
+        if (!parseReport) return reply.code(400).send({ statusCode: 400, error: 'Bad Request', message: 'this hub was started without parsers; send events instead' });
         const input = req.body.raw_encoding === 'base64' ? Buffer.from(req.body.raw, 'base64') : req.body.raw;
         try {
-          const parsed = await hub.parseReport(req.body.parser, req.body.params ?? {}, req.body.report ?? {}, input);
+          const parsed = await parseReport(req.body.parser, req.body.params ?? {}, req.body.report ?? {}, input);
           candidates = parsed.events;
           for (const r of parsed.rejects) rejected.push({ index: r.index, reason: r.reason });
         } catch (err) {
@@ -141,7 +143,7 @@ export const eventRoutes: FastifyPluginAsync<{ hub: Hub }> = async (app, { hub }
       });
       if (accepted.length > 0) {
         try {
-          await hub.ingest(accepted);
+          await events.ingest(accepted);
         } catch (err) {
           // Nothing was stored. Only a transient failure (the disk) is worth a retry; anything else would fail the
           // same way again, so the caller is told what is wrong instead of being asked to retry.

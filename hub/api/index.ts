@@ -8,12 +8,11 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { readNamedFile } from '../../common/config/files.js';
-import { hubFiles, type HubConfig } from '../config.js';
-import type { Hub } from '../index.js';
+import type { HubConfig } from '../config.js';
+import type { HubServices } from '../services.js';
 import { agentRoutes } from './agents.js';
 import { audit } from './audit.js';
-import { auth, newAuthStats } from './auth.js';
+import { auth } from './auth.js';
 import { blocklistRoutes } from './blocklists.js';
 import { jsonBodies } from './body.js';
 import { deadLetterRoutes } from './deadletters.js';
@@ -23,20 +22,25 @@ import { pipelineRoutes } from './pipeline.js';
 import { ui } from './ui.js';
 import { validatorCompiler } from './validation.js';
 
-export async function startApi(hub: Hub, config: HubConfig['api'], auditFile: string, resolvePath: (p: string) => string, log: Logger): Promise<FastifyInstance> {
-  const read = (key: string, path: string): Buffer => {
-    const named = hubFiles(hub.config).find((f) => f.key === key)!;
-    return readNamedFile(resolvePath(path), { file: hub.configFile, key, holds: named.holds });
-  };
-  const https = config.tls
-    ? {
-        cert: read('api.tls.cert_file', config.tls.cert_file),
-        key: read('api.tls.key_file', config.tls.key_file),
-        ca: config.tls.ca_file ? read('api.tls.ca_file', config.tls.ca_file) : undefined,
-        requestCert: config.tls.require_client_cert,
-        rejectUnauthorized: config.tls.require_client_cert,
-      }
-    : null;
+/** The API's own certificate and key (read by the hub from api.tls at start). */
+export interface ApiTls {
+  cert: Buffer;
+  key: Buffer;
+  ca: Buffer | undefined;
+  /** Mutual TLS: clients must show a certificate signed by `ca`. */
+  requireClientCert: boolean;
+}
+
+export interface ApiOptions {
+  config: HubConfig['api'];
+  tls: ApiTls | undefined;
+  log: Logger;
+}
+
+/** Starts the API over what the hub offers it (`services`), and nothing else of the hub. */
+export async function startApi(services: HubServices, options: ApiOptions): Promise<FastifyInstance> {
+  const { config, log } = options;
+  const https = options.tls ? { cert: options.tls.cert, key: options.tls.key, ca: options.tls.ca, requestCert: options.tls.requireClientCert, rejectUnauthorized: options.tls.requireClientCert } : null;
   const app = Fastify({
     loggerInstance: log.child({ component: 'api' }) as FastifyBaseLogger,
     // One log line per request would drown the hub's own; errors are still logged.
@@ -67,22 +71,21 @@ export async function startApi(hub: Hub, config: HubConfig['api'], auditFile: st
   await app.register(swagger, {
     openapi: {
       openapi: '3.0.3',
-      info: { title: 'Vigil hub API', version: hub.version, description: 'Agents, pipeline, dead letters, events, ingest and block-lists.' },
+      info: { title: 'Vigil hub API', version: services.version, description: 'Agents, pipeline, dead letters, events, ingest and block-lists.' },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
       security: [{ bearer: [] }],
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
-  const authStats = newAuthStats();
-  await app.register(ui, { tokens: () => hub.config.api.tokens, eventStore: () => hub.pipeline.eventStore, secure: !!config.tls, failuresPerMinute: config.auth_failures_per_minute, auditFile }); // before auth: it may authenticate by the session cookie
-  await app.register(auth, { tokens: () => hub.config.api.tokens, failuresPerMinute: config.auth_failures_per_minute, stats: authStats });
-  await app.register(audit, { file: auditFile });
-  await app.register(healthRoutes, { hub, authStats });
-  await app.register(agentRoutes, { hub, prefix: '/api/v1' });
-  await app.register(pipelineRoutes, { hub, prefix: '/api/v1' });
-  await app.register(deadLetterRoutes, { hub, prefix: '/api/v1' });
-  await app.register(eventRoutes, { hub, prefix: '/api/v1' });
-  await app.register(blocklistRoutes, { hub, prefix: '/api/v1' });
+  await app.register(ui, { tokens: () => services.config.tokens(), eventStore: () => services.events.store(), secure: !!config.tls, failuresPerMinute: config.auth_failures_per_minute, audit: services.audit }); // before auth: it may authenticate by the session cookie
+  await app.register(auth, { tokens: () => services.config.tokens(), failuresPerMinute: config.auth_failures_per_minute, stats: services.telemetry.api.auth });
+  await app.register(audit, { audit: services.audit });
+  await app.register(healthRoutes, { services });
+  await app.register(agentRoutes, { services, prefix: '/api/v1' });
+  await app.register(pipelineRoutes, { services, prefix: '/api/v1' });
+  await app.register(deadLetterRoutes, { services, prefix: '/api/v1' });
+  await app.register(eventRoutes, { services, prefix: '/api/v1' });
+  await app.register(blocklistRoutes, { services, prefix: '/api/v1' });
   await app.listen({ host: config.host, port: config.port });
   if (config.tokens.length === 0) app.log.warn('No API tokens are configured (api.tokens): every route but health, metrics and docs answers 401.');
   if (!config.tls && !/^(127\.|::1$|localhost$)/.test(config.host)) app.log.warn({ host: config.host }, 'The API listens beyond this machine without TLS (api.tls): bearer tokens cross the network in clear.');

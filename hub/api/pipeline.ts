@@ -1,7 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
 import Type from 'typebox';
-import type { Hub } from '../index.js';
-import type { ComponentMetrics } from '../pipeline/metrics.js';
+import type { ComponentTelemetry, HubServices, OutputTelemetry, PipelineTelemetry } from '../services.js';
 import { errors, Ok } from './schemas.js';
 
 const Component = Type.Object({
@@ -29,23 +28,25 @@ const NameParams = Type.Object({ name: Type.String() });
 const SAMPLE_MS = 5000; // rate resolution
 const WINDOW_MS = 60_000; // rates are averaged over the last minute
 
+type Counts = { received: number; sent: number };
+
 interface Sample {
   at: number;
-  counts: Map<string, { received: number; sent: number }>;
+  counts: Map<string, Counts>;
 }
 
 /** Events per second per component, from counters sampled in the background (a rate needs two points in time). */
 class Rates {
   #samples: Sample[] = [];
 
-  sample(now: number, components: Iterable<[string, ComponentMetrics]>): void {
-    const counts = new Map<string, { received: number; sent: number }>();
+  sample(now: number, components: Iterable<[string, Counts]>): void {
+    const counts = new Map<string, Counts>();
     for (const [key, m] of components) counts.set(key, { received: m.received, sent: m.sent });
     this.#samples.push({ at: now, counts });
     while (this.#samples.length > 0 && this.#samples[0]!.at < now - WINDOW_MS - SAMPLE_MS) this.#samples.shift();
   }
 
-  of(key: string, m: ComponentMetrics, now: number): { receivedPerSecond: number | null; sentPerSecond: number | null } {
+  of(key: string, m: Counts, now: number): { receivedPerSecond: number | null; sentPerSecond: number | null } {
     // The oldest sample within the window whose counters are not above now (a reload restarts counters at 0).
     const base = this.#samples.find((s) => {
       const c = s.counts.get(key);
@@ -59,17 +60,19 @@ class Rates {
   }
 }
 
+/** Each component of a pipeline status by its rate key: the stage, `expert:<name>`, `output:<name>`. */
+function* components(p: PipelineTelemetry): Generator<[string, ComponentTelemetry]> {
+  yield ['experts', p.experts];
+  for (const [name, e] of Object.entries(p.experts.byExpert)) yield [`expert:${name}`, e];
+  for (const [name, o] of Object.entries(p.outputs)) yield [`output:${name}`, o];
+}
+
 /** The pipeline: the experts stage, each expert and every output; pause/resume an output; reload the configuration. */
-export const pipelineRoutes: FastifyPluginAsync<{ hub: Hub }> = async (app, { hub }) => {
-  const components = function* (): Generator<[string, ComponentMetrics]> {
-    const p = hub.pipeline;
-    yield ['experts', p.experts.metrics];
-    for (const e of p.experts.expertMetrics) yield [`expert:${e.name}`, e.metrics];
-    for (const o of p.outputs) yield [`output:${o.name}`, o.metrics];
-  };
+export const pipelineRoutes: FastifyPluginAsync<{ services: HubServices }> = async (app, { services }) => {
+  const { pipeline } = services;
   const rates = new Rates();
-  rates.sample(Date.now(), components());
-  const timer = setInterval(() => rates.sample(Date.now(), components()), SAMPLE_MS);
+  rates.sample(Date.now(), components(pipeline.status()));
+  const timer = setInterval(() => rates.sample(Date.now(), components(pipeline.status())), SAMPLE_MS);
   timer.unref();
   app.addHook('onClose', async () => clearInterval(timer));
 
@@ -77,45 +80,48 @@ export const pipelineRoutes: FastifyPluginAsync<{ hub: Hub }> = async (app, { hu
     '/pipeline',
     { config: { role: 'reader' }, schema: { tags: ['pipeline'], response: { 200: Type.Object({ inbox: Type.Record(Type.String(), Type.Unknown()), experts: Stage, outputs: Type.Array(Component) }), ...errors } } },
     async () => {
-      const p = hub.pipeline;
+      const p = pipeline.status();
       const now = Date.now();
-      const row = (key: string, name: string, kind: string, cursor: number | null, paused: boolean, metrics: ComponentMetrics) => {
-        const m = metrics.toJSON() as ReturnType<ComponentMetrics['toJSON']> & { received: number; sent: number; dropped: number; rejected: number; errors: Record<string, number>; lagEvents: number; lagSeconds: number; batchLatencyMs: number };
-        return {
-          ...m,
-          name,
-          kind,
-          cursor,
-          paused,
-          lastError: metrics.lastError ?? null,
-          lastErrorAt: metrics.lastErrorAt ? new Date(metrics.lastErrorAt).toISOString() : null,
-          ...rates.of(key, metrics, now),
-        };
-      };
+      const row = (key: string, name: string, kind: string, cursor: number | null, m: ComponentTelemetry & Partial<OutputTelemetry>) => ({
+        name,
+        kind,
+        cursor,
+        paused: m.paused ?? false,
+        received: m.received,
+        sent: m.sent,
+        dropped: m.dropped,
+        rejected: m.rejected,
+        errors: m.errors,
+        counters: m.counters,
+        lastError: m.lastError ?? null,
+        lastErrorAt: m.lastErrorAt ? new Date(m.lastErrorAt).toISOString() : null,
+        // Lag and latency are the outputs' (the experts stage reads its inbox as batches commit).
+        lagEvents: m.lagEvents ?? 0,
+        lagSeconds: m.lagSeconds ?? 0,
+        batchLatencyMs: m.batchLatencyMs ?? 0,
+        ...rates.of(key, m, now),
+      });
       return {
-        inbox: { ...hub.inbox.stats, head: hub.inbox.head },
-        experts: { ...row('experts', 'experts', 'experts', p.experts.cursor, false, p.experts.metrics), members: p.experts.expertMetrics.map((e) => row(`expert:${e.name}`, e.name, 'expert', null, false, e.metrics)) },
-        outputs: p.outputs.map((o) => row(`output:${o.name}`, o.name, 'output', o.cursor, o.paused, o.metrics)),
+        inbox: p.inbox,
+        experts: { ...row('experts', 'experts', 'experts', p.experts.cursor, p.experts), members: Object.entries(p.experts.byExpert).map(([name, e]) => row(`expert:${name}`, name, 'expert', null, e)) },
+        outputs: Object.entries(p.outputs).map(([name, o]) => row(`output:${name}`, name, 'output', o.cursor, o)),
       };
     },
   );
 
   for (const action of ['pause', 'resume'] as const) {
     app.post<{ Params: { name: string } }>(`/pipeline/outputs/:name/${action}`, { config: { role: 'operator' }, schema: { tags: ['pipeline'], params: NameParams, response: { 200: Ok, ...errors } } }, async (req, reply) => {
-      const output = hub.pipeline.output(req.params.name);
-      if (!output) return reply.code(404).send({ statusCode: 404, error: 'Not Found', message: `no output '${req.params.name}' (outputs: ${hub.pipeline.outputs.map((o) => o.name).join(', ')})` });
-      if (action === 'pause') output.pause();
-      else output.resume();
+      if (pipeline[action](req.params.name) === 'not-found') {
+        return reply.code(404).send({ statusCode: 404, error: 'Not Found', message: `no output '${req.params.name}' (outputs: ${pipeline.outputNames().join(', ')})` });
+      }
       return { ok: true };
     });
   }
 
+  // Pausing is runtime state of the runners a reload replaces: the hub carries an operator's pause over a reload.
   app.post('/pipeline/reload', { config: { role: 'admin' }, schema: { tags: ['pipeline'], response: { 200: Ok, 422: errors[400], ...errors } } }, async (_req, reply) => {
-    // Pausing is runtime state of the runners a reload replaces; an operator's pause must survive a reload.
-    const paused = hub.pipeline.outputs.filter((o) => o.paused).map((o) => o.name);
     try {
-      await hub.reload();
-      for (const name of paused) hub.pipeline.output(name)?.pause();
+      await pipeline.reload();
       return { ok: true };
     } catch (err) {
       return reply.code(422).send({ statusCode: 422, error: 'Unprocessable Entity', message: `reload refused, the running configuration stays: ${(err as Error).message}` });

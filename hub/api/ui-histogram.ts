@@ -7,7 +7,7 @@
  * few minutes so that events arriving late for older minutes (an agent delivering its outbox after an outage) are
  * counted too. Every scan is bounded; a day that does not fit is reported as `truncated`.
  */
-import type { EventStore } from '../eventstore/index.js';
+import type { EventSearch } from '../services.js';
 
 const MINUTE_MS = 60_000;
 const HOURS = 24;
@@ -35,7 +35,7 @@ interface MinuteCounts {
 }
 
 export class EventsPerMinuteCounter {
-  readonly #store: () => EventStore | undefined;
+  readonly #store: () => EventSearch | undefined;
   /** Minute number (ms / 60 000) → counts. */
   #minutes = new Map<number, MinuteCounts>();
   #fullAt = 0;
@@ -43,7 +43,7 @@ export class EventsPerMinuteCounter {
   #answer: { at: number; value: EventsPerMinute } | undefined;
   #running: Promise<EventsPerMinute> | undefined;
 
-  constructor(store: () => EventStore | undefined) {
+  constructor(store: () => EventSearch | undefined) {
     this.#store = store;
   }
 
@@ -57,7 +57,7 @@ export class EventsPerMinuteCounter {
     return this.#running;
   }
 
-  async #refresh(store: EventStore, now: number): Promise<EventsPerMinute> {
+  async #refresh(store: EventSearch, now: number): Promise<EventsPerMinute> {
     const end = (Math.floor(now / MINUTE_MS) + 1) * MINUTE_MS;
     const start = end - MINUTES * MINUTE_MS;
     const full = now - this.#fullAt >= FULL_EVERY_MS;
@@ -82,7 +82,7 @@ export class EventsPerMinuteCounter {
   }
 
   /** Counts [from, end) into #minutes; true when it stopped at SCAN_MAX. */
-  async #scan(store: EventStore, from: number, end: number): Promise<boolean> {
+  async #scan(store: EventSearch, from: number, end: number): Promise<boolean> {
     let after: string | undefined;
     let read = 0;
     do {

@@ -14,13 +14,12 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { open } from 'node:fs/promises';
 import { dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import Type from 'typebox';
-import type { EventStore } from '../eventstore/index.js';
+import type { AuditServices, EventSearch } from '../services.js';
 import { identify, type ApiToken, type Identity, type Role } from './auth.js';
 import { errors } from './schemas.js';
 import { EventsPerMinuteCounter } from './ui-histogram.js';
@@ -38,14 +37,14 @@ interface Session {
 
 export interface UiOptions {
   tokens: () => readonly ApiToken[];
-  eventStore: () => EventStore | undefined;
+  eventStore: () => EventSearch | undefined;
   /** Mark the cookie Secure (the API serves HTTPS). */
   secure: boolean;
   failuresPerMinute: number;
   /** How long a session lasts, in s (default 8 h). */
   sessionSeconds?: number;
-  /** The audit log (JSON lines), shown newest first. */
-  auditFile: string;
+  /** The audit log, shown newest first. */
+  audit: AuditServices;
   /** Where the built console is (default: dist/ui of this package). */
   assetsDir?: string;
 }
@@ -183,7 +182,7 @@ async function uiPlugin(app: FastifyInstance, options: UiOptions): Promise<void>
   app.get<{ Querystring: { before?: number; limit: number } }>(
     '/api/v1/audit',
     { config: { role: 'admin' }, schema: { tags: ['console'], summary: 'The audit log, newest first', querystring: AuditQuery, response: { 200: Type.Object({ entries: Type.Array(Type.Record(Type.String(), Type.Unknown())), next: Type.Union([Type.Integer(), Type.Null()], { description: 'Pass as before for the next (older) page' }) }), ...errors } } },
-    async (request) => tail(options.auditFile, request.query.limit, request.query.before),
+    async (request) => options.audit.page(request.query.limit, request.query.before),
   );
 
   // The console itself: read once at start (a few hundred KB), served from memory.
@@ -204,54 +203,6 @@ async function uiPlugin(app: FastifyInstance, options: UiOptions): Promise<void>
   app.get('/ui', hidden, async (_request, reply) => reply.redirect('/ui/'));
   app.get('/ui/', hidden, async (_request, reply) => serve('index.html', reply));
   app.get<{ Params: { file: string } }>('/ui/assets/:file', hidden, async (request, reply) => serve(request.params.file, reply));
-}
-
-const TAIL_CHUNK = 64 * 1024; // bytes read at a time, from the end backwards
-
-/** Up to `limit` JSON lines ending before byte `before` (default: the end), newest first, and where they began. */
-async function tail(file: string, limit: number, before?: number): Promise<{ entries: Record<string, unknown>[]; next: number | null }> {
-  let handle;
-  try {
-    handle = await open(file, 'r');
-  } catch {
-    return { entries: [], next: null }; // nothing audited yet
-  }
-  try {
-    // `end` is a line boundary: the file's end (the log writes whole lines) or a `next` handed out before.
-    const end = Math.min(before ?? Number.MAX_SAFE_INTEGER, (await handle.stat()).size);
-    let start = end;
-    let buf = Buffer.alloc(0);
-    let newlines = 0;
-    // limit lines need limit + 1 newlines (the one before the oldest), or the file's start.
-    while (start > 0 && newlines <= limit) {
-      const from = Math.max(0, start - TAIL_CHUNK);
-      const chunk = Buffer.alloc(start - from);
-      await handle.read(chunk, 0, chunk.length, from);
-      for (const byte of chunk) if (byte === 0x0a) newlines++;
-      buf = Buffer.concat([chunk, buf]);
-      start = from;
-    }
-    let at = start === 0 ? 0 : buf.indexOf(0x0a) + 1; // a partial first line belongs to the page before
-    const lines: { offset: number; text: string }[] = [];
-    while (at < buf.length) {
-      const nl = buf.indexOf(0x0a, at);
-      const stop = nl === -1 ? buf.length : nl;
-      if (stop > at) lines.push({ offset: start + at, text: buf.subarray(at, stop).toString('utf8') });
-      at = stop + 1;
-    }
-    const page = lines.slice(-limit).reverse();
-    const entries = page.map((l) => {
-      try {
-        return JSON.parse(l.text) as Record<string, unknown>;
-      } catch {
-        return { unreadable: l.text.slice(0, 200) };
-      }
-    });
-    const oldest = page.length > 0 ? page[page.length - 1]!.offset : 0;
-    return { entries, next: oldest > 0 ? oldest : null };
-  } finally {
-    await handle.close();
-  }
 }
 
 export const ui = fp(uiPlugin, { name: 'vigil-ui' });

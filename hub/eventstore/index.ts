@@ -10,8 +10,8 @@
  * age and by count, oldest record first; a count trim may take up to one record more than the excess.
  * A page's `next` is `<record key>~<index>`: the last event returned, inside its record (URL-safe as it is).
  */
-import ipaddr from 'ipaddr.js';
 import type { Event, LocalOutput } from '../pipeline/define.js';
+import { compileFilters } from './filters.js';
 import { records } from '../records.js';
 import { layout, type HubDb, type HubLayout, type HubOp } from '../store/index.js';
 
@@ -43,7 +43,6 @@ export interface EventPage {
 /** The event count's key in `events/meta`. */
 const COUNT_KEY = 'count';
 const TIME_WIDTH = 13;
-const IP_FIELDS = /\.(ip|local_ip)$/;
 const SCAN_BUDGET = 200_000; // events examined per page at most, so a selective filter cannot hold the API
 const MAX_GROUP = 1000; // events per record at most, so paging through one stays cheap
 
@@ -212,23 +211,4 @@ function arrayLength(buf: Buffer): number {
   if (tag === 0xdc) return buf.readUInt16BE(1);
   if (tag === 0xdd) return buf.readUInt32BE(1);
   return 1; // a record written as a single event
-}
-
-/** Field filters → one predicate. IP fields accept a CIDR; everything else is compared as text. */
-export function compileFilters(filters: Record<string, string>): (event: Event) => boolean {
-  const tests: ((event: Event) => boolean)[] = [];
-  for (const [field, wanted] of Object.entries(filters)) {
-    if (IP_FIELDS.test(field) && wanted.includes('/')) {
-      const cidr = ipaddr.parseCIDR(wanted);
-      tests.push((event) => {
-        const value = event[field];
-        if (typeof value !== 'string' || !ipaddr.isValid(value)) return false;
-        const addr = ipaddr.process(value);
-        return addr.kind() === cidr[0].kind() && addr.match(cidr);
-      });
-    } else {
-      tests.push((event) => event[field] !== undefined && String(event[field]) === wanted);
-    }
-  }
-  return (event) => tests.every((t) => t(event));
 }

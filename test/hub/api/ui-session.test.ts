@@ -11,6 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { hashToken } from '../../../hub/agents/index.js';
 import { auth, newAuthStats, type ApiToken } from '../../../hub/api/auth.js';
+import { AuditLog } from '../../../hub/audit-log.js';
 import { jsonBodies } from '../../../hub/api/body.js';
 import { ui } from '../../../hub/api/ui.js';
 import { validatorCompiler } from '../../../hub/api/validation.js';
@@ -27,7 +28,7 @@ async function build(secure: boolean): Promise<FastifyInstance> {
   const a = Fastify() as unknown as FastifyInstance;
   a.setValidatorCompiler(validatorCompiler);
   jsonBodies(a);
-  await a.register(ui, { tokens: () => tokens, eventStore: () => undefined, secure, failuresPerMinute: 3, auditFile, sessionSeconds: 1 });
+  await a.register(ui, { tokens: () => tokens, eventStore: () => undefined, secure, failuresPerMinute: 3, audit: new AuditLog(auditFile), sessionSeconds: 1 });
   await a.register(auth, { tokens: () => tokens, failuresPerMinute: 1000, stats: newAuthStats() });
   a.get('/probe', { config: { role: 'reader' } }, async (req) => ({ who: req.identity?.name }));
   a.post('/probe', { config: { role: 'operator' } }, async () => ({ ok: true }));
@@ -94,6 +95,24 @@ describe('console sessions', () => {
 
   it('are Secure cookies over HTTPS', async () => {
     assert.match((await signIn(secureApp, READER)).cookie, /; Secure$/);
+  });
+});
+
+describe('console assets', () => {
+  it('are served with a strict content security policy, and a hub without them says how to build them', async () => {
+    const built = await app.inject({ url: '/ui/' });
+    if (built.statusCode === 200) {
+      assert.match(String(built.headers['content-security-policy']), /default-src 'self'; script-src 'self'/);
+      assert.equal(built.headers['x-content-type-options'], 'nosniff');
+    }
+    assert.equal((await app.inject({ url: '/ui' })).headers.location, '/ui/');
+    const bare = Fastify() as unknown as FastifyInstance;
+    await bare.register(ui, { tokens: () => tokens, eventStore: () => undefined, secure: false, failuresPerMinute: 3, audit: new AuditLog(auditFile), assetsDir: join(tempDir(), 'absent') });
+    const res = await bare.inject({ url: '/ui/' });
+    assert.equal(res.statusCode, 503);
+    assert.match(res.body, /The console was not built .*: run npm run build\./);
+    assert.equal((await bare.inject({ url: '/ui/assets/app.js' })).statusCode, 404);
+    await bare.close();
   });
 });
 
