@@ -13,7 +13,7 @@
  * same Message-ID — because the ledger cannot know whether the server accepted it (the one window that cannot be
  * closed: docs/notifications.md). Keys:
  *   n!<id>           the notification (JSON)            ne!<id>!<event id>  an event of it (JSON)
- *   m!<id>           the message as sent (while sending) g!<group>           the open (pending) notification of a group
+ *   m!<id>           the message as sent (while sending)
  *   e!<event id>     the notification that took it, or `-<reason>` when it was suppressed
  *   h!<recipient>!<host>!<identifier>  inhibited until (ms)     c!id, c!t!<date>  counters
  * Finished notifications, event marks and ended inhibitions older than the output's `ledger_days` are pruned.
@@ -125,16 +125,6 @@ export class Ledger {
 
   forget(eventId: string): void {
     this.#del(`e!${eventId}`);
-  }
-
-  async openOf(group: string): Promise<number | undefined> {
-    const v = await this.#get(`g!${group}`);
-    return v === undefined ? undefined : Number(v.toString());
-  }
-
-  setOpen(group: string, id: number | undefined): void {
-    if (id === undefined) this.#del(`g!${group}`);
-    else this.#put(`g!${group}`, String(id));
   }
 
   async next(counter: string): Promise<number> {

@@ -60,6 +60,8 @@ export class Notifier {
   readonly #counters: Record<string, number>;
   /** Pending and sending notifications (the ledger holds all; these are the ones the loop looks at). */
   readonly #active = new Map<number, Notification>();
+  /** The pending notification of each group (derived from the ledger's pending notifications at start). */
+  readonly #openByGroup = new Map<string, Notification>();
   #lock: Promise<void> = Promise.resolve();
   #cutoff = 0;
   #flushing: Promise<void> | undefined;
@@ -84,6 +86,7 @@ export class Notifier {
         this.#log.warn({ notification: n.id, ticket: n.ticket, messageId: n.messageId }, 'A notification was being sent when the hub stopped; it is sent again with the same Message-ID.');
       }
       this.#active.set(n.id, n);
+      if (n.status === 'pending') this.#openByGroup.set(n.group, n);
     }
   }
 
@@ -104,18 +107,21 @@ export class Notifier {
       const invalid = new Map<string, { events: Event[]; ids: string[] }>();
       const now = Date.now();
       const touched = new Map<number, Notification>();
+      const local = new Map<string, Notification>();
+      // Counted once the batch is in the ledger: a write that fails and is retried counts its events once.
+      const inc = { suppressed_notify_false: 0, suppressed_no_address: 0, invalid_address: 0, events_taken: 0 };
       for (let i = 0; i < events.length; i++) {
         if (taken[i] !== undefined) continue; // a redelivered batch: this event is in the ledger already
         const event = events[i]!;
         const id = ids[i]!;
         const value = event[this.#o.recipientField];
         if (event['extra.notify'] === false || event['extra.notify'] === 'false') {
-          this.#counters.suppressed_notify_false!++;
+          inc.suppressed_notify_false++;
           this.#ledger.markTaken(id, 'extra.notify is false');
           continue;
         }
         if (typeof value !== 'string' || value.trim() === '') {
-          this.#counters.suppressed_no_address!++;
+          inc.suppressed_no_address++;
           this.#ledger.markTaken(id, `no address in ${this.#o.recipientField}`);
           continue;
         }
@@ -127,30 +133,38 @@ export class Notifier {
           const bad = invalid.get(reason) ?? invalid.set(reason, { events: [], ids: [] }).get(reason)!;
           bad.events.push(event as Event);
           bad.ids.push(id);
-          this.#counters.invalid_address!++;
+          inc.invalid_address++;
           continue;
         }
         const recipient = to.join(',');
         const keys = Object.fromEntries(this.#o.groupBy.map((k) => [k, cellOf(event[k])]));
         const group = [recipient, ...this.#o.groupBy.map((k) => keys[k])].join('\u0000');
-        let n: Notification | undefined;
-        const openId = await this.#ledger.openOf(group);
-        if (openId !== undefined) n = touched.get(openId) ?? this.#active.get(openId) ?? (await this.#ledger.get(openId));
-        if (n === undefined || n.status !== 'pending') {
+        // A map lookup, not a read per event: the open notification of every group is in memory.
+        // Changed on a copy, put in place after the commit: a write that fails leaves memory as the ledger is.
+        let n = local.get(group);
+        if (n === undefined) {
+          const current = this.#openByGroup.get(group);
+          if (current !== undefined && current.status === 'pending') n = { ...current };
+        }
+        if (n === undefined) {
           const nid = await this.#ledger.next('id');
           n = { id: nid, group, recipient, keys, status: 'pending', events: 0, opened: now, due: this.#o.cron ? 0 : now + this.#o.windowMs, attempts: 0, updated: now };
-          this.#ledger.setOpen(group, nid);
         }
+        local.set(group, n);
         n.events++;
         touched.set(n.id, n);
         const { raw: _raw, ...kept } = event; // raw is not needed for a notification and can be large
         this.#ledger.addEvent(n.id, id, kept);
         this.#ledger.markTaken(id, n.id);
-        this.#counters.events_taken!++;
+        inc.events_taken++;
       }
       for (const n of touched.values()) this.#ledger.put(n);
       await this.#ledger.commit();
-      for (const n of touched.values()) this.#active.set(n.id, n);
+      for (const [k, v] of Object.entries(inc)) this.#counters[k]! += v;
+      for (const n of touched.values()) {
+        this.#active.set(n.id, n);
+        this.#openByGroup.set(n.group, n);
+      }
       if (invalid.size > 0) {
         // The runner dead-letters the batch with this reason. Its other events are in the ledger already, so a
         // re-injection of the dead letter (after the contact is fixed) notifies only the ones named here.
@@ -210,7 +224,8 @@ export class Notifier {
     let raw: Buffer | undefined;
     let n = pending;
     if (n.status === 'pending') {
-      const prepared = await this.#locked(() => this.#prepare(n));
+      // The current copy: a write may have replaced it since the due list was made.
+      const prepared = await this.#locked(() => this.#prepare(this.#active.get(n.id) ?? n));
       if (!prepared) return;
       [n, raw] = prepared;
     } else {
@@ -261,7 +276,7 @@ export class Notifier {
         seen.add(k);
       }
     }
-    if ((await this.#ledger.openOf(n.group)) === n.id) this.#ledger.setOpen(n.group, undefined);
+    if (this.#openByGroup.get(n.group)?.id === n.id) this.#openByGroup.delete(n.group);
     n.events = keep.length;
     if (keep.length === 0) {
       n.status = 'suppressed';
@@ -340,7 +355,7 @@ export class Notifier {
     delete n.retryAt;
     this.#ledger.put(n);
     this.#ledger.setMessage(n.id, undefined);
-    if ((await this.#ledger.openOf(n.group)) === n.id) this.#ledger.setOpen(n.group, undefined);
+    if (this.#openByGroup.get(n.group)?.id === n.id) this.#openByGroup.delete(n.group);
     await this.#ledger.commit();
     this.#active.delete(n.id);
     this.#log.error({ notification: n.id, ticket: n.ticket, recipient: n.recipient, events: ids.length, reason: n.reason }, 'A notification failed; it stays in the ledger as failed, with its events and the reason.');

@@ -84,6 +84,11 @@ export interface SmtpOptions {
 
 export function smtpSender(o: SmtpOptions): Sender {
   const transport = nodemailer.createTransport({
+    // One connection reused for the mails of a flush (up to 100 each): a TLS handshake and AUTH per mail would
+    // bound a run for 10,000 recipients by the handshakes. Mails go one after another anyway (the ledger's order).
+    pool: true,
+    maxConnections: 1,
+    maxMessages: 100,
     host: o.host,
     port: o.port,
     secure: o.ssl,
