@@ -94,10 +94,12 @@ async function visit(page: Page, hash: string, ready: string): Promise<void> {
 }
 
 describe('web console', () => {
-  it('keeps its JavaScript within the budget and loads nothing from elsewhere', () => {
+  it('keeps its JavaScript within the budget and loads nothing from elsewhere', async () => {
     const scripts = readdirSync(assetsDir).filter((f) => f.endsWith('.js'));
     const gzipped = scripts.reduce((n, f) => n + gzipSync(readFileSync(join(assetsDir, f))).length, 0);
     assert.ok(gzipped <= BUDGET_GZIP_BYTES, `console JavaScript is ${gzipped} bytes gzipped; the budget is ${BUDGET_GZIP_BYTES}`);
+    const page = await fetch(`${base}/ui/`);
+    assert.match(page.headers.get('content-security-policy') ?? '', /default-src 'self'/, 'served with a CSP that allows only the hub itself');
     const html = readFileSync(join(assetsDir, 'index.html'), 'utf8');
     assert.doesNotMatch(html, /https?:\/\//, 'index.html loads everything from the hub');
   });

@@ -40,7 +40,9 @@ function AddAgent({ onDone }) {
 
 export function Agents() {
   const { data, error, reload } = usePoll('/api/v1/agents', 5000);
-  const rows = data ? [...data.agents].sort((a, b) => health(a)[0].localeCompare(health(b)[0]) || a.id.localeCompare(b.id)) : [];
+  // Those that need a look first: silent, never seen, then connected, then disabled.
+  const ORDER = { silent: 0, 'never seen': 1, connected: 2, disabled: 3 };
+  const rows = data ? [...data.agents].sort((a, b) => ORDER[health(a)[0]] - ORDER[health(b)[0]] || a.id.localeCompare(b.id)) : [];
   return html`<section>
     <h1>Agents</h1>
     <${Problem} error=${error} />
