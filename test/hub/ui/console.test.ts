@@ -287,6 +287,8 @@ describe('web console', () => {
     const [letter] = (await pollApi(t, '/api/v1/deadletters', (b) => b.deadletters.length > 0)).deadletters as { id: number }[];
     await visit(page, `deadletters/${letter!.id}`, 'Reason');
     assert.equal(await page.getByRole('button', { name: /Reinject|Drop/ }).count(), 0);
+    await visit(page, 'deadletters', `#${letter!.id}`);
+    assert.equal(await page.getByRole('button', { name: /Reinject/ }).count(), 0, 'nor in the list');
     await visit(page, `agents/${AGENT.id}`, 'Spamhaus DROP');
     assert.equal(await page.getByRole('button', { name: /Disable|Enable|Rotate/ }).count(), 0);
     assert.equal(await page.getByRole('link', { name: 'Audit log' }).count(), 0);

@@ -8,7 +8,7 @@ const PAGE = 50;
 export function DeadLetters() {
   const [cursors, setCursors] = useState([0]);
   const after = cursors[cursors.length - 1];
-  const { data, error } = usePoll(`/api/v1/deadletters?limit=${PAGE}&after=${after}`, 10_000);
+  const { data, error, reload } = usePoll(`/api/v1/deadletters?limit=${PAGE}&after=${after}`, 10_000);
   return html`<section>
     <h1>Dead letters</h1>
     <${Problem} error=${error} />
@@ -23,6 +23,8 @@ export function DeadLetters() {
         { title: 'Events', key: 'count' },
         { title: 'Agent', render: (l) => l.agent || '—' },
         { title: 'Reason', key: 'reason', cls: 'wrap' },
+        // Retry from the list once the cause is fixed (an output back up), without opening each letter.
+        ...(may('operator') ? [{ title: 'Retry', render: (l) => html`<${Action} label=${`Reinject #${l.id}`} path=${`/api/v1/deadletters/${l.id}/reinject`} onDone=${reload} />` }] : []),
       ]}
     />
     <nav class="pager" aria-label="dead letter pages">
