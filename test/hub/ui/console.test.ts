@@ -247,6 +247,31 @@ describe('web console', () => {
     assert.equal((await t.call('/api/v1/audit', { role: 'operator' })).status, 403, 'admins only');
   });
 
+  it('stays quick with 10,000 agents: the list shows them 50 a page', async () => {
+    const big = await startTestHub((c) => {
+      for (let i = 0; i < 10_000; i++) c.agents.push({ id: `edge-${i}`, token_sha256: i.toString(16).padStart(64, '0') });
+    });
+    try {
+      await browser.clearCookies();
+      const page = await browser.newPage();
+      page.setDefaultTimeout(10_000);
+      await page.goto(`http://127.0.0.1:${big.port}/ui/`);
+      await page.getByLabel('API token').fill(API_TOKENS.reader);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      const started = Date.now();
+      await page.goto(`http://127.0.0.1:${big.port}/ui/#/agents`);
+      await page.getByText('page 1 of 201').waitFor(); // sensor-1 and the 10,000
+      const ms = Date.now() - started;
+      assert.equal(await page.locator('tbody tr').count(), 50);
+      await page.getByRole('button', { name: 'Next' }).click();
+      await page.getByText('page 2 of 201').waitFor();
+      assert.ok(ms < 5000, `the agents page took ${ms} ms`);
+      await page.close();
+    } finally {
+      await big.stop();
+    }
+  });
+
   it('pauses and resumes an output, and re-injects a dead letter, as an operator', async () => {
     const { page, errors } = await signIn(API_TOKENS.operator);
     await visit(page, 'pipeline', 'Pause hook');
