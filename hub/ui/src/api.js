@@ -26,7 +26,13 @@ export async function call(method, path, body) {
   const headers = {};
   if (body !== undefined) headers['content-type'] = 'application/json';
   if (method !== 'GET' && session) headers['x-csrf-token'] = session.csrf;
-  const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: 'same-origin' });
+  let res;
+  try {
+    res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: 'same-origin' });
+  } catch {
+    // fetch says only "Failed to fetch": the hub is down or unreachable (pages keep polling, so it comes back).
+    throw new ApiError(0, 'The hub does not answer; the page retries on its own.');
+  }
   const text = await res.text();
   let data = text;
   try {
