@@ -3,9 +3,13 @@ import { useState } from 'preact/hooks';
 import { html, usePoll, may, fmtNum, fmtTime, ago } from '../api.js';
 import { Action, Problem, Table } from '../ui.js';
 
+// Connected yet unheard for this long: six heartbeats at the agents' default heartbeat_seconds (30 s). The API does
+// not say each agent's own interval.
+const QUIET_MS = 180_000;
+
 export function health(a) {
   if (a.disabled) return ['disabled', 'muted'];
-  if (a.connected) return ['connected', 'ok'];
+  if (a.connected) return a.lastSeen && Date.now() - Date.parse(a.lastSeen) > QUIET_MS ? ['no heartbeat', 'bad'] : ['connected', 'ok'];
   return [a.lastSeen ? 'silent' : 'never seen', 'bad'];
 }
 // The outbox as the agent reports it (agent/outbox): what waits, and anything it had to drop or dead-letter.
@@ -41,7 +45,7 @@ function AddAgent({ onDone }) {
 export function Agents() {
   const { data, error, reload } = usePoll('/api/v1/agents', 5000);
   // Those that need a look first: silent, never seen, then connected, then disabled.
-  const ORDER = { silent: 0, 'never seen': 1, connected: 2, disabled: 3 };
+  const ORDER = { silent: 0, 'no heartbeat': 0, 'never seen': 1, connected: 2, disabled: 3 };
   const rows = data ? [...data.agents].sort((a, b) => ORDER[health(a)[0]] - ORDER[health(b)[0]] || a.id.localeCompare(b.id)) : [];
   return html`<section>
     <h1>Agents</h1>
