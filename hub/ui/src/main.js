@@ -66,6 +66,11 @@ function App() {
     addEventListener('hashchange', onHash);
     return () => removeEventListener('hashchange', onHash);
   }, []);
+  // A new page moves focus to its content, so a screen reader starts there rather than at the old link.
+  useEffect(() => {
+    const main = document.getElementById('main');
+    if (main && document.activeElement && document.activeElement.closest('header nav')) main.focus();
+  }, [where]);
   if (session === undefined) return html`<p class="loading">Loading…</p>`;
   if (!session) return html`<${SignIn} onSignedIn=${signedIn} />`;
   const signOut = async () => {
@@ -85,7 +90,7 @@ function App() {
       </nav>
       <span class="who">${getSession().name} (${getSession().role}) <button type="button" onClick=${signOut}>Sign out</button></span>
     </header>
-    <main id="main">${body}</main>
+    <main id="main" tabindex="-1">${body}</main>
   </div>`;
 }
 
