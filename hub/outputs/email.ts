@@ -9,9 +9,9 @@
  * before the hub died is sent once more with the same Message-ID (docs/notifications.md).
  *
  * `write` resolves once a batch is in the ledger; sending runs in the output's own loop, which retries SMTP 4xx
- * and network failures with backoff; a mail refused with 5xx (or whose template fails) is kept in the ledger as
- * failed, with the answer and its events. Events whose recipient is not a mail address fail the batch as a record
- * error: the runner dead-letters it with their reason (the batch's other events are in the ledger already).
+ * and network failures with backoff. A mail refused with 5xx (or whose template fails) sends its events to the
+ * output's dead letters with the answer, and events whose recipient is not a mail address go there at once; the
+ * rest goes on (in a bare context without dead letters, invalid addresses fail the batch as a record error).
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';

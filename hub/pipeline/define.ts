@@ -30,6 +30,12 @@ export interface ComponentContext {
    * collects them (a bare test context).
    */
   counters?: Record<string, number>;
+  /**
+   * Outputs only: keeps events as a dead letter of this output (stage `output:<name>`, with the ids, so a re-injection
+   * goes back to it), written and synced before it resolves — for an output that fails events outside `write` (the
+   * email notifier's own send loop). Absent in a bare test context.
+   */
+  deadLetter?(letter: { reason: string; events: Event[]; ids: string[] }): Promise<void>;
 }
 
 export interface ComponentStore {

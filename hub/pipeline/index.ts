@@ -10,7 +10,7 @@ import { ConfigError, configErrorAt, VigilError } from '../../common/errors.js';
 import { eventProblem } from '../../common/limits.js';
 import type { HubConfig } from '../config.js';
 import type { Inbox } from '../inbox/index.js';
-import type { HubDb } from '../store/index.js';
+import { writeSynced, type HubDb } from '../store/index.js';
 import { DeadLetters } from './deadletters.js';
 import type { ComponentContext } from './define.js';
 import { ExpertsStage, type NamedExpert } from './experts-stage.js';
@@ -114,8 +114,10 @@ export class Pipeline {
           throw new ConfigError(file, [{ path: `${path}.when`, message: (err as Error).message }]);
         }
       }
+      const octx = context(`output:${name}`, def.metrics);
+      octx.deadLetter = ({ reason, events, ids }) => writeSynced(dead.op({ stage: `output:${name}`, reason, events, ids }));
       const output = await Promise.resolve()
-        .then(() => def.create(params, context(`output:${name}`)))
+        .then(() => def.create(params, octx))
         .catch((err: unknown) => {
           throw configErrorAt(err, file, `${path}.params`);
         });
@@ -129,6 +131,7 @@ export class Pipeline {
           log.child({ component: `output:${name}` }),
         ),
       );
+      outputs.at(-1)!.metrics.counters = octx.counters!; // the output's declared counters, exported with its standard ones
     }
     if (options.eventStore) {
       const retry = { maxAttempts: 1_000_000, initialBackoffMs: 1000, maxBackoffMs: 30_000 }; // local disk: keep trying

@@ -95,3 +95,32 @@ test(`a report of ${NETWORKS * HOSTS} hosts in ${NETWORKS} networks: one signed 
   assert.equal(notes.filter((n) => n.status === 'suppressed').length, NETWORKS);
   assert.equal(notes.filter((n) => n.status === 'sent').reduce((s, n) => s + n.events, 0), NETWORKS * HOSTS);
 });
+
+test('in a hub: a mail refused with 5xx and an invalid address are dead letters of the output with their reasons; the counters are in /metrics', { skip }, async () => {
+  smtp.control({ users: { cert: 's3cret' }, answers: { 'abuse@net1.example': '550 5.1.1 No such user here' } });
+  const start = smtp.messages().length;
+  const r = await rig({
+    hub: { pipeline: { experts: [], outputs: [{ type: 'email', name: 'mail', params: { mail_from: 'cert@cert.example', smtp_host: smtp.host, smtp_port: smtp.port, ca_file: smtp.ca.cert, username: 'cert', password: 's3cret', window_seconds: 0 } }] } },
+  });
+  const hub = await r.startHub();
+  try {
+    const events = [0, 1, 2].map((n) => ({ 'source.ip': `10.${n}.0.1`, 'source.abuse_contact': n === 2 ? 'abuse at net2' : `abuse@net${n}.example`, 'classification.type': 'vulnerable-system', 'classification.identifier': 'open-redis', 'feed.name': 'test' }));
+    assert.equal((await api(r.apiPort, '/api/v1/events', { method: 'POST', role: 'operator', body: JSON.stringify({ events }) })).status, 202);
+    let letters: { stage: string; reason: string; count?: number }[] = [];
+    await waitUntil(async () => {
+      letters = (await api(r.apiPort, '/api/v1/deadletters', { role: 'reader' })).body.deadletters;
+      return letters.length === 2;
+    }, 20_000, () => JSON.stringify(letters));
+    assert.deepEqual(letters.map((l) => l.stage), ['output:mail', 'output:mail']);
+    assert.match(letters[0]!.reason, /^record: source\.abuse_contact: 'abuse at net2' is not a mail address$/);
+    assert.match(letters[1]!.reason, /^notification \d+ \(VIGIL#\d{8}-\d{4}\) to abuse@net1\.example: permanent: SMTP 550 5\.1\.1 No such user here/);
+    assert.equal(smtp.messages().length - start, 1);
+    const metrics = (await api(r.apiPort, '/metrics', { role: 'reader' })).body as string;
+    for (const [counter, value] of [['sent', 1], ['smtp_rejected', 1], ['invalid_address', 1], ['events_taken', 2]] as const) {
+      assert.match(metrics, new RegExp(`vigil_component_counter\\{kind="output",component="mail",counter="${counter}"\\} ${value}\\b`), counter);
+    }
+  } finally {
+    await hub.kill('SIGTERM');
+    smtp.control({ users: { cert: 's3cret' } });
+  }
+});

@@ -44,9 +44,9 @@ export const METRICS = {
   suppressed_notify_false: 'Events whose contact says extra.notify: false.',
   suppressed_inhibited: 'Events about a host and identifier already notified to the recipient within its interval.',
   invalid_address: 'Events whose recipient is not a mail address: dead-lettered with the reason.',
-  template_errors: 'Notifications whose template failed: kept in the ledger as failed, naming the template and line.',
+  template_errors: 'Notifications whose template failed: their events dead-lettered, naming the template and line (kept in the ledger as failed).',
   smtp_transient: 'SMTP 4xx answers and network failures (retried with backoff).',
-  smtp_rejected: 'Notifications the server refused (5xx) or that failed every attempt: kept in the ledger as failed, with the answer.',
+  smtp_rejected: 'Notifications the server refused (5xx) or that failed every attempt: their events dead-lettered with the answer (kept in the ledger as failed).',
   resent_after_restart: 'Notifications found in `sending` at start and sent again with the same Message-ID.',
   pruned: 'Finished notifications deleted from the ledger after ledger_days.',
 } as const;
@@ -54,6 +54,7 @@ export const METRICS = {
 export class Notifier {
   readonly #o: NotifierOptions;
   readonly #ledgerDir: string;
+  readonly #deadLetter: ComponentContext['deadLetter'];
   #ledger!: Ledger;
   readonly #sender: Sender;
   readonly #log: Logger;
@@ -70,6 +71,7 @@ export class Notifier {
   constructor(o: NotifierOptions, ctx: ComponentContext, ledgerDir: string, sender: Sender) {
     this.#o = o;
     this.#ledgerDir = ledgerDir;
+    this.#deadLetter = ctx.deadLetter;
     this.#sender = sender;
     this.#log = ctx.log;
     this.#counters = ctx.counters ?? {};
@@ -159,13 +161,17 @@ export class Notifier {
         inc.events_taken++;
       }
       for (const n of touched.values()) this.#ledger.put(n);
+      // Events with an invalid address go to the dead letters before the rest is committed: a crash in between
+      // sends the batch again, its taken events are skipped and these dead-lettered again — never lost.
+      if (this.#deadLetter) for (const [reason, bad] of invalid) await this.#deadLetter({ reason, events: bad.events, ids: bad.ids });
       await this.#ledger.commit();
       for (const [k, v] of Object.entries(inc)) this.#counters[k]! += v;
       for (const n of touched.values()) {
         this.#active.set(n.id, n);
         this.#openByGroup.set(n.group, n);
       }
-      if (invalid.size > 0) {
+      for (const reason of this.#deadLetter ? invalid.keys() : []) this.#log.warn({ reason }, 'Events whose recipient is not a mail address went to the dead letters.');
+      if (invalid.size > 0 && !this.#deadLetter) {
         // The runner dead-letters the batch with this reason. Its other events are in the ledger already, so a
         // re-injection of the dead letter (after the contact is fixed) notifies only the ones named here.
         const detail = [...invalid].map(([reason, bad]) => `${reason} (events ${bad.ids.join(', ')})`).join('; ');
@@ -347,8 +353,13 @@ export class Notifier {
     await this.#giveUp(n, err, ids, events);
   }
 
-  /** failed, with the reason: its events stay in the ledger with it (counted; a resend is the ledger's to offer). */
-  async #giveUp(n: Notification, err: unknown, ids: string[], _events: Event[]): Promise<void> {
+  /**
+   * failed, with the reason. Its events go to the hub's dead letters (where the pipeline offers them) and their
+   * marks are dropped, so re-injecting the letter notifies them again; the ledger keeps the notification and its
+   * events. The letter is written first: a crash before the ledger's write leaves the notification to be tried
+   * again (a second letter at worst), never a failure without a letter.
+   */
+  async #giveUp(n: Notification, err: unknown, ids: string[], events: Event[]): Promise<void> {
     const kind = errorClass(err);
     n.status = 'failed';
     n.reason = `${kind === 'transient' ? `after ${n.attempts} attempts: ` : `${kind}: `}${(err as Error).message}`;
@@ -356,9 +367,13 @@ export class Notifier {
     this.#ledger.put(n);
     this.#ledger.setMessage(n.id, undefined);
     if (this.#openByGroup.get(n.group)?.id === n.id) this.#openByGroup.delete(n.group);
+    if (this.#deadLetter) {
+      await this.#deadLetter({ reason: `notification ${n.id}${n.ticket ? ` (${n.ticket})` : ''} to ${n.recipient}: ${n.reason}`, events, ids });
+      for (const id of ids) this.#ledger.forget(id);
+    }
     await this.#ledger.commit();
     this.#active.delete(n.id);
-    this.#log.error({ notification: n.id, ticket: n.ticket, recipient: n.recipient, events: ids.length, reason: n.reason }, 'A notification failed; it stays in the ledger as failed, with its events and the reason.');
+    this.#log.error({ notification: n.id, ticket: n.ticket, recipient: n.recipient, events: ids.length, reason: n.reason }, this.#deadLetter ? 'A notification failed; its events went to the dead letters with the reason.' : 'A notification failed; it stays in the ledger as failed, with its events and the reason.');
   }
 
   #ttlMs(e: Event): number {

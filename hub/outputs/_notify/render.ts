@@ -61,7 +61,8 @@ export function render(template: nunjucks.Template, name: string, context: objec
   try {
     return template.render(context);
   } catch (err) {
-    throw new VigilError('VIGIL_E_REFUSED', `template ${describe(name, err)}`, { template: name });
+    const source = (template as unknown as { tmplStr?: string }).tmplStr;
+    throw new VigilError('VIGIL_E_REFUSED', `template ${describe(name, err, source)}`, { template: name });
   }
 }
 
@@ -77,8 +78,11 @@ function describe(name: string, err: unknown, source?: string): string {
   const message = clean(text.replace(/^\([^)]*\)\s*/, ''));
   if (source !== undefined) {
     const lines = source.split('\n');
-    const token = /filter not found: (\S+)/.exec(message)?.[1] ?? /unknown block tag: (\S+)/.exec(message)?.[1];
-    const at = token !== undefined ? lines.findIndex((l) => l.includes(token)) : /end of file/.test(message) ? lines.length - (lines.at(-1) === '' ? 1 : 0) : -1;
+    // nunjucks leaves the position out on the first line (line 0 is falsy there): find the name it complains about.
+    const called = /Unable to call `([^`]+)`/.exec(message)?.[1]?.replace(/\["([^"]+)"\]/g, '.$1');
+    const token = /filter not found: (\S+)/.exec(message)?.[1] ?? /unknown block tag: (\S+)/.exec(message)?.[1] ?? called;
+    let at = token !== undefined ? lines.findIndex((l) => l.includes(token)) : /end of file/.test(message) ? lines.length - (lines.at(-1) === '' ? 1 : 0) : -1;
+    if (at < 0 && lines.filter((l) => l.trim() !== '').length === 1) at = lines.findIndex((l) => l.trim() !== '');
     if (at >= 0) return `${name}: line ${at + 1}: ${message}`;
   }
   return `${name}: ${message}`;

@@ -172,3 +172,34 @@ test('the ledger keeps pending notifications and prunes finished ones, their eve
     await ledger.close();
   }
 });
+
+test('in a hub (a dead-letter hook): invalid addresses are dead-lettered alone and the batch goes on; a failed notification\'s events too, and re-injecting them notifies again', async () => {
+  const dir = tempDir('vigil-email-');
+  const letters: { reason: string; ids: string[] }[] = [];
+  const ctx = ctxIn(dir);
+  ctx.deadLetter = async (l) => void letters.push({ reason: l.reason, ids: l.ids });
+  writeFileSync(join(dir, 'bad.njk'), '{{ contact.nothing() }}');
+  const out = await email.create(validateConfig(email.params, { mail_from: 'cert@cert.example', dry_run_dir: 'mails', window_seconds: 0, templates: { broken: { body: 'bad.njk' } } }), ctx);
+  await out.open?.(undefined);
+  lastCtx = ctx;
+  await out.write(
+    [
+      { 'source.ip': '10.0.0.1', 'source.abuse_contact': 'abuse@a.example', 'classification.identifier': 'x' },
+      { 'source.ip': '10.0.0.2', 'source.abuse_contact': 'abuse@@b', 'classification.identifier': 'x' },
+      { 'source.ip': '10.0.0.3', 'source.abuse_contact': 'abuse@c.example', 'classification.identifier': 'broken' },
+    ],
+    ['a', 'b', 'c'],
+  );
+  await until(() => ctx.counters!.sent === 1 && ctx.counters!.template_errors === 1, 10_000);
+  assert.deepEqual(letters.map((l) => l.ids), [['b'], ['c']]);
+  assert.match(letters[0]!.reason, /^record: source\.abuse_contact: 'abuse@@b' is not a mail address$/);
+  assert.match(letters[1]!.reason, /^notification 2 \(VIGIL#\d{8}-\d{4}\) to abuse@c\.example: permanent: template .*bad\.njk: line 1: Unable to call/);
+  // Re-injected (the same id) after the template is fixed: notified.
+  writeFileSync(join(dir, 'bad.njk'), 'fixed');
+  await out.close?.();
+  const again = await email.create(validateConfig(email.params, { mail_from: 'cert@cert.example', dry_run_dir: 'mails', window_seconds: 0, templates: { broken: { body: 'bad.njk' } } }), ctx);
+  await again.open?.(undefined);
+  await again.write([{ 'source.ip': '10.0.0.3', 'source.abuse_contact': 'abuse@c.example', 'classification.identifier': 'broken' }], ['c']);
+  await until(() => ctx.counters!.sent === 2, 10_000);
+  await again.close?.();
+});
