@@ -15,9 +15,10 @@ export interface GpgKey {
   fingerprint: string;
 }
 
-export function makeSigningKey(uid = 'CERT Test <cert@cert.example>'): GpgKey {
+/** A key made by GnuPG; with `passphrase`, the exported secret key is protected by it. */
+export function makeSigningKey(uid = 'CERT Test <cert@cert.example>', passphrase = ''): GpgKey {
   const home = tempDir('vigil-gpg-');
-  const gpg = (...args: string[]): string => execFileSync('gpg', ['--homedir', home, '--batch', '--pinentry-mode', 'loopback', '--passphrase', '', ...args], { stdio: ['ignore', 'pipe', 'pipe'] }).toString();
+  const gpg = (...args: string[]): string => execFileSync('gpg', ['--homedir', home, '--batch', '--pinentry-mode', 'loopback', '--passphrase', passphrase, ...args], { stdio: ['ignore', 'pipe', 'pipe'] }).toString();
   gpg('--quick-gen-key', uid, 'ed25519', 'sign', '1d');
   const fingerprint = /^fpr:+([0-9A-F]{40}):/m.exec(gpg('--with-colons', '--list-secret-keys'))![1]!;
   const keyFile = join(home, 'secret.asc');

@@ -203,3 +203,16 @@ test('in a hub (a dead-letter hook): invalid addresses are dead-lettered alone a
   await until(() => ctx.counters!.sent === 2, 10_000);
   await again.close?.();
 });
+
+test('a key protected by a passphrase signs with passphrase_file, and without it the start stops naming the key', async () => {
+  const key = makeSigningKey('CERT Test <cert@cert.example>', 'correct horse');
+  const dir = tempDir('vigil-email-');
+  await assert.rejects(make({ signing: { key_file: key.keyFile } }, dir), /signing\.key_file: the key is protected by a passphrase and signing\.passphrase_file is not set/);
+  writeFileSync(join(dir, 'pass'), 'correct horse\n');
+  const { out, mails } = await make({ window_seconds: 0, signing: { key_file: key.keyFile, passphrase_file: 'pass' } }, dir);
+  const { events, ids } = hostEvents(1, 1);
+  await out.write(events, ids);
+  await until(() => emls(mails).length === 1, 10_000);
+  await out.close?.();
+  gpgVerify(readFileSync(join(mails, emls(mails)[0]!)), key);
+});
