@@ -110,6 +110,7 @@ export class Notifier {
       const now = Date.now();
       const touched = new Map<number, Notification>();
       const local = new Map<string, Notification>();
+      const parsed = new Map<string, string[] | Error>();
       // Counted once the batch is in the ledger: a write that fails and is retried counts its events once.
       const inc = { suppressed_notify_false: 0, suppressed_no_address: 0, invalid_address: 0, events_taken: 0 };
       for (let i = 0; i < events.length; i++) {
@@ -127,10 +128,13 @@ export class Notifier {
           this.#ledger.markTaken(id, `no address in ${this.#o.recipientField}`);
           continue;
         }
-        let to: string[];
+        // One parse per distinct recipient value of the batch: a report has many hosts per contact.
+        let to = parsed.get(value);
         try {
-          to = parseRecipients(value);
+          if (to === undefined) parsed.set(value, (to = parseRecipients(value)));
+          else if (to instanceof Error) throw to;
         } catch (err) {
+          parsed.set(value, err as Error);
           const reason = `record: ${this.#o.recipientField}: ${(err as Error).message}`;
           const bad = invalid.get(reason) ?? invalid.set(reason, { events: [], ids: [] }).get(reason)!;
           bad.events.push(event as Event);
@@ -138,7 +142,7 @@ export class Notifier {
           inc.invalid_address++;
           continue;
         }
-        const recipient = to.join(',');
+        const recipient = (to as string[]).join(',');
         const keys = Object.fromEntries(this.#o.groupBy.map((k) => [k, cellOf(event[k])]));
         const group = [recipient, ...this.#o.groupBy.map((k) => keys[k])].join('\u0000');
         // A map lookup, not a read per event: the open notification of every group is in memory.
