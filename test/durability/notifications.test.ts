@@ -151,3 +151,20 @@ test('killed after everything was sent: nothing is sent again, and the same host
   const notes = await ledgerOf(r);
   assert.deepEqual(notes.map((n) => n.status), ['sent', 'sent', 'sent', 'suppressed', 'suppressed', 'suppressed']);
 });
+
+test('a reload (SIGHUP) in the middle: the old pipeline closes the ledger, the new one opens it and sends what was pending, once', { skip }, async () => {
+  smtp.control(USERS);
+  const start = smtp.messages().length;
+  const r = await hubRig(2);
+  const hub = await r.startHub();
+  try {
+    await post(r, 'f');
+    process.kill(hub.pid, 'SIGHUP');
+    await hub.waitFor(/Configuration reloaded/);
+    await waitMessages(start + 3);
+    await new Promise((res) => setTimeout(res, 2500));
+  } finally {
+    await hub.kill('SIGTERM');
+  }
+  onePerOwner(await delivered(start));
+});
