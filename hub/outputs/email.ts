@@ -36,6 +36,25 @@ const TemplateFiles = Type.Object(
   { additionalProperties: false },
 );
 
+/** IntelMQ smtp output's default body text (accepted as "use the bundled template"). */
+const SMTP_DEFAULT_TEXT = 'Dear network owner,\\n\\nWe have been informed that the following device might have security problems.\\n\\nYour localhost CERT';
+
+/** IntelMQ smtp_batch output's default CSV header translation (accepted: Vigil's CSV header is IntelMQ's field names). */
+const SMTP_BATCH_DEFAULT_TRANSLATION = {
+  'time.source': 'time_detected',
+  'source.ip': 'ip',
+  'classification.taxonomy': 'class',
+  'classification.type': 'type',
+  'time.observation': 'time_delivered',
+  'source.geolocation.cc': 'country_code',
+  'source.asn': 'asn',
+  'event_description.text': 'description',
+  'malware.name': 'malware',
+  'feed.name': 'feed_name',
+  'feed.url': 'feed_url',
+  raw: 'raw',
+};
+
 export default defineOutput({
   name: 'email',
   summary: 'Sends each recipient one mail per window about their hosts: templated, CSV attached, ticket number, OpenPGP-signed, inhibited within the contact\'s interval; a durable ledger; dry-run and tester modes.',
@@ -46,16 +65,28 @@ export default defineOutput({
     smtp_server: { to: 'smtp_host', note: "smtp_batch's smtp_server" },
     smtp_username: 'username',
     smtp_password: 'password',
-    email_from: { to: 'mail_from', note: "smtp_batch's email_from" },
+    email_from: { to: 'mail_from', convert: (v) => (v === '' ? undefined : v), note: "smtp_batch's email_from ('' is not set)" },
     testing_to: { to: 'tester_address', note: "smtp_batch's testing_to" },
     fieldnames: { to: 'fields', convert: (v) => (typeof v === 'string' ? v.split(',').map((s) => s.trim()) : v), note: 'a comma-separated string becomes a list' },
     allowed_fieldnames: { to: 'fields', note: "smtp_batch's allowed_fieldnames" },
+    // smtp_batch's send: false prints the mails instead of sending them; here they are written as .eml files.
+    send: { to: 'dry_run_dir', convert: (v) => (v === false ? 'notifications-dry-run' : undefined), note: "smtp_batch's send: false writes the mails to notifications-dry-run/ (beside the config) instead of sending them" },
     gpg_key: { ignore: 'signing is signing.key_file, an armored secret key file read by OpenPGP.js, not a GnuPG key id', only: [] },
+    gpg_pass: { ignore: "the key's passphrase is signing.passphrase_file", only: [] },
     mail_to: { ignore: 'the recipient is recipient_field (source.abuse_contact), every event of a group goes to the same addresses', only: ['{ev[source.abuse_contact]}'] },
-    subject: { ignore: 'the subject is a nunjucks template file (templates)', only: [] },
-    text: { ignore: 'the body is a nunjucks template file (templates)', only: [] },
+    // IntelMQ's own default texts are accepted (the bundled template says the same); any other text belongs in a template file.
+    subject: { ignore: 'the subject is a nunjucks template file (templates); IntelMQ\'s default subjects give the bundled template', only: ['Incident in your AS {ev[source.asn]}', 'IntelMQ event', 'IntelMQ warning (%Y-%m-%d)'] },
+    text: { ignore: 'the body is a nunjucks template file (templates); IntelMQ\'s default text gives the bundled template', only: [SMTP_DEFAULT_TEXT] },
     body: { ignore: 'the body is a nunjucks template file (templates)', only: [] },
-    send: { ignore: 'dry_run_dir writes the mails instead of sending them', only: [true] },
+    mail_template: { ignore: 'the body is a nunjucks template file (templates)', only: [''] },
+    attachments: { ignore: 'the events are attached as CSV (format, fields, attachment_name)', only: [[]] },
+    fieldnames_translation: { ignore: 'the CSV header uses IntelMQ\'s field names', only: [SMTP_BATCH_DEFAULT_TRANSLATION] },
+    alternative_mail: { ignore: 'the recipient comes from recipient_field (set it with the contacts expert)', only: [{}] },
+    alternative_mails: { ignore: 'the recipient comes from recipient_field (set it with the contacts expert)', only: [] },
+    bcc: { ignore: 'no Bcc: the ledger records every notification', only: [] },
+    cli: { ignore: 'the API and vigil ctl show and send the notifications', only: [false] },
+    ignore_older_than_days: { ignore: 'every event that reaches the output is notified (filter older ones with the filter expert)', only: [] },
+    limit_results: { ignore: 'every event of a group is attached', only: [] },
     redis_cache_db: { ignore: 'the ledger lives in the hub\'s LevelDB' },
     redis_cache_host: { ignore: 'the ledger lives in the hub\'s LevelDB' },
     redis_cache_port: { ignore: 'the ledger lives in the hub\'s LevelDB' },
@@ -76,7 +107,7 @@ export default defineOutput({
   ],
   params: Type.Object(
     {
-      mail_from: Type.String({ minLength: 3, description: 'The From: address (also the envelope sender), e.g. `CERT Example <cert@example.net>`.' }),
+      mail_from: Type.String({ minLength: 3, default: 'cert@localhost', description: 'The From: address (also the envelope sender), e.g. `CERT Example <cert@example.net>` (IntelMQ\'s default: cert@localhost).' }),
       reply_to: Type.Optional(Type.String({ description: 'A Reply-To: address.' })),
       smtp_host: Type.String({ default: 'localhost', description: 'The SMTP server.' }),
       smtp_port: Type.Integer({ minimum: 1, maximum: 65535, default: 25, description: 'Its port (587 for submission, 465 with ssl).' }),
