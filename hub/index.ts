@@ -128,7 +128,7 @@ export class Hub {
       started = hub;
       await pipeline.start();
       hub.broker = await startBroker(config.broker, { inbox, agents, log: log.child({ component: 'broker' }), file: options.file, resolvePath });
-      hub.api = await startApi(hub.services, { config: config.api, tls: apiTls(config, options.file, resolvePath), log });
+      hub.api = await startApi(hub.services, { config: config.api, file: options.file, tls: apiTls(config, options.file, resolvePath), log });
       hub.#saveTimer = setInterval(() => {
         void agents.save().catch(() => {});
         void hub.storage().catch(() => {});

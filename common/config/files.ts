@@ -59,3 +59,18 @@ export function readSecretFile(path: string, named: NamedFile): string {
   if (text === '') throw new ConfigError(named.file, [{ path: named.key, message: `${path} is empty; expected a file holding ${named.holds}` }]);
   return text;
 }
+
+/**
+ * A listener a config names (`broker.port`, `api.port`) that could not be opened, as a ConfigError naming the key:
+ * a port another process holds, a privileged port, an address this machine does not have. Other errors pass.
+ */
+export function listenError(err: unknown, file: string | undefined, key: string, host: string, port: number): unknown {
+  const code = (err as NodeJS.ErrnoException).code;
+  const why: Record<string, string> = {
+    EADDRINUSE: `${host}:${port} is already in use by another process [EADDRINUSE]; expected a free port (or stop the other process)`,
+    EACCES: `${host}:${port} cannot be opened by this process (user ${whoami()}): ports below 1024 need privileges [EACCES]; expected a port of 1024 or more`,
+    EADDRNOTAVAIL: `${host} is not an address of this machine [EADDRNOTAVAIL]; expected one of its addresses, 127.0.0.1 or 0.0.0.0`,
+  };
+  const message = code === undefined ? undefined : why[code];
+  return message === undefined ? err : new ConfigError(file, [{ path: key, message }]);
+}

@@ -3,6 +3,7 @@
  * OpenAPI document served at /docs) and the role it needs; every state change is a POST, PUT or DELETE and is
  * written to the audit log. Routes are grouped in plugins by what they are about.
  */
+import { listenError } from '../../common/config/files.js';
 import { STATUS_CODES } from 'node:http';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -33,6 +34,8 @@ export interface ApiTls {
 
 export interface ApiOptions {
   config: HubConfig['api'];
+  /** The config file, named by the error when the listener cannot open. */
+  file?: string;
   tls: ApiTls | undefined;
   log: Logger;
 }
@@ -86,7 +89,12 @@ export async function startApi(services: HubServices, options: ApiOptions): Prom
   await app.register(deadLetterRoutes, { services, prefix: '/api/v1' });
   await app.register(eventRoutes, { services, prefix: '/api/v1' });
   await app.register(blocklistRoutes, { services, prefix: '/api/v1' });
-  await app.listen({ host: config.host, port: config.port });
+  try {
+    await app.listen({ host: config.host, port: config.port });
+  } catch (err) {
+    await app.close();
+    throw listenError(err, options.file, 'api.port', config.host, config.port);
+  }
   if (config.tokens.length === 0) app.log.warn('No API tokens are configured (api.tokens): every route but health, metrics and docs answers 401.');
   if (!config.tls && !/^(127\.|::1$|localhost$)/.test(config.host)) app.log.warn({ host: config.host }, 'The API listens beyond this machine without TLS (api.tls): bearer tokens cross the network in clear.');
   return app;

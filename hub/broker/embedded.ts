@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, TLSSocket, type TlsOptions } from 'node:tls';
 import type { Aedes, AuthenticateError, Client } from 'aedes';
+import { listenError } from '../../common/config/files.js';
 import { ConfigError } from '../../common/errors.js';
 import { LIMITS } from '../../common/limits.js';
 import type { AgentRegistry } from '../agents/index.js';
@@ -165,13 +166,19 @@ export class EmbeddedBroker implements HubBroker {
       });
     }
     const broker = new EmbeddedBroker(intake, aedes, server, options);
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(options.port, options.host, () => {
-        server.off('error', reject);
-        resolve();
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(options.port, options.host, () => {
+          server.off('error', reject);
+          resolve();
+        });
       });
-    });
+    } catch (err) {
+      // Nothing of a broker that could not listen may keep the process alive (aedes has timers of its own).
+      await new Promise<void>((resolve) => aedes.close(() => resolve()));
+      throw listenError(err, ctx.file, 'broker.port', options.host, options.port);
+    }
     return broker;
   }
 

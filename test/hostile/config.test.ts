@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { promisify } from 'node:util';
@@ -142,6 +143,29 @@ describe('a data directory in use', () => {
     assert.match(r.stderr, new RegExp(`data_dir: ${escape(join(s.dir, 'agent'))} is in use by another agent \\(pid ${first.child.pid}, `));
     assert.doesNotMatch(r.stderr, /Database failed to open|\n\s+at /);
   });
+});
+
+describe('a port in use', () => {
+  for (const key of ['broker.port', 'api.port'] as const) {
+    it(`${key} held by another process: the hub names the file, the key and the address, exits 2 and leaves nothing running`, async () => {
+      const holder = createNetServer();
+      await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+      const port = (holder.address() as AddressInfo).port;
+      try {
+        const s = await setup({ feed: dropFeed(1) });
+        const config = parse(readFileSync(s.hubConfig, 'utf8')) as Record<string, any>;
+        config.broker.port = key === 'broker.port' ? port : 0;
+        config.api.port = key === 'api.port' ? port : 0;
+        const file = writeYaml(join(s.dir, 'hub-port.yaml'), config);
+        const r = await vigil(['hub', '--config', file], { timeoutMs: 15_000 });
+        assert.equal(r.code, 2, r.stderr);
+        assert.match(r.stderr, new RegExp(`${escape(file)}: ${escape(key)}: 127\\.0\\.0\\.1:${port} is already in use by another process \\[EADDRINUSE\\]`));
+        assert.doesNotMatch(r.stderr, NO_TRACE);
+      } finally {
+        holder.close();
+      }
+    });
+  }
 });
 
 // ---------------------------------------------------------------------------------------------------------------
