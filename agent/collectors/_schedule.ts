@@ -61,3 +61,29 @@ export async function schedule(params: { schedule?: string; timezone?: string; r
     },
   };
 }
+
+/**
+ * A collector's life around a scheduled `run` (made with `oneAtATime`): started on its schedule, `runOnce` for tests
+ * and `--once`; `stop` ends the schedule, tells the collector to cut its run short (`onStop`), waits for a run
+ * under way (a new one returns at once), then closes what the collector holds.
+ */
+export function scheduledLife(
+  params: { schedule?: string; timezone?: string; run_at_start: boolean },
+  run: () => Promise<void>,
+  log: Logger,
+  hooks: { onStop(): void; close?(): Promise<void> },
+): { start(): Promise<void>; runOnce(): Promise<void>; stop(): Promise<void> } {
+  let scheduled: Scheduled | undefined;
+  return {
+    async start() {
+      scheduled = await schedule(params, run, log);
+    },
+    runOnce: run,
+    async stop() {
+      hooks.onStop();
+      await scheduled?.stop();
+      await run();
+      await hooks.close?.();
+    },
+  };
+}

@@ -25,7 +25,7 @@ import { pyRegex } from '../../common/pyregex.js';
 import { Downloader, memberFilter, PermanentError, removeUnpacked, unpack, type Unpacked } from './_download.js';
 import { bodyTypes, downloaderOptions, IMAP_EXAMPLES, ImapParams } from './_imap-config.js';
 import { checkMime, mailFields, mailKey, unitsOf, type MailUnit } from './_mail.js';
-import { oneAtATime, schedule, type Scheduled } from './_schedule.js';
+import { oneAtATime, scheduledLife } from './_schedule.js';
 import { defineCollector } from './define.js';
 
 /** What the agent remembers of the mailbox (state key `imap`). */
@@ -82,7 +82,6 @@ export default defineCollector({
     const port = params.mail_port ?? (params.mail_ssl ? 993 : 143);
     const downloader = params.mode === 'url' ? new Downloader(downloaderOptions(params), ctx.log) : undefined;
     let stopping = false;
-    let scheduled: Scheduled | undefined;
 
     const connect = async (): Promise<ImapFlow> => {
       const client = new ImapFlow({
@@ -303,18 +302,7 @@ export default defineCollector({
       }
     }
 
-    return {
-      async start() {
-        scheduled = await schedule(params, run, ctx.log);
-      },
-      runOnce: run,
-      async stop() {
-        stopping = true;
-        await scheduled?.stop();
-        await run(); // waits for a run under way (a new one returns at once)
-        await downloader?.close();
-      },
-    };
+    return scheduledLife(params, run, ctx.log, { onStop: () => { stopping = true; }, close: async () => { await downloader?.close(); } });
   },
 });
 

@@ -17,7 +17,7 @@ import Type from 'typebox';
 import { ConfigError } from '../../common/errors.js';
 import { parsePyTree, pyDumpTree, type PyNode } from '../parsers/framework/pyformat.js';
 import { ApiError, JsonApi } from './_json-api.js';
-import { oneAtATime, schedule, ScheduleParams, type Scheduled } from './_schedule.js';
+import { oneAtATime, ScheduleParams, scheduledLife } from './_schedule.js';
 import { defineCollector } from './define.js';
 
 /** What the agent remembers between runs (state key `misp`). */
@@ -106,7 +106,6 @@ export default defineCollector({
       },
       ctx.log,
     );
-    let scheduled: Scheduled | undefined;
     let stopping = false;
 
     /** The events tagged to-process. */
@@ -195,18 +194,7 @@ export default defineCollector({
       }
     });
 
-    return {
-      async start() {
-        scheduled = await schedule(params, run, ctx.log);
-      },
-      runOnce: run,
-      async stop() {
-        stopping = true;
-        await scheduled?.stop();
-        await run(); // waits for a run under way (a new one returns at once)
-        await api.close();
-      },
-    };
+    return scheduledLife(params, run, ctx.log, { onStop: () => { stopping = true; }, close: () => api.close() });
   },
 });
 

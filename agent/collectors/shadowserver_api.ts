@@ -18,7 +18,7 @@ import Type from 'typebox';
 import { ConfigError } from '../../common/errors.js';
 import { Downloader, removeUnpacked, unpack } from './_download.js';
 import { ApiError, JsonApi } from './_json-api.js';
-import { oneAtATime, schedule, ScheduleParams, type Scheduled } from './_schedule.js';
+import { oneAtATime, ScheduleParams, scheduledLife } from './_schedule.js';
 import { defineCollector } from './define.js';
 
 /** What the agent remembers between runs (state key `shadowserver_api`). */
@@ -130,7 +130,6 @@ export default defineCollector({
     };
     const api = new JsonApi(http, ctx.log);
     const downloader = new Downloader({ ...http, headers: { ...http.headers, 'accept-encoding': 'gzip, deflate' } }, ctx.log);
-    let scheduled: Scheduled | undefined;
     let stopping = false;
 
     /** The reports listed for the window ending today (UTC), of the wanted types. */
@@ -216,18 +215,7 @@ export default defineCollector({
       }
     });
 
-    return {
-      async start() {
-        scheduled = await schedule(params, run, ctx.log);
-      },
-      runOnce: run,
-      async stop() {
-        stopping = true;
-        await scheduled?.stop();
-        await run(); // waits for a run under way (a new one returns at once)
-        await Promise.all([api.close(), downloader.close()]);
-      },
-    };
+    return scheduledLife(params, run, ctx.log, { onStop: () => { stopping = true; }, close: async () => { await Promise.all([api.close(), downloader.close()]); } });
   },
 });
 
