@@ -91,8 +91,13 @@ describe('logs', () => {
     try {
       await waitUntil(() => /Hub started\./.test(text), 20_000, () => text);
     } finally {
+      // `script` exits on SIGTERM without waiting for the hub it runs; stop the hub itself (by the pid it
+      // wrote) and wait until it is gone, or the second hub below meets the data_dir still held (a CI flake).
+      const hubPid = readPid(join(s.dir, 'hub', 'hub.pid'));
+      if (hubPid !== undefined) signal(hubPid, 'SIGTERM');
       tty.kill('SIGTERM');
       await once(tty, 'exit');
+      if (hubPid !== undefined) await waitUntil(() => !signal(hubPid, 0), 20_000, () => `hub pid ${hubPid} still running`);
     }
     const plain = text.replace(/\x1b\[[0-9;]*m/g, '');
     assert.match(plain, /^\[\d\d:\d\d:\d\d\.\d{3}\] INFO \(hub\): Hub started\. \{"mqtt":"mqtt:\/\/127\.0\.0\.1:\d+",.*"api":"http:\/\/127\.0\.0\.1:\d+"\}\r?$/m);
@@ -130,3 +135,22 @@ describe('an agent that connects', () => {
     assert.doesNotMatch(stdout, /^outbox +-$/m);
   });
 });
+
+function readPid(file: string): number | undefined {
+  try {
+    const pid = Number.parseInt(readFileSync(file, 'utf8'), 10);
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** process.kill that answers whether the process was there. */
+function signal(pid: number, sig: NodeJS.Signals | 0): boolean {
+  try {
+    process.kill(pid, sig);
+    return true;
+  } catch {
+    return false;
+  }
+}
