@@ -4,6 +4,7 @@
  * not used, or `a|b|c`: alternatives tried in order until one holds a valid value.
  */
 import { VigilError } from '../../../common/errors.js';
+import { pyRegex } from '../../../common/pyregex.js';
 import { checkTimeFormat, isKnownField, sanitizeField } from '../../../common/harmonization/index.js';
 
 export const IGNORE = '__IGNORE__';
@@ -58,21 +59,10 @@ export function tryStore(fields: Record<string, unknown>, key: string, value: un
   return true;
 }
 
-/**
- * Python `re` syntax → JavaScript RegExp for the parts feeds' configs use: named groups `(?P<n>…)`,
- * back references `(?P=n)` and leading inline flags `(?i)`. Anything else is taken as is.
- */
+/** A Python-syntax pattern from a feed's config (common/pyregex.ts), or a config error naming where it is. */
 export function pythonRegex(source: string, where: string): RegExp {
-  let body = source;
-  let flags = '';
-  const inline = /^\(\?([aiLmsux]+)\)/.exec(body);
-  if (inline) {
-    body = body.slice(inline[0].length);
-    for (const f of inline[1]!) if ('ims'.includes(f) && !flags.includes(f)) flags += f;
-  }
-  body = body.replaceAll('(?P<', '(?<').replace(/\(\?P=(\w+)\)/g, '\\k<$1>');
   try {
-    return new RegExp(body, flags);
+    return pyRegex(source);
   } catch (err) {
     throw new VigilError('VIGIL_E_CONFIG', `${where}: ${JSON.stringify(source)} is not a valid regular expression: ${(err as Error).message}`, { regex: source });
   }
