@@ -12,10 +12,11 @@ import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import type { Logger } from 'pino';
-import { EnvHttpProxyAgent, fetch as undiciFetch } from 'undici';
+import { type EnvHttpProxyAgent, fetch as undiciFetch } from 'undici';
 import { Backoff } from '../../common/backoff.js';
 import { ConfigError } from '../../common/errors.js';
 import { detectFormat, readTar, readZipDirectory, readZipEntry, type Member } from './_archive.js';
+import { httpDispatcher, type HttpClientOptions } from './_http-params.js';
 
 /** A failure that retrying cannot fix (a 404, a body over the size cap, a bad signature): the run fails at once. */
 export class PermanentError extends Error {}
@@ -29,23 +30,8 @@ class RetryAfterError extends Error {
   }
 }
 
-export interface DownloaderOptions {
-  /** Seconds to wait for the response and for each further piece of the body. */
-  timeoutSeconds: number;
-  maxAttempts: number;
-  retryInitialMs: number;
-  retryMaxMs: number;
-  /** Largest accepted body as downloaded, in bytes. */
-  maxBytes: number;
-  /** Headers sent with every request (user agent, authorization, …). */
-  headers: Record<string, string>;
-  /** CA bundle that verifies servers instead of the system CAs. */
-  ca?: Buffer;
-  verifyTls: boolean;
-  httpProxy?: string;
-  httpsProxy?: string;
-  noProxy?: string;
-}
+/** The downloader's options: the HTTP client's (`_http-params.ts`). */
+export type DownloaderOptions = HttpClientOptions;
 
 export interface Request {
   method?: string;
@@ -72,10 +58,7 @@ export class Downloader {
   constructor(options: DownloaderOptions, log: Logger) {
     this.#options = options;
     this.#log = log;
-    // Node's global fetch cannot take a CA or a proxy; undici's own fetch with a dispatcher can. EnvHttpProxyAgent
-    // reads HTTP_PROXY/HTTPS_PROXY/NO_PROXY and connects directly when none is set.
-    const tls = { ca: options.ca, rejectUnauthorized: options.verifyTls };
-    this.#dispatcher = new EnvHttpProxyAgent({ httpProxy: options.httpProxy, httpsProxy: options.httpsProxy, noProxy: options.noProxy, connect: tls, requestTls: tls });
+    this.#dispatcher = httpDispatcher(options);
   }
 
   /** One attempt: the body of `url` saved to `file`, or 304 when a conditional request was answered Not Modified. */

@@ -7,6 +7,7 @@
 import Type, { type Static } from 'typebox';
 import { ConfigError } from '../../common/errors.js';
 import type { DownloaderOptions } from './_download.js';
+import { authHeaders, intelmqHttpParams } from './_http-params.js';
 import type { BodyType } from './_mail.js';
 import { ScheduleParams } from './_schedule.js';
 import type { CollectorExample } from './define.js';
@@ -106,17 +107,7 @@ export const ImapParams = Type.Object(
       default: 2 * 1024 ** 3,
       description: 'Largest decompressed .gz file and largest archive member, in bytes (a guard against decompression bombs).',
     }),
-    max_bytes: Type.Integer({ minimum: 1, default: 512 * 1024 * 1024, description: 'url mode: largest download accepted, in bytes.' }),
-    http_username: Type.Optional(Type.String({ description: 'url mode: basic auth user for the download (IntelMQ: http_username).' })),
-    http_password: Type.Optional(Type.String({ description: 'url mode: basic auth password (IntelMQ: http_password).' })),
-    http_header: Type.Record(Type.String(), Type.String(), { default: {}, description: 'url mode: extra request headers (IntelMQ: http_header).' }),
-    http_user_agent: Type.String({ default: 'Vigil (+https://github.com/vigil)', description: 'url mode: User-Agent header (IntelMQ: http_user_agent).' }),
-    http_timeout_sec: Type.Number({ minimum: 0.1, default: 30, description: 'url mode: seconds to wait for the response and each further piece of the body (IntelMQ: http_timeout_sec).' }),
-    http_timeout_max_tries: Type.Integer({ minimum: 1, default: 3, description: 'url mode: attempts per download before the run fails (IntelMQ: http_timeout_max_tries).' }),
-    retry_initial_ms: Type.Integer({ minimum: 1, default: 1000, description: 'url mode: first retry delay cap, in ms; it doubles per attempt (full jitter).' }),
-    retry_max_ms: Type.Integer({ minimum: 1, default: 60_000, description: 'url mode: largest retry delay, in ms.' }),
-    http_proxy: Type.Optional(Type.String({ description: 'url mode: proxy URL for http:// (default: HTTP_PROXY) (IntelMQ: http_proxy).' })),
-    https_proxy: Type.Optional(Type.String({ description: 'url mode: proxy URL for https:// (default: HTTPS_PROXY, else the http proxy) (IntelMQ: https_proxy).' })),
+    ...intelmqHttpParams('url mode: ', { maxBytesIs: 'Largest download accepted' }),
     ...ScheduleParams,
     schedule: Type.String({ default: '* * * * *', description: "node-cron expression of when the folder is read, e.g. '*/10 * * * *' (default every minute, IntelMQ's rate_limit of 60 s)." }),
   },
@@ -134,8 +125,8 @@ export function bodyTypes(spec: boolean | string | string[], where: string): Bod
 
 /** url mode's downloads: the http collector's download code with IntelMQ's http_* parameters. */
 export function downloaderOptions(params: Static<typeof ImapParams>): DownloaderOptions {
-  const headers: Record<string, string> = { 'user-agent': params.http_user_agent, 'accept-encoding': 'gzip, deflate', ...params.http_header };
-  if (params.http_username !== undefined) headers.authorization = `Basic ${Buffer.from(`${params.http_username}:${params.http_password ?? ''}`).toString('base64')}`;
+  const auth = authHeaders({ username: params.http_username, password: params.http_password });
+  const headers: Record<string, string> = { 'user-agent': params.http_user_agent, 'accept-encoding': 'gzip, deflate', ...params.http_header, ...auth };
   return {
     timeoutSeconds: params.http_timeout_sec,
     maxAttempts: params.http_timeout_max_tries,

@@ -5,24 +5,12 @@
  * status. Network errors, timeouts, 408, 429 and 5xx are retried with backoff and jitter; other 4xx are not.
  */
 import type { Logger } from 'pino';
-import { EnvHttpProxyAgent, fetch as undiciFetch } from 'undici';
+import { type EnvHttpProxyAgent, fetch as undiciFetch } from 'undici';
 import { Backoff } from '../../common/backoff.js';
+import { httpDispatcher, type HttpClientOptions } from './_http-params.js';
 
-export interface JsonApiOptions {
-  /** Seconds to wait for the answer, and for each further piece of it. */
-  timeoutSeconds: number;
-  maxAttempts: number;
-  retryInitialMs: number;
-  retryMaxMs: number;
-  /** Largest answer read, in bytes. */
-  maxBytes: number;
-  /** Headers sent with every call (user agent, authorization, …). */
-  headers: Record<string, string>;
-  ca?: Buffer;
-  verifyTls: boolean;
-  httpProxy?: string;
-  httpsProxy?: string;
-}
+/** The JSON API client's options: the HTTP client's (`_http-params.ts`). */
+export type JsonApiOptions = HttpClientOptions;
 
 /** A call the server answered with an error, or that failed on the way. */
 export class ApiError extends Error {
@@ -48,8 +36,7 @@ export class JsonApi {
   constructor(options: JsonApiOptions, log: Logger) {
     this.#options = options;
     this.#log = log;
-    const tls = { ca: options.ca, rejectUnauthorized: options.verifyTls };
-    this.#dispatcher = new EnvHttpProxyAgent({ httpProxy: options.httpProxy, httpsProxy: options.httpsProxy, connect: tls, requestTls: tls });
+    this.#dispatcher = httpDispatcher(options);
   }
 
   /** POSTs `body` (JSON text, sent as it is: a signature may cover its bytes) and returns the parsed answer. */

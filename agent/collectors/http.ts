@@ -13,7 +13,7 @@
  * fails is rejected with the reason and the run fails, so a tampered report never gets through. (IntelMQ formats
  * the signature URL from http_url by mistake; here signature_url is formatted itself.)
  */
-import { createReadStream, mkdirSync, readFileSync } from 'node:fs';
+import { createReadStream, mkdirSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import Type from 'typebox';
@@ -21,6 +21,7 @@ import type { PublicKey } from 'openpgp';
 import { ConfigError } from '../../common/errors.js';
 import { commaList } from '../../common/intelmq-params.js';
 import type { Member } from './_archive.js';
+import { authHeaders, httpClientOptions, HttpAuthParams, httpParams } from './_http-params.js';
 import { Downloader, memberFilter, PermanentError, removeUnpacked, unpack, type Download } from './_download.js';
 import { readPublicKeys, verifyDetached } from './_openpgp.js';
 import { compileUrlFormat, urlFormatting } from './_url-format.js';
@@ -106,36 +107,19 @@ export default defineCollector({
         }),
       ),
       ...ScheduleParams,
-      timeout_seconds: Type.Number({
-        minimum: 0.1,
-        default: 30,
-        description: 'Seconds to wait for the response, and for each further piece of the body, before the attempt fails (IntelMQ: http_timeout_sec).',
-      }),
-      max_attempts: Type.Integer({ minimum: 1, default: 3, description: 'Attempts per run before the run fails (IntelMQ: http_timeout_max_tries).' }),
-      retry_initial_ms: Type.Integer({ minimum: 1, default: 1000, description: 'First retry delay cap, in ms; it doubles per attempt (full jitter).' }),
-      retry_max_ms: Type.Integer({ minimum: 1, default: 60_000, description: 'Largest retry delay, in ms (also caps a Retry-After).' }),
-      max_bytes: Type.Integer({ minimum: 1, default: 512 * 1024 * 1024, description: 'Largest accepted body as downloaded, in bytes.' }),
+      ...httpParams({ maxBytesIs: 'Largest accepted body as downloaded' }),
       max_extracted_bytes: Type.Integer({
         minimum: 1,
         default: 2 * 1024 ** 3,
         description: 'Largest decompressed .gz body and largest archive member, in bytes (a guard against decompression bombs).',
       }),
-      headers: Type.Record(Type.String(), Type.String(), { default: {}, description: 'Extra request headers (IntelMQ: http_header).' }),
-      username: Type.Optional(Type.String({ description: 'Basic auth user (IntelMQ: http_username).' })),
-      password: Type.Optional(Type.String({ description: 'Basic auth password (IntelMQ: http_password).' })),
-      bearer_token: Type.Optional(Type.String({ description: 'Sent as Authorization: Bearer <token>.' })),
-      user_agent: Type.String({ default: 'Vigil (+https://github.com/vigil)', description: 'User-Agent header (IntelMQ: http_user_agent).' }),
+      ...HttpAuthParams,
       conditional: Type.Boolean({ default: true, description: 'Send If-None-Match / If-Modified-Since from the last download.' }),
       extract_files: Type.Union([Type.Boolean(), Type.Array(Type.String()), Type.String()], {
         default: false,
         description:
           'Unpack a zip, tar or tar.gz download (IntelMQ: extract_files): true takes every member, a list takes the members with these names (full path or file name), a string is a regular expression searched in the member path. Each member is one report with extra.file_name.',
       }),
-      ca_file: Type.Optional(Type.String({ description: 'CA bundle (PEM) that verifies the server, instead of the system CAs (IntelMQ: ssl_ca_certificate).' })),
-      verify_tls: Type.Boolean({ default: true, description: "Verify the server's TLS certificate (IntelMQ: http_verify_cert)." }),
-      http_proxy: Type.Optional(Type.String({ description: 'Proxy URL for http:// (default: the HTTP_PROXY environment variable).' })),
-      https_proxy: Type.Optional(Type.String({ description: 'Proxy URL for https:// (default: HTTPS_PROXY, else the http proxy).' })),
-      no_proxy: Type.Optional(Type.String({ description: 'Hosts reached without the proxy, comma-separated (default: NO_PROXY).' })),
       verify_pgp_signatures: Type.Boolean({
         default: false,
         description: 'Download signature_url and check it as a detached OpenPGP signature over the body, with the keys of gpg_keyring; a report whose check fails is rejected (counted, with the reason) and never stored (IntelMQ: verify_pgp_signatures).',
@@ -155,9 +139,7 @@ export default defineCollector({
     let scheduled: Scheduled | undefined;
     const where = (key: string): string => `feed '${ctx.feed}': collector.${key}`;
     const configError = (key: string, message: string): ConfigError => new ConfigError(undefined, [{ path: where(key), message }]);
-    const headers: Record<string, string> = { 'user-agent': params.user_agent, 'accept-encoding': 'gzip, deflate', ...params.headers };
-    if (params.username !== undefined) headers.authorization = `Basic ${Buffer.from(`${params.username}:${params.password ?? ''}`).toString('base64')}`;
-    if (params.bearer_token !== undefined) headers.authorization = `Bearer ${params.bearer_token}`;
+    const headers: Record<string, string> = { 'accept-encoding': 'gzip, deflate', ...params.headers, ...authHeaders(params) };
     const select = memberFilter(params.extract_files, where('extract_files'));
     const urlOf = compileUrlFormat(params.url, params.url_formatting, params.timezone);
     if ('error' in urlOf) throw configError('url', `not a URL format (url_formatting is set): ${urlOf.error}`);
@@ -182,30 +164,7 @@ export default defineCollector({
       (keys ??= readPublicKeys(ctx.resolvePath(params.gpg_keyring!)).catch((err: Error) => {
         throw configError('gpg_keyring', `cannot read the public keys: ${err.message}`);
       }));
-    let ca: Buffer | undefined;
-    if (params.ca_file !== undefined) {
-      try {
-        ca = readFileSync(ctx.resolvePath(params.ca_file));
-      } catch (err) {
-        throw configError('ca_file', `cannot read the CA bundle: ${(err as Error).message}`);
-      }
-    }
-    const downloader = new Downloader(
-      {
-        timeoutSeconds: params.timeout_seconds,
-        maxAttempts: params.max_attempts,
-        retryInitialMs: params.retry_initial_ms,
-        retryMaxMs: params.retry_max_ms,
-        maxBytes: params.max_bytes,
-        headers,
-        ca,
-        verifyTls: params.verify_tls,
-        httpProxy: params.http_proxy,
-        httpsProxy: params.https_proxy,
-        noProxy: params.no_proxy,
-      },
-      ctx.log,
-    );
+    const downloader = new Downloader(httpClientOptions(params, ctx, headers), ctx.log);
 
     /** Rejects (SignatureError) unless the signature at signature_url is a good one over `file` by one of the keys. */
     const checkSignature = async (url: string, file: string, now: Date): Promise<void> => {

@@ -12,10 +12,10 @@
  * tag, the server away) fails the run with the server's reason, and the next run tags it again without storing it.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import Type from 'typebox';
 import { ConfigError } from '../../common/errors.js';
 import { parsePyTree, pyDumpTree, type PyNode } from '../parsers/framework/pyformat.js';
+import { httpClientOptions, httpParams } from './_http-params.js';
 import { ApiError, JsonApi } from './_json-api.js';
 import { oneAtATime, ScheduleParams, scheduledLife } from './_schedule.js';
 import { defineCollector } from './define.js';
@@ -47,7 +47,7 @@ export default defineCollector({
     },
     {
       description: 'A MISP with a private CA; the to-process tag is only removed',
-      params: { type: 'misp', misp_url: 'https://misp.internal/', misp_key: 'your-api-key', misp_tag_to_process: 'export:intelmq', ssl_ca_certificate: '/etc/vigil/misp-ca.pem', schedule: '*/15 * * * *' },
+      params: { type: 'misp', misp_url: 'https://misp.internal/', misp_key: 'your-api-key', misp_tag_to_process: 'export:intelmq', ca_file: '/etc/vigil/misp-ca.pem', schedule: '*/15 * * * *' },
     },
   ],
   params: Type.Object(
@@ -57,19 +57,10 @@ export default defineCollector({
       misp_key: Type.String({ minLength: 1, description: "The API key of a MISP user who may search and tag the events, sent in the Authorization header (IntelMQ: misp_key)." }),
       misp_tag_to_process: Type.String({ minLength: 1, description: 'The tag of the events to take; removed from each event once its report is stored (IntelMQ: misp_tag_to_process).' }),
       misp_tag_processed: Type.Optional(Type.String({ minLength: 1, description: 'The tag set on each event once its report is stored; unset: none (IntelMQ: misp_tag_processed).' })),
-      http_verify_cert: Type.Boolean({ default: true, description: "Verify the MISP server's TLS certificate (IntelMQ: http_verify_cert)." }),
-      misp_verify: Type.Optional(Type.Boolean({ description: 'Deprecated in IntelMQ in favour of http_verify_cert, which it replaces (a warning says so) (IntelMQ: misp_verify).' })),
-      ssl_ca_certificate: Type.Optional(Type.String({ description: 'CA bundle (PEM) that verifies the MISP server instead of the system CAs.' })),
+      misp_verify: Type.Optional(Type.Boolean({ description: 'Deprecated in IntelMQ in favour of http_verify_cert (verify_tls here), which it replaces (a warning says so) (IntelMQ: misp_verify).' })),
       ...ScheduleParams,
       schedule: Type.String({ default: '0 * * * *', description: "node-cron expression of when MISP is searched (default hourly, IntelMQ's rate_limit of 3600 s)." }),
-      timeout_seconds: Type.Number({ minimum: 0.1, default: 120, description: 'Seconds to wait for an answer, and for each further piece of it (IntelMQ: http_timeout_sec).' }),
-      max_attempts: Type.Integer({ minimum: 1, default: 3, description: 'Attempts per call before it fails (IntelMQ: http_timeout_max_tries).' }),
-      retry_initial_ms: Type.Integer({ minimum: 1, default: 1000, description: 'First retry delay cap, in ms; it doubles per attempt (full jitter).' }),
-      retry_max_ms: Type.Integer({ minimum: 1, default: 60_000, description: 'Largest retry delay, in ms.' }),
-      max_bytes: Type.Integer({ minimum: 1, default: 256 * 1024 * 1024, description: 'Largest search answer read, in bytes.' }),
-      http_user_agent: Type.String({ default: 'Vigil (+https://github.com/vigil)', description: 'User-Agent header (IntelMQ: http_user_agent).' }),
-      http_proxy: Type.Optional(Type.String({ description: 'Proxy URL for http:// (default: HTTP_PROXY) (IntelMQ: http_proxy).' })),
-      https_proxy: Type.Optional(Type.String({ description: 'Proxy URL for https:// (default: HTTPS_PROXY, else the http proxy) (IntelMQ: https_proxy).' })),
+      ...httpParams({ timeoutSeconds: 120, maxBytes: 256 * 1024 * 1024, maxBytesIs: 'Largest search answer read' }),
     },
     { additionalProperties: false },
   ),
@@ -78,34 +69,12 @@ export default defineCollector({
     if (!URL.canParse(params.misp_url)) throw configError('misp_url', `'${params.misp_url}' is not a URL`);
     const base = params.misp_url.endsWith('/') ? params.misp_url : `${params.misp_url}/`;
     const endpoint = (path: string): string => new URL(path, base).href;
-    let verifyTls = params.http_verify_cert;
+    let verifyTls = params.verify_tls;
     if (params.misp_verify !== undefined) {
-      ctx.log.warn('collector.misp_verify is deprecated (as in IntelMQ): use http_verify_cert; its value is taken.');
+      ctx.log.warn('collector.misp_verify is deprecated (as in IntelMQ): use verify_tls (IntelMQ: http_verify_cert); its value is taken.');
       verifyTls = params.misp_verify;
     }
-    let ca: Buffer | undefined;
-    if (params.ssl_ca_certificate !== undefined) {
-      try {
-        ca = readFileSync(ctx.resolvePath(params.ssl_ca_certificate));
-      } catch (err) {
-        throw configError('ssl_ca_certificate', `cannot read the CA bundle: ${(err as Error).message}`);
-      }
-    }
-    const api = new JsonApi(
-      {
-        timeoutSeconds: params.timeout_seconds,
-        maxAttempts: params.max_attempts,
-        retryInitialMs: params.retry_initial_ms,
-        retryMaxMs: params.retry_max_ms,
-        maxBytes: params.max_bytes,
-        headers: { authorization: params.misp_key, 'user-agent': params.http_user_agent },
-        ca,
-        verifyTls,
-        httpProxy: params.http_proxy,
-        httpsProxy: params.https_proxy,
-      },
-      ctx.log,
-    );
+    const api = new JsonApi({ ...httpClientOptions(params, ctx, { authorization: params.misp_key }), verifyTls }, ctx.log);
     let stopping = false;
 
     /** The events tagged to-process. */

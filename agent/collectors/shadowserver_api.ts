@@ -12,11 +12,12 @@
  * A refused call (a wrong key or secret, 4xx) fails the run with the server's reason; nothing is stored.
  */
 import { createHmac } from 'node:crypto';
-import { createReadStream, mkdirSync, readFileSync } from 'node:fs';
+import { createReadStream, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Type from 'typebox';
 import { ConfigError } from '../../common/errors.js';
 import { Downloader, removeUnpacked, unpack } from './_download.js';
+import { httpClientOptions, httpParams } from './_http-params.js';
 import { ApiError, JsonApi } from './_json-api.js';
 import { oneAtATime, ScheduleParams, scheduledLife } from './_schedule.js';
 import { defineCollector } from './define.js';
@@ -82,16 +83,7 @@ export default defineCollector({
       download_url: Type.String({ default: 'https://dl.shadowserver.org/', description: "Base URL of the report downloads; a report's URL is this followed by its id." }),
       ...ScheduleParams,
       schedule: Type.String({ default: '0 * * * *', description: "node-cron expression of when reports are listed, e.g. '0 6 * * *' (default hourly; IntelMQ's rate_limit default is daily)." }),
-      timeout_seconds: Type.Number({ minimum: 0.1, default: 60, description: 'Seconds to wait for an answer, and for each further piece of a download (IntelMQ: http_timeout_sec).' }),
-      max_attempts: Type.Integer({ minimum: 1, default: 3, description: 'Attempts per call or download before it fails (IntelMQ: http_timeout_max_tries).' }),
-      retry_initial_ms: Type.Integer({ minimum: 1, default: 1000, description: 'First retry delay cap, in ms; it doubles per attempt (full jitter).' }),
-      retry_max_ms: Type.Integer({ minimum: 1, default: 60_000, description: 'Largest retry delay, in ms.' }),
-      max_bytes: Type.Integer({ minimum: 1, default: 512 * 1024 * 1024, description: 'Largest report downloaded, and largest decompressed, in bytes.' }),
-      user_agent: Type.String({ default: 'Vigil (+https://github.com/vigil)', description: 'User-Agent header (IntelMQ: http_user_agent).' }),
-      ca_file: Type.Optional(Type.String({ description: 'CA bundle (PEM) that verifies the servers instead of the system CAs (IntelMQ: ssl_ca_certificate).' })),
-      verify_tls: Type.Boolean({ default: true, description: "Verify the servers' TLS certificates (IntelMQ: http_verify_cert)." }),
-      http_proxy: Type.Optional(Type.String({ description: 'Proxy URL for http:// (default: HTTP_PROXY) (IntelMQ: http_proxy).' })),
-      https_proxy: Type.Optional(Type.String({ description: 'Proxy URL for https:// (default: HTTPS_PROXY, else the http proxy) (IntelMQ: https_proxy).' })),
+      ...httpParams({ timeoutSeconds: 60, maxBytesIs: 'Largest report downloaded, and largest decompressed' }),
     },
     { additionalProperties: false },
   ),
@@ -108,26 +100,7 @@ export default defineCollector({
       if (!URL.canParse(params[key])) throw configError(key, `'${params[key]}' is not a URL`);
     }
     const listUrl = new URL('reports/list', params.api_url.endsWith('/') ? params.api_url : `${params.api_url}/`).href;
-    let ca: Buffer | undefined;
-    if (params.ca_file !== undefined) {
-      try {
-        ca = readFileSync(ctx.resolvePath(params.ca_file));
-      } catch (err) {
-        throw configError('ca_file', `cannot read the CA bundle: ${(err as Error).message}`);
-      }
-    }
-    const http = {
-      timeoutSeconds: params.timeout_seconds,
-      maxAttempts: params.max_attempts,
-      retryInitialMs: params.retry_initial_ms,
-      retryMaxMs: params.retry_max_ms,
-      maxBytes: params.max_bytes,
-      headers: { 'user-agent': params.user_agent },
-      ca,
-      verifyTls: params.verify_tls,
-      httpProxy: params.http_proxy,
-      httpsProxy: params.https_proxy,
-    };
+    const http = httpClientOptions(params, ctx);
     const api = new JsonApi(http, ctx.log);
     const downloader = new Downloader({ ...http, headers: { ...http.headers, 'accept-encoding': 'gzip, deflate' } }, ctx.log);
     let stopping = false;
