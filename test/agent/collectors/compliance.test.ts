@@ -17,6 +17,7 @@ import { after, describe, it } from 'node:test';
 import type { Collector, CollectorDefinition } from '../../../agent/collectors/define.js';
 import { collectors } from '../../../agent/collectors/registry.js';
 import { assertExactlyOnce, closeAll, ip, ipLines, openHarness, scratch, sleep, waitForEvents, type HarnessOptions } from '../../helpers/collectors.js';
+import { startAzurite } from '../../helpers/azurite.js';
 import { startDovecot } from '../../helpers/dovecot.js';
 import { startFakeMisp } from '../../helpers/fake-misp.js';
 import { startFakeShadowserver } from '../../helpers/fake-shadowserver.js';
@@ -81,6 +82,20 @@ const SCENARIOS: Record<string, Scenario> = {
           await dovecot.append('INBOX', `Subject: lines ${from}\r\nMessage-ID: <${from}@compliance>\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n${attachment}--b--\r\n`);
         },
         close: () => dovecot.stop(),
+      };
+    },
+    kick: (c) => c.runOnce!(),
+  },
+  // An Azure container (a real Azurite emulator) keeps its blobs: each offer is one more gzipped blob.
+  microsoft_azure: {
+    keepsWhileDown: true,
+    async setup() {
+      const azurite = await startAzurite();
+      await azurite.container('compliance');
+      return {
+        params: { connection_string: azurite.connectionString, container_name: 'compliance', run_at_start: false, max_attempts: 1 },
+        offer: (from, to) => azurite.put('compliance', `${from}.csv.gz`, { text: ipLines(from, to) }),
+        close: () => azurite.stop(),
       };
     },
     kick: (c) => c.runOnce!(),
