@@ -1,5 +1,6 @@
 /** The agent's configuration file (YAML): every key, its type, its default and what it means. */
 import Type, { type Static } from 'typebox';
+import { legacyRefSchema } from '../common/config/component-ref.js';
 import { readNamedFile, readSecretFile } from '../common/config/files.js';
 import { ConfigError } from '../common/errors.js';
 
@@ -11,17 +12,10 @@ export const FeedSchema = Type.Object(
     documentation: Type.Optional(Type.String({ description: 'feed.documentation' })),
     accuracy: Type.Number({ minimum: 0, maximum: 100, default: 100, description: 'feed.accuracy, 0–100.' }),
     enabled: Type.Boolean({ default: true }),
-    collector: Type.Object(
-      { type: Type.String({ description: 'Collector type: file, http, …' }) },
-      { additionalProperties: true, description: "The collector and its parameters (see 'vigil collectors TYPE')." },
-    ),
-    parser: Type.Object(
-      {
-        name: Type.String({ description: "Parser name, e.g. spamhaus.drop (see 'vigil parsers')." }),
-        params: Type.Record(Type.String(), Type.Unknown(), { default: {}, description: "The parser's parameters." }),
-      },
-      { additionalProperties: false },
-    ),
+    // {type, params}; the older shapes (a collector's parameters beside type, a parser's name:) are read too,
+    // with a warning (common/config/component-ref.ts).
+    collector: legacyRefSchema('collector'),
+    parser: legacyRefSchema('parser'),
   },
   { additionalProperties: false },
 );

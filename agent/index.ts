@@ -5,18 +5,18 @@
 import { createHash } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
-import { validateConfig } from '../common/config/validate.js';
+import { loadComponent } from '../common/config/component-ref.js';
 import { openClaimed } from '../common/data-dir.js';
 import { ConfigError } from '../common/errors.js';
 import { VERSION } from '../common/version.js';
 import type { CollectorDefinition } from './collectors/define.js';
-import { loadCollector } from './collectors/registry.js';
+import { collectors, loadCollector } from './collectors/registry.js';
 import { readAgentSecrets, type AgentConfig } from './config.js';
 import { Feed } from './feed.js';
 import { Forwarder } from './forwarder/index.js';
 import { Outbox, type OutboxDeadLetter } from './outbox/index.js';
-import { BoundParser } from './parsers/framework/runner.js';
-import { loadParser } from './parsers/registry.js';
+import { BoundParser, fullParamSchema } from './parsers/framework/runner.js';
+import { parsers } from './parsers/registry.js';
 
 export interface AgentOptions {
   config: AgentConfig;
@@ -28,6 +28,14 @@ export interface AgentOptions {
 }
 
 const STOP_DEADLINE_MS = 5000;
+
+/** A feed checked and ready to start: its parser bound to its parameters, its collector's parameters validated. */
+export interface PreparedFeed {
+  config: AgentConfig['feeds'][number];
+  parser: BoundParser;
+  collector: CollectorDefinition;
+  params: unknown;
+}
 
 export { loadCollector };
 export class Agent {
@@ -47,39 +55,40 @@ export class Agent {
     this.#log = log;
   }
 
-  /** Checks everything that can be checked without running (used by start and `vigil check`). */
-  static async prepare(options: AgentOptions): Promise<{ feeds: { config: AgentConfig['feeds'][number]; parser: BoundParser; collector: CollectorDefinition; params: unknown }[] }> {
+  /**
+   * Checks everything that can be checked without running (used by start and `vigil check`). The warnings are one
+   * line each: a collector or parser written in the older shape, an IntelMQ parameter accepted and ignored.
+   */
+  static async prepare(options: AgentOptions): Promise<{ feeds: PreparedFeed[]; warnings: string[] }> {
     const { config, file } = options;
-    const feeds = [];
+    const feeds: PreparedFeed[] = [];
+    const warnings: string[] = [];
     const names = new Set<string>();
     for (const [i, feed] of config.feeds.entries()) {
       if (!feed.enabled) continue;
       const path = `feeds[${i}]`;
       if (names.has(feed.name)) throw new ConfigError(file, [{ path: `${path}.name`, message: `feed name '${feed.name}' is used twice; names must be unique` }]);
       names.add(feed.name);
-      const parserDef = await loadParser(feed.parser.name).catch((err: Error) => {
-        throw new ConfigError(file, [{ path: `${path}.parser.name`, message: err.message }]);
-      });
-      const parser = new BoundParser(parserDef, feed.parser.params, file, `${path}.parser.params`);
-      const collector = await loadCollector(feed.collector.type).catch((err: Error) => {
-        throw new ConfigError(file, [{ path: `${path}.collector.type`, message: err.message }]);
-      });
-      const params = validateConfig(collector.params, feed.collector, { file, path: `${path}.collector` });
-      const cron = (params as { schedule?: string }).schedule;
+      const parsed = await loadComponent(parsers, feed.parser, { file, path: `${path}.parser`, schema: fullParamSchema });
+      const parser = new BoundParser(parsed.def, parsed.params, file, parsed.paramsPath);
+      const collected = await loadComponent(collectors, feed.collector, { file, path: `${path}.collector` });
+      const cron = (collected.params as { schedule?: string }).schedule;
       if (cron) {
         const { checkCron } = await import('./collectors/_schedule.js');
         const problem = await checkCron(cron);
-        if (problem) throw new ConfigError(file, [{ path: `${path}.collector.schedule`, message: problem }]);
+        if (problem) throw new ConfigError(file, [{ path: `${collected.paramsPath}.schedule`, message: problem }]);
       }
-      feeds.push({ config: feed, parser, collector, params });
+      warnings.push(...parsed.warnings, ...collected.warnings);
+      feeds.push({ config: feed, parser, collector: collected.def, params: collected.params });
     }
-    return { feeds };
+    return { feeds, warnings };
   }
 
   static async start(options: AgentOptions): Promise<Agent> {
     const { config, log } = options;
     const resolvePath = options.resolvePath ?? ((p: string) => resolve(p));
     const prepared = await Agent.prepare(options);
+    for (const warning of prepared.warnings) log.warn({ file: options.file }, `${options.file ?? 'agent config'}: ${warning}`);
     // Before anything is opened: a token file that cannot be read stops the start with the key that names it.
     const secrets = options.offline ? undefined : readAgentSecrets(config.hub, options.file, resolvePath);
     const dataDir = resolvePath(config.data_dir);

@@ -146,7 +146,7 @@ async function measure(c: Case, rows: number, sink: Sink): Promise<Figures> {
     const eluStarted = performance.eventLoopUtilization();
     let stats: ParseStats;
     if (sink === 'feed') {
-      const config = { name: 'Bench', accuracy: 100, enabled: true, collector: { type: 'file' }, parser: { name: c.parser, params: c.params } };
+      const config = { name: 'Bench', accuracy: 100, enabled: true, collector: { type: 'file' }, parser: { type: c.parser, params: c.params } };
       stats = await new Feed(config, bound, outbox!, BATCH_EVENTS, pino({ level: 'silent' })).ingest(generate(c, rows, progress), c.report);
     } else if (sink === 'pipelined') {
       stats = await pipelinedIngest(bound, outbox!, report, generate(c, rows, progress));

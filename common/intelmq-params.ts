@@ -301,11 +301,11 @@ export function carryOverIntelmq(def: Declares, raw: Record<string, unknown>, op
  * A component's parameters as written in a config (Vigil's or IntelMQ's names) carried over, then validated with
  * the defaults filled in. Returns them with the warnings for the IntelMQ parameters that were ignored.
  */
-export function validateComponentParams<D extends Declares>(def: D, raw: unknown, options: { file?: string; path?: string } = {}): { params: Static<D['params']>; warnings: string[] } {
+export function validateComponentParams<D extends Declares>(def: D, raw: unknown, options: { file?: string; path?: string; common?: readonly IntelmqParams[] } = {}): { params: Static<D['params']>; warnings: string[] } {
   const given = raw !== null && typeof raw === 'object' && !Array.isArray(raw) ? (raw as Record<string, unknown>) : undefined;
-  if (given === undefined) return { params: validateConfig(def.params, raw, options) as Static<D['params']>, warnings: [] };
+  if (given === undefined) return { params: validateConfig(def.params, raw, { file: options.file, path: options.path }) as Static<D['params']>, warnings: [] };
   const { params, notes } = carryOverIntelmq(def, given, options);
-  const validated = validateConfig(def.params, params, options) as Static<D['params']>;
+  const validated = validateConfig(def.params, params, { file: options.file, path: options.path }) as Static<D['params']>;
   const at = (key: string): string => (options.path ? `${options.path}.${key}` : key);
   return { params: validated, warnings: notes.filter((n) => n.kind === 'ignored').map((n) => `${at(n.key)}: ${n.message}`) };
 }

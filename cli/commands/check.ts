@@ -25,8 +25,10 @@ export default {
     const resolvePath = (p: string): string => (isAbsolute(p) ? p : resolve(dirname(absolute), p));
     if (raw !== null && typeof raw === 'object' && 'feeds' in raw) {
       const config = validateConfig(AgentConfigSchema, raw, { file: absolute });
-      const { feeds } = await Agent.prepare({ config, file: absolute, resolvePath, log: silentLogger() });
+      const { feeds, warnings } = await Agent.prepare({ config, file: absolute, resolvePath, log: silentLogger() });
       readAgentSecrets(config.hub, absolute, resolvePath);
+      // An older shape, an IntelMQ parameter that means nothing here: the file is valid, the user should know.
+      for (const warning of warnings) process.stderr.write(`${file}: warning: ${warning}\n`);
       process.stdout.write(`${file}: valid agent configuration (${plural(feeds.length, 'feed')})\n`);
     } else {
       const config = validateConfig(HubConfigSchema, raw, { file: absolute });

@@ -98,7 +98,7 @@ export async function openHarness(options: HarnessOptions = {}): Promise<Harness
   });
   const log = pino({ level: process.env.VIGIL_TEST_LOG ?? 'debug' }, sink);
   const name = options.feedName ?? 'test feed';
-  const feed = new Feed({ name, accuracy: 100, enabled: true, provider: 'Tests', collector: { type: 'test' }, parser: { name: parserSpec.name, params: parserSpec.params ?? {} } }, parser, outbox, batchEvents, log);
+  const feed = new Feed({ name, accuracy: 100, enabled: true, provider: 'Tests', collector: { type: 'test' }, parser: { type: parserSpec.name, params: parserSpec.params ?? {} } }, parser, outbox, batchEvents, log);
   const ctx = feed.context((p) => p, join(dir, 'work'));
   const entry = { collectors: [] as Collector[], outbox };
   open.add(entry);
