@@ -1,0 +1,187 @@
+/**
+ * A real, throw-away 3-node NATS JetStream cluster for tests: three `nats-server` processes (Debian's package) on
+ * 127.0.0.1, each with its own client, cluster (route), MQTT and monitoring port and its own JetStream store dir,
+ * all in one temp dir. `startNatsCluster()` resolves once the JetStream meta group has a leader every node agrees
+ * on. `kill(i)` is a real SIGKILL; `restart(i)` starts the node again on the same ports and store.
+ *
+ * Each node's config:
+ *   server_name: n<i>                        the MQTT listener requires one
+ *   jetstream { store_dir }                  file storage
+ *   cluster { name, listen, routes }         routes to the two other nodes
+ *   mqtt { listen, stream_replicas: 3 }      without stream_replicas NATS counts a node's routes (2 here)
+ * `extraConfig` is appended to every node's config (e.g. `accounts` with one user per agent).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { freePort, tempDir, waitUntil } from './processes.js';
+import { onProcessExit, stopChild, waitListening } from './servers.js';
+
+export const NATS_SERVER = '/usr/sbin/nats-server';
+
+export interface NatsNode {
+  name: string;
+  clientPort: number;
+  clusterPort: number;
+  mqttPort: number;
+  monitorPort: number;
+  /** nats://127.0.0.1:<clientPort> */
+  url: string;
+  /** mqtt://127.0.0.1:<mqttPort> */
+  mqttUrl: string;
+  storeDir: string;
+  /** True while its process runs. */
+  readonly running: boolean;
+  /** Everything this node logged, all its runs. */
+  log(): string;
+}
+
+export interface NatsCluster {
+  nodes: NatsNode[];
+  /** The client URLs of every node (for a NATS client's `servers`). */
+  servers: string[];
+  dir: string;
+  /** SIGKILL of node `i`'s process; resolves once it is gone. */
+  kill(i: number): Promise<void>;
+  /** Starts node `i` again (same ports, same store); resolves once it listens and sees a meta leader. */
+  restart(i: number): Promise<void>;
+  /** The server name of the JetStream meta leader, as the running nodes report it (undefined while none is). */
+  metaLeader(): Promise<string | undefined>;
+  /** Stops every node and removes the dir. */
+  stop(): Promise<void>;
+}
+
+export interface NatsClusterOptions {
+  /** Lines appended to every node's config. */
+  extraConfig?: string;
+  /** Longest wait for the cluster to elect its meta leader, in ms (default 30,000). */
+  readyTimeoutMs?: number;
+}
+
+interface NodeState extends NatsNode {
+  conf: string;
+  child: ChildProcess | undefined;
+  output: string;
+}
+
+const clusters = new Set<{ nodes: NodeState[]; dir: string }>();
+
+export async function startNatsCluster(options: NatsClusterOptions = {}): Promise<NatsCluster> {
+  const dir = tempDir('vigil-nats-');
+  const nodes: NodeState[] = [];
+  for (let i = 1; i <= 3; i++) {
+    const [clientPort, clusterPort, mqttPort, monitorPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
+    const storeDir = join(dir, `n${i}`);
+    mkdirSync(storeDir);
+    const node: NodeState = {
+      name: `n${i}`,
+      clientPort,
+      clusterPort,
+      mqttPort,
+      monitorPort,
+      url: `nats://127.0.0.1:${clientPort}`,
+      mqttUrl: `mqtt://127.0.0.1:${mqttPort}`,
+      storeDir,
+      conf: join(dir, `n${i}.conf`),
+      child: undefined,
+      output: '',
+      get running() {
+        return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
+      },
+      log() {
+        return this.output;
+      },
+    };
+    nodes.push(node);
+  }
+  for (const node of nodes) {
+    const routes = nodes.filter((n) => n !== node).map((n) => `nats-route://127.0.0.1:${n.clusterPort}`);
+    const lines = [
+      `server_name: ${node.name}`,
+      `listen: 127.0.0.1:${node.clientPort}`,
+      `http: 127.0.0.1:${node.monitorPort}`,
+      `jetstream { store_dir: "${node.storeDir}", max_memory_store: 64MB, max_file_store: 1GB }`,
+      `cluster { name: vigil-test, listen: 127.0.0.1:${node.clusterPort}, routes: [${routes.join(', ')}] }`,
+      `mqtt { listen: 127.0.0.1:${node.mqttPort}, stream_replicas: 3 }`,
+      options.extraConfig ?? '',
+    ];
+    writeFileSync(node.conf, `${lines.join('\n')}\n`);
+  }
+  const entry = { nodes, dir };
+  clusters.add(entry);
+  onProcessExit(cleanupSync);
+
+  const spawnNode = async (node: NodeState): Promise<void> => {
+    const child = spawn(NATS_SERVER, ['-c', node.conf], { stdio: ['ignore', 'pipe', 'pipe'] });
+    node.child = child;
+    node.output += `--- start ${new Date().toISOString()}\n`;
+    child.stdout!.on('data', (d: Buffer) => (node.output += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (node.output += d.toString()));
+    await waitListening(`nats-server ${node.name}`, child, node.clientPort, () => node.output);
+  };
+
+  const metaLeader = async (): Promise<string | undefined> => {
+    const seen = new Set<string>();
+    for (const node of nodes) {
+      if (!node.running) continue;
+      const leader = await jszLeader(node.monitorPort);
+      if (leader === undefined) return undefined;
+      seen.add(leader);
+    }
+    return seen.size === 1 ? [...seen][0] : undefined;
+  };
+  const readyTimeout = options.readyTimeoutMs ?? 30_000;
+  const waitReady = (): Promise<void> =>
+    waitUntil(async () => (await metaLeader()) !== undefined, readyTimeout, () => `no JetStream meta leader:\n${nodes.map((n) => `${n.name}:\n${n.output.slice(-2000)}`).join('\n')}`, 200);
+
+  try {
+    await Promise.all(nodes.map(spawnNode));
+    await waitReady();
+  } catch (err) {
+    await Promise.all(nodes.map((n) => n.child && stopChild(n.child, 'SIGKILL', 1000)));
+    clusters.delete(entry);
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+
+  return {
+    nodes,
+    servers: nodes.map((n) => n.url),
+    dir,
+    metaLeader,
+    async kill(i) {
+      const child = nodes[i]!.child;
+      if (child) await stopChild(child, 'SIGKILL', 0);
+    },
+    async restart(i) {
+      const node = nodes[i]!;
+      if (node.running) throw new Error(`nats node ${node.name} is still running`);
+      await spawnNode(node);
+      await waitReady();
+    },
+    async stop() {
+      await Promise.all(nodes.map((n) => n.child && stopChild(n.child, 'SIGTERM', 5000)));
+      clusters.delete(entry);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The meta leader one node reports on its monitoring port, or undefined (none yet, or the node does not answer). */
+async function jszLeader(port: number): Promise<string | undefined> {
+  try {
+    const res = await fetch(`http://127.0.0.1:${port}/jsz`, { signal: AbortSignal.timeout(1000) });
+    const body = (await res.json()) as { meta_cluster?: { leader?: string } };
+    return body.meta_cluster?.leader || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function cleanupSync(): void {
+  for (const entry of clusters) {
+    for (const node of entry.nodes) if (node.running) node.child!.kill('SIGKILL');
+    rmSync(entry.dir, { recursive: true, force: true });
+    clusters.delete(entry);
+  }
+}
