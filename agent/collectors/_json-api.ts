@@ -1,5 +1,5 @@
 /**
- * Calling a JSON web API (the Shadowserver Reports API, MISP): a POST of a JSON body, the answer parsed, with the
+ * Calling a JSON web API (the Shadowserver Reports API, MISP, …): a POST of a JSON body or a GET, the answer parsed, with the
  * same timeout, proxy, CA and retry rules as the downloads (`_download.ts`). A failure says what the server said:
  * the status and the error message of its JSON answer, so a refused key or signature reads as such in the feed's
  * status. Network errors, timeouts, 408, 429 and 5xx are retried with backoff and jitter; other 4xx are not.
@@ -45,12 +45,22 @@ export class JsonApi {
   }
 
   /** As `post`, with the answer's text too (to keep the spelling of its numbers). */
-  async postText(url: string, body: string, headers: Record<string, string> = {}): Promise<{ text: string; value: unknown }> {
+  postText(url: string, body: string, headers: Record<string, string> = {}): Promise<{ text: string; value: unknown }> {
+    return this.call('POST', url, body, headers);
+  }
+
+  /** GETs `url` and returns the parsed answer. */
+  async get(url: string, headers: Record<string, string> = {}): Promise<unknown> {
+    return (await this.call('GET', url, undefined, headers)).value;
+  }
+
+  /** One call, retried as the module header says; the answer's text and its parsed value. */
+  async call(method: string, url: string, body: string | undefined, headers: Record<string, string> = {}): Promise<{ text: string; value: unknown }> {
     const { maxAttempts, retryInitialMs, retryMaxMs } = this.#options;
     const backoff = new Backoff({ initialMs: retryInitialMs, maxMs: retryMaxMs });
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.#once(url, body, headers);
+        return await this.#once(method, url, body, headers);
       } catch (err) {
         const apiError = err instanceof ApiError ? err : new ApiError(`${describe(err)} (${url})`, undefined, false);
         if (apiError.permanent || attempt >= maxAttempts) throw apiError;
@@ -61,7 +71,7 @@ export class JsonApi {
     }
   }
 
-  async #once(url: string, body: string, headers: Record<string, string>): Promise<{ text: string; value: unknown }> {
+  async #once(method: string, url: string, body: string | undefined, headers: Record<string, string>): Promise<{ text: string; value: unknown }> {
     const { timeoutSeconds, maxBytes } = this.#options;
     const abort = new AbortController();
     let timer: NodeJS.Timeout | undefined;
@@ -72,9 +82,9 @@ export class JsonApi {
     arm();
     try {
       const response = await undiciFetch(url, {
-        method: 'POST',
+        method,
         body,
-        headers: { accept: 'application/json', 'content-type': 'application/json', ...this.#options.headers, ...headers },
+        headers: { accept: 'application/json', ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...this.#options.headers, ...headers },
         signal: abort.signal,
         dispatcher: this.#dispatcher,
       });

@@ -19,6 +19,7 @@ import { collectors } from '../../../agent/collectors/registry.js';
 import { assertExactlyOnce, closeAll, ip, ipLines, openHarness, scratch, sleep, waitForEvents, type HarnessOptions } from '../../helpers/collectors.js';
 import { startAzurite } from '../../helpers/azurite.js';
 import { startDovecot } from '../../helpers/dovecot.js';
+import { startFakeBlueliv } from '../../helpers/fake-blueliv.js';
 import { startFakeMisp } from '../../helpers/fake-misp.js';
 import { startFakeShadowserver } from '../../helpers/fake-shadowserver.js';
 import { startRabbitMq } from '../../helpers/rabbitmq.js';
@@ -82,6 +83,22 @@ const SCENARIOS: Record<string, Scenario> = {
           await dovecot.append('INBOX', `Subject: lines ${from}\r\nMessage-ID: <${from}@compliance>\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n${attachment}--b--\r\n`);
         },
         close: () => dovecot.stop(),
+      };
+    },
+    kick: (c) => c.runOnce!(),
+  },
+  // The (fake) Blueliv API serves a snapshot of the crime servers online: each offer replaces it.
+  blueliv_crimeserver: {
+    keepsWhileDown: true,
+    parser: { name: 'blueliv.crimeserver' },
+    async setup() {
+      const fake = await startFakeBlueliv();
+      return {
+        params: { api_key: fake.token, api_url: fake.url, run_at_start: false, max_attempts: 1 },
+        offer: async (from, to) => {
+          fake.servers = JSON.stringify(Array.from({ length: to - from }, (_, i) => ({ status: 'ONLINE', ip: ip(from + i), type: 'MALWARE' })));
+        },
+        close: () => fake.close(),
       };
     },
     kick: (c) => c.runOnce!(),
