@@ -3,18 +3,19 @@
  *
  * Layout (sublevels of the hub's LevelDB, see hub/store/layout.ts):
  *   inbox/batches <seq>              an accepted batch: the agent's msgpack envelope, bytes as received
- *   inbox/high    <agent>!<epoch>    the highest agent batch seq stored for that agent and outbox epoch
+ *   inbox/high    <agent>!<epoch>    the agent batch seqs stored for that agent and outbox epoch, as ranges (seen.ts)
  *   inbox/meta    head               the last inbox seq written
  *
  * Writes are group-committed: every batch that arrives while a write runs goes into the next write, one
  * LevelDB batch with fsync, so durability costs one fsync per group, not per batch.
  *
  * Redelivery: QoS 1 is at-least-once and the agent resends from its oldest unacknowledged batch after every
- * reconnect. A batch whose seq is at or below the stored highest for its (agent, epoch) is a duplicate: it is
- * acknowledged and not stored again. The check runs when the group is formed, against what is committed, and a
- * duplicate is answered only after its group commits — so a batch is never called a duplicate of one that then
- * failed to be written. When a write fails, every later batch from the same connection is refused as well,
- * so the agent resends them in order and no gap can appear.
+ * reconnect. A batch whose (agent, epoch, seq) the inbox already holds is a duplicate: it is acknowledged and not
+ * stored again. The inbox keeps the exact set of seqs it holds (SeenSeqs), not a high-water mark, so a batch that
+ * comes back out of order — a broker re-dispatching a dead worker's batches to this one — is stored, not taken for
+ * a duplicate. The check runs when the group is formed, against what is committed, and a duplicate is answered
+ * only after its group commits — so a batch is never called a duplicate of one that then failed to be written.
+ * When a write fails, every later batch from the same connection is refused as well, so the agent resends them.
  *
  * The batches of the last commits stay decoded in memory (RecentEntries) for the experts stage, which takes them
  * from there instead of reading and decoding them again; after a restart or when it falls behind, it reads the log.
@@ -31,6 +32,7 @@ import { GroupCommit } from '../../common/group-commit.js';
 import { DeadLetters, type DeadLetter } from '../pipeline/deadletters.js';
 import { RecentEntries } from '../pipeline/recent.js';
 import { layout, type HubDb, type HubLayout, type HubOp } from '../store/index.js';
+import { SeenSeqs } from './seen.js';
 
 /** Events kept decoded for the experts stage (about the agent's in-flight window). */
 const RECENT_EVENTS = 40_000;
@@ -71,7 +73,8 @@ export class Inbox {
   readonly #keys: HubLayout['inbox'];
   readonly #dead: DeadLetters;
   readonly #sync: boolean;
-  readonly #high = new Map<string, number>();
+  /** The seqs held per `<agent>!<epoch>`, as committed. */
+  readonly #seen = new Map<string, SeenSeqs>();
   readonly #failedSources = new WeakSet<object>();
   readonly #listeners = new Set<() => void>();
   readonly #recent = new RecentEntries<Batch>(RECENT_EVENTS);
@@ -94,7 +97,7 @@ export class Inbox {
     const head = await meta.get('head');
     const seq = Math.max(last[0] ? Number(last[0]) : 0, head ? Number(head.toString()) : 0);
     const inbox = new Inbox(db, await DeadLetters.open(db), seq, options.sync ?? true);
-    for await (const [key, value] of high.iterator()) inbox.#high.set(key, Number(value.toString()));
+    for await (const [key, value] of high.iterator()) inbox.#seen.set(key, SeenSeqs.parse(value.toString()));
     return inbox;
   }
 
@@ -130,7 +133,8 @@ export class Inbox {
   async #writeGroup(group: Pending[]): Promise<void> {
     const { batches, high, meta } = this.#keys;
     const ops: HubOp[] = [];
-    const highs = new Map<string, number>();
+    /** Copies of the committed sets this group adds to; they replace them once the write is durable. */
+    const seen = new Map<string, SeenSeqs>();
     const results: AcceptResult[] = [];
     const live: Pending[] = [];
     let seq = this.#seq;
@@ -143,12 +147,13 @@ export class Inbox {
       }
       live.push(p);
       const key = `${p.batch.agent}!${p.batch.epoch}`;
-      const high = highs.get(key) ?? this.#high.get(key) ?? 0;
-      if (p.batch.seq <= high) {
+      let seqs = seen.get(key);
+      if (seqs === undefined ? this.#seen.get(key)?.has(p.batch.seq) : seqs.has(p.batch.seq)) {
         results.push('duplicate');
         continue;
       }
-      highs.set(key, p.batch.seq);
+      if (seqs === undefined) seen.set(key, (seqs = this.#seen.get(key)?.clone() ?? SeenSeqs.empty()));
+      seqs.add(p.batch.seq);
       seq++;
       events += p.batch.events.length;
       ops.push({ type: 'put', sublevel: batches, key: seqId(seq), value: p.payload });
@@ -157,10 +162,10 @@ export class Inbox {
       results.push('stored');
     }
     if (live.length === 0) return;
-    for (const [key, seqHigh] of highs) ops.push({ type: 'put', sublevel: high, key, value: Buffer.from(String(seqHigh)) });
+    for (const [key, seqs] of seen) ops.push({ type: 'put', sublevel: high, key, value: Buffer.from(seqs.toString()) });
     ops.push({ type: 'put', sublevel: meta, key: 'head', value: Buffer.from(String(seq)) });
     try {
-      if (highs.size > 0) await this.#db.batch(ops, { sync: this.#sync });
+      if (seen.size > 0) await this.#db.batch(ops, { sync: this.#sync });
     } catch (err) {
       this.stats.writeErrors++;
       this.#failing = true;
@@ -172,8 +177,8 @@ export class Inbox {
     }
     this.#seq = seq;
     for (const s of stored) this.#recent.add(s.seq, s.batch, s.batch.events.length);
-    if (highs.size > 0) this.#failing = false;
-    for (const [key, high] of highs) this.#high.set(key, high);
+    if (seen.size > 0) this.#failing = false;
+    for (const [key, seqs] of seen) this.#seen.set(key, seqs);
     this.stats.groups++;
     live.forEach((p, i) => {
       if (results[i] === 'stored') this.stats.storedBatches++;
@@ -181,7 +186,7 @@ export class Inbox {
       p.resolve(results[i]!);
     });
     this.stats.storedEvents += events;
-    if (highs.size > 0) for (const l of this.#listeners) l();
+    if (seen.size > 0) for (const l of this.#listeners) l();
   }
 
   /**
