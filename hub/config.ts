@@ -1,15 +1,10 @@
 /** The hub's configuration file (YAML): every key, its type, its default and what it means. */
 import Type, { type Static } from 'typebox';
+import { NatsBrokerSchema } from './broker/nats-config.js';
+import { componentRefSchema } from '../common/config/component-ref.js';
 
-const Component = (what: string) =>
-  Type.Object(
-    {
-      type: Type.String({ description: `The ${what} type, e.g. ${what === 'expert' ? 'taxonomy' : 'file'}.` }),
-      name: Type.Optional(Type.String({ description: `Instance name (default: the type); unique among the ${what}s.` })),
-      params: Type.Record(Type.String(), Type.Unknown(), { default: {}, description: `The ${what}'s parameters (see 'vigil ${what}s TYPE').` }),
-    },
-    { additionalProperties: false },
-  );
+/** An expert's or an output's instance name, beside its {type, params}. */
+const InstanceName = (kind: 'expert' | 'output') => Type.Optional(Type.String({ description: `Instance name (default: the type); unique among the ${kind}s.` }));
 
 const Retry = Type.Object(
   {
@@ -25,9 +20,9 @@ export const HubConfigSchema = Type.Object(
     data_dir: Type.String({ default: './var/hub', description: 'Where the hub keeps its LevelDB (inbox, cursors, dead letters).' }),
     broker: Type.Object(
       {
-        mode: Type.Union([Type.Literal('embedded'), Type.Literal('external')], {
+        mode: Type.Union([Type.Literal('embedded'), Type.Literal('external'), Type.Literal('nats')], {
           default: 'embedded',
-          description: "embedded: the hub runs its own MQTT broker (aedes) and agents connect to it. external: the hub is one of several workers consuming agents' batches from an MQTT 5 broker through a shared subscription (see broker.external and docs/deploy.md).",
+          description: "embedded: the hub runs its own MQTT broker (aedes) and agents connect to it. external: the hub is one of several workers consuming agents' batches from an MQTT 5 broker through a shared subscription (see broker.external and docs/deploy.md). nats: agents publish to a replicated NATS JetStream cluster and the hub is one of several workers consuming from it (see broker.nats).",
         }),
         host: Type.String({ default: '127.0.0.1', description: 'Address the embedded MQTT broker listens on.' }),
         port: Type.Integer({ minimum: 0, maximum: 65535, default: 1883, description: 'MQTT port of the embedded broker (0 picks a free one; 8883 is the usual one with TLS).' }),
@@ -89,6 +84,7 @@ export const HubConfigSchema = Type.Object(
             { additionalProperties: false, description: "Scale-out mode (mode: external): the broker agents publish to, and this worker's session on it." },
           ),
         ),
+        nats: Type.Optional(NatsBrokerSchema),
       },
       { additionalProperties: false, default: {} },
     ),
@@ -138,18 +134,13 @@ export const HubConfigSchema = Type.Object(
     ),
     pipeline: Type.Object(
       {
-        experts: Type.Array(Component('expert'), { default: [], description: 'Experts, applied in this order.' }),
+        experts: Type.Array(componentRefSchema('expert', { name: InstanceName('expert') }), { default: [], description: 'Experts, applied in this order.' }),
         outputs: Type.Array(
-          Type.Object(
-            {
-              type: Type.String({ description: 'The output type, e.g. file.' }),
-              name: Type.Optional(Type.String({ description: 'Instance name (default: the type); unique among the outputs.' })),
-              params: Type.Record(Type.String(), Type.Unknown(), { default: {}, description: "The output's parameters." }),
-              when: Type.Optional(Type.String({ description: "Sieve condition choosing the events this output receives, e.g. classification.taxonomy == 'fraud' && feed.name =~ '^Phish'." })),
-              retry: Retry,
-            },
-            { additionalProperties: false },
-          ),
+          componentRefSchema('output', {
+            name: InstanceName('output'),
+            when: Type.Optional(Type.String({ description: "Sieve condition choosing the events this output receives, e.g. classification.taxonomy == 'fraud' && feed.name =~ '^Phish'." })),
+            retry: Retry,
+          }),
           { default: [], description: 'Outputs; each gets every event, with its own cursor.' },
         ),
       },

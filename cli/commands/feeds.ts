@@ -53,7 +53,7 @@ export default {
       if (publicOnly && !entry.public) continue;
       const outcome = await catalogueFeed(entry);
       const collector = outcome.feed ? String(outcome.feed.collector.type) : outcome.needs ? `needs collector ${outcome.needs}` : `(${outcome.bot}: see vigil feeds add)`;
-      const parser = outcome.feed ? (outcome.feed.parser.type ?? outcome.feed.parser.name ?? '') : outcome.bot === 'parser' ? '(cannot be mapped)' : entry.parser.module.replace(/^intelmq\.bots\.parsers\./, 'IntelMQ ');
+      const parser = outcome.feed ? String(outcome.feed.parser.type) : outcome.bot === 'parser' ? '(cannot be mapped)' : entry.parser.module.replace(/^intelmq\.bots\.parsers\./, 'IntelMQ ');
       rows.push([`${entry.provider} / ${entry.feed}`, entry.public ? 'yes' : 'no', collector, parser]);
     }
     const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));

@@ -13,6 +13,7 @@ import type { ParserDefinition } from '../../agent/parsers/framework/define.js';
 import { BoundParser, fullParamSchema } from '../../agent/parsers/framework/runner.js';
 import { allParsers } from '../../agent/parsers/registry.js';
 import { intelmqModules } from '../../common/component.js';
+import { refBlock } from '../../common/config/component-ref.js';
 import { validateConfig } from '../../common/config/validate.js';
 import { ConfigError } from '../../common/errors.js';
 import { carryOverIntelmq, INTELMQ_BOT_PARAMS, INTELMQ_COLLECTOR_PARAMS, rateLimitSchedule, type IntelmqNote } from '../../common/intelmq-params.js';
@@ -194,15 +195,16 @@ export async function feedFromBots(collectorBot: IntelmqBot, parserBot: IntelmqB
 
   let collectorParams: Record<string, unknown>;
   try {
-    const { params, notes: carried } = carryOverIntelmq(found.def, forCollector, { path: 'collector', common: [INTELMQ_COLLECTOR_PARAMS, INTELMQ_BOT_PARAMS] });
+    const { params, notes: carried } = carryOverIntelmq(found.def, forCollector, { path: 'collector.params', common: [INTELMQ_COLLECTOR_PARAMS, INTELMQ_BOT_PARAMS] });
     for (const key of FEED_KEYS) delete params[key];
     notes.push(...ignoredNotes(carried.filter((n) => !(FEED_KEYS as readonly string[]).includes(n.key))));
     if (given.rate_limit !== undefined && given.rate_limit !== null && 'schedule' in params) {
       const { exact } = rateLimitSchedule(given.rate_limit, String(feed.name));
       notes.push(`rate_limit ${given.rate_limit} s → schedule '${params.schedule}'${exact ? '' : ' (the nearest cron schedule)'}`);
     }
-    collectorParams = { type: found.def.name, ...params };
-    validateConfig(found.def.params, collectorParams, { path: 'collector' });
+    collectorParams = params;
+    // A collector declares its type among its parameters; the config gives it beside them.
+    validateConfig(found.def.params, { ...params, type: found.def.name }, { path: 'collector.params' });
   } catch (err) {
     return { bot: 'collector', reason: `collector ${found.def.name} cannot take IntelMQ's parameters: ${problemsOf(err)}`, notes };
   }
@@ -219,8 +221,6 @@ export async function feedFromBots(collectorBot: IntelmqBot, parserBot: IntelmqB
     return { bot: 'parser', reason: `parser ${parser.def.name} cannot take IntelMQ's parameters: ${problemsOf(err)}`, notes };
   }
 
-  notes.push(...placeholders(collectorParams, 'collector'), ...placeholders(parserParams, 'parser.params'));
-  const parser_: Record<string, unknown> = { name: parser.def.name };
-  if (Object.keys(parserParams).length > 0) parser_.params = parserParams;
-  return { feed: { ...feed, collector: collectorParams, parser: parser_ } as unknown as FeedConfig, notes };
+  notes.push(...placeholders(collectorParams, 'collector.params'), ...placeholders(parserParams, 'parser.params'));
+  return { feed: { ...feed, collector: refBlock(found.def.name, collectorParams), parser: refBlock(parser.def.name, parserParams) } as unknown as FeedConfig, notes };
 }

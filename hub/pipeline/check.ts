@@ -3,12 +3,12 @@
  * IntelMQ's names), every expert can be built (its rule files, sieve scripts and databases load), and every
  * output's `when` condition compiles. Returns the warnings: IntelMQ parameters accepted but ignored here.
  */
-import { validateComponentParams } from '../../common/intelmq-params.js';
+import { loadComponent } from '../../common/config/component-ref.js';
 import { silentLogger } from '../../common/log.js';
 import { compileCondition } from '../conditions/index.js';
 import { ConfigError, configErrorAt, type ConfigProblem } from '../../common/errors.js';
 import type { HubConfig } from '../config.js';
-import { loadExpert, loadOutput } from './registry.js';
+import { experts, outputs } from './registry.js';
 
 export async function checkPipeline(config: HubConfig, file: string, resolvePath: (p: string) => string): Promise<string[]> {
   const problems: ConfigProblem[] = [];
@@ -16,8 +16,7 @@ export async function checkPipeline(config: HubConfig, file: string, resolvePath
   for (const [i, e] of config.pipeline.experts.entries()) {
     const path = `pipeline.experts[${i}]`;
     try {
-      const def = await loadExpert(e.type);
-      const { params, warnings: ignored } = validateComponentParams(def, e.params, { file, path: `${path}.params` });
+      const { def, params, warnings: ignored } = await loadComponent(experts, e, { file, path });
       warnings.push(...ignored);
       const store = { get: async () => undefined, getMany: async (keys: readonly string[]) => keys.map(() => undefined), put() {}, del() {}, entries: async () => [] };
       try {
@@ -34,8 +33,7 @@ export async function checkPipeline(config: HubConfig, file: string, resolvePath
   for (const [i, o] of config.pipeline.outputs.entries()) {
     const path = `pipeline.outputs[${i}]`;
     try {
-      const def = await loadOutput(o.type);
-      warnings.push(...validateComponentParams(def, o.params, { file, path: `${path}.params` }).warnings);
+      warnings.push(...(await loadComponent(outputs, o, { file, path })).warnings);
     } catch (err) {
       if (err instanceof ConfigError) problems.push(...err.problems);
       else problems.push({ path: `${path}.type`, message: (err as Error).message });

@@ -5,7 +5,7 @@
  * output has.
  */
 import type { Logger } from 'pino';
-import { validateComponentParams } from '../../common/intelmq-params.js';
+import { loadComponent } from '../../common/config/component-ref.js';
 import { ConfigError, configErrorAt, VigilError } from '../../common/errors.js';
 import { eventProblem } from '../../common/limits.js';
 import type { HubConfig } from '../config.js';
@@ -19,7 +19,7 @@ import { BufferedStore } from './store.js';
 import type { EventStore } from '../eventstore/index.js';
 import { OutputRunner } from './output-runner.js';
 import { ProcessedLog } from './processed-log.js';
-import { loadExpert, loadOutput } from './registry.js';
+import { experts as expertRegistry, outputs as outputRegistry } from './registry.js';
 import { compileCondition } from '../conditions/index.js';
 
 export interface PipelineOptions {
@@ -75,10 +75,7 @@ export class Pipeline {
     const experts: NamedExpert[] = [];
     for (const [i, spec] of config.experts.entries()) {
       const path = `pipeline.experts[${i}]`;
-      const def = await loadExpert(spec.type).catch((err: Error) => {
-        throw new ConfigError(file, [{ path: `${path}.type`, message: err.message }]);
-      });
-      const { params, warnings } = validateComponentParams(def, spec.params, { file, path: `${path}.params` });
+      const { def, params, warnings } = await loadComponent(expertRegistry, spec, { file, path });
       for (const warning of warnings) log.warn(warning);
       const name = spec.name ?? spec.type;
       const ctx = context(`expert:${name}`, def.metrics);
@@ -91,17 +88,16 @@ export class Pipeline {
       metrics.counters = ctx.counters!;
       experts.push({ name, expert, metrics });
     }
-    const stage = new ExpertsStage(db, inbox, processed, experts, dead, log.child({ component: 'experts' }), () => stores.flatMap((s) => s.drain()));
+    const stage = new ExpertsStage(db, inbox, processed, experts, dead, log.child({ component: 'experts' }), () => stores.flatMap((s) => s.drain()), (committed) => {
+      for (const s of stores) s.settle(committed);
+    });
 
     const outputs: OutputRunner[] = [];
     const names = new Set<string>();
     let onCommit = (): void => {}; // bound to the pipeline's trim once it exists
     for (const [i, spec] of config.outputs.entries()) {
       const path = `pipeline.outputs[${i}]`;
-      const def = await loadOutput(spec.type).catch((err: Error) => {
-        throw new ConfigError(file, [{ path: `${path}.type`, message: err.message }]);
-      });
-      const { params, warnings } = validateComponentParams(def, spec.params, { file, path: `${path}.params` });
+      const { def, params, warnings } = await loadComponent(outputRegistry, spec, { file, path });
       for (const warning of warnings) log.warn(warning);
       const name = spec.name ?? spec.type;
       if (names.has(name) || name === EVENT_STORE) throw new ConfigError(file, [{ path: `${path}.name`, message: `output name '${name}' is used twice; give each output a unique name` }]);

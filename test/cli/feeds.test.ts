@@ -43,7 +43,8 @@ const HUB = { url: 'mqtt://127.0.0.1:1883', token: 'test' };
 /** The agent config with this one feed, through the agent's own validators (as `vigil check` runs them). */
 async function validateFeed(feed: unknown): Promise<void> {
   const config = validateConfig(AgentConfigSchema, { id: 'catalogue', hub: HUB, feeds: [feed] }, { file: 'agent.yaml' });
-  await Agent.prepare({ config, file: 'agent.yaml', resolvePath: (p) => p, log: silentLogger() });
+  const { warnings } = await Agent.prepare({ config, file: 'agent.yaml', resolvePath: (p) => p, log: silentLogger() });
+  assert.deepEqual(warnings.filter((w) => /older shape/.test(w)), [], 'the block is written in an older shape');
 }
 
 const catalogue = loadCatalogue();
@@ -102,12 +103,16 @@ describe('vigil feeds', () => {
     assert.match(stdout, /^# Abuse\.ch \/ Feodo Tracker: public/);
     const feeds = parseYaml(stdout) as Record<string, unknown>[];
     assert.equal(feeds.length, 1);
-    assert.equal((feeds[0]!.collector as { url: string }).url, 'https://feodotracker.abuse.ch/downloads/ipblocklist.json');
+    // The one component shape, {type, params}, for the collector and the parser alike.
+    assert.deepEqual(Object.keys(feeds[0]!.collector as object), ['type', 'params']);
+    assert.equal((feeds[0]!.collector as { params: { url: string } }).params.url, 'https://feodotracker.abuse.ch/downloads/ipblocklist.json');
+    assert.equal((feeds[0]!.parser as { type: string }).type, 'abusech.feodotracker');
     const file = join(tempDir('vigil-feeds-'), 'agent.yaml');
     writeFileSync(file, stringify({ id: 'a', hub: HUB, feeds }));
     const checked = await vigil('check', file);
     assert.equal(checked.code, 0, checked.stderr);
     assert.match(checked.stdout, /valid agent configuration \(1 feed\)/);
+    assert.doesNotMatch(checked.stderr, /older shape/);
   });
 
   it('add says which collector a feed still needs, and which feeds a provider has when the name is wrong', async () => {

@@ -66,8 +66,8 @@ describe("IntelMQ's shipped runtime.yaml", { skip: existsSync(RUNTIME) ? false :
   it('becomes an agent config and a hub config that pass vigil check', async () => {
     const { agent, hub, report } = await importAndCheck(RUNTIME);
     assert.deepEqual(names(agent.feeds), ['Feodo Tracker', 'Drop']);
-    const feeds = agent.feeds as { collector: Record<string, unknown>; parser: { name: string }; provider: string }[];
-    assert.deepEqual(feeds.map((f) => [f.collector.type, f.collector.url, f.parser.name, f.provider]), [
+    const feeds = agent.feeds as { collector: { type: string; params: Record<string, unknown> }; parser: { type: string }; provider: string }[];
+    assert.deepEqual(feeds.map((f) => [f.collector.type, f.collector.params.url, f.parser.type, f.provider]), [
       ['http', 'https://feodotracker.abuse.ch/downloads/ipblocklist.json', 'abusech.feodotracker', 'Abuse.ch'],
       ['http', 'https://www.spamhaus.org/drop/drop.txt', 'spamhaus.drop', 'Spamhaus'],
     ]);
@@ -161,7 +161,7 @@ describe('queues that branch', () => {
     assert.deepEqual(pipeline.outputs[0]!.params, { path: '/tmp/all-{{ev}}.txt' });
     assert.match(bot(result, 'a-output').notes.join('\n'), /reached through path special of taxonomy-expert/);
     assert.equal(bot(result, 'old-output').outcome, 'left out');
-    assert.deepEqual((result.agent.feeds as { collector: { schedule?: string } }[]).map((f) => typeof f.collector.schedule), ['string', 'undefined']);
+    assert.deepEqual((result.agent.feeds as { collector: { params: { schedule?: string } } }[]).map((f) => typeof f.collector.params.schedule), ['string', 'undefined']);
   });
 
   it('gives an output only some feeds reach a when that names them', async () => {
