@@ -280,8 +280,8 @@ hub:
 $TLS_LINES
 feeds: []
 #  - name: Spamhaus DROP
-#    collector: { type: http, url: https://www.spamhaus.org/drop/drop.txt, schedule: '0 17 */6 * * *' }
-#    parser: { name: spamhaus.drop }
+#    collector: { type: http, params: { url: https://www.spamhaus.org/drop/drop.txt, schedule: '0 17 */6 * * *' } }
+#    parser: { type: spamhaus.drop }
 
 log:
   level: info
