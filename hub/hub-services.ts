@@ -11,6 +11,8 @@ import type { HubConfig } from './config.js';
 import type { Inbox } from './inbox/index.js';
 import type { Pipeline } from './pipeline/index.js';
 import type { StoredDeadLetter } from './pipeline/deadletters.js';
+import { contactServices } from './experts/_contact-services.js';
+import { notificationServices } from './outputs/_notify/services.js';
 import type { AgentCredentials, AgentInfo, DeadLetterSummary, HubServices } from './services.js';
 import { pipelineTelemetry, telemetry, type TelemetrySources } from './telemetry.js';
 
@@ -105,6 +107,8 @@ export function hubServices(parts: HubParts): HubServices {
       ingest: (events) => parts.ingest(events),
     },
     blocklists: { lists: () => parts.config().blocklists },
+    notifications: notificationServices(() => pipeline().outputs),
+    contacts: contactServices(() => pipeline().experts.instances),
     audit: parts.audit,
     config: { tokens: () => parts.config().api.tokens },
     telemetry: {

@@ -18,6 +18,8 @@ export interface HubServices {
   readonly deadLetters: DeadLetterServices;
   readonly events: EventServices;
   readonly blocklists: BlocklistServices;
+  readonly notifications: NotificationServices;
+  readonly contacts: ContactServices;
   readonly audit: AuditServices;
   readonly telemetry: TelemetryServices;
   readonly config: ConfigServices;
@@ -152,6 +154,145 @@ export type BlocklistConfig = HubConfig['blocklists'][number];
 export interface BlocklistServices {
   /** The block-lists of the running configuration. */
   lists(): readonly BlocklistConfig[];
+}
+
+// --- notifications (the email outputs' ledgers) -----------------------------------------------------------------
+
+export type NotificationStatus = 'pending' | 'sending' | 'sent' | 'suppressed' | 'failed';
+
+export interface NotificationQuery {
+  /** The email output; may be left out when the pipeline has one. */
+  output?: string;
+  status?: NotificationStatus;
+  /** A part of the recipient's addresses (case-insensitive). */
+  recipient?: string;
+  ticket?: string;
+  /** Opened at or after / before, ms since the epoch. */
+  since?: number;
+  until?: number;
+  limit: number;
+  /** The last id of the previous page. */
+  after: number;
+}
+
+export interface NotificationSummary {
+  output: string;
+  id: number;
+  status: NotificationStatus;
+  /** Its addresses, comma-separated. */
+  recipient: string;
+  /** The values of the output's group_by fields. */
+  keys: Record<string, string>;
+  events: number;
+  ticket: string | undefined;
+  messageId: string | undefined;
+  /** The mail server's answer (or the .eml file written, in dry-run). */
+  answer: string | undefined;
+  /** Why it was suppressed or failed, or the last transient failure. */
+  reason: string | undefined;
+  /** ms since the epoch. */
+  opened: number;
+  /** When its window ends (ms); undefined: at the output's next scheduled run. */
+  due: number | undefined;
+  attempts: number;
+  retryAt: number | undefined;
+  resent: number;
+  previousTickets: string[];
+  updated: number;
+}
+
+export interface NotificationDetail extends NotificationSummary {
+  eventIds: string[];
+  eventList: Record<string, unknown>[];
+}
+
+export interface NotificationPreview {
+  notification: NotificationSummary;
+  /** The RFC 5322 message. */
+  message: Buffer;
+  /** Events left out because their host and identifier were notified to the recipient within the interval. */
+  inhibited: number;
+  /** The ticket and Message-ID are the ones its turn would give (pending), not final. */
+  provisional: boolean;
+}
+
+/** Why a request about notifications or contacts was not carried out, as the HTTP status it answers. */
+export interface ServiceProblem {
+  problem: 400 | 404 | 409;
+  message: string;
+}
+
+export interface NotificationServices {
+  /** The pipeline's email outputs. */
+  outputs(): string[];
+  list(query: NotificationQuery): Promise<NotificationSummary[] | ServiceProblem>;
+  get(output: string | undefined, id: number): Promise<NotificationDetail | ServiceProblem>;
+  /** The mail as it will be sent; changes nothing. */
+  preview(output: string | undefined, id: number): Promise<NotificationPreview | ServiceProblem>;
+  /** Sends it now: pending before its window ends, sent or suppressed once more (new ticket). */
+  resend(output: string | undefined, id: number): Promise<NotificationSummary | ServiceProblem>;
+  /** A pending one (or one waiting to retry) is not sent; `reason` is kept with it. */
+  suppress(output: string | undefined, id: number, reason: string): Promise<NotificationSummary | ServiceProblem>;
+}
+
+// --- contacts (the contacts experts' books) ----------------------------------------------------------------------
+
+export interface ContactQuery {
+  ip?: string;
+  asn?: number;
+  domain?: string;
+}
+
+export interface ContactEntry {
+  id: string;
+  organisation: string;
+  constituency: string | undefined;
+  emails: string[];
+  networks: string[];
+  asns: number[];
+  domains: string[];
+  /** The entry's own policy, else the expert's. */
+  policy: 'replace' | 'append' | 'fallback';
+  notify: boolean | undefined;
+  /** Seconds between notifications about the same host. */
+  interval: number | undefined;
+  format: string | undefined;
+  template: string | undefined;
+  language: string | undefined;
+  pgpKey: string | undefined;
+  /** Where it was read: `contacts.yaml: contacts[3]`, `table contacts: row 7`. */
+  origin: string;
+}
+
+export interface ContactMatch {
+  kind: 'network' | 'asn' | 'domain';
+  /** What matched: the network (longest prefix), the AS number, the domain (longest suffix). */
+  key: string;
+  entry: ContactEntry;
+}
+
+/** One contacts expert's answer. */
+export interface ContactLookup {
+  expert: string;
+  /** The side of the event it looks at (source or destination). */
+  side: string;
+  /** Its match_order. */
+  order: string[];
+  /** The match that counts (the first of `order`), or null. */
+  match: ContactMatch | null;
+  /** Every kind that matched, in order. */
+  candidates: ContactMatch[];
+  /** Why, in a sentence: what matched, and what the entry does to a contact lookups found (override or not). */
+  explanation: string;
+}
+
+export interface ContactServices {
+  /** The pipeline's contacts experts. */
+  books(): string[];
+  /** What each contacts expert would set for an event with this address, AS number or domain. */
+  lookup(query: ContactQuery): ContactLookup[];
+  /** The entries of one book (the only one when `expert` is left out); a problem when none or several. */
+  entries(expert: string | undefined): ContactEntry[] | ServiceProblem;
 }
 
 // --- audit -------------------------------------------------------------------------------------------------------

@@ -4,6 +4,8 @@
  * 2 usage. It imports nothing of the hub: it speaks HTTP only, so it runs anywhere the API can be reached.
  */
 import { parseArgs } from 'node:util';
+import { ApiError, call, clip, noMore, table, UsageError, type Ctx, type Json } from './_ctl-client.js';
+import { contactCommands, notificationCommands } from './_ctl-notifications.js';
 
 const usage = `usage: vigil ctl [--url URL] [--token TOKEN] [--json] COMMAND [ARGS]
 
@@ -20,17 +22,24 @@ Commands:
   deadletters show ID | reinject ID | delete ID
   blocklists list
   blocklists get NAME [--format txt|csv|json|rpz]
+  notifications list [--status S] [--recipient TEXT] [--ticket T] [--limit N] [--after ID]
+                                  the email output's notifications (status: pending, sending, sent, suppressed, failed)
+  notifications show ID           one notification with its events
+  notifications preview ID        the mail as it will be sent (the message itself; --json adds its notification)
+  notifications resend ID         send it now: a pending one before its window ends, a sent one again (new ticket)
+  notifications suppress ID --reason TEXT
+                                  do not send a pending one; the reason is kept with it
+  contacts lookup IP|ASN|DOMAIN   which contact-book entry an address, AS number or domain maps to, and why
+  contacts list                   the contact book's entries
   reload                          re-read the hub's configuration file
 
 Options:
   --url URL       the hub's API (default: $VIGIL_API_URL, else http://127.0.0.1:8080)
   --token TOKEN   a bearer token (default: $VIGIL_API_TOKEN); reader, operator or admin
   --json          print the API's JSON instead of tables
+  --output NAME   notifications: the email output, when the hub has several
 For an HTTPS API with a private CA, set NODE_EXTRA_CA_CERTS=ca.pem.
 Exit status: 0 ok, 1 API error (the API's message is printed), 2 usage.`;
-
-class UsageError extends Error {}
-class ApiError extends Error {}
 
 /** Where the command reads its environment and writes (the process's, unless a caller such as a test passes its own). */
 export interface CtlIo {
@@ -39,17 +48,6 @@ export interface CtlIo {
   env: Record<string, string | undefined>;
 }
 
-interface Ctx {
-  url: string;
-  token: string;
-  json: boolean;
-  values: { limit?: string; after?: string; format?: string };
-  out(text: string): void;
-  print(value: unknown): void;
-  raw(text: string): void;
-}
-
-type Json = any; // the API's answers, as documented at /docs
 
 export default {
   summary: 'the command-line client of the hub API',
@@ -66,6 +64,11 @@ export default {
           limit: { type: 'string' },
           after: { type: 'string' },
           format: { type: 'string' },
+          status: { type: 'string' },
+          recipient: { type: 'string' },
+          ticket: { type: 'string' },
+          output: { type: 'string' },
+          reason: { type: 'string' },
         },
       });
       const url = (values.url || io.env.VIGIL_API_URL || 'http://127.0.0.1:8080').replace(/\/+$/, '');
@@ -240,6 +243,9 @@ const COMMANDS: Record<string, (ctx: Ctx, args: string[]) => Promise<void>> = {
     ctx.raw(body as string);
   },
 
+  notifications: notificationCommands,
+  contacts: contactCommands,
+
   async reload(ctx, args) {
     noMore(args, 0);
     const r = await call(ctx, 'POST', '/api/v1/pipeline/reload');
@@ -247,46 +253,6 @@ const COMMANDS: Record<string, (ctx: Ctx, args: string[]) => Promise<void>> = {
     ctx.out('Configuration reloaded.');
   },
 };
-
-async function call(ctx: Ctx, method: string, path: string, body?: unknown, as: 'json' | 'text' = 'json'): Promise<Json> {
-  const headers: Record<string, string> = { authorization: `Bearer ${ctx.token}` };
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  let res: Response;
-  try {
-    res = await fetch(`${ctx.url}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(30_000) });
-  } catch (err) {
-    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-    throw new ApiError(`cannot reach the hub API at ${ctx.url}: ${cause?.code ?? cause?.message ?? (err as Error).message}`);
-  }
-  const text = await res.text();
-  if (!res.ok) {
-    let message = text.trim() || res.statusText;
-    try {
-      const e = JSON.parse(text) as { error?: string; message?: string };
-      if (e.message) message = e.message;
-    } catch {
-      // not JSON: the text itself
-    }
-    throw new ApiError(`${method} ${path}: ${res.status} ${res.statusText}: ${message}`);
-  }
-  if (as === 'text') return text;
-  try {
-    return text === '' ? {} : JSON.parse(text);
-  } catch {
-    throw new ApiError(`${method} ${path}: the answer is not JSON (is ${ctx.url} a Vigil hub?)`);
-  }
-}
-
-function noMore(args: string[], allowed: number): void {
-  if (args.length > allowed) throw new UsageError(`unexpected argument '${args[allowed]}'`);
-}
-
-/** Columns padded to their widest cell; the last column is not padded. */
-function table(rows: string[][]): string {
-  const widths: number[] = [];
-  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
-  return rows.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ')).join('\n');
-}
 
 function componentTable(rows: Json[]): string {
   return table([
@@ -324,9 +290,4 @@ function duration(seconds: number): string {
 function ago(iso: string | null): string {
   if (!iso) return 'never';
   return `${duration(Math.max(0, (Date.now() - Date.parse(iso)) / 1000))} ago`;
-}
-
-function clip(text: string, max: number): string {
-  const line = text.replace(/\s+/g, ' ');
-  return line.length > max ? `${line.slice(0, max - 1)}…` : line;
 }

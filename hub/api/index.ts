@@ -15,10 +15,12 @@ import { agentRoutes } from './agents.js';
 import { audit } from './audit.js';
 import { auth } from './auth.js';
 import { blocklistRoutes } from './blocklists.js';
+import { contactRoutes } from './contacts.js';
 import { jsonBodies } from './body.js';
 import { deadLetterRoutes } from './deadletters.js';
 import { eventRoutes } from './events.js';
 import { healthRoutes } from './health.js';
+import { notificationRoutes } from './notifications.js';
 import { pipelineRoutes } from './pipeline.js';
 import { ui } from './ui.js';
 import { validatorCompiler } from './validation.js';
@@ -74,7 +76,7 @@ export async function startApi(services: HubServices, options: ApiOptions): Prom
   await app.register(swagger, {
     openapi: {
       openapi: '3.0.3',
-      info: { title: 'Vigil hub API', version: services.version, description: 'Agents, pipeline, dead letters, events, ingest and block-lists.' },
+      info: { title: 'Vigil hub API', version: services.version, description: 'Agents, pipeline, dead letters, events, ingest, block-lists, notifications and contacts.' },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
       security: [{ bearer: [] }],
     },
@@ -89,6 +91,8 @@ export async function startApi(services: HubServices, options: ApiOptions): Prom
   await app.register(deadLetterRoutes, { services, prefix: '/api/v1' });
   await app.register(eventRoutes, { services, prefix: '/api/v1' });
   await app.register(blocklistRoutes, { services, prefix: '/api/v1' });
+  await app.register(notificationRoutes, { services, prefix: '/api/v1' });
+  await app.register(contactRoutes, { services, prefix: '/api/v1' });
   try {
     await app.listen({ host: config.host, port: config.port });
   } catch (err) {

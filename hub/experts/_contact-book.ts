@@ -65,6 +65,13 @@ export interface Contact {
 export type MatchKind = 'network' | 'asn' | 'domain';
 export const MATCH_KINDS: readonly MatchKind[] = ['network', 'asn', 'domain'];
 
+/** How a contacts expert applies its book: the side it looks at, which kinds count first, the default policy. */
+export interface BookSettings {
+  side: string;
+  order: readonly MatchKind[];
+  policy: Policy;
+}
+
 export interface Match {
   contact: Contact;
   kind: MatchKind;
@@ -175,7 +182,7 @@ function fromColumns(row: Record<string, unknown>): Record<string, unknown> {
 }
 
 /** A network as the ontology writes it (IPv6 compressed). */
-function networkText(net: Network): string {
+export function networkText(net: Network): string {
   const text = formatNetwork(net);
   return (cleanField('source.network', text) as string | undefined) ?? text;
 }

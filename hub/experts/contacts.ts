@@ -29,7 +29,7 @@ import Type from 'typebox';
 import { add } from '../../common/harmonization/index.js';
 import { defineExpert, type ComponentContext, type Event } from '../pipeline/define.js';
 import { configError, readParamFile } from './_config.js';
-import { BookError, ContactBook, csvEntries, MATCH_KINDS, POLICIES, readEntry, rowEntry, yamlEntries, type Contact, type Match, type MatchKind } from './_contact-book.js';
+import { BookError, ContactBook, csvEntries, MATCH_KINDS, POLICIES, readEntry, rowEntry, yamlEntries, type BookSettings, type Contact, type Match, type MatchKind } from './_contact-book.js';
 import { eachEvent } from './_each.js';
 import { isSchemaError, pgParams, pgPool, quoteTable } from './_pg.js';
 
@@ -258,10 +258,11 @@ export default defineExpert({
     };
 
     return {
-      /** The book in use, for explaining a match (GET /api/v1/contacts/lookup). */
+      /** The book in use and how it is applied, for explaining a match (GET /api/v1/contacts/lookup). */
       get book(): ContactBook {
         return book;
       },
+      settings: { side: params.side, order, policy: params.policy } satisfies BookSettings,
       async process(events, reject) {
         if (performance.now() >= nextReload) {
           nextReload = performance.now() + reloadMs;

@@ -190,6 +190,8 @@ export default defineOutput({
     let task: ReturnType<typeof cron.schedule> | undefined;
     const loopError = (err: unknown): void => ctx.log.error({ err }, 'The notification loop failed; it goes on at the next tick.');
     return {
+      /** The ledger's view and an operator's orders, for the API (hub/hub-services.ts). */
+      notifier,
       async open() {
         await notifier.open();
         // The send loop: a tick a second finds the windows that ended and the retries that are due.

@@ -82,6 +82,11 @@ export class ExpertsStage {
     return this.#experts.map(({ name, metrics }) => ({ name, metrics }));
   }
 
+  /** Each expert instance by name, in pipeline order: for the API's views into one (the contact book's lookup). */
+  get instances(): readonly { name: string; expert: Expert }[] {
+    return this.#experts;
+  }
+
   /** Inbox position processed so far. */
   get cursor(): number {
     return this.#cursor;

@@ -87,6 +87,11 @@ export class OutputRunner {
     return this.#paused;
   }
 
+  /** The output instance, for the API's views into an output that keeps state of its own (the email ledger). */
+  get output(): Output | LocalOutput {
+    return this.#opts.output;
+  }
+
   /** New processed batches exist. */
   notify(): void {
     this.#wake?.();

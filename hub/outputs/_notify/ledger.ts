@@ -43,7 +43,25 @@ export interface Notification {
   attempts: number;
   /** Not before (ms): the backoff after a transient failure. */
   retryAt?: number;
+  /** An operator asked for it to be sent now (resend): due at once, and its hosts' inhibition does not apply. */
+  sendNow?: boolean;
+  /** Times an operator had it sent again, and the tickets it had before. */
+  resent?: number;
+  previousTickets?: string[];
+  /** The events went to the hub's dead letters when it failed (re-inject the letter to notify them again). */
+  deadLettered?: boolean;
   updated: number;
+}
+
+/** Which notifications to list (every given condition must hold). */
+export interface NotificationFilter {
+  status?: Status;
+  /** A part of the recipient's addresses (case-insensitive). */
+  recipient?: string;
+  ticket?: string;
+  /** Opened at or after / before, ms since the epoch. */
+  since?: number;
+  until?: number;
 }
 
 const enc = (v: unknown): Buffer => Buffer.from(JSON.stringify(v));
@@ -128,10 +146,15 @@ export class Ledger {
   }
 
   async next(counter: string): Promise<number> {
-    const v = await this.#get(`c!${counter}`);
-    const n = (v === undefined ? 0 : Number(v.toString())) + 1;
+    const n = await this.peek(counter);
     this.#put(`c!${counter}`, String(n));
     return n;
+  }
+
+  /** The number `next` would give now, taking none (a preview's provisional ticket). */
+  async peek(counter: string): Promise<number> {
+    const v = await this.#get(`c!${counter}`);
+    return (v === undefined ? 0 : Number(v.toString())) + 1;
   }
 
   async get(id: number): Promise<Notification | undefined> {
@@ -147,6 +170,22 @@ export class Ledger {
   /** Every notification, in id order (committed state). */
   async all(): Promise<Notification[]> {
     return (await this.#entries('n!')).map(([, v]) => dec<Notification>(v));
+  }
+
+  /** Up to `limit` notifications after id `after` that pass `filter`, in id order (committed state). */
+  async list(filter: NotificationFilter, limit: number, after = 0): Promise<Notification[]> {
+    const found: Notification[] = [];
+    const recipient = filter.recipient?.toLowerCase();
+    for await (const v of this.#db.values({ gt: `n!${key(after)}`, lt: 'n!\uffff' })) {
+      const n = dec<Notification>(v);
+      if (filter.status !== undefined && n.status !== filter.status) continue;
+      if (recipient !== undefined && !n.recipient.includes(recipient)) continue;
+      if (filter.ticket !== undefined && n.ticket !== filter.ticket) continue;
+      if ((filter.since !== undefined && n.opened < filter.since) || (filter.until !== undefined && n.opened >= filter.until)) continue;
+      found.push(n);
+      if (found.length >= limit) break;
+    }
+    return found;
   }
 
   addEvent(id: number, eventId: string, event: Readonly<Event>): void {

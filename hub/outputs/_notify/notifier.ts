@@ -5,34 +5,37 @@
 import type { Logger } from 'pino';
 import { errorClass, VigilError } from '../../../common/errors.js';
 import type { ComponentContext, Event } from '../../pipeline/define.js';
-import { Ledger, type Notification } from './ledger.js';
-import { compose, parseRecipients, type Sender } from './send.js';
-import { render, strftime, ticket, toCsv, toTable, type TemplatePair } from './render.js';
+import { Ledger, type Notification, type NotificationFilter } from './ledger.js';
+import { fileName, inhibitKey, messageIdOf, notificationMessage, recipientsOf, type MessageOptions } from './message.js';
+import { strftime, ticket } from './render.js';
+import { parseRecipients, type Sender } from './send.js';
 
-export interface NotifierOptions {
+export interface NotifierOptions extends MessageOptions {
   recipientField: string;
   groupBy: readonly string[];
   /** ms; 0 = immediately. Ignored when `cron` is set. */
   windowMs: number;
   cron: boolean;
-  fields: readonly string[];
-  format: 'csv' | 'table';
-  attachmentName: string;
   ticketFormat: string;
   inhibitionMs: number;
   ttlField: string;
-  from: string;
-  replyTo?: string;
-  tester?: string;
   maxAttempts: number;
   initialBackoffMs: number;
   maxBackoffMs: number;
   /** How long finished notifications are kept, in ms. */
   retentionMs: number;
-  /** The templates for a classification identifier/type, feed name or a contact's `template`; `''` is the default. */
-  templates: Map<string, TemplatePair>;
-  /** Wraps the message in a signature where a key is configured. */
-  sign?: (raw: Buffer) => Promise<Buffer>;
+}
+
+/** Why an operator's request about a notification was not carried out. */
+export type Refusal = 'not-found' | { refused: string };
+
+/** A notification as it would be sent now: the message, and the events left out as inhibited. */
+export interface Preview {
+  notification: Notification;
+  raw: Buffer;
+  inhibited: number;
+  /** The ticket and Message-ID are assigned when it is sent (pending), or are the ones it is sent with (sending). */
+  provisional: boolean;
 }
 
 /** The counters the output declares (its `metrics`). */
@@ -49,6 +52,8 @@ export const METRICS = {
   smtp_rejected: 'Notifications the server refused (5xx) or that failed every attempt: their events dead-lettered with the answer (kept in the ledger as failed).',
   resent_after_restart: 'Notifications found in `sending` at start and sent again with the same Message-ID.',
   pruned: 'Finished notifications deleted from the ledger after ledger_days.',
+  suppressed_by_operator: 'Notifications an operator suppressed before they were sent (API or vigil ctl).',
+  resent_by_operator: 'Notifications an operator had sent again, or sent before their window ended (API or vigil ctl).',
 } as const;
 
 export class Notifier {
@@ -65,6 +70,8 @@ export class Notifier {
   readonly #openByGroup = new Map<string, Notification>();
   #lock: Promise<void> = Promise.resolve();
   #cutoff = 0;
+  /** The notification being handed to the sender now (an operator cannot suppress it then). */
+  #inFlight: number | undefined;
   #flushing: Promise<void> | undefined;
   #closed = false;
 
@@ -226,11 +233,20 @@ export class Notifier {
 
   #isDue(n: Notification, now: number): boolean {
     if (n.retryAt !== undefined && n.retryAt > now) return false;
-    if (n.status === 'sending') return true;
+    if (n.status === 'sending' || n.sendNow) return true;
     return this.#o.cron ? n.opened <= this.#cutoff : n.due <= now;
   }
 
   async #deliver(pending: Notification): Promise<void> {
+    this.#inFlight = pending.id;
+    try {
+      await this.#handOver(pending);
+    } finally {
+      this.#inFlight = undefined;
+    }
+  }
+
+  async #handOver(pending: Notification): Promise<void> {
     let raw: Buffer | undefined;
     let n = pending;
     if (n.status === 'pending') {
@@ -242,7 +258,8 @@ export class Notifier {
       raw = await this.#ledger.message(n.id);
       if (raw === undefined) throw new Error(`notification ${n.id} is sending without a stored message`);
     }
-    const to = this.#o.tester ? [this.#o.tester] : n.recipient.split(',');
+    if (this.#active.get(n.id)?.status !== 'sending') return; // suppressed by an operator since the due list was made
+    const to = recipientsOf(n, this.#o.tester);
     let answer: string;
     try {
       answer = await this.#sender.send(to, raw, fileName(n));
@@ -268,25 +285,29 @@ export class Notifier {
     });
   }
 
+  /** For each event, whether its host and identifier were notified to the recipient within the interval. */
+  async #inhibited(n: Notification, events: readonly Event[], now: number): Promise<boolean[]> {
+    if (n.sendNow && n.resent) return events.map(() => false); // an operator's resend: the hosts were notified by this very notification
+    const until = await this.#ledger.inhibited(events.map((e) => inhibitKey(n.recipient, e)));
+    return until.map((u) => (u ?? 0) > now);
+  }
+
   /** pending → sending: drops inhibited events, renders, stores the message; undefined when nothing is left to send. */
   async #prepare(n: Notification): Promise<[Notification, Buffer] | undefined> {
+    if (n.status !== 'pending') return undefined; // suppressed by an operator since the due list was made
     const { ids, events } = await this.#ledger.events(n.id);
     const now = Date.now();
-    const until = await this.#ledger.inhibited(events.map((e) => inhibitKey(n.recipient, e)));
+    const inhibited = await this.#inhibited(n, events, now);
     const keep: number[] = [];
-    const seen = new Set<string>();
     for (let i = 0; i < events.length; i++) {
-      const k = inhibitKey(n.recipient, events[i]!);
-      if ((until[i] ?? 0) > now) {
-        this.#ledger.markTaken(ids[i]!, `inhibited: ${k} notified within its interval`);
+      if (inhibited[i]) {
+        this.#ledger.markTaken(ids[i]!, `inhibited: ${inhibitKey(n.recipient, events[i]!)} notified within its interval`);
         this.#ledger.dropEvents(n.id, [ids[i]!]);
         this.#counters.suppressed_inhibited!++;
-      } else {
-        keep.push(i);
-        seen.add(k);
-      }
+      } else keep.push(i);
     }
     if (this.#openByGroup.get(n.group)?.id === n.id) this.#openByGroup.delete(n.group);
+    delete n.sendNow;
     n.events = keep.length;
     if (keep.length === 0) {
       n.status = 'suppressed';
@@ -300,10 +321,10 @@ export class Notifier {
     const date = new Date(now);
     const seq = await this.#ledger.next(`t!${strftime(date, '%Y%m%d')}`);
     n.ticket = ticket(this.#o.ticketFormat, date, seq, n.id);
-    n.messageId = `<vigil.${n.id}.${now.toString(36)}@${domainOf(this.#o.from)}>`;
+    n.messageId = messageIdOf(n, this.#o.from, now);
     let raw: Buffer;
     try {
-      raw = await this.#compose(n, kept, date);
+      raw = await notificationMessage(this.#o, n, kept, date);
     } catch (err) {
       this.#counters.template_errors!++;
       await this.#giveUp(n, err, keep.map((i) => ids[i]!), kept);
@@ -314,28 +335,6 @@ export class Notifier {
     this.#ledger.setMessage(n.id, raw);
     await this.#ledger.commit();
     return [n, raw];
-  }
-
-  async #compose(n: Notification, events: Event[], date: Date): Promise<Buffer> {
-    const first = events[0]!;
-    const contact: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(first)) if (k.startsWith('extra.contact.')) contact[k.slice('extra.contact.'.length)] = v;
-    const pick = [contact.template, first['classification.identifier'], first['classification.type'], first['feed.name']].find((k) => typeof k === 'string' && this.#o.templates.has(k));
-    const t = this.#o.templates.get((pick as string | undefined) ?? '')!;
-    const format = contact.format === 'table' || contact.format === 'csv' ? contact.format : this.#o.format;
-    const attachment = strftime(date, this.#o.attachmentName).replace('{ticket}', safe(n.ticket!));
-    const context = {
-      ticket: n.ticket, recipient: n.recipient, count: events.length, events, keys: n.keys, contact,
-      identifier: first['classification.identifier'] ?? first['classification.type'] ?? '', fields: this.#o.fields,
-      table: format === 'table' ? toTable(events, this.#o.fields) : undefined, attachment: format === 'csv' ? attachment : undefined, date: date.toISOString(),
-    };
-    const subject = render(t.subject, t.subjectName, context).replace(/\s+/g, ' ').trim();
-    const text = render(t.body, t.bodyName, context);
-    const to = this.#o.tester ? [this.#o.tester] : n.recipient.split(',');
-    const headers: Record<string, string> = { 'X-Vigil-Ticket': n.ticket!, 'Auto-Submitted': 'auto-generated' };
-    if (this.#o.tester) headers['X-Vigil-Original-To'] = n.recipient;
-    const raw = await compose({ from: this.#o.from, to, replyTo: this.#o.replyTo, subject, text, messageId: n.messageId!, date, headers, attachment: format === 'csv' ? { filename: attachment, content: toCsv(events, this.#o.fields) } : undefined });
-    return this.#o.sign ? this.#o.sign(raw) : raw;
   }
 
   async #failed(n: Notification, err: unknown): Promise<void> {
@@ -368,6 +367,7 @@ export class Notifier {
     n.status = 'failed';
     n.reason = `${kind === 'transient' ? `after ${n.attempts} attempts: ` : `${kind}: `}${(err as Error).message}`;
     delete n.retryAt;
+    if (this.#deadLetter) n.deadLettered = true;
     this.#ledger.put(n);
     this.#ledger.setMessage(n.id, undefined);
     if (this.#openByGroup.get(n.group)?.id === n.id) this.#openByGroup.delete(n.group);
@@ -378,6 +378,105 @@ export class Notifier {
     await this.#ledger.commit();
     this.#active.delete(n.id);
     this.#log.error({ notification: n.id, ticket: n.ticket, recipient: n.recipient, events: ids.length, reason: n.reason }, this.#deadLetter ? 'A notification failed; its events went to the dead letters with the reason.' : 'A notification failed; it stays in the ledger as failed, with its events and the reason.');
+  }
+
+  // ---- an operator's view and orders (GET/POST /api/v1/notifications, vigil ctl notifications) ----
+
+  /** Up to `limit` notifications after id `after`, oldest first (what the ledger holds: ledger_days of them). */
+  list(filter: NotificationFilter, limit: number, after = 0): Promise<Notification[]> {
+    return this.#ledger.list(filter, limit, after);
+  }
+
+  /** A notification with its events (the ones it holds now: inhibited ones leave when it is sent). */
+  async get(id: number): Promise<{ notification: Notification; ids: string[]; events: Event[] } | undefined> {
+    const notification = this.#active.get(id) ?? (await this.#ledger.get(id));
+    if (notification === undefined) return undefined;
+    return { notification, ...(await this.#ledger.events(id)) };
+  }
+
+  /**
+   * The mail as it will be sent: a pending notification rendered now (without its inhibited events, with the
+   * ticket its turn would give), or the stored bytes of one being sent. Changes nothing.
+   */
+  preview(id: number): Promise<Preview | Refusal> {
+    return this.#locked(async () => {
+      const current = this.#active.get(id) ?? (await this.#ledger.get(id));
+      if (current === undefined) return 'not-found';
+      if (current.status === 'sending') {
+        const raw = await this.#ledger.message(id);
+        if (raw !== undefined) return { notification: current, raw, inhibited: 0, provisional: false };
+      }
+      if (current.status !== 'pending') return { refused: `notification ${id} is ${current.status}: only a pending or sending one has a mail to preview` };
+      const n = { ...current };
+      const { events } = await this.#ledger.events(id);
+      const now = Date.now();
+      const inhibited = await this.#inhibited(n, events, now);
+      const kept = events.filter((_, i) => !inhibited[i]);
+      if (kept.length === 0) return { refused: `notification ${id}: every host and identifier was notified to this recipient within its interval; it will be suppressed, not sent` };
+      const date = new Date(now);
+      n.ticket = ticket(this.#o.ticketFormat, date, await this.#ledger.peek(`t!${strftime(date, '%Y%m%d')}`), n.id);
+      n.messageId = messageIdOf(n, this.#o.from, now);
+      const raw = await notificationMessage(this.#o, n, kept, date);
+      return { notification: n, raw, inhibited: events.length - kept.length, provisional: true };
+    });
+  }
+
+  /**
+   * Sends a notification now: a pending one before its window ends; a sent or suppressed one again, as a new mail
+   * with a new ticket and its hosts' inhibition not applied (its events stay in the ledger for this). A failed
+   * one whose events went to the dead letters is refused: re-inject the letter instead, or they would be
+   * notified twice.
+   */
+  resend(id: number): Promise<Notification | Refusal> {
+    return this.#locked(async () => {
+      const current = this.#active.get(id) ?? (await this.#ledger.get(id));
+      if (current === undefined) return 'not-found';
+      if (current.status === 'sending') return { refused: `notification ${id} is being sent (attempt ${current.attempts + 1}); it needs no resend` };
+      if (current.deadLettered) return { refused: `notification ${id} failed and its events went to the dead letters: re-inject the dead letter to notify them again` };
+      const n: Notification = { ...current, sendNow: true, retryAt: undefined };
+      delete n.retryAt;
+      if (current.status !== 'pending') {
+        const { ids } = await this.#ledger.events(id);
+        if (ids.length === 0) return { refused: `notification ${id} holds no events (every one was inhibited or pruned): nothing to resend` };
+        if (n.ticket !== undefined) n.previousTickets = [...(n.previousTickets ?? []), n.ticket];
+        n.resent = (n.resent ?? 0) + 1;
+        n.status = 'pending';
+        n.events = ids.length;
+        n.attempts = 0;
+        delete n.reason;
+        delete n.answer;
+      }
+      this.#ledger.put(n);
+      await this.#ledger.commit();
+      this.#active.set(id, n);
+      if (this.#openByGroup.get(n.group)?.id === id) this.#openByGroup.delete(n.group); // new events of the group open a new one
+      this.#counters.resent_by_operator!++;
+      this.#log.info({ notification: id, recipient: n.recipient, resent: n.resent ?? 0 }, 'An operator had a notification sent now.');
+      queueMicrotask(() => void this.kick().catch(() => {})); // after the lock is released
+      return n;
+    });
+  }
+
+  /** Suppresses a pending notification (or one waiting to retry), with the operator's reason; its events stay taken. */
+  suppress(id: number, reason: string): Promise<Notification | Refusal> {
+    return this.#locked(async () => {
+      const current = this.#active.get(id) ?? (await this.#ledger.get(id));
+      if (current === undefined) return 'not-found';
+      if (current.status !== 'pending' && current.status !== 'sending') return { refused: `notification ${id} is ${current.status} already` };
+      if (this.#inFlight === id) return { refused: `notification ${id} is being handed to the mail server now` };
+      const n: Notification = { ...current, status: 'suppressed', reason: `suppressed by an operator: ${reason}` };
+      delete n.retryAt;
+      delete n.sendNow;
+      this.#ledger.put(n);
+      this.#ledger.setMessage(id, undefined);
+      await this.#ledger.commit();
+      current.status = 'suppressed'; // the copy a due list may still hold
+      this.#active.delete(id);
+      if (this.#openByGroup.get(n.group)?.id === id) this.#openByGroup.delete(n.group);
+      this.#counters.suppressed_by_operator!++;
+      this.#log.info({ notification: id, recipient: n.recipient, reason }, 'An operator suppressed a notification.');
+      return n;
+    });
   }
 
   #ttlMs(e: Event): number {
@@ -396,24 +495,4 @@ export class Notifier {
 
 function cellOf(v: unknown): string {
   return v === undefined || v === null ? '' : String(v);
-}
-
-/** Inhibition is per recipient, host and identifier (IntelMQ-mailgen's rule). */
-function inhibitKey(recipient: string, e: Event): string {
-  const host = e['source.ip'] ?? e['source.fqdn'] ?? e['source.url'] ?? e['destination.ip'] ?? '';
-  const identifier = e['classification.identifier'] ?? e['classification.type'] ?? '';
-  return `${recipient}!${String(host)}!${String(identifier)}`;
-}
-
-function domainOf(from: string): string {
-  const m = /@([^>\s]+)/.exec(from);
-  return m ? m[1]! : 'vigil.invalid';
-}
-
-function safe(s: string): string {
-  return s.replace(/[^A-Za-z0-9._-]/g, '_');
-}
-
-function fileName(n: Notification): string {
-  return `${String(n.id).padStart(8, '0')}-${safe(n.ticket ?? '')}`;
 }

@@ -15,12 +15,12 @@ export const DEFAULT_SUBJECT = '[{{ ticket }}] {{ count }} {{ "host" if count ==
 export const DEFAULT_BODY = `Dear {{ contact.organisation or "network owner" }},
 
 we have been informed of {{ count }} {{ "event" if count == 1 else "events" }} ({{ identifier }}) concerning {{ "a host" if count == 1 else "hosts" }} in your network.
-{%- if table %}
+{% if table %}
 
 {{ table }}
-{%- else %}
+{% else %}
 The {{ "event is" if count == 1 else "events are" }} listed in the attached file {{ attachment }}.
-{%- endif %}
+{% endif %}
 
 Please look into this and take the measures needed.
 Please keep the ticket number [{{ ticket }}] in the subject of any answer.
