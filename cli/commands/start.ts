@@ -1,7 +1,8 @@
 /**
  * `vigil start` (what `npm start` runs): a hub and a local agent in one process, on the example configuration in
- * deploy/examples — embedded broker, bundled sample feeds, file output — so a newcomer sees events flow without
- * installing anything else.
+ * deploy/examples — embedded broker, bundled sample feeds, file output, contacts looked up in a sample contact book
+ * and the mails to each network owner written in dry-run — so a newcomer sees events flow without installing
+ * anything else.
  */
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -19,8 +20,8 @@ import { untilSignal } from './_run.js';
 const usage = `usage: vigil start [--hub FILE] [--agent FILE] [--fresh]
 
 Runs a hub and an agent in one process (default: deploy/examples/hub.yaml and agent.yaml).
-  --fresh   start over: delete the hub's and the agent's data directories and the file outputs first (var/ for
-            the demo). Without it a second run keeps what the first collected, and the unchanged sample files
+  --fresh   start over: delete the hub's and the agent's data directories, the file outputs and the dry-run
+            notifications first (var/ for the demo). Without it a second run keeps what the first collected, and the unchanged sample files
             give no new events.`;
 
 export default {
@@ -34,7 +35,11 @@ export default {
     const outputs = hubConfig.value.pipeline.outputs
       .filter((o) => o.type === 'file')
       .map((o) => hubConfig.resolvePath(String(o.params.path)));
-    const state = [hubConfig.resolvePath(hubConfig.value.data_dir), agentConfig.resolvePath(agentConfig.value.data_dir), ...outputs];
+    // The email outputs' dry-run directories: the mails the demo would send.
+    const mails = hubConfig.value.pipeline.outputs
+      .filter((o) => o.type === 'email' && typeof o.params.dry_run_dir === 'string')
+      .map((o) => hubConfig.resolvePath(String(o.params.dry_run_dir)));
+    const state = [hubConfig.resolvePath(hubConfig.value.data_dir), agentConfig.resolvePath(agentConfig.value.data_dir), ...outputs, ...mails];
     if (values.fresh) {
       for (const path of state.filter((p) => existsSync(p))) {
         rmSync(path, { recursive: true, force: true });
@@ -58,9 +63,11 @@ export default {
         '',
         'Vigil is running: a hub and an agent on the example configuration.',
         `  events land in:   ${outputs.join(', ') || '(no file output configured)'}`,
+        ...mails.map((dir) => `  notifications:    ${dir}/ — the mail each network owner would get (dry-run: written as .eml files, nothing is sent)`),
         `  web console:      http://${hubConfig.value.api.host}:${hub.apiPort}/ui  (sign in with the demo token: demo-api-token-change-me)`,
         `  HTTP API:         http://${hubConfig.value.api.host}:${hub.apiPort}/health and /docs (the demo's API token is in ${hubConfig.file})`,
         `  try:              npx vigil ctl status --url http://${hubConfig.value.api.host}:${hub.apiPort} --token demo-api-token-change-me`,
+        ...(mails.length > 0 ? [`                    npx vigil ctl notifications list (and contacts lookup 192.0.2.10), with the same --url and --token`] : []),
         `  MQTT broker:      mqtt://${hubConfig.value.broker.host}:${hub.broker.port}`,
         `  configuration:    ${hubConfig.file}, ${agentConfig.file}`,
         ...rerun,

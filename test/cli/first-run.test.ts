@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { promisify } from 'node:util';
@@ -23,7 +23,7 @@ after(async () => {
 });
 
 /** The example configurations with free ports and everything they write in a temporary directory. */
-async function demoConfigs(): Promise<{ hub: string; agent: string; output: string; dir: string }> {
+async function demoConfigs(): Promise<{ hub: string; agent: string; output: string; mails: string; dir: string }> {
   const dir = tempDir('vigil-demo-');
   const [mqtt, http] = [await freePort(), await freePort()];
   const hub = parse(readFileSync(join(EXAMPLES, 'hub.yaml'), 'utf8')) as Record<string, any>;
@@ -33,10 +33,13 @@ async function demoConfigs(): Promise<{ hub: string; agent: string; output: stri
   hub.broker.port = mqtt;
   hub.api.port = http;
   hub.pipeline.outputs[0].params.path = output;
+  const mails = join(dir, 'notifications');
+  for (const expert of hub.pipeline.experts) if (expert.type === 'contacts') expert.params.file = join(EXAMPLES, expert.params.file);
+  for (const out of hub.pipeline.outputs) if (out.type === 'email') out.params.dry_run_dir = mails;
   agent.data_dir = join(dir, 'agent');
   agent.hub.url = `mqtt://127.0.0.1:${mqtt}`;
-  for (const feed of agent.feeds) feed.collector.path = join(EXAMPLES, feed.collector.path);
-  return { hub: writeYaml(join(dir, 'hub.yaml'), hub), agent: writeYaml(join(dir, 'agent.yaml'), agent), output, dir };
+  for (const feed of agent.feeds) feed.collector.params.path = join(EXAMPLES, feed.collector.params.path);
+  return { hub: writeYaml(join(dir, 'hub.yaml'), hub), agent: writeYaml(join(dir, 'agent.yaml'), agent), output, mails, dir };
 }
 
 async function start(configs: { hub: string; agent: string }, ...extra: string[]): Promise<VigilProcess> {
@@ -63,6 +66,12 @@ describe('npm start, twice', () => {
       30_000,
       () => `events: ${countLines(configs.output)}\n${first.output.slice(-2000)}`,
     );
+    // The sample events' owners, looked up in the sample contact book, each get one mail, written in dry-run.
+    assert.match(first.output, new RegExp(`notifications: +${configs.mails}/ — the mail each network owner would get \\(dry-run`));
+    const emls = () => (existsSync(configs.mails) ? readdirSync(configs.mails).filter((f) => f.endsWith('.eml')) : []);
+    await waitUntil(() => emls().length === 3, 30_000, () => `mails: ${emls().join(', ')}\n${first.output.slice(-2000)}`);
+    const recipients = emls().map((f) => /^To: (.*)\r$/m.exec(readFileSync(join(configs.mails, f), 'utf8'))?.[1]).sort();
+    assert.deepEqual(recipients, ['abuse@hosting.example.org', 'abuse@telecom.example.org', 'cert@university.example.org, noc@university.example.org']);
     await first.kill('SIGTERM');
     const delivered = countLines(configs.output);
 
@@ -75,6 +84,7 @@ describe('npm start, twice', () => {
     const fresh = await start(configs, '--fresh');
     assert.match(fresh.output, new RegExp(`Removed ${join(configs.dir, 'hub')} \\(--fresh\\)`));
     assert.match(fresh.output, new RegExp(`Removed ${configs.output.replaceAll('.', '\\.')} \\(--fresh\\)`));
+    assert.match(fresh.output, new RegExp(`Removed ${configs.mails} \\(--fresh\\)`));
     assert.doesNotMatch(fresh.output, /ran here before/);
     await waitUntil(() => countLines(configs.output) === delivered, 20_000, () => `events after --fresh: ${countLines(configs.output)} of ${delivered}`);
     await fresh.kill('SIGTERM');
