@@ -1,17 +1,17 @@
 /**
  * deduplicator: drops an event when an identical one (by the selected fields, see _hash.ts) passed within `ttl`
- * seconds. The cache lives in the expert's durable store and commits with the events, so after a crash an event
- * is neither lost nor let through twice. As in IntelMQ the first sighting starts the TTL and duplicates do not
- * extend it; expired entries are ignored on read and purged in the background of later batches. A batch hashes
- * its events, reads what the cache knows of them in one pass, then decides in order: an event repeated within the
- * batch is a duplicate of its first sighting, as if the events had come one by one.
+ * seconds. The cache is held in memory and kept in the expert's durable store, one segment per batch committed
+ * with the events (_ttl-map.ts), so after a crash an event is neither lost nor let through twice. As in IntelMQ
+ * the first sighting starts the TTL and duplicates do not extend it; expired entries are ignored on read and
+ * purged in the background of later batches. A batch decides in order: an event repeated within the batch is a
+ * duplicate of its first sighting, as if the events had come one by one.
  */
 import Type from 'typebox';
 import { defineExpert, type Event } from '../pipeline/define.js';
 import { eachValue } from './_each.js';
 import { eventHash } from './_hash.js';
 import { StringList, toList } from './_lists.js';
-import { TtlStore } from './_ttl-store.js';
+import { TtlMap } from './_ttl-map.js';
 
 export default defineExpert({
   name: 'deduplicator',
@@ -78,23 +78,22 @@ export default defineExpert({
   ],
   create(params, ctx) {
     const keys = new Set(toList(params.filter_keys));
-    const cache = new TtlStore<1>(ctx.store);
+    const cache = new TtlMap<1>(ctx.store);
     const ttlMs = params.ttl * 1000;
     return {
       async process(events, reject) {
         if (params.bypass) return events;
         const now = Date.now();
+        await cache.ready(now);
         await cache.purgeIfDue(now);
         const hashed = eachValue(events, reject, (event) => eventHash(event, keys, params.filter_type));
-        const seen = await cache.getMany(hashed.values, now);
         const kept: Event[] = [];
-        const remembered: [string, 1][] = [];
+        // First sightings of this batch, so a later copy in this same batch is a duplicate too.
+        const remembered = new Map<string, 1>();
         for (let i = 0; i < hashed.events.length; i++) {
           const hash = hashed.values[i]!;
-          if (seen.get(hash) !== undefined) continue;
-          // Marked here, so a later copy in this same batch is a duplicate too.
-          seen.set(hash, 1);
-          remembered.push([hash, 1]);
+          if (remembered.has(hash) || cache.get(hash, now) !== undefined) continue;
+          remembered.set(hash, 1);
           kept.push(hashed.events[i]!);
         }
         cache.setMany(remembered, ttlMs, now);

@@ -3,8 +3,8 @@
  * within `timeout` seconds, as IntelMQ does: each event bumps its group's count and restarts the timeout; the
  * event that makes the count equal `threshold` is forwarded with `extra.count` and `add_keys`, all others are
  * dropped. The count is not reset when the threshold is reached: the next event goes through only after the
- * group was quiet for `timeout`. Counts live in the expert's durable store; a batch reads its groups' counts in one
- * pass, counts its events in order, and writes each group's count once.
+ * group was quiet for `timeout`. Counts are held in memory and kept in the expert's durable store (_ttl-map.ts); a
+ * batch counts its events in order and stores each group's count once, in one segment committed with the events.
  */
 import Type from 'typebox';
 import { add } from '../../common/harmonization/index.js';
@@ -13,7 +13,7 @@ import { configError } from './_config.js';
 import { asError, eachValue } from './_each.js';
 import { eventHash } from './_hash.js';
 import { StringList, toList } from './_lists.js';
-import { TtlStore } from './_ttl-store.js';
+import { TtlMap } from './_ttl-map.js';
 
 export default defineExpert({
   name: 'threshold',
@@ -67,7 +67,7 @@ export default defineExpert({
   ],
   create(params, ctx) {
     const keys = new Set(toList(params.filter_keys));
-    const counts = new TtlStore<number>(ctx.store);
+    const counts = new TtlMap<number>(ctx.store);
     const timeoutMs = params.timeout * 1000;
     // Checked once here: a key the ontology refuses would otherwise reject every forwarded event.
     const probe: Event = {};
@@ -82,13 +82,15 @@ export default defineExpert({
       async process(events, reject) {
         if (params.bypass) return events;
         const now = Date.now();
+        await counts.ready(now);
         await counts.purgeIfDue(now);
         const hashed = eachValue(events, reject, (event) => eventHash(event, keys, params.filter_type));
-        const current = await counts.getMany(hashed.values, now);
         const kept: Event[] = [];
+        // The batch's groups with their counts so far.
+        const current = new Map<string, number>();
         for (let i = 0; i < hashed.events.length; i++) {
           const hash = hashed.values[i]!;
-          const count = (current.get(hash) ?? 0) + 1;
+          const count = (current.get(hash) ?? counts.get(hash, now) ?? 0) + 1;
           current.set(hash, count);
           if (count !== params.threshold) continue;
           const event = hashed.events[i]!;
@@ -101,7 +103,7 @@ export default defineExpert({
           }
         }
         // Every event restarts its group's timeout at `now`, so one write per group holds the batch's last count.
-        counts.setMany(current as Map<string, number>, timeoutMs, now);
+        counts.setMany(current, timeoutMs, now);
         return kept;
       },
     };

@@ -44,8 +44,14 @@ export interface ComponentStore {
   getMany(keys: readonly string[]): Promise<(Buffer | undefined)[]>;
   put(key: string, value: Buffer | string): void;
   del(key: string): void;
-  /** Entries whose key starts with `prefix`, in key order (committed state only). */
-  entries(prefix?: string, limit?: number): Promise<[string, Buffer][]>;
+  /** Entries whose key starts with `prefix` (and sorts after `after`, to page), in key order (committed state only). */
+  entries(prefix?: string, limit?: number, after?: string): Promise<[string, Buffer][]>;
+  /**
+   * Calls `listener` each time the writes made so far are settled: `true` once committed, `false` when their write
+   * failed and they are lost (the events they concern are processed again). For a component that keeps a copy of its
+   * state in memory, so the copy never runs ahead of the store. Absent where nothing commits (a bare context).
+   */
+  onSettle?(listener: (committed: boolean) => void): void;
 }
 
 export interface Expert {

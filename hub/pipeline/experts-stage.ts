@@ -55,9 +55,12 @@ export class ExpertsStage {
   #unsubscribe: (() => void) | undefined;
 
   readonly #drainState: () => Op[];
+  readonly #settleState: (committed: boolean) => void;
 
-  constructor(db: HubDb, inbox: Inbox, processed: ProcessedLog, experts: NamedExpert[], dead: DeadLetters, log: Logger, drainState: () => Op[] = () => []) {
+  /** `drainState` takes the experts' buffered state writes; `settleState` then says whether their write committed. */
+  constructor(db: HubDb, inbox: Inbox, processed: ProcessedLog, experts: NamedExpert[], dead: DeadLetters, log: Logger, drainState: () => Op[] = () => [], settleState: (committed: boolean) => void = () => {}) {
     this.#drainState = drainState;
+    this.#settleState = settleState;
     this.#cursors = layout(db).cursors;
     this.#inbox = inbox;
     this.#processed = processed;
@@ -133,7 +136,10 @@ export class ExpertsStage {
         for (const entry of entries) ops.push(this.#inbox.deleteOp(entry.seq));
         await this.#processed.append(results, ops);
         this.#cursor = cursor;
+        this.#settleState(true);
       } catch (err) {
+        // The experts' writes of this attempt are lost with it; experts keeping state in memory drop theirs too.
+        this.#settleState(false);
         // Only a storage failure gets here (expert errors are per event): wait and try the same batches again.
         this.#log.error({ err }, 'The experts stage could not write its results; retrying.');
         await new Promise((r) => setTimeout(r, 1000));

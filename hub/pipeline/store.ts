@@ -1,7 +1,7 @@
 /**
  * Component state in the hub's LevelDB: the component's own sublevel (`state/<component>`, hub/store/layout.ts).
  * Writes are buffered and handed to the experts stage, which commits them in the same atomic batch as the events
- * they concern; reads see the buffer first.
+ * they concern, then settles them (committed or lost); reads see the buffer first.
  */
 import { layout, type HubDb, type HubOp, type HubSublevel } from '../store/index.js';
 import type { ComponentStore } from './define.js';
@@ -9,6 +9,7 @@ import type { ComponentStore } from './define.js';
 export class BufferedStore implements ComponentStore {
   readonly #level: HubSublevel;
   readonly #pending = new Map<string, Buffer | null>();
+  readonly #listeners: ((committed: boolean) => void)[] = [];
 
   constructor(db: HubDb, component: string) {
     this.#level = layout(db).state(component);
@@ -43,8 +44,22 @@ export class BufferedStore implements ComponentStore {
     this.#pending.set(key, null);
   }
 
-  async entries(prefix = '', limit = -1): Promise<[string, Buffer][]> {
-    return this.#level.iterator({ gte: prefix, lt: `${prefix}\uffff`, limit }).all();
+  async entries(prefix = '', limit = -1, after?: string): Promise<[string, Buffer][]> {
+    const from = after !== undefined && after >= prefix ? { gt: after } : { gte: prefix };
+    return this.#level.iterator({ ...from, lt: `${prefix}\uffff`, limit }).all();
+  }
+
+  onSettle(listener: (committed: boolean) => void): void {
+    this.#listeners.push(listener);
+  }
+
+  /**
+   * The write that took the drained operations is over: `committed`, or failed (then the writes of the failed
+   * attempt, drained or not, are forgotten: the stage processes the same events again).
+   */
+  settle(committed: boolean): void {
+    if (!committed) this.#pending.clear();
+    for (const listener of this.#listeners) listener(committed);
   }
 
   /** Takes the buffered writes as LevelDB operations (the caller commits them). */

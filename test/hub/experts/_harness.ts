@@ -19,8 +19,10 @@ export class MemoryStore implements ComponentStore {
   readonly committed = new Map<string, Buffer>();
   readonly #pending = new Map<string, Buffer | null>();
 
-  /** Reads made (`get` and `getMany` calls), for the tests of batched experts. */
+  /** Reads made (`get` and `getMany` calls) and values put, for the tests of batched experts. */
   reads = 0;
+  puts = 0;
+  readonly #listeners: ((committed: boolean) => void)[] = [];
 
   async get(key: string): Promise<Buffer | undefined> {
     this.reads++;
@@ -38,6 +40,7 @@ export class MemoryStore implements ComponentStore {
   }
 
   put(key: string, value: Buffer | string): void {
+    this.puts++;
     this.#pending.set(key, typeof value === 'string' ? Buffer.from(value) : value);
   }
 
@@ -45,9 +48,13 @@ export class MemoryStore implements ComponentStore {
     this.#pending.set(key, null);
   }
 
-  async entries(prefix = '', limit = -1): Promise<[string, Buffer][]> {
-    const rows = [...this.committed.entries()].filter(([k]) => k.startsWith(prefix)).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  async entries(prefix = '', limit = -1, after = ''): Promise<[string, Buffer][]> {
+    const rows = [...this.committed.entries()].filter(([k]) => k.startsWith(prefix) && k > after).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
     return limit < 0 ? rows : rows.slice(0, limit);
+  }
+
+  onSettle(listener: (committed: boolean) => void): void {
+    this.#listeners.push(listener);
   }
 
   /** What the experts stage does after a batch: the pending writes become committed state. */
@@ -57,11 +64,13 @@ export class MemoryStore implements ComponentStore {
       else this.committed.set(k, v);
     }
     this.#pending.clear();
+    for (const listener of this.#listeners) listener(true);
   }
 
-  /** Forgets uncommitted writes (a crash before the batch was stored). */
+  /** Forgets uncommitted writes (a failed write, or a crash, before the batch was stored). */
   rollback(): void {
     this.#pending.clear();
+    for (const listener of this.#listeners) listener(false);
   }
 }
 

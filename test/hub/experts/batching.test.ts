@@ -1,7 +1,8 @@
 /**
- * The stateful experts (deduplicator, threshold, aggregate) read the state of a whole batch in one pass and write
- * each key once, instead of one awaited read per event. That must not change what they decide: a batch gives what
- * its events give one by one, an event repeated within a batch meeting the state its earlier copy left.
+ * The stateful experts work a batch at a time instead of one awaited read per event: aggregate reads the state of a
+ * whole batch in one pass and writes each group once; deduplicator and threshold hold their state in memory and
+ * store one segment per batch (TtlMap). That must not change what they decide: a batch gives what its events give
+ * one by one, an event repeated within a batch meeting the state its earlier copy left.
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -10,6 +11,8 @@ import { BufferedStore } from '../../../hub/pipeline/store.js';
 import type { Event } from '../../../hub/pipeline/define.js';
 import { openHubDb } from '../../../hub/store/index.js';
 import { tempDir } from '../../helpers/processes.js';
+import { unpack } from 'msgpackr';
+import { TtlMap } from '../../../hub/experts/_ttl-map.js';
 import { TtlStore } from '../../../hub/experts/_ttl-store.js';
 import { createExpert, MemoryStore, runBatch, testContext } from './_harness.js';
 
@@ -23,14 +26,19 @@ const events: Event[] = Array.from({ length: 40 }, (_, i) => ({
   'time.source': new Date(NOW - (40 - i) * 60_000).toISOString().replace('.000Z', '+00:00'),
 }));
 
-const CASES: [string, Record<string, unknown>][] = [
-  ['deduplicator', { filter_type: 'whitelist', filter_keys: 'source.ip' }],
-  ['threshold', { filter_type: 'whitelist', filter_keys: 'source.ip', threshold: 4 }],
-  ['aggregate', { fields: 'source.ip', threshold: 4, timespan: '1 hour' }],
+/** Each case with the store reads and writes one later batch costs, whatever its size. */
+const CASES: [string, Record<string, unknown>, { reads: number; puts: number }][] = [
+  ['deduplicator', { filter_type: 'whitelist', filter_keys: 'source.ip' }, { reads: 0, puts: 0 }], // all seen in the first batch
+  ['threshold', { filter_type: 'whitelist', filter_keys: 'source.ip', threshold: 4 }, { reads: 0, puts: 1 }], // one segment
+  ['aggregate', { fields: 'source.ip', threshold: 4, timespan: '1 hour' }, { reads: 1, puts: 4 }], // a put per group met
 ];
 
+/** The segments a TtlMap stored, as [keys, values] each, in key order. */
+const segments = (store: MemoryStore): [string[], unknown[]][] =>
+  [...store.committed].filter(([k]) => k.startsWith('s!')).sort(([a], [b]) => (a < b ? -1 : 1)).map(([, v]) => unpack(v) as [string[], unknown[]]);
+
 describe('stateful experts, batched', () => {
-  for (const [name, params] of CASES) {
+  for (const [name, params, cost] of CASES) {
     it(`${name}: one batch gives what its events give one by one (and in batches of 7)`, async (t) => {
       t.mock.timers.enable({ apis: ['Date'], now: NOW });
       const run = async (size: number): Promise<Event[]> => {
@@ -53,14 +61,14 @@ describe('stateful experts, batched', () => {
       assert.deepEqual(await run(7), oneByOne);
     });
 
-    it(`${name}: a batch reads the store once, whatever its size`, async (t) => {
+    it(`${name}: a batch reads the store ${cost.reads} time(s) and puts ${cost.puts} value(s), whatever its size`, async (t) => {
       t.mock.timers.enable({ apis: ['Date'], now: NOW });
       const ctx = testContext();
       const expert = await createExpert(name, params, ctx);
       await runBatch(expert, events.slice(0, 20), ctx); // state to read back in the next batch
-      const before = ctx.store.reads;
+      const [reads, puts] = [ctx.store.reads, ctx.store.puts];
       await runBatch(expert, events.slice(20), ctx);
-      assert.equal(ctx.store.reads - before, 1);
+      assert.deepEqual({ reads: ctx.store.reads - reads, puts: ctx.store.puts - puts }, cost);
     });
   }
 
@@ -70,16 +78,85 @@ describe('stateful experts, batched', () => {
     const a = { 'source.ip': '192.0.2.1' };
     const { kept } = await runBatch(expert, [a, { 'source.ip': '192.0.2.2' }, a, a], ctx);
     assert.deepEqual(kept, [a, { 'source.ip': '192.0.2.2' }]);
-    assert.equal(ctx.store.committed.size, 3, 'one value per distinct event and one expiry index entry for the batch');
+    assert.equal(ctx.store.committed.size, 1, 'one segment for the batch');
+    assert.equal(segments(ctx.store)[0]![0].length, 2, 'holding each distinct event once');
   });
 
   it('threshold writes each group once per batch, with the count after the batch', async () => {
     const ctx = testContext();
     const expert = await createExpert('threshold', { threshold: 10 }, ctx);
     await runBatch(expert, Array.from({ length: 6 }, () => ({ 'source.ip': '192.0.2.1' })), ctx);
-    const values = [...ctx.store.committed].filter(([k]) => k.startsWith('v!'));
-    assert.equal(values.length, 1);
-    assert.equal(JSON.parse(values[0]![1].toString()).v, 6);
+    assert.deepEqual(segments(ctx.store).map(([keys, counts]) => [keys.length, counts]), [[1, [6]]]);
+  });
+});
+
+describe('TtlMap', () => {
+  it('reads back what was committed after a restart, and forgets what a failed write lost at once', async () => {
+    const store = new MemoryStore();
+    const map = new TtlMap<number>(store);
+    await map.ready(NOW);
+    map.setMany([['a', 1], ['b', 2]], 10_000, NOW);
+    assert.equal(map.get('a', NOW), 1, 'a value set is seen before its write commits');
+    store.commit();
+    map.setMany([['b', 20], ['c', 3]], 10_000, NOW + 1);
+    store.rollback(); // the write failed: its events are processed again and must not meet their own state
+    assert.deepEqual(['a', 'b', 'c'].map((k) => map.get(k, NOW + 2)), [1, 2, undefined]);
+    const restarted = new TtlMap<number>(store);
+    await restarted.ready(NOW + 2);
+    assert.deepEqual(['a', 'b', 'c'].map((k) => restarted.get(k, NOW + 2)), [1, 2, undefined]);
+    assert.equal(restarted.get('a', NOW + 10_000), undefined, 'expired');
+  });
+
+  it('a key set again in a later segment keeps its later value after a restart; pages through many segments', async () => {
+    const store = new MemoryStore();
+    const map = new TtlMap<number>(store);
+    for (let i = 0; i < 600; i++) {
+      map.setMany([['k', i], [`only-${i}`, i]], 10_000, NOW + i);
+      store.commit();
+    }
+    const restarted = new TtlMap<number>(store);
+    await restarted.ready(NOW + 600);
+    assert.equal(restarted.get('k', NOW + 600), 599);
+    assert.equal(restarted.get('only-0', NOW + 600), 0);
+    assert.equal(restarted.get('only-599', NOW + 600), 599);
+  });
+
+  it('purges expired segments and their values; a key set again later stays', async () => {
+    const store = new MemoryStore();
+    const map = new TtlMap<number>(store, 0);
+    await map.ready(NOW);
+    map.setMany([['a', 1], ['b', 2]], 10_000, NOW);
+    store.commit();
+    map.setMany([['b', 20]], 60_000, NOW + 1_000);
+    store.commit();
+    assert.equal(await map.purgeIfDue(NOW + 20_000), 1, 'a');
+    store.commit();
+    assert.equal(segments(store).length, 1);
+    assert.equal(map.get('b', NOW + 20_000), 20);
+    assert.equal(map.get('a', NOW + 5_000), undefined, 'gone from memory too');
+  });
+
+  it('carries over the one-key-per-value layout of earlier versions, with the first write', async () => {
+    const store = new MemoryStore();
+    const old = new TtlStore<number>(store);
+    old.setMany([['a', 1], ['b', 2]], 10_000, NOW);
+    old.set('c', 3, 20_000, NOW);
+    old.set('gone', 4, 1_000, NOW);
+    store.commit();
+    const map = new TtlMap<number>(store);
+    await map.ready(NOW + 2_000);
+    assert.deepEqual(['a', 'b', 'c', 'gone'].map((k) => map.get(k, NOW + 2_000)), [1, 2, 3, undefined]);
+    store.rollback(); // the first write failed: the old layout is still there, and so are its values in memory
+    assert.equal(map.get('c', NOW + 2_000), 3);
+    assert.ok([...store.committed.keys()].some((k) => k.startsWith('v!')));
+    const again = new TtlMap<number>(store);
+    await again.ready(NOW + 2_000);
+    store.commit();
+    assert.deepEqual([...store.committed.keys()].map((k) => k.slice(0, 2)), ['s!', 's!'], 'one segment per expiry, the old keys gone');
+    const restarted = new TtlMap<number>(store);
+    await restarted.ready(NOW + 2_000);
+    assert.deepEqual(['a', 'b', 'c', 'gone'].map((k) => restarted.get(k, NOW + 15_000)), [undefined, undefined, 3, undefined]);
+    assert.deepEqual(['a', 'b'].map((k) => restarted.get(k, NOW + 2_000)), [1, 2]);
   });
 });
 

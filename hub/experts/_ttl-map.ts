@@ -1,0 +1,158 @@
+/**
+ * Values with an expiry, held in memory and kept durable in a component's store (ctx.store) as one segment per
+ * batch: the state of the deduplicator and threshold, which look up every event. IntelMQ keeps the same state
+ * in Redis, in memory too; here it costs about 150 bytes per live key.
+ *
+ * Why not one store key per value (TtlStore, which the lookup caches use): a LevelDB put costs more per event than
+ * the whole stateless expert stage (bench/experts.bench.ts), and most lookups miss, so a read per event buys
+ * nothing. A batch's `setMany` writes one segment `s!<expiry>!<random>` → msgpack [keys, values], committed with
+ * the events it decided about. The segments are read back once, before the first use (later segments in key
+ * order, i.e. with a later expiry, win), and purged whole once expired, since all their values expire together.
+ *
+ * The copy in memory never runs ahead of the store: values set since the last commit stay in a pending layer
+ * until the store reports the write committed (ComponentStore.onSettle) and are dropped if it failed, so events
+ * processed again after a failed write are not taken for their own duplicates.
+ *
+ * A store written by the earlier one-key-per-value layout (`v!<key>` → {x, v}, with `e!` index entries) is
+ * carried over at load: its live values go into segments, its keys are deleted, in the first batch's write.
+ */
+import { randomBytes } from 'node:crypto';
+import { pack, unpack } from 'msgpackr';
+import type { ComponentStore } from '../pipeline/define.js';
+
+const SEGMENT = 's!';
+/** The earlier layout's value and expiry-index entries (hub/experts/_ttl-store.ts). */
+const OLD_VALUE = 'v!';
+const OLD_INDEX = 'e!';
+const EXPIRY_DIGITS = 15;
+/** Segments read per page at load, and at most per purge: one purge never stalls a batch for long. */
+const PAGE = 256;
+const PURGE_SEGMENTS = 256;
+
+interface Entry<T> {
+  /** Expiry, ms since the epoch. */
+  x: number;
+  v: T;
+}
+
+export class TtlMap<T> {
+  readonly #store: ComponentStore;
+  readonly #purgeEveryMs: number;
+  readonly #committed = new Map<string, Entry<T>>();
+  /** Set since the last commit: read first, merged into #committed once the store's write is committed. */
+  #pending = new Map<string, Entry<T>>();
+  #loaded: Promise<void> | undefined;
+  #nextPurge = 0;
+
+  constructor(store: ComponentStore, purgeEveryMs = 60_000) {
+    this.#store = store;
+    this.#purgeEveryMs = purgeEveryMs;
+    store.onSettle?.((committed) => {
+      if (committed) for (const [key, entry] of this.#pending) this.#committed.set(key, entry);
+      this.#pending = new Map();
+    });
+  }
+
+  /** Loads the stored values on first call; later calls return at once. Call before `get` in every batch. */
+  ready(now = Date.now()): Promise<void> {
+    return (this.#loaded ??= this.#load(now));
+  }
+
+  /** The live value of `key` (undefined where absent or expired). */
+  get(key: string, now: number): T | undefined {
+    const entry = this.#pending.get(key) ?? this.#committed.get(key);
+    return entry !== undefined && entry.x > now ? entry.v : undefined;
+  }
+
+  /** Sets keys that expire together (a batch's), stored as one segment. */
+  setMany(entries: Iterable<readonly [string, T]>, ttlMs: number, now: number): void {
+    const x = now + ttlMs;
+    const keys: string[] = [];
+    const values: T[] = [];
+    for (const [key, v] of entries) {
+      this.#pending.set(key, { x, v });
+      keys.push(key);
+      values.push(v);
+    }
+    if (keys.length > 0) this.#store.put(segmentKey(x), pack([keys, values]));
+  }
+
+  /** Deletes expired segments (at most PURGE_SEGMENTS) and their values, once `purgeEveryMs` has passed since the last run. */
+  async purgeIfDue(now: number): Promise<number> {
+    if (now < this.#nextPurge) return 0;
+    this.#nextPurge = now + this.#purgeEveryMs;
+    let removed = 0;
+    for (const [key, raw] of await this.#store.entries(SEGMENT, PURGE_SEGMENTS)) {
+      if (segmentExpiry(key) > now) break;
+      this.#store.del(key);
+      // A key set again later has a later expiry: it stays.
+      for (const k of decode<T>(raw)[0]) {
+        const entry = this.#committed.get(k);
+        if (entry !== undefined && entry.x <= now && this.#committed.delete(k)) removed++;
+      }
+    }
+    return removed;
+  }
+
+  async #load(now: number): Promise<void> {
+    for await (const [key, raw] of this.#pages(SEGMENT)) {
+      const x = segmentExpiry(key);
+      if (x <= now) continue; // purged later
+      const [keys, values] = decode<T>(raw);
+      for (let i = 0; i < keys.length; i++) this.#remember(keys[i]!, values[i] as T, x);
+    }
+    await this.#carryOver(now);
+  }
+
+  /** Moves values of the one-key-per-value layout into segments (written with the first batch; redone after a crash). */
+  async #carryOver(now: number): Promise<void> {
+    const segments = new Map<number, [string[], T[]]>();
+    for await (const [key, raw] of this.#pages(OLD_VALUE)) {
+      this.#store.del(key);
+      let old: Entry<T>;
+      try {
+        old = JSON.parse(raw.toString()) as Entry<T>;
+      } catch {
+        continue; // unreadable: as good as expired
+      }
+      if (!(old.x > now)) continue;
+      const k = key.slice(OLD_VALUE.length);
+      // Committed, not pending: the old keys stay durable until this carry-over is.
+      this.#remember(k, old.v, old.x);
+      let segment = segments.get(old.x);
+      if (!segment) segments.set(old.x, (segment = [[], []]));
+      segment[0].push(k);
+      segment[1].push(old.v);
+    }
+    for await (const [key] of this.#pages(OLD_INDEX)) this.#store.del(key);
+    for (const [x, entries] of segments) this.#store.put(segmentKey(x), pack(entries));
+  }
+
+  #remember(key: string, v: T, x: number): void {
+    const known = this.#committed.get(key);
+    if (known === undefined || known.x <= x) this.#committed.set(key, { x, v });
+  }
+
+  async *#pages(prefix: string): AsyncGenerator<[string, Buffer]> {
+    let after: string | undefined;
+    for (;;) {
+      const page = await this.#store.entries(prefix, PAGE, after);
+      yield* page;
+      if (page.length < PAGE) return;
+      after = page[page.length - 1]![0];
+    }
+  }
+}
+
+function segmentKey(expiry: number): string {
+  // Unique per batch: two batches may share an expiry (the same millisecond), even across a restart.
+  return `${SEGMENT}${String(expiry).padStart(EXPIRY_DIGITS, '0')}!${randomBytes(6).toString('hex')}`;
+}
+
+function segmentExpiry(key: string): number {
+  return Number(key.slice(SEGMENT.length, SEGMENT.length + EXPIRY_DIGITS));
+}
+
+function decode<T>(raw: Buffer): [string[], T[]] {
+  return unpack(raw) as [string[], T[]];
+}
