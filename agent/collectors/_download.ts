@@ -171,6 +171,12 @@ export async function unpack(file: string, fileName: string, select: ((name: str
   return { kind: 'file', path: data, fileName };
 }
 
+/** A broken gzip stream met by `unpack` (zlib's Z_DATA_ERROR, a truncated stream): the file, not the transfer, is bad. */
+export function isZlibError(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' && (code.startsWith('Z_') || code === 'ERR_ZLIB_INITIALIZATION_FAILED');
+}
+
 /** Removes a downloaded file and what `unpack` made of it. */
 export async function removeUnpacked(file: string): Promise<void> {
   await rm(file, { force: true });

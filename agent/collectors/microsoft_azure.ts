@@ -4,30 +4,24 @@
  * work directory (only the version listed: `If-Match` its ETag), decompressed when it is gzip (as Microsoft's CTIP
  * blobs are; IntelMQ assumes so for every blob), and stored as one report with `extra.file_name` the blob's name.
  *
- * Exactly once: the blobs taken (name → ETag) are collector state, saved atomically with each report's last events;
- * a blob rewritten under the same name (a new ETag) is taken again. Names no longer listed are forgotten, so the
- * state stays as small as the container (IntelMQ keeps names in Redis for redis_cache_ttl, then reads them again).
+ * Exactly once (`_listing.ts`): the blobs taken (name → ETag, state key `microsoft_azure`) are saved atomically with
+ * each report's last events; a blob rewritten under the same name (a new ETag) is taken again. Names no longer listed
+ * are forgotten, so the state stays as small as the container (IntelMQ keeps names in Redis for redis_cache_ttl,
+ * then reads them again).
  * With `delete_blobs`, a blob is deleted once its report is stored (only the version taken); a deletion that fails
  * is tried again on the next run, without storing the blob again. A blob that cannot be read (a broken gzip stream,
  * over the size caps) is rejected with the reason, counted, and not tried again until it changes.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { createWriteStream } from 'node:fs';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ContainerClient, RestError, type ContainerListBlobFlatSegmentResponse } from '@azure/storage-blob';
 import Type from 'typebox';
 import { ConfigError } from '../../common/errors.js';
-import { PermanentError, removeUnpacked, unpack } from './_download.js';
+import { takeListed, Unreadable, type ListedItem, type TakeResult } from './_listing.js';
 import { oneAtATime, ScheduleParams, scheduledLife } from './_schedule.js';
 import { defineCollector } from './define.js';
-
-/** What the agent remembers between runs (state key `microsoft_azure`). */
-interface AzureState {
-  /** Blob name → the ETag of the version taken (stored, or rejected). */
-  taken?: Record<string, string>;
-}
 
 type ListedBlob = ContainerListBlobFlatSegmentResponse['segment']['blobItems'][number];
 
@@ -94,22 +88,19 @@ export default defineCollector({
     const abort = new AbortController();
     let stopping = false;
 
-    /** Downloads the listed version of `blob` to `file`: its SHA-256, or a PermanentError when it is over max_bytes. */
-    const download = async (blob: ListedBlob, file: string): Promise<string> => {
-      if ((blob.properties.contentLength ?? 0) > params.max_bytes) throw new PermanentError(`the blob has ${blob.properties.contentLength} bytes, over max_bytes (${params.max_bytes})`);
+    /** Downloads the listed version of `blob` to `file`; Unreadable when it is over max_bytes. */
+    const download = async (blob: ListedBlob, file: string): Promise<void> => {
+      if ((blob.properties.contentLength ?? 0) > params.max_bytes) throw new Unreadable(`it has ${blob.properties.contentLength} bytes, over max_bytes (${params.max_bytes})`);
       const response = await container.getBlobClient(blob.name).download(0, undefined, { abortSignal: abort.signal, conditions: { ifMatch: blob.properties.etag } });
-      const hash = createHash('sha256');
       let size = 0;
       const guard = new Transform({
         transform(chunk: Buffer, _enc, cb) {
           size += chunk.length;
-          if (size > params.max_bytes) return cb(new PermanentError(`the blob is over max_bytes (${params.max_bytes})`));
-          hash.update(chunk);
+          if (size > params.max_bytes) return cb(new Unreadable(`it is over max_bytes (${params.max_bytes})`));
           cb(null, chunk);
         },
       });
       await pipeline(response.readableStreamBody!, guard, createWriteStream(file));
-      return hash.digest('hex');
     };
 
     /** Deletes the version taken; one deleted already, or rewritten since (412), is left as it is. */
@@ -124,64 +115,31 @@ export default defineCollector({
 
     const run = oneAtATime(async (): Promise<void> => {
       if (stopping) return;
-      mkdirSync(ctx.workDir, { recursive: true });
-      const rejects: { reason: string; text: string }[] = [];
-      const failures: string[] = [];
-      let events = 0;
+      let result: TakeResult = { events: 0, rejects: [], failures: [] };
       try {
-        const state = (await ctx.getState<AzureState>('microsoft_azure')) ?? {};
-        const listed: ListedBlob[] = [];
-        for await (const blob of container.listBlobsFlat({ prefix: params.prefix, abortSignal: abort.signal })) listed.push(blob);
-        // Forget the names the container no longer lists: they cannot come again but as new blobs.
-        const taken = Object.fromEntries(listed.filter((b) => state.taken?.[b.name] !== undefined).map((b) => [b.name, state.taken![b.name]!]));
-        const forgot = Object.keys(taken).length !== Object.keys(state.taken ?? {}).length;
-        let saved = false;
+        const listed: (ListedItem & { blob: ListedBlob })[] = [];
+        for await (const blob of container.listBlobsFlat({ prefix: params.prefix, abortSignal: abort.signal })) listed.push({ name: blob.name, version: blob.properties.etag ?? '', blob });
         ctx.log.debug({ listed: listed.length }, 'Azure container listed.');
-        for (const blob of listed) {
-          if (stopping) break;
-          const etag = blob.properties.etag ?? '';
-          if (taken[blob.name] === etag) {
-            if (params.delete_blobs) await remove(blob.name, etag).catch((err: Error) => void failures.push(`deleting ${blob.name}: ${err.message}`));
-            continue;
-          }
-          const file = join(ctx.workDir, 'blob.part');
-          try {
-            let path: string;
-            try {
-              await download(blob, file);
-              const unpacked = await unpack(file, blob.name, undefined, params.max_extracted_bytes);
-              if (unpacked.kind !== 'file') throw new PermanentError('not a single report');
-              path = unpacked.path;
-            } catch (err) {
-              if (!(err instanceof PermanentError || isZlibError(err))) throw err;
-              // The same version fails the same way every time: rejected, and remembered so it is not read again.
-              rejects.push({ reason: `blob '${blob.name}' cannot be read: ${(err as Error).message}`, text: blob.name });
-              taken[blob.name] = etag;
-              await ctx.saveState('microsoft_azure', { taken } satisfies AzureState);
-              saved = true;
-              ctx.log.warn({ blob: blob.name, err: (err as Error).message }, 'A blob that cannot be read is rejected.');
-              continue;
-            }
-            const next: AzureState = { taken: { ...taken, [blob.name]: etag } };
+        result = await takeListed(ctx, listed, {
+          stateKey: 'microsoft_azure',
+          noun: 'blob',
+          fetch: async (item, file) => {
+            await download(item.blob, file);
             // The ETag names this version of the blob's bytes: a report resumes, or is known stored, by it.
-            const digest = createHash('sha256').update(`${params.container_name}/${blob.name}\0${etag}`).digest('hex');
-            const stats = await ctx.ingest(createReadStream(path), { 'extra.file_name': blob.name }, { digest, state: { microsoft_azure: next } });
-            taken[blob.name] = etag;
-            saved = true;
-            events += stats.events;
-            ctx.log.info({ blob: blob.name, events: stats.events }, 'Azure blob stored.');
-          } finally {
-            await removeUnpacked(file);
-          }
-          if (params.delete_blobs) await remove(blob.name, etag).catch((err: Error) => void failures.push(`deleting ${blob.name}: ${err.message}`));
-        }
-        if (forgot && !saved) await ctx.saveState('microsoft_azure', { taken } satisfies AzureState);
-        if (failures.length > 0) ctx.recordRun({ ok: false, events, rejects, error: `${failures.length} stored blobs could not be deleted (tried again next run): ${failures.join('; ')}` });
+            return createHash('sha256').update(`${params.container_name}/${item.name}\0${item.version}`).digest('hex');
+          },
+          report: (item) => ({ 'extra.file_name': item.name }),
+          maxExtractedBytes: params.max_extracted_bytes,
+          stopping: () => stopping,
+          afterStored: params.delete_blobs ? (item) => remove(item.name, item.version) : undefined,
+        });
+        const { events, rejects, failures } = result;
+        if (failures.length > 0) ctx.recordRun({ ok: false, events, rejects, error: `${failures.length} failures, tried again next run: ${failures.join('; ')}` });
         else ctx.recordRun({ ok: true, events, rejects });
       } catch (err) {
         const reason = azureReason(err);
         ctx.log.error({ container: params.container_name, err: reason }, 'Reading the Azure container failed; the next run tries again.');
-        ctx.recordRun({ ok: false, events, rejects, error: reason });
+        ctx.recordRun({ ok: false, events: result.events, rejects: result.rejects, error: reason });
       }
     });
 
@@ -206,10 +164,4 @@ function azureReason(err: unknown): string {
   const code = err.code ?? (err.details as { errorCode?: string } | undefined)?.errorCode;
   const hint = err.statusCode === 403 ? ' (check connection_string: its key or SAS, and its rights)' : err.statusCode === 404 ? ' (check container_name)' : '';
   return `Azure answered ${err.statusCode ?? 'no status'}${code ? ` ${code}` : ''}: ${err.message.split('\n')[0]}${hint}`;
-}
-
-/** A broken gzip stream (zlib's Z_DATA_ERROR, a truncated stream). */
-function isZlibError(err: unknown): boolean {
-  const code = (err as { code?: unknown }).code;
-  return typeof code === 'string' && (code.startsWith('Z_') || code === 'ERR_ZLIB_INITIALIZATION_FAILED');
 }

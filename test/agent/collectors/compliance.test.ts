@@ -20,6 +20,7 @@ import { assertExactlyOnce, closeAll, ip, ipLines, openHarness, scratch, sleep, 
 import { startAzurite } from '../../helpers/azurite.js';
 import { startDovecot } from '../../helpers/dovecot.js';
 import { startFakeBlueliv } from '../../helpers/fake-blueliv.js';
+import { startFakeInterflow } from '../../helpers/fake-interflow.js';
 import { startFakeMisp } from '../../helpers/fake-misp.js';
 import { startFakeShadowserver } from '../../helpers/fake-shadowserver.js';
 import { startRabbitMq } from '../../helpers/rabbitmq.js';
@@ -113,6 +114,19 @@ const SCENARIOS: Record<string, Scenario> = {
         params: { connection_string: azurite.connectionString, container_name: 'compliance', run_at_start: false, max_attempts: 1 },
         offer: (from, to) => azurite.put('compliance', `${from}.csv.gz`, { text: ipLines(from, to) }),
         close: () => azurite.stop(),
+      };
+    },
+    kick: (c) => c.runOnce!(),
+  },
+  // The (fake) Interflow API keeps its shared files: each offer is one more file.
+  microsoft_interflow: {
+    keepsWhileDown: true,
+    async setup() {
+      const fake = await startFakeInterflow();
+      return {
+        params: { api_key: fake.key, api_url: fake.apiUrl, run_at_start: false, max_attempts: 1 },
+        offer: async (from, to) => fake.put(`${from}.csv.gz`, ipLines(from, to)),
+        close: () => fake.close(),
       };
     },
     kick: (c) => c.runOnce!(),

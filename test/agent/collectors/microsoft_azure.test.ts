@@ -34,7 +34,7 @@ const newContainer = async (): Promise<string> => {
 };
 
 /** How many blobs the collector downloaded and stored (its log line per blob). */
-const stored = (h: Harness): number => h.logs.filter((l) => l.msg === 'Azure blob stored.').length;
+const stored = (h: Harness): number => h.logs.filter((l) => String(l.msg).startsWith('Stored the blob ')).length;
 
 async function runOnce(h: Harness, container: string, extra: Record<string, unknown> = {}): Promise<void> {
   const collector = h.create(azure, { connection_string: azurite.connectionString, container_name: container, run_at_start: false, max_attempts: 1, ...extra });
