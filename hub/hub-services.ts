@@ -115,7 +115,7 @@ export function hubServices(parts: HubParts): HubServices {
       snapshot: () => telemetry(parts),
       readiness() {
         if (inbox.failing) return { ready: false, reason: `the inbox cannot write (${inbox.stats.writeErrors} failed writes)` };
-        if (!broker().connected) return { ready: false, reason: 'the external MQTT broker is unreachable' };
+        if (!broker().connected) return { ready: false, reason: broker().mode === 'nats' ? 'the NATS cluster is unreachable' : 'the external MQTT broker is unreachable' };
         return { ready: true };
       },
       api: parts.api,

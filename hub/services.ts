@@ -60,7 +60,7 @@ export type AgentRefusal = 'not-found' | 'configured';
 
 export interface AgentServices {
   /** Who authenticates agents and holds their connections: the hub's own broker, or an external one. */
-  brokerMode(): 'embedded' | 'external';
+  brokerMode(): 'embedded' | 'external' | 'nats';
   /** Every agent with credentials or a status, sorted by id. */
   list(): AgentInfo[];
   get(id: string): AgentInfo | undefined;
@@ -412,8 +412,8 @@ export interface BrokerCounters {
 }
 
 export interface BrokerTelemetry extends BrokerCounters {
-  mode: 'embedded' | 'external';
-  /** False while an external broker is unreachable. */
+  mode: 'embedded' | 'external' | 'nats';
+  /** False while an external broker (or the NATS cluster) is unreachable. */
   connected: boolean;
 }
 

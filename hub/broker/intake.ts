@@ -30,7 +30,7 @@ export interface BrokerStats {
 
 /** What the rest of the hub sees of either front door. */
 export interface HubBroker {
-  readonly mode: 'embedded' | 'external';
+  readonly mode: 'embedded' | 'external' | 'nats';
   readonly stats: BrokerStats;
   /** The MQTT port agents connect to. */
   readonly port: number;

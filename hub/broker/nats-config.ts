@@ -1,0 +1,38 @@
+/** The hub's `broker.nats` keys (mode: nats): the NATS cluster and the JetStream consumer the workers share. */
+import Type from 'typebox';
+
+export const NatsBrokerSchema = Type.Object(
+  {
+    servers: Type.Array(Type.String({ pattern: '^(nats|tls)://' }), {
+      minItems: 1,
+      description: "The NATS client URLs of the cluster's nodes, e.g. [nats://nats-1:4222, nats://nats-2:4222, nats://nats-3:4222]; the worker connects to one and fails over to the others.",
+    }),
+    user: Type.Optional(Type.String({ description: "This worker's NATS user (it needs the JetStream API and the stream's subjects)." })),
+    password: Type.Optional(Type.String({ description: 'Its password (or password_file).' })),
+    password_file: Type.Optional(Type.String({ description: 'A file holding the password.' })),
+    stream: Type.String({
+      default: '$MQTT_msgs',
+      description: "The JetStream stream NATS's MQTT listener stores QoS 1 publishes in (its name in nats-server 2.9). The worker creates it, as the listener would, when no MQTT client has connected yet.",
+    }),
+    stream_replicas: Type.Integer({
+      minimum: 1,
+      maximum: 5,
+      default: 3,
+      description: "Replicas of the stream when the worker creates it: the servers' mqtt { stream_replicas } (3 for a 3-node cluster: a PUBACK then means stored on 2 nodes).",
+    }),
+    consumer: Type.String({
+      pattern: '^[A-Za-z0-9_-]{1,64}$',
+      default: 'vigil-hub',
+      description: 'The durable pull consumer every worker shares: each batch goes to one worker. It must exist before agents publish (the stream keeps only what a consumer will read); the first worker creates it.',
+    }),
+    ack_wait_seconds: Type.Integer({
+      minimum: 1,
+      default: 30,
+      description: "How long a batch a worker took may stay unacknowledged before NATS gives it to another worker (a dead worker's batches wait this long), in seconds.",
+    }),
+    max_ack_pending: Type.Integer({ minimum: 1, default: 1024, description: 'Batches taken and not yet acknowledged, all workers together, at most.' }),
+    pull_batch: Type.Integer({ minimum: 1, maximum: 1024, default: 64, description: 'Batches this worker asks for at a time; it also holds at most this many unstored.' }),
+    mqtt_url: Type.Optional(Type.String({ description: "The MQTT URL agents publish to (a node's mqtt listener, e.g. mqtt://nats-1:1883), shown in install commands unless api.public_mqtt_url is set." })),
+  },
+  { additionalProperties: false, description: "NATS mode (mode: nats): agents publish to a NATS JetStream cluster's MQTT listener; hub workers consume their batches from JetStream (see docs/deploy.md)." },
+);

@@ -1,0 +1,238 @@
+/**
+ * NATS mode: agents publish to a NATS JetStream cluster's MQTT listener (MQTT 3.1.1, QoS 1), which acknowledges a
+ * batch only once it is stored on a quorum of nodes (docs/deploy.md, test/broker/nats-quorum.test.ts). Hub workers
+ * take the batches from the stream the listener stores them in through one durable pull consumer they all share:
+ *
+ *   stream   $MQTT_msgs, subjects $MQTT.msgs.>     (the MQTT topic with '/' as '.': $MQTT.msgs.vigil.v1.agents.<id>.events)
+ *   consumer vigil-hub, filter $MQTT.msgs.vigil.v1.agents.>, explicit ack
+ *
+ * so each batch goes to one worker, which acknowledges it to JetStream only once it is durable in its inbox (the
+ * same intake as the other front doors: hub/broker/intake.ts). A batch a worker took and did not acknowledge —
+ * the worker died, or could not store it — goes to another worker after ack_wait_seconds; the inbox recognises a
+ * batch it already holds exactly (hub/inbox/seen.ts), whatever the order. A refused batch (not a batch, a foreign
+ * topic, a disabled agent) is terminated: sending it again could never succeed.
+ *
+ * The stream has interest retention: a publish no consumer's filter matches is acknowledged and dropped. So the
+ * worker creates the consumer at start — and the stream, as the listener would, if no MQTT client connected yet.
+ *
+ * Heartbeats: every worker's API should know every agent's status, so each worker reads them from the plain NATS
+ * subject the listener also publishes on (vigil.v1.agents.*.heartbeat); their stored copy is acknowledged unread.
+ */
+import { readFileSync } from 'node:fs';
+import type { ConsumerMessages, JsMsg, NatsConnection } from 'nats';
+import { TOPIC_ROOT } from '../../common/codec/topics.js';
+import { ConfigError } from '../../common/errors.js';
+import type { HubConfig } from '../config.js';
+import type { BrokerContext, BrokerStats, HubBroker, Incoming, Intake } from './intake.js';
+
+type NatsConfig = NonNullable<HubConfig['broker']['nats']>;
+
+/** Where the MQTT listener stores a topic's QoS 1 messages: this prefix and the topic's subject (server/mqtt.go). */
+const STORED_PREFIX = '$MQTT.msgs.';
+const AGENTS_SUBJECT = TOPIC_ROOT.replaceAll('/', '.');
+/** Longest wait for batches being stored on close, in ms. */
+const CLOSE_DRAIN_MS = 5000;
+/** Before a batch that could not be stored is offered again, in ms. */
+const RETRY_DELAY_MS = 1000;
+
+/** The MQTT topic a NATS subject was made from: NATS's listener turns '/' into '.' and refuses '.' in topics. */
+export const subjectTopic = (subject: string): string => subject.replaceAll('.', '/');
+
+export class NatsBroker implements HubBroker {
+  readonly mode = 'nats' as const;
+  readonly #config: NatsConfig;
+  readonly #intake: Intake;
+  readonly #ctx: BrokerContext;
+  readonly #nc: NatsConnection;
+  #messages: ConsumerMessages | undefined;
+  #loop: Promise<void> | undefined;
+  #connected = true;
+  #pending = 0;
+  #drained: (() => void) | undefined;
+  #stopped = false;
+  #warnedDisconnect = false;
+
+  private constructor(config: NatsConfig, intake: Intake, ctx: BrokerContext, nc: NatsConnection) {
+    this.#config = config;
+    this.#intake = intake;
+    this.#ctx = ctx;
+    this.#nc = nc;
+  }
+
+  /**
+   * Connects, makes sure the stream and the shared consumer exist, and starts consuming. Rejects when the cluster
+   * cannot be reached or refuses the worker: the hub does not start (its service manager starts it again).
+   */
+  static async start(config: NatsConfig, intake: Intake, ctx: BrokerContext): Promise<NatsBroker> {
+    if (config.password !== undefined && config.password_file !== undefined) {
+      throw new ConfigError(ctx.file, [{ path: 'broker.nats.password_file', message: 'give password or password_file, not both' }]);
+    }
+    let pass = config.password;
+    if (config.password_file !== undefined) {
+      try {
+        pass = readFileSync(ctx.resolvePath(config.password_file), 'utf8').trim();
+      } catch (err) {
+        throw new ConfigError(ctx.file, [{ path: 'broker.nats.password_file', message: `cannot read ${config.password_file}: ${(err as Error).message}` }]);
+      }
+    }
+    // Loaded here: only a hub in NATS mode pays for the client.
+    const { connect } = await import('nats');
+    let nc: NatsConnection;
+    try {
+      nc = await connect({ servers: config.servers, user: config.user, pass, name: 'vigil-hub', maxReconnectAttempts: -1, reconnectTimeWait: 1000 });
+    } catch (err) {
+      const message = (err as Error).message;
+      if (/authoriz|authenticat/i.test(message)) {
+        intake.stats.authFailures++;
+        throw new ConfigError(ctx.file, [{ path: 'broker.nats', message: `the NATS cluster refused this worker (${message}); check broker.nats.user and password` }]);
+      }
+      throw new Error(`cannot reach the NATS cluster at ${config.servers.join(', ')}: ${message}`);
+    }
+    const broker = new NatsBroker(config, intake, ctx, nc);
+    try {
+      await broker.#declare();
+    } catch (err) {
+      await nc.close().catch(() => {});
+      throw err;
+    }
+    broker.#consume();
+    return broker;
+  }
+
+  get stats(): BrokerStats {
+    return this.#intake.stats;
+  }
+
+  get connected(): boolean {
+    return this.#connected && !this.#nc.isClosed();
+  }
+
+  get url(): string {
+    return this.#config.mqtt_url ?? this.#config.servers[0]!;
+  }
+
+  get port(): number {
+    return Number(new URL(this.url).port) || 0;
+  }
+
+  disconnect(agentId: string): void {
+    if (this.#warnedDisconnect) return;
+    this.#warnedDisconnect = true;
+    this.#ctx.log.warn({ agent: agentId }, "In NATS mode the hub cannot close an agent's connection; remove the agent's user from the NATS servers' config too.");
+  }
+
+  /** The stream (when no MQTT client made it yet) and the shared durable consumer. */
+  async #declare(): Promise<void> {
+    const { AckPolicy, DeliverPolicy, RetentionPolicy, StorageType, nanos } = await import('nats');
+    const c = this.#config;
+    const jsm = await this.#nc.jetstreamManager();
+    const notFound = (err: unknown): boolean => /not found/i.test((err as Error).message);
+    await jsm.streams.info(c.stream).catch(async (err) => {
+      if (!notFound(err)) throw err;
+      // As nats-server's listener makes it (server/mqtt.go), so that the listener takes it as its own.
+      await jsm.streams.add({ name: c.stream, subjects: [`${STORED_PREFIX}>`], storage: StorageType.File, retention: RetentionPolicy.Interest, num_replicas: c.stream_replicas });
+      this.#ctx.log.info({ stream: c.stream, replicas: c.stream_replicas }, 'Created the JetStream stream the MQTT listener stores into.');
+    });
+    const wanted = {
+      durable_name: c.consumer,
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      filter_subject: `${STORED_PREFIX}${AGENTS_SUBJECT}.>`,
+      ack_wait: nanos(c.ack_wait_seconds * 1000),
+      max_ack_pending: c.max_ack_pending,
+      max_deliver: -1,
+    };
+    const existing = await jsm.consumers.info(c.stream, c.consumer).catch((err) => {
+      if (notFound(err)) return undefined;
+      throw err;
+    });
+    if (!existing) await jsm.consumers.add(c.stream, wanted);
+    else if (existing.config.ack_wait !== wanted.ack_wait || existing.config.max_ack_pending !== wanted.max_ack_pending) {
+      // Shared by every worker: one worker's settings cannot differ from the others'. The latest start wins.
+      await jsm.consumers.update(c.stream, c.consumer, { ack_wait: wanted.ack_wait, max_ack_pending: wanted.max_ack_pending });
+    }
+    this.#ctx.log.info({ servers: c.servers, stream: c.stream, consumer: c.consumer }, 'Consuming from the NATS JetStream cluster.');
+  }
+
+  #consume(): void {
+    const c = this.#config;
+    // Heartbeats from the plain subject, on every worker.
+    this.#nc.subscribe(`${AGENTS_SUBJECT}.*.heartbeat`, {
+      callback: (err, msg) => {
+        if (err) return;
+        this.#handle(this.#intake.decode(subjectTopic(msg.subject), Buffer.from(msg.data)), msg.subject);
+      },
+    });
+    void (async () => {
+      for await (const status of this.#nc.status()) {
+        if (status.type === 'disconnect') {
+          this.#connected = false;
+          this.#ctx.log.warn({ server: status.data }, 'Lost the connection to a NATS node; reconnecting to the cluster. Batches wait in JetStream.');
+        } else if (status.type === 'reconnect') {
+          this.#connected = true;
+          this.#ctx.log.info({ server: status.data }, 'Reconnected to the NATS cluster.');
+        }
+      }
+    })();
+    this.#loop = (async () => {
+      const consumer = await this.#nc.jetstream().consumers.get(c.stream, c.consumer);
+      this.#messages = await consumer.consume({ max_messages: c.pull_batch });
+      for await (const m of this.#messages) {
+        if (this.#stopped) break; // not acknowledged: another worker gets it after ack_wait_seconds
+        this.#receive(m);
+        // Batches taken but not yet stored stay bounded (memory): the next pull waits for room.
+        while (this.#pending >= c.pull_batch && !this.#stopped) await new Promise<void>((r) => (this.#drained = r));
+      }
+    })().catch((err) => {
+      if (this.#stopped) return;
+      this.#connected = false;
+      this.#ctx.log.error({ err: (err as Error).message }, 'Consuming from JetStream stopped; restart this worker.');
+    });
+  }
+
+  #receive(m: JsMsg): void {
+    const subject = m.subject.slice(STORED_PREFIX.length);
+    if (subject.endsWith('.heartbeat')) return m.ack(); // read from the plain subject (see #consume)
+    // Not copied: the inbox keeps the payload bytes as they came.
+    const payload = Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength);
+    const incoming = this.#handle(this.#intake.decode(subjectTopic(subject), payload), subject);
+    if (incoming.kind !== 'batch') return incoming.kind === 'refused' ? m.term() : m.ack();
+    if (m.redelivered) this.#ctx.log.info({ agent: incoming.agentId, seq: incoming.batch.seq, deliveries: m.info.redeliveryCount }, 'Took a batch again that was not acknowledged in time (a worker died or was slow); the inbox recognises it if it is here already.');
+    this.#pending++;
+    // Each message is its own source: with exact dedupe no order between batches needs keeping (see Inbox.accept).
+    this.#intake
+      .store({}, incoming)
+      .then(
+        () => m.ack(),
+        () => m.nak(RETRY_DELAY_MS),
+      )
+      .finally(() => {
+        this.#pending--;
+        const drained = this.#drained;
+        this.#drained = undefined;
+        drained?.();
+      });
+  }
+
+  /** Refusals and heartbeats are done here; a batch is returned for #receive to store. */
+  #handle(incoming: Incoming, subject: string): Incoming {
+    if (incoming.kind === 'batch' && this.#intake.agents.isDisabled(incoming.agentId)) {
+      incoming = { kind: 'refused', refusal: 'authFailures', agentId: incoming.agentId, message: `agent '${incoming.agentId}' is disabled` };
+    }
+    if (incoming.kind === 'refused') this.#intake.refused(incoming, subject);
+    else if (incoming.kind === 'heartbeat') this.#intake.heartbeat(incoming);
+    return incoming;
+  }
+
+  /** Stops taking batches, waits (at most CLOSE_DRAIN_MS) for the ones being stored, sends their acks, closes. */
+  async close(): Promise<void> {
+    this.#stopped = true;
+    this.#drained?.();
+    await this.#messages?.close().catch(() => {});
+    const deadline = Date.now() + CLOSE_DRAIN_MS;
+    while (this.#pending > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    await this.#nc.flush().catch(() => {});
+    await this.#nc.close().catch(() => {});
+    await this.#loop;
+  }
+}

@@ -1,0 +1,118 @@
+/**
+ * NATS mode with real processes: a 3-node nats-server cluster (test/helpers/nats.ts), a real PostgreSQL, two hub
+ * workers in broker mode nats sharing one durable JetStream consumer, and a real agent publishing MQTT 3.1.1 QoS 1
+ * to a node's MQTT listener, unchanged. Checked against PostgreSQL (the postgresql output, idempotent on the event
+ * id across workers):
+ * - every event arrives exactly once when a worker is killed with SIGKILL in the middle of the stream: the batches
+ *   it took and had not acknowledged go to the other worker after ack_wait_seconds; it is restarted later and
+ *   passes on what its inbox held (the other worker logs the batches it took again; the consumer ends with nothing pending);
+ * - a batch stored twice (a redelivery reaching another worker) is one row per event.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { connect } from 'nats';
+import pg from 'pg';
+import { parse, stringify } from 'yaml';
+import { hashToken } from '../../hub/agents/index.js';
+import { eventDbSchema } from '../../hub/outputs/_eventdb.js';
+import { NATS_SERVER, startNatsCluster, type NatsCluster } from '../helpers/nats.js';
+import { postgresBin, startPostgres, type PostgresServer } from '../helpers/postgres.js';
+import { freePort, readJsonLines, VigilProcess, waitUntil, writeYaml } from '../helpers/processes.js';
+import { API_TOKENS, dropFeed, setup, type TestSetup } from '../helpers/setup.js';
+
+const N = 20_000;
+
+const missing = !existsSync(NATS_SERVER) ? `${NATS_SERVER} is not installed` : postgresBin() === undefined ? 'no PostgreSQL server under /usr/lib/postgresql' : undefined;
+
+describe('NATS mode: two hub workers sharing a JetStream consumer', { skip: missing }, () => {
+  let cluster: NatsCluster;
+  let db: PostgresServer;
+  let sql: pg.Client;
+  let t: TestSetup;
+  const workers: (VigilProcess | undefined)[] = [];
+  const workerConfigs: string[] = [];
+  const workerOutputs: string[] = [];
+  let agent: VigilProcess | undefined;
+
+  const startWorker = async (i: number): Promise<VigilProcess> => {
+    const w = new VigilProcess(['hub', '--config', workerConfigs[i]!]);
+    workers[i] = w;
+    await w.waitFor(/Hub started/);
+    return w;
+  };
+  const counts = async (): Promise<{ rows: number; ids: number }> => {
+    const r = await sql.query<{ rows: string; ids: string }>('SELECT count(*) AS rows, count(DISTINCT vigil_id) AS ids FROM events');
+    return { rows: Number(r.rows[0]!.rows), ids: Number(r.rows[0]!.ids) };
+  };
+  const logs = (): string => [...workers.map((w, i) => `--- worker ${i}\n${w?.output.slice(-1500)}`), `--- agent\n${agent?.output.slice(-1500)}`].join('\n');
+
+  before(async () => {
+    [cluster, db] = await Promise.all([startNatsCluster(), startPostgres()]);
+    sql = new pg.Client({ host: db.host, port: db.port, user: db.user, database: db.database });
+    await sql.connect();
+    for (const statement of eventDbSchema('events')) await sql.query(statement);
+
+    t = await setup({ feed: dropFeed(N), agentId: 'nats-agent', outboxBatchEvents: 50 });
+    for (const i of [0, 1]) {
+      const dir = join(t.dir, `worker-${i}`);
+      mkdirSync(dir);
+      workerOutputs[i] = join(dir, 'events.jsonl');
+      workerConfigs[i] = writeYaml(join(dir, 'hub.yaml'), {
+        data_dir: join(dir, 'data'),
+        // Every worker lists every node: it fails over between them.
+        broker: { mode: 'nats', nats: { servers: cluster.servers, ack_wait_seconds: 3, pull_batch: 16, mqtt_url: cluster.nodes[0]!.mqttUrl } },
+        api: { host: '127.0.0.1', port: await freePort(), tokens: [{ name: 'test-reader', role: 'reader', token_sha256: hashToken(API_TOKENS.reader) }] },
+        pipeline: {
+          experts: [{ type: 'taxonomy' }],
+          outputs: [
+            { type: 'postgresql', name: 'db', params: { host: db.host, port: db.port, user: db.user, database: db.database, sslmode: 'disable', table: 'events' } },
+            { type: 'file', name: 'events', params: { path: workerOutputs[i] } },
+          ],
+        },
+        event_store: { enabled: false },
+        log: { level: 'info' },
+      });
+    }
+    const agentDoc = parse(readFileSync(t.agentConfig, 'utf8'));
+    agentDoc.hub.url = cluster.nodes[1]!.mqttUrl;
+    writeFileSync(t.agentConfig, stringify(agentDoc));
+    // The first worker makes the stream and the consumer before any agent publishes (interest retention).
+    await startWorker(0);
+    await startWorker(1);
+  });
+
+  after(async () => {
+    await agent?.kill();
+    for (const w of workers) await w?.kill();
+    await sql?.end().catch(() => {});
+    await cluster?.stop();
+    await db?.stop();
+  });
+
+  it('delivers every event exactly once when a worker is killed with SIGKILL mid-stream', async () => {
+    agent = new VigilProcess(['agent', '--config', t.agentConfig]);
+    await agent.waitFor(/Connected to the hub/);
+    await waitUntil(async () => (await counts()).rows >= N / 10, 60_000, logs);
+    await workers[0]!.kill('SIGKILL');
+    const atKill = (await counts()).rows;
+    assert.ok(atKill < N, `the stream was over before the kill (${atKill} of ${N}); make it longer`);
+    // Worker 1 alone: it gets the dead worker's unacknowledged batches after ack_wait_seconds.
+    await new Promise((r) => setTimeout(r, 4000));
+    await startWorker(0); // what its inbox held and its outputs had not written yet
+    let rows = 0;
+    await waitUntil(async () => (rows = (await counts()).rows) >= N, 90_000, () => `${rows} of ${N} rows\n${logs()}`, 250);
+    await new Promise((r) => setTimeout(r, 1500)); // anything extra would show up now
+    assert.deepEqual(await counts(), { rows: N, ids: N }, 'every event exactly once in PostgreSQL');
+    // The kill left batches taken and not acknowledged, and JetStream gave them out again; none is left pending.
+    assert.match(workers[1]!.output, /Took a batch again that was not acknowledged in time/);
+    const nc = await connect({ servers: cluster.servers });
+    const info = await (await nc.jetstreamManager()).consumers.info('$MQTT_msgs', 'vigil-hub');
+    await nc.close();
+    assert.equal(info.num_ack_pending + info.num_pending, 0, 'every batch acknowledged');
+    const perWorker = workerOutputs.map((f) => readJsonLines(f).length);
+    assert.ok(perWorker.every((n) => n > 0), `both workers took a share: ${perWorker.join(', ')}`);
+    assert.ok(perWorker[0]! + perWorker[1]! >= N, `the file outputs hold every event at least once: ${perWorker.join(', ')}`);
+  });
+});
