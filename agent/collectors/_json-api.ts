@@ -121,13 +121,16 @@ export class JsonApi {
   }
 }
 
-/** The error an API put in its answer: `error`, `message` or `errors` of a JSON object, else the text itself. */
+/**
+ * The error an API put in its answer: `error`, `message`, `errors` or `detail` (Django REST framework's, e.g. OTX)
+ * of a JSON object, else the text itself.
+ */
 export function serverMessage(text: string): string {
   try {
     const value = JSON.parse(text) as unknown;
     if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
       const o = value as Record<string, unknown>;
-      for (const key of ['error', 'message', 'errors']) {
+      for (const key of ['error', 'message', 'errors', 'detail']) {
         if (o[key] !== undefined) return (typeof o[key] === 'string' ? o[key] : JSON.stringify(o[key])).slice(0, QUOTED_CHARS);
       }
     }
