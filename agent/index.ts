@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
-import { loadComponent } from '../common/config/component-ref.js';
+import { collectProblems, loadComponent, type LoadedComponent } from '../common/config/component-ref.js';
 import { openClaimed } from '../common/data-dir.js';
 import { ConfigError } from '../common/errors.js';
 import { VERSION } from '../common/version.js';
@@ -16,6 +16,7 @@ import { Feed } from './feed.js';
 import { Forwarder } from './forwarder/index.js';
 import { Outbox, type OutboxDeadLetter } from './outbox/index.js';
 import { BoundParser, fullParamSchema } from './parsers/framework/runner.js';
+import type { ParserDefinition } from './parsers/framework/define.js';
 import { parsers } from './parsers/registry.js';
 
 export interface AgentOptions {
@@ -64,23 +65,33 @@ export class Agent {
     const feeds: PreparedFeed[] = [];
     const warnings: string[] = [];
     const names = new Set<string>();
-    for (const [i, feed] of config.feeds.entries()) {
-      if (!feed.enabled) continue;
+    const checks = config.feeds.map((feed, i) => async (): Promise<void> => {
+      if (!feed.enabled) return;
       const path = `feeds[${i}]`;
       if (names.has(feed.name)) throw new ConfigError(file, [{ path: `${path}.name`, message: `feed name '${feed.name}' is used twice; names must be unique` }]);
       names.add(feed.name);
-      const parsed = await loadComponent(parsers, feed.parser, { file, path: `${path}.parser`, schema: fullParamSchema });
-      const parser = new BoundParser(parsed.def, parsed.params, file, parsed.paramsPath);
-      const collected = await loadComponent(collectors, feed.collector, { file, path: `${path}.collector` });
-      const cron = (collected.params as { schedule?: string }).schedule;
+      // Both halves are checked before an error is thrown, so one run names every problem of the feed.
+      let parser: LoadedComponent<ParserDefinition> | undefined;
+      let collector: LoadedComponent<CollectorDefinition> | undefined;
+      await collectProblems(
+        [
+          async () => void (parser = await loadComponent(parsers, feed.parser, { file, path: `${path}.parser`, schema: fullParamSchema })),
+          async () => void (collector = await loadComponent(collectors, feed.collector, { file, path: `${path}.collector` })),
+        ],
+        file,
+      );
+      const { def, params, paramsPath } = collector!;
+      const bound = new BoundParser(parser!.def, parser!.params, file, parser!.paramsPath);
+      const cron = (params as { schedule?: string }).schedule;
       if (cron) {
         const { checkCron } = await import('./collectors/_schedule.js');
         const problem = await checkCron(cron);
-        if (problem) throw new ConfigError(file, [{ path: `${collected.paramsPath}.schedule`, message: problem }]);
+        if (problem) throw new ConfigError(file, [{ path: `${paramsPath}.schedule`, message: problem }]);
       }
-      warnings.push(...parsed.warnings, ...collected.warnings);
-      feeds.push({ config: feed, parser, collector: collected.def, params: collected.params });
-    }
+      warnings.push(...parser!.warnings, ...collector!.warnings);
+      feeds.push({ config: feed, parser: bound, collector: def, params });
+    });
+    await collectProblems(checks, file);
     return { feeds, warnings };
   }
 
@@ -109,7 +120,7 @@ export class Agent {
       forwarder = new Forwarder(
         outbox,
         // A heartbeat right after each connect: the hub shows the agent's version and outbox at once.
-        { url: config.hub.url, agentId: config.id, token, window: config.hub.window, ca, cert, key, onConnect: () => forwarder?.heartbeat(agent.status()) },
+        { url: config.hub.url, fallbackUrls: config.hub.fallback_urls, agentId: config.id, token, window: config.hub.window, ca, cert, key, onConnect: () => forwarder?.heartbeat(agent.status()) },
         log.child({ component: 'forwarder' }),
       );
     }

@@ -70,7 +70,7 @@ describe('configuration errors', () => {
       assert.match(text, /\/etc\/vigil\/agent\.yaml: port: expected: must be integer \(TCP port\)/);
       assert.match(text, /\(root\): unknown key 'prot'; allowed keys: port, feeds/);
       assert.match(text, /feeds\[1\]: unknown key 'nmae'; allowed keys: name/);
-      assert.match(text, /feeds\[1\]: missing required key 'name'/);
+      assert.match(text, /feeds\[1\]\.name: missing required key 'name'/);
     }
   });
   it('reports YAML syntax errors with the line', () => {

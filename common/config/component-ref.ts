@@ -129,7 +129,7 @@ export function normaliseRef(kind: ComponentKind, raw: unknown, where: RefLocati
     const type = String(given.name);
     return { ref: { type, params }, typePath: `${path}.name`, paramsPath: `${path}.params`, warning: `${path}: 'name:' is the older shape; write ${key}: ${newShape(type, params)}` };
   }
-  if (typeof given.type !== 'string') throw new ConfigError(file, [{ path, message: `missing required key 'type'` }]);
+  if (typeof given.type !== 'string') throw new ConfigError(file, [{ path: `${path}.type`, message: `missing required key 'type'` }]);
   return { ref: { type: given.type, params }, typePath: `${path}.type`, paramsPath: `${path}.params` };
 }
 

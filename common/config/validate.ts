@@ -44,11 +44,15 @@ export function configProblems(schema: TSchema, value: unknown, basePath = ''): 
     // The "schema is false" entry duplicates the additionalProperties one that names the allowed keys.
     if (error.keyword === 'boolean') continue;
     const path = joinPath(basePath, error.instancePath);
-    const message = describe(error, schema);
-    const key = `${path}\u0000${message}`;
-    if (seen.has(key)) continue;
-    seen.add(key);
-    problems.push({ path, message });
+    // A missing key is named by its own path (`feeds[0].collector.params.path`), one problem per key.
+    const missing = error.keyword === 'required' ? ((error.params.requiredProperties as string[] | undefined) ?? []) : [];
+    const found = missing.length > 0 ? missing.map((k) => ({ path: joinPath(path, `/${k.replaceAll('~', '~0').replaceAll('/', '~1')}`), message: `missing required key '${k}'` })) : [{ path, message: describe(error, schema) }];
+    for (const problem of found) {
+      const key = `${problem.path}\u0000${problem.message}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      problems.push(problem);
+    }
   }
   return problems;
 }
@@ -67,10 +71,6 @@ function describe(error: SchemaError, root: TSchema): string {
     const extra = (error.params.additionalProperties as string[] | undefined) ?? [];
     const allowed = Object.keys(node?.properties ?? {});
     return `unknown key${extra.length > 1 ? 's' : ''} ${extra.map((k) => `'${k}'`).join(', ')}; allowed keys: ${allowed.join(', ') || '(none)'}`;
-  }
-  if (error.keyword === 'required') {
-    const missing = (error.params.requiredProperties as string[] | undefined) ?? [];
-    return `missing required key${missing.length > 1 ? 's' : ''} ${missing.map((k) => `'${k}'`).join(', ')}`;
   }
   const node = schemaAt(root, error.schemaPath) as { description?: string } | undefined;
   const hint = node?.description ? ` (${node.description})` : '';

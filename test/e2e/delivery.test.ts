@@ -27,11 +27,14 @@ function assertExactlyOnce(file: string, n: number): void {
 }
 
 describe('agent → hub delivery', () => {
-  it('delivers every event of a feed exactly once', async () => {
+  it('delivers every event of a feed exactly once (the feed written in the older config shapes, still read)', async () => {
     const n = 5000;
-    const t = await setup({ feed: dropFeed(n) });
+    const t = await setup({ feed: dropFeed(n), olderShapes: true });
     const hub = track(await t.startHub());
     const agent = track(await t.startAgent());
+    // Each older shape is named once, with the shape to write instead.
+    assert.match(agent.output, /feeds\[0\]\.collector: parameters beside 'type' are the older shape; write collector: \{type: file, params: \{path: …\}\}/);
+    assert.match(agent.output, /feeds\[0\]\.parser: 'name:' is the older shape; write parser: \{type: spamhaus\.drop\}/);
     await waitUntil(() => countLines(t.output) >= n, 30_000, () => `${countLines(t.output)} of ${n} events arrived\n${hub.output.slice(-2000)}\n${agent.output.slice(-2000)}`);
     await new Promise((r) => setTimeout(r, 500)); // anything extra would show up now
     assertExactlyOnce(t.output, n);

@@ -42,6 +42,8 @@ export interface SetupOptions {
   feed: string;
   agentId?: string;
   outboxBatchEvents?: number;
+  /** Write the feed in the older shapes the agent still reads (collector parameters beside type, parser name:). */
+  olderShapes?: boolean;
 }
 
 /** N unique DROP lines: 10.a.b.c/32 for i in 0..N-1. */
@@ -77,7 +79,11 @@ export async function setup(options: SetupOptions): Promise<TestSetup> {
     data_dir: join(dir, 'agent'),
     hub: { url: `mqtt://127.0.0.1:${mqttPort}`, token, heartbeat_seconds: 1 },
     outbox: { batch_events: options.outboxBatchEvents ?? 500 },
-    feeds: [{ name: 'Spamhaus DROP', collector: { type: 'file', path: feedFile }, parser: { name: 'spamhaus.drop' } }],
+    feeds: [
+      options.olderShapes
+        ? { name: 'Spamhaus DROP', collector: { type: 'file', path: feedFile }, parser: { name: 'spamhaus.drop' } }
+        : { name: 'Spamhaus DROP', collector: { type: 'file', params: { path: feedFile } }, parser: { type: 'spamhaus.drop' } },
+    ],
     log: { level: 'info' },
   });
   return {

@@ -236,7 +236,7 @@ describe(`seeded malformed configuration files (seed ${SEED})`, () => {
     const agent = parse(readFileSync(join(ROOT, 'deploy/examples/agent.yaml'), 'utf8')) as Record<string, any>;
     Object.assign(agent, { data_dir: join(dir, 'agent') });
     agent.hub.url = 'mqtt://127.0.0.1:1';
-    for (const feed of agent.feeds) feed.collector.path = join(ROOT, 'deploy/examples', feed.collector.path);
+    for (const feed of agent.feeds) feed.collector.params.path = join(ROOT, 'deploy/examples', feed.collector.params.path);
     const examples = [hub, agent];
     const results: string[] = [];
     let started = 0;
