@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { BufferedStore } from '../../../hub/pipeline/store.js';
 import type { Event } from '../../../hub/pipeline/define.js';
-import { openHubDb } from '../../../hub/store/index.js';
+import { openHubDb, writeOps } from '../../../hub/store/index.js';
 import { tempDir } from '../../helpers/processes.js';
 import { unpack } from 'msgpackr';
 import { TtlMap } from '../../../hub/experts/_ttl-map.js';
@@ -197,6 +197,26 @@ describe('BufferedStore.getMany', () => {
       assert.deepEqual(await other.getMany(['b']), [undefined], 'another component does not see this one\'s keys');
       await db.batch(store.drain() as never);
       assert.deepEqual((await store.getMany(['a', 'b', 'c'])).map((v) => v?.toString()), [undefined, 'pending-b', 'pending-c']);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('settles its writes: a failed write forgets what is still buffered, and listeners hear the outcome', async () => {
+    const db = await openHubDb(join(tempDir(), 'db'));
+    try {
+      const store = new BufferedStore(db, 'expert:test');
+      const heard: boolean[] = [];
+      store.onSettle((committed) => heard.push(committed));
+      store.put('a', 'x');
+      await writeOps(db, store.drain(), { sync: true });
+      store.settle(true);
+      store.put('b', 'lost');
+      store.settle(false); // the stage's write failed before it drained: the retry must not see 'b'
+      assert.deepEqual(heard, [true, false]);
+      assert.deepEqual((await store.getMany(['a', 'b'])).map((v) => v?.toString()), ['x', undefined]);
+      assert.deepEqual(store.drain(), []);
+      assert.deepEqual((await store.entries('', -1, 'a')).length, 0, 'paging: nothing after a');
     } finally {
       await db.close();
     }
