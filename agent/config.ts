@@ -29,6 +29,10 @@ export const AgentConfigSchema = Type.Object(
     hub: Type.Object(
       {
         url: Type.String({ description: 'MQTT URL of the hub, e.g. mqtt://hub.example.org:1883 or mqtts://…:8883.' }),
+        fallback_urls: Type.Array(Type.String(), {
+          default: [],
+          description: "More MQTT URLs of the same broker (the other nodes of a NATS cluster): after a lost or failed connection the agent tries the next URL in turn, url first.",
+        }),
         token: Type.Optional(Type.String({ description: "The agent's token (or token_file)." })),
         token_file: Type.Optional(Type.String({ description: 'A file holding the token.' })),
         window: Type.Integer({ minimum: 1, maximum: 10000, default: 64, description: 'Batches in flight without a PUBACK.' }),

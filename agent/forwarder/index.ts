@@ -4,8 +4,9 @@
  *
  * - The in-flight window is ours (default 64 batches): MQTT.js has none and reuses message ids beyond 65,535
  *   outstanding publishes, losing callbacks.
- * - Reconnection is ours too (MQTT.js's is a fixed 1 s): exponential backoff with jitter. Every new connection
- *   resends from the oldest unacknowledged batch; the hub recognises batches it already has.
+ * - Reconnection is ours too (MQTT.js's is a fixed 1 s): exponential backoff with jitter, to the next of the
+ *   broker's URLs (a replicated broker's nodes). Every new connection resends from the oldest unacknowledged
+ *   batch; the hub recognises batches it already has.
  * - Acknowledged batches are deleted in groups, off the publish path.
  */
 import type { Logger } from 'pino';
@@ -15,6 +16,8 @@ import type { Outbox } from '../outbox/index.js';
 
 export interface ForwarderOptions {
   url: string;
+  /** Other nodes of the same broker, tried in turn after `url` when a connection is lost or fails. */
+  fallbackUrls?: readonly string[];
   agentId: string;
   /** The agent's token; optional with mutual TLS, where the certificate identifies the agent. */
   token?: string;
@@ -51,6 +54,9 @@ export class Forwarder {
   readonly #log: Logger;
   readonly #backoff: Backoff;
   readonly #topic: string;
+  readonly #urls: readonly string[];
+  /** The URL of the next connection: advances after every lost or failed one. */
+  #urlIndex = 0;
   #client: MqttClient | undefined;
   /** Increases with every connection; callbacks of an older connection only ever acknowledge. */
   #generation = 0;
@@ -72,6 +78,7 @@ export class Forwarder {
     this.#log = log;
     this.#backoff = new Backoff(options.backoff);
     this.#topic = eventsTopic(options.agentId);
+    this.#urls = [options.url, ...(options.fallbackUrls ?? [])];
   }
 
   start(): void {
@@ -91,7 +98,8 @@ export class Forwarder {
     // mqtt is CommonJS: its module.exports is the default export both under Node and in the split agent bundle.
     const { connect } = (await import('mqtt')).default;
     const generation = ++this.#generation;
-    const client = connect(this.#opts.url, {
+    const url = this.#urls[this.#urlIndex]!;
+    const client = connect(url, {
       clientId: this.#opts.agentId,
       username: this.#opts.agentId,
       password: this.#opts.token,
@@ -116,7 +124,7 @@ export class Forwarder {
       // A new connection starts over from the oldest batch not yet acknowledged.
       this.#inflight.clear();
       this.#cursor = 0;
-      this.#log.info({ url: this.#opts.url }, 'Connected to the hub.');
+      this.#log.info({ url }, 'Connected to the hub.');
       this.#opts.onConnect?.();
       void this.#pump();
     });
@@ -136,6 +144,7 @@ export class Forwarder {
     this.#inflight.clear();
     client.removeAllListeners('close');
     client.end(true);
+    this.#urlIndex = (this.#urlIndex + 1) % this.#urls.length;
     this.#scheduleReconnect();
   }
 

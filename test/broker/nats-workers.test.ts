@@ -6,7 +6,8 @@
  * - every event arrives exactly once when a worker is killed with SIGKILL in the middle of the stream: the batches
  *   it took and had not acknowledged go to the other worker after ack_wait_seconds; it is restarted later and
  *   passes on what its inbox held (the other worker logs the batches it took again; the consumer ends with nothing pending);
- * - a batch stored twice (a redelivery reaching another worker) is one row per event.
+ * - every event arrives exactly once when the node the agent publishes to is killed with SIGKILL mid-stream: the
+ *   agent goes on through another node of its hub.fallback_urls, the workers through another of their servers.
  */
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -114,5 +115,31 @@ describe('NATS mode: two hub workers sharing a JetStream consumer', { skip: miss
     const perWorker = workerOutputs.map((f) => readJsonLines(f).length);
     assert.ok(perWorker.every((n) => n > 0), `both workers took a share: ${perWorker.join(', ')}`);
     assert.ok(perWorker[0]! + perWorker[1]! >= N, `the file outputs hold every event at least once: ${perWorker.join(', ')}`);
+  });
+
+  it("delivers every event exactly once when the node the agent publishes to is killed with SIGKILL mid-stream", async () => {
+    await agent?.kill('SIGTERM');
+    const n2 = 10_000;
+    const before = (await counts()).rows;
+    // Other networks than the first stream's (11.x), so every event is new.
+    const t2 = await setup({ feed: dropFeed(n2).replaceAll('\n10.', '\n11.'), agentId: 'nats-agent-2', outboxBatchEvents: 50 });
+    const doc = parse(readFileSync(t2.agentConfig, 'utf8'));
+    doc.hub.url = cluster.nodes[2]!.mqttUrl;
+    doc.hub.fallback_urls = [cluster.nodes[0]!.mqttUrl, cluster.nodes[1]!.mqttUrl];
+    writeFileSync(t2.agentConfig, stringify(doc));
+    agent = new VigilProcess(['agent', '--config', t2.agentConfig]);
+    await agent.waitFor(/Connected to the hub/);
+    // As soon as its first batches are through: the agent is still publishing.
+    await waitUntil(async () => (await counts()).rows > before, 60_000, logs, 20);
+    await cluster.kill(2);
+    const atKill = (await counts()).rows;
+    assert.ok(atKill < before + n2, `the stream was over before the kill (${atKill - before} of ${n2}); make it longer`);
+    let rows = 0;
+    await waitUntil(async () => (rows = (await counts()).rows) >= before + n2, 90_000, () => `${rows - before} of ${n2} rows\n${logs()}`, 250);
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.deepEqual(await counts(), { rows: before + n2, ids: before + n2 }, 'every event exactly once in PostgreSQL');
+    const other = new RegExp(`"url":"mqtt://127.0.0.1:(${cluster.nodes[0]!.mqttPort}|${cluster.nodes[1]!.mqttPort})"[^\n]*Connected to the hub`);
+    assert.match(agent.output, other, 'the agent went on through another node');
+    await cluster.restart(2);
   });
 });
