@@ -26,6 +26,7 @@ import { SHARED_DIFFERENCES } from '../agent/parsers/framework/differences.js';
 import { allParsers } from '../agent/parsers/registry.js';
 import { BUNDLED_SCHEMA, SCHEMA_ENV } from '../agent/parsers/shadowserver/_schema.js';
 import { intelmqModules, type ComponentInfo, type ComponentRegistry } from '../common/component.js';
+import { collectorBlock } from '../common/config/component-ref.js';
 import { INTELMQ_BOT_PARAMS, intelmqEntry, type IntelmqParam } from '../common/intelmq-params.js';
 import type { ExpertDefinition, OutputDefinition } from '../hub/pipeline/define.js';
 import { experts, outputs } from '../hub/pipeline/registry.js';
@@ -171,7 +172,7 @@ function configExamples(examples: readonly { description: string; params: Record
   return out;
 }
 
-const collectorExamples = (d: CollectorDefinition): string => configExamples(d.examples, (params) => ({ collector: params }));
+const collectorExamples = (d: CollectorDefinition): string => configExamples(d.examples, (params) => ({ collector: collectorBlock(d.name, params) }));
 const outputExamples = (d: OutputDefinition): string => configExamples(d.examples, (params) => ({ outputs: [{ type: d.name, name: `my-${d.name}`, params }] }));
 
 function expertExamples(d: ExpertDefinition): string {

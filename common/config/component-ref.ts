@@ -196,3 +196,9 @@ export async function collectProblems(checks: Iterable<() => Promise<void> | voi
 export function refBlock(type: string, params: Record<string, unknown> | undefined, extra: Record<string, unknown> = {}): Record<string, unknown> {
   return { type, ...extra, ...(params !== undefined && Object.keys(params).length > 0 ? { params } : {}) };
 }
+
+/** A collector's example as a config writes it: the `type` its parameters declare goes beside `params`. */
+export function collectorBlock(type: string, params: Record<string, unknown>): Record<string, unknown> {
+  const { type: _declared, ...rest } = params;
+  return refBlock(type, rest);
+}
