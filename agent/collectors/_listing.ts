@@ -28,8 +28,11 @@ export interface TakeOptions<I extends ListedItem> {
   stateKey: string;
   /** What an item is called in messages: 'blob', 'file'. */
   noun: string;
-  /** Writes the item's bytes to `file`; resolves with the digest naming this version's bytes. */
-  fetch(item: I, file: string): Promise<string>;
+  /**
+   * Writes the item's bytes to `file`; resolves with the digest naming this version's bytes, or undefined when the
+   * item holds nothing to store (it is remembered all the same).
+   */
+  fetch(item: I, file: string): Promise<string | undefined>;
   /** The report fields of the item's report (extra.file_name, feed.url). */
   report(item: I): Record<string, unknown>;
   maxExtractedBytes: number;
@@ -73,7 +76,7 @@ export async function takeListed<I extends ListedItem>(ctx: CollectorContext, li
     }
     const file = join(ctx.workDir, `${noun}.part`);
     try {
-      let digest: string;
+      let digest: string | undefined;
       let path: string;
       try {
         digest = await options.fetch(item, file);
@@ -84,6 +87,11 @@ export async function takeListed<I extends ListedItem>(ctx: CollectorContext, li
           continue;
         }
         await reject(item, err);
+        continue;
+      }
+      if (digest === undefined) {
+        taken[item.name] = item.version;
+        await ctx.saveState(stateKey, { taken });
         continue;
       }
       try {

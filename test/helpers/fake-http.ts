@@ -3,7 +3,9 @@
  * free loopback port whose one handler answers each request (its body read whole), recording every request, and
  * closing with its open connections. Each fake says in its own header what it answers and in which recorded shape.
  */
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { readFileSync } from 'node:fs';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import { freePort } from './processes.js';
 
 export interface FakeRequest {
@@ -21,16 +23,17 @@ export interface FakeAnswer {
 }
 
 export interface FakeHttp {
-  /** http://127.0.0.1:<port> (no trailing slash). */
+  /** http(s)://127.0.0.1:<port> (no trailing slash). */
   origin: string;
   requests: FakeRequest[];
   close(): Promise<void>;
 }
 
-export async function startFakeHttp(handle: (req: FakeRequest) => FakeAnswer | Promise<FakeAnswer>): Promise<FakeHttp> {
+/** With `tls` (PEM files, e.g. from test/helpers/tls.ts) the fake speaks HTTPS. */
+export async function startFakeHttp(handle: (req: FakeRequest) => FakeAnswer | Promise<FakeAnswer>, options: { tls?: { cert: string; key: string } } = {}): Promise<FakeHttp> {
   const requests: FakeRequest[] = [];
   const port = await freePort();
-  const server: Server = createServer((req, res) => {
+  const listener = (req: IncomingMessage, res: ServerResponse): void => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
@@ -49,10 +52,12 @@ export async function startFakeHttp(handle: (req: FakeRequest) => FakeAnswer | P
           },
         );
     });
-  });
+  };
+  const tls = options.tls;
+  const server: Server = tls ? createTlsServer({ cert: readFileSync(tls.cert), key: readFileSync(tls.key) }, listener) : createServer(listener);
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
   return {
-    origin: `http://127.0.0.1:${port}`,
+    origin: `${tls ? 'https' : 'http'}://127.0.0.1:${port}`,
     requests,
     close: () =>
       new Promise<void>((resolve) => {

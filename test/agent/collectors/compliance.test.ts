@@ -20,11 +20,13 @@ import { assertExactlyOnce, closeAll, ip, ipLines, openHarness, scratch, sleep, 
 import { startAzurite } from '../../helpers/azurite.js';
 import { startDovecot } from '../../helpers/dovecot.js';
 import { startFakeBlueliv } from '../../helpers/fake-blueliv.js';
+import { startFakeFireeye } from '../../helpers/fake-fireeye.js';
 import { startFakeInterflow } from '../../helpers/fake-interflow.js';
 import { startFakeMisp } from '../../helpers/fake-misp.js';
 import { startFakeShadowserver } from '../../helpers/fake-shadowserver.js';
 import { startRabbitMq } from '../../helpers/rabbitmq.js';
 import { freePort } from '../../helpers/processes.js';
+import { createCa } from '../../helpers/tls.js';
 
 interface Scenario {
   /** The collector's parameters for a source set up in `dir`. */
@@ -98,6 +100,25 @@ const SCENARIOS: Record<string, Scenario> = {
         params: { api_key: fake.token, api_url: fake.url, run_at_start: false, max_attempts: 1 },
         offer: async (from, to) => {
           fake.servers = JSON.stringify(Array.from({ length: to - from }, (_, i) => ({ status: 'ONLINE', ip: ip(from + i), type: 'MALWARE' })));
+        },
+        close: () => fake.close(),
+      };
+    },
+    kick: (c) => c.runOnce!(),
+  },
+  // The (fake, HTTPS) FireEye API lists the alerts of the last day: each offer is one more alert, whose IOC document
+  // carries the lines as its text (one CSV column, source.ip, takes them; the XML lines around are rejected).
+  fireeye_mas: {
+    keepsWhileDown: true,
+    async setup(dir) {
+      const ca = createCa('compliance-ca', dir);
+      const fake = await startFakeFireeye(ca.issue('localhost'));
+      return {
+        params: { host: fake.host, request_duration: '24_hours', http_username: fake.username, http_password: fake.password, ca_file: ca.cert, run_at_start: false, max_attempts: 1 },
+        offer: async (from, to) => {
+          const uuid = `00000000-0000-4000-8000-${String(from).padStart(12, '0')}`;
+          fake.alerts.push({ uuid, product: 'MAS', name: 'MALWARE_OBJECT', occurred: '2021-02-03 10:19:06 +0100' });
+          fake.iocs.set(uuid, `<OpenIOC><Context search="FileItem/Md5sum"/><Content>\n${ipLines(from, to)}</Content></OpenIOC>\n`);
         },
         close: () => fake.close(),
       };
