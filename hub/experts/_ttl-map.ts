@@ -9,9 +9,9 @@
  * the events it decided about. The segments are read back once, before the first use (later segments in key
  * order, i.e. with a later expiry, win), and purged whole once expired, since all their values expire together.
  *
- * The copy in memory never runs ahead of the store: values set since the last commit stay in a pending layer
- * until the store reports the write committed (ComponentStore.onSettle) and are dropped if it failed, so events
- * processed again after a failed write are not taken for their own duplicates.
+ * The copy in memory never runs ahead of the store: what was set since the last commit is undone when the store
+ * reports that the write failed (ComponentStore.onSettle), so events processed again after a failed write are
+ * not taken for their own duplicates.
  *
  * A store written by the earlier one-key-per-value layout (`v!<key>` → {x, v}, with `e!` index entries) is
  * carried over at load: its live values go into segments, its keys are deleted, in the first batch's write.
@@ -38,18 +38,30 @@ interface Entry<T> {
 export class TtlMap<T> {
   readonly #store: ComponentStore;
   readonly #purgeEveryMs: number;
-  readonly #committed = new Map<string, Entry<T>>();
-  /** Set since the last commit: read first, merged into #committed once the store's write is committed. */
-  #pending = new Map<string, Entry<T>>();
+  readonly #entries = new Map<string, Entry<T>>();
+  /**
+   * Each key set since the last commit with the entry it replaced, to undo a failed write (one map for reads
+   * instead of a pending layer over a committed one: a lookup and an insert less per event). Not kept where the
+   * store never settles.
+   */
+  #undo: [string, Entry<T> | undefined][] | undefined;
   #loaded: Promise<void> | undefined;
   #nextPurge = 0;
 
   constructor(store: ComponentStore, purgeEveryMs = 60_000) {
     this.#store = store;
     this.#purgeEveryMs = purgeEveryMs;
-    store.onSettle?.((committed) => {
-      if (committed) for (const [key, entry] of this.#pending) this.#committed.set(key, entry);
-      this.#pending = new Map();
+    if (!store.onSettle) return;
+    this.#undo = [];
+    store.onSettle((committed) => {
+      const undo = this.#undo!;
+      this.#undo = [];
+      if (committed) return;
+      for (let i = undo.length - 1; i >= 0; i--) {
+        const [key, previous] = undo[i]!;
+        if (previous === undefined) this.#entries.delete(key);
+        else this.#entries.set(key, previous);
+      }
     });
   }
 
@@ -60,7 +72,7 @@ export class TtlMap<T> {
 
   /** The live value of `key` (undefined where absent or expired). */
   get(key: string, now: number): T | undefined {
-    const entry = this.#pending.get(key) ?? this.#committed.get(key);
+    const entry = this.#entries.get(key);
     return entry !== undefined && entry.x > now ? entry.v : undefined;
   }
 
@@ -69,8 +81,10 @@ export class TtlMap<T> {
     const x = now + ttlMs;
     const keys: string[] = [];
     const values: T[] = [];
+    const undo = this.#undo;
     for (const [key, v] of entries) {
-      this.#pending.set(key, { x, v });
+      undo?.push([key, this.#entries.get(key)]);
+      this.#entries.set(key, { x, v });
       keys.push(key);
       values.push(v);
     }
@@ -87,8 +101,8 @@ export class TtlMap<T> {
       this.#store.del(key);
       // A key set again later has a later expiry: it stays.
       for (const k of decode<T>(raw)[0]) {
-        const entry = this.#committed.get(k);
-        if (entry !== undefined && entry.x <= now && this.#committed.delete(k)) removed++;
+        const entry = this.#entries.get(k);
+        if (entry !== undefined && entry.x <= now && this.#entries.delete(k)) removed++;
       }
     }
     return removed;
@@ -117,7 +131,7 @@ export class TtlMap<T> {
       }
       if (!(old.x > now)) continue;
       const k = key.slice(OLD_VALUE.length);
-      // Committed, not pending: the old keys stay durable until this carry-over is.
+      // Not undone if the first write fails: the old keys stay durable until this carry-over is.
       this.#remember(k, old.v, old.x);
       let segment = segments.get(old.x);
       if (!segment) segments.set(old.x, (segment = [[], []]));
@@ -129,8 +143,8 @@ export class TtlMap<T> {
   }
 
   #remember(key: string, v: T, x: number): void {
-    const known = this.#committed.get(key);
-    if (known === undefined || known.x <= x) this.#committed.set(key, { x, v });
+    const known = this.#entries.get(key);
+    if (known === undefined || known.x <= x) this.#entries.set(key, { x, v });
   }
 
   async *#pages(prefix: string): AsyncGenerator<[string, Buffer]> {
