@@ -1,7 +1,7 @@
 /**
  * Values with an expiry, held in memory and kept durable in a component's store (ctx.store) as one segment per
  * batch: the state of the deduplicator and threshold, which look up every event. IntelMQ keeps the same state
- * in Redis, in memory too; here it costs about 150 bytes per live key.
+ * in Redis, in memory too; here it costs about 170 bytes per live key (500k keys measured: 165 bytes each).
  *
  * Why not one store key per value (TtlStore, which the lookup caches use): a LevelDB put costs more per event than
  * the whole stateless expert stage (bench/experts.bench.ts), and most lookups miss, so a read per event buys

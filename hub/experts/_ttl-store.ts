@@ -1,6 +1,7 @@
 /**
- * Values with an expiry kept in a component's durable store (ctx.store), committed with the events they decided
- * about. Expiry is checked on every read, so an expired entry is never used even before it is purged. An index of
+ * Values with an expiry kept in a component's durable store (ctx.store), one store key each, committed with the
+ * events they decided about: the lookup experts' answer caches (deduplicator and threshold keep theirs in memory,
+ * _ttl-map.ts). Expiry is checked on every read, so an expired entry is never used even before it is purged. An index of
  * `e!<expiry>!…` entries, kept in expiry order by the store's key order, lets `purge` find expired entries without
  * scanning the whole cache; a key re-set with a later expiry keeps its value when an older index entry expires.
  * Experts work a batch at a time: `getMany` reads the batch's keys in one pass, and `setMany` writes each key once
