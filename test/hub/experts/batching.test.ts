@@ -7,10 +7,16 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { silentLogger } from '../../../common/log.js';
+import { Inbox } from '../../../hub/inbox/index.js';
+import { DeadLetters } from '../../../hub/pipeline/deadletters.js';
+import { ExpertsStage } from '../../../hub/pipeline/experts-stage.js';
+import { ComponentMetrics } from '../../../hub/pipeline/metrics.js';
+import { ProcessedLog } from '../../../hub/pipeline/processed-log.js';
 import { BufferedStore } from '../../../hub/pipeline/store.js';
 import type { Event } from '../../../hub/pipeline/define.js';
 import { openHubDb, writeOps } from '../../../hub/store/index.js';
-import { tempDir } from '../../helpers/processes.js';
+import { tempDir, waitUntil } from '../../helpers/processes.js';
 import { unpack } from 'msgpackr';
 import { TtlMap } from '../../../hub/experts/_ttl-map.js';
 import { TtlStore } from '../../../hub/experts/_ttl-store.js';
@@ -217,6 +223,36 @@ describe('BufferedStore.getMany', () => {
       assert.deepEqual((await store.getMany(['a', 'b'])).map((v) => v?.toString()), ['x', undefined]);
       assert.deepEqual(store.drain(), []);
       assert.deepEqual((await store.entries('', -1, 'a')).length, 0, 'paging: nothing after a');
+    } finally {
+      await db.close();
+    }
+  });
+});
+
+describe('experts stage with the deduplicator', () => {
+  it('a write that fails undoes the state it carried: the events processed again are not their own duplicates', async () => {
+    const db = await openHubDb(join(tempDir(), 'db'));
+    try {
+      const inbox = await Inbox.open(db);
+      const processed = new ProcessedLog(db);
+      await processed.open();
+      const stores = [new BufferedStore(db, 'expert:deduplicator'), new BufferedStore(db, 'expert:poison')];
+      const dedup = await createExpert('deduplicator', {}, { ...testContext(), store: stores[0]! } as never);
+      let calls = 0;
+      // Breaks the stage's first write (a value LevelDB refuses), as a full disk would.
+      const poison = { process: (events: Event[]) => (++calls === 1 && stores[1]!.put('x', undefined as never), events) };
+      const named = [dedup, poison].map((expert, i) => ({ name: ['deduplicator', 'poison'][i]!, expert, metrics: new ComponentMetrics() }));
+      const drain = () => stores.flatMap((s) => s.drain());
+      const settle = (committed: boolean) => stores.forEach((s) => s.settle(committed));
+      const stage = new ExpertsStage(db, inbox, processed, named, await DeadLetters.open(db), silentLogger(), drain, settle);
+      await stage.open();
+      stage.start();
+      await inbox.accept({}, { v: 1, agent: 'a', epoch: 'e', seq: 1, sent: 0, events: [{ 'source.ip': '192.0.2.1' }, { 'source.ip': '192.0.2.2' }, { 'source.ip': '192.0.2.1' }] });
+      await waitUntil(() => stage.cursor >= 1, 20_000, () => 'the batch was processed');
+      await stage.stop();
+      assert.equal(calls, 2, 'the batch was processed again after the failed write');
+      const out = (await processed.read(0, 10)).flatMap((e) => e.batch.events.map((x) => x['source.ip']));
+      assert.deepEqual(out, ['192.0.2.1', '192.0.2.2']);
     } finally {
       await db.close();
     }
