@@ -118,8 +118,9 @@ export default defineCollector({
         mkdirSync(dir, { recursive: true });
         ctx.log.info({ source }, 'Fetching the file with rsync.');
         // --times keeps the server's modification time, so the next run's quick check sees an unchanged file.
-        const args = ['--times', `--timeout=${params.timeout_seconds}`, `--contimeout=${params.timeout_seconds}`, ...extra, '--', source, `${dir}/`];
-        // rsync's --contimeout is for daemons only; ssh has its own: hence also the signal.
+        // --contimeout is refused unless the source is a daemon's (host::module, rsync://).
+        const daemon = source.includes('::') || source.startsWith('rsync://');
+        const args = ['--times', `--timeout=${params.timeout_seconds}`, ...(daemon ? [`--contimeout=${params.timeout_seconds}`] : []), ...extra, '--', source, `${dir}/`];
         await run('rsync', args, { signal: abort.signal, maxBuffer: 1024 * 1024 }).catch((err: Error & { code?: number | string; stderr?: string }) => {
           if (abort.signal.aborted) throw new Error('stopped');
           const said = (err.stderr ?? '').trim().split('\n').slice(0, 3).join(' / ');

@@ -132,6 +132,21 @@ describe('http_stream collector', () => {
     assert.ok(h.logs.some((l) => l.msg === 'The server ended the stream; connecting again.'));
   });
 
+  it('takes a connection silent for timeout_seconds for dead and opens another', async () => {
+    const server = await startServer((_req, res, n) => {
+      res.writeHead(200);
+      res.write(`${ip(50 + n)}\n`); // then nothing more, the answer left open
+    });
+    servers.push(server);
+    const h = await openHarness();
+    const collector = h.create(httpStream, { url: server.url, timeout_seconds: 0.3, ...FAST });
+    await collector.start();
+    await waitUntil(async () => (await h.events()).length >= 2, 5000, () => 'a line from a second connection');
+    await collector.stop();
+    assert.deepEqual((await h.events()).slice(0, 2).map((e) => e['source.ip']), [ip(51), ip(52)]);
+    assert.ok(h.logs.some((l) => String(l.err).includes('nothing received for 0.3 s')), 'the silence is the reason logged');
+  });
+
   it('rejects a line over max_line_bytes with the reason, counted, and stores the lines around it', async () => {
     const server = await startServer((_req, res) => {
       res.writeHead(200);

@@ -62,6 +62,16 @@ describe('rsync collector (against a real rsync daemon)', () => {
     assert.deepEqual((await h.events()).map((e) => e['source.ip']), [ip(10), ip(11)]);
   });
 
+  it('takes a local directory as rsync_path (no daemon, as rsync does)', async () => {
+    serve('local.txt', ipLines(30, 32));
+    const h = await openHarness();
+    const collector = h.create(rsync, { rsync_path: daemon.module, file: 'local.txt', run_at_start: false });
+    await collector.runOnce!();
+    await collector.stop();
+    assert.equal(h.feed.status.lastOutcome, 'ok', h.feed.status.lastError);
+    assert.deepEqual((await h.events()).map((e) => e['source.ip']), [ip(30), ip(31)]);
+  });
+
   it("fails the run with rsync's reason when the file is missing or the server away; the next run tries again", async () => {
     const h = await openHarness();
     const collector = h.create(rsync, { rsync_path: daemon.url, file: 'absent.txt', run_at_start: false });
