@@ -32,6 +32,8 @@ export interface NatsNode {
   storeDir: string;
   /** True while its process runs. */
   readonly running: boolean;
+  /** Its process id while it runs (for CPU figures). */
+  readonly pid: number | undefined;
   /** Everything this node logged, all its runs. */
   log(): string;
 }
@@ -87,6 +89,9 @@ export async function startNatsCluster(options: NatsClusterOptions = {}): Promis
       output: '',
       get running() {
         return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
+      },
+      get pid() {
+        return this.running ? this.child!.pid : undefined;
       },
       log() {
         return this.output;
