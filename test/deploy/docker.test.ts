@@ -86,7 +86,7 @@ describe('container image', () => {
     // directory, so `vigil check` (which reads the files a config names) sees what the container would.
     const secrets = tempDir('vigil-secrets-');
     writeFileSync(join(secrets, 'mosquitto_hub_password'), 'secret\n');
-    for (const name of ['hub.yaml', 'hub-compose.yaml', 'worker.yaml']) {
+    for (const name of ['hub.yaml', 'hub-compose.yaml', 'worker.yaml', 'worker-nats.yaml']) {
       const staged = join(secrets, name);
       writeFileSync(staged, readFileSync(join(DEPLOY, 'docker', name), 'utf8').replaceAll('/run/secrets/', `${secrets}/`));
       const r = spawnSync(process.execPath, [join(ROOT, 'bin', 'vigil.js'), 'check', staged], { encoding: 'utf8' });
