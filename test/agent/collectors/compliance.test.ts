@@ -24,6 +24,7 @@ import { startFakeFireeye } from '../../helpers/fake-fireeye.js';
 import { startFakeInterflow } from '../../helpers/fake-interflow.js';
 import { startFakeMisp } from '../../helpers/fake-misp.js';
 import { startFakeShadowserver } from '../../helpers/fake-shadowserver.js';
+import { startFakeTaxii } from '../../helpers/fake-taxii.js';
 import { startRabbitMq } from '../../helpers/rabbitmq.js';
 import { freePort } from '../../helpers/processes.js';
 import { createCa } from '../../helpers/tls.js';
@@ -101,6 +102,24 @@ const SCENARIOS: Record<string, Scenario> = {
         offer: async (from, to) => {
           fake.servers = JSON.stringify(Array.from({ length: to - from }, (_, i) => ({ status: 'ONLINE', ip: ip(from + i), type: 'MALWARE' })));
         },
+        close: () => fake.close(),
+      };
+    },
+    kick: (c) => c.runOnce!(),
+  },
+  // The (fake, HTTPS) ESET TAXII service keeps its content blocks: each offer is one more block, an ETI domain entry
+  // per address, polled in the window since the last poll.
+  eset: {
+    keepsWhileDown: true,
+    parser: { name: 'eset' },
+    async setup(dir) {
+      const ca = createCa('compliance-ca', dir);
+      const fake = await startFakeTaxii(ca.issue('localhost'));
+      const collection = 'ei.domains v2 (json)';
+      const entry = (i: number) => ({ domain: `d${i}.example.com`, ip: ip(i), last_seen: '2020-06-29 18:30:00 UTC', reason: 'test', state: 'BlockedObject' });
+      return {
+        params: { username: fake.username, password: fake.password, endpoint: fake.endpoint, collection, ca_file: ca.cert, run_at_start: false, max_attempts: 1 },
+        offer: async (from, to) => fake.add(collection, JSON.stringify(Array.from({ length: to - from }, (_, i) => entry(from + i)))),
         close: () => fake.close(),
       };
     },
