@@ -9,7 +9,7 @@
  */
 import { seqId } from '../../common/seqkey.js';
 import { records } from '../records.js';
-import { layout, writeOps, type HubDb, type HubLayout, type HubOp } from '../store/index.js';
+import { layout, type HubDb, type HubLayout, type HubOp } from '../store/index.js';
 import type { Event } from './define.js';
 import { RecentEntries } from './recent.js';
 
@@ -78,7 +78,7 @@ export class ProcessedLog {
       let seq = this.#head;
       for (const batch of batches) ops.push({ type: 'put', sublevel: log, key: seqId(++seq), value: records.pack(batch) });
       ops.push({ type: 'put', sublevel: meta, key: 'head', value: Buffer.from(String(seq)) });
-      await writeOps(this.#db, ops, { sync: true });
+      await this.#db.batch(ops, { sync: true });
       let n = this.#head;
       for (const batch of batches) this.#recent.add(++n, batch, batch.events.length);
       this.#head = seq;

@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { layout, type HubDb } from './layout.js';
 import { migrateLayout } from './migrate.js';
 
-export { layout, writeOps, writeSynced, type HubDb, type HubLayout, type HubOp, type HubSublevel } from './layout.js';
+export { layout, writeSynced, type HubDb, type HubLayout, type HubOp, type HubSublevel } from './layout.js';
 
 export async function openHubDb(dir: string, options: { log?: Logger } = {}): Promise<HubDb> {
   mkdirSync(dir, { recursive: true });

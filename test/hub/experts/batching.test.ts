@@ -15,7 +15,7 @@ import { ComponentMetrics } from '../../../hub/pipeline/metrics.js';
 import { ProcessedLog } from '../../../hub/pipeline/processed-log.js';
 import { BufferedStore } from '../../../hub/pipeline/store.js';
 import type { Event } from '../../../hub/pipeline/define.js';
-import { openHubDb, writeOps } from '../../../hub/store/index.js';
+import { openHubDb } from '../../../hub/store/index.js';
 import { tempDir, waitUntil } from '../../helpers/processes.js';
 import { unpack } from 'msgpackr';
 import { TtlMap } from '../../../hub/experts/_ttl-map.js';
@@ -215,7 +215,7 @@ describe('BufferedStore.getMany', () => {
       const heard: boolean[] = [];
       store.onSettle((committed) => heard.push(committed));
       store.put('a', 'x');
-      await writeOps(db, store.drain(), { sync: true });
+      await db.batch(store.drain() as never);
       store.settle(true);
       store.put('b', 'lost');
       store.settle(false); // the stage's write failed before it drained: the retry must not see 'b'
