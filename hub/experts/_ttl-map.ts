@@ -3,9 +3,9 @@
  * batch: the state of the deduplicator and threshold, which look up every event. IntelMQ keeps the same state
  * in Redis, in memory too; here it costs about 170 bytes per live key (500k keys measured: 165 bytes each).
  *
- * Why not one store key per value (TtlStore, which the lookup caches use): a LevelDB put costs more per event than
- * the whole stateless expert stage (bench/experts.bench.ts), and most lookups miss, so a read per event buys
- * nothing. A batch's `setMany` writes one segment `s!<expiry>!<random>` → msgpack [keys, values], committed with
+ * Why not one store key per value (TtlStore, which the lookup caches use): a LevelDB read and put per event cost
+ * about as much as the whole stateless expert stage (bench/experts.bench.ts: 3.3× and 4.3× slower than taxonomy
+ * that way). A batch's `setMany` writes one segment `s!<expiry>!<random>` → msgpack [keys, values], committed with
  * the events it decided about. The segments are read back once, before the first use (later segments in key
  * order, i.e. with a later expiry, win), and purged whole once expired, since all their values expire together.
  *
@@ -25,7 +25,8 @@ const SEGMENT = 's!';
 const OLD_VALUE = 'v!';
 const OLD_INDEX = 'e!';
 const EXPIRY_DIGITS = 15;
-/** Segments read per page at load, and at most per purge: one purge never stalls a batch for long. */
+/** Segments read per page at load, and at most per purge: one purge never stalls a batch for long (more are left
+ * to the next batch's purge). */
 const PAGE = 256;
 const PURGE_SEGMENTS = 256;
 
@@ -91,12 +92,17 @@ export class TtlMap<T> {
     if (keys.length > 0) this.#store.put(segmentKey(x), pack([keys, values]));
   }
 
-  /** Deletes expired segments (at most PURGE_SEGMENTS) and their values, once `purgeEveryMs` has passed since the last run. */
+  /**
+   * Deletes expired segments (at most PURGE_SEGMENTS) and their values, once `purgeEveryMs` has passed since the
+   * last run, or at once when the last run left expired segments behind (a busy hub makes a segment per batch).
+   */
   async purgeIfDue(now: number): Promise<number> {
     if (now < this.#nextPurge) return 0;
     this.#nextPurge = now + this.#purgeEveryMs;
     let removed = 0;
-    for (const [key, raw] of await this.#store.entries(SEGMENT, PURGE_SEGMENTS)) {
+    const segments = await this.#store.entries(SEGMENT, PURGE_SEGMENTS);
+    if (segments.length === PURGE_SEGMENTS && segmentExpiry(segments[PURGE_SEGMENTS - 1]![0]) <= now) this.#nextPurge = now;
+    for (const [key, raw] of segments) {
       if (segmentExpiry(key) > now) break;
       this.#store.del(key);
       // A key set again later has a later expiry: it stays.

@@ -142,6 +142,22 @@ describe('TtlMap', () => {
     assert.equal(map.get('a', NOW + 5_000), undefined, 'gone from memory too');
   });
 
+  it('a purge that leaves expired segments behind goes on with the next batch, not a minute later', async () => {
+    const store = new MemoryStore();
+    const map = new TtlMap<number>(store, 60_000);
+    await map.ready(NOW);
+    for (let i = 0; i < 300; i++) {
+      map.setMany([[`k${i}`, i]], 1_000, NOW + i);
+      store.commit();
+    }
+    assert.equal(await map.purgeIfDue(NOW + 10_000), 256, 'at most 256 segments per run');
+    store.commit();
+    assert.equal(await map.purgeIfDue(NOW + 10_001), 44, 'the rest at once');
+    store.commit();
+    assert.equal(segments(store).length, 0);
+    assert.equal(await map.purgeIfDue(NOW + 10_002), 0, 'and then not before a minute has passed');
+  });
+
   it('carries over the one-key-per-value layout of earlier versions, with the first write', async () => {
     const store = new MemoryStore();
     const old = new TtlStore<number>(store);
