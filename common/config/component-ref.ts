@@ -162,20 +162,39 @@ export async function loadComponent<D extends ComponentInfo>(registry: Component
   } catch (err) {
     throw new ConfigError(file, [{ path: typePath, message: (err as Error).message }]);
   }
-  const declares = { params: options.schema?.(def) ?? def.params, intelmqParams: def.intelmqParams };
-  const { params, warnings } = validateComponentParams(declares, withDeclaredType(registry.kind, declares.params, ref, { file, path: paramsPath }), { file, path: paramsPath, common: INTELMQ_COMMON[registry.kind] });
-  return { def, params: params as Static<D['params']>, paramsPath, warnings: warning === undefined ? warnings : [warning, ...warnings] };
+  const schema = options.schema?.(def) ?? def.params;
+  const ownType = declaresType(registry.kind, schema);
+  if (ownType && 'type' in ref.params) throw new ConfigError(file, [{ path: `${paramsPath}.type`, message: `the type goes beside 'params', not in it` }]);
+  const declares = { params: ownType ? withoutType(schema) : schema, intelmqParams: def.intelmqParams };
+  const { params, warnings } = validateComponentParams(declares, ref.params, { file, path: paramsPath, common: INTELMQ_COMMON[registry.kind] });
+  return {
+    def,
+    params: (ownType ? { ...params, type: ref.type } : params) as Static<D['params']>,
+    paramsPath,
+    warnings: warning === undefined ? warnings : [warning, ...warnings],
+  };
 }
 
 /**
- * The parameters to validate. A collector declares `type` among its parameters (they were once written beside it):
- * it is given the reference's, and one written in `params` too is refused rather than silently overridden. (A
- * parser's `type` parameter is another thing: generic.csv's classification.type.)
+ * A collector declares `type` among its parameters (they were once written beside it). The reference gives it, so
+ * the parameters are validated without it (an error lists only the real parameters as allowed) and given it after.
+ * A parser's `type` parameter is another thing: generic.csv's classification.type.
  */
-function withDeclaredType(kind: ComponentKind, schema: TObject, ref: ComponentRef, where: RefLocation): Record<string, unknown> {
-  if (kind !== 'collector' || !('type' in schema.properties)) return ref.params;
-  if ('type' in ref.params) throw new ConfigError(where.file, [{ path: `${where.path}.type`, message: `the type goes beside 'params', not in it` }]);
-  return { ...ref.params, type: ref.type };
+const declaresType = (kind: ComponentKind, schema: TObject): boolean => kind === 'collector' && 'type' in schema.properties;
+
+const typeless = new WeakMap<TObject, TObject>();
+
+/** The schema without its `type` property; one per schema, so its compiled validator is reused (validate.ts). */
+function withoutType(schema: TObject): TObject {
+  let found = typeless.get(schema);
+  if (found === undefined) {
+    // Rebuilt by Type.Object, not copied: TypeBox marks its schemas with a non-enumerable kind that a spread drops.
+    const { type: _object, required: _required, properties: all, ...options } = schema;
+    const { type: _declared, ...properties } = all;
+    found = Type.Object(properties, options);
+    typeless.set(schema, found);
+  }
+  return found;
 }
 
 /** Collects the ConfigErrors of several checks into one, so `vigil check` reports every problem at once. */

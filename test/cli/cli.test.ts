@@ -118,7 +118,7 @@ describe('vigil check', () => {
     });
     const r2 = await vigil('check', file2);
     assert.equal(r2.code, 2);
-    assert.match(r2.stderr, /feeds\[0\]\.collector: unknown key 'schedul'; allowed keys: type, path, schedule/);
+    assert.match(r2.stderr, /feeds\[0\]\.collector: unknown key 'schedul'; allowed keys: path, schedule/);
     const file3 = writeYaml(join(dir, 'hub.yaml'), { pipeline: { outputs: [{ type: 'file', params: { pat: 'x' } }] } });
     const r3 = await vigil('check', file3);
     assert.equal(r3.code, 2);

@@ -90,6 +90,7 @@ const CASES: Case<any>[] = [
       ref: { type: 'file', params: { path: '/dev/null', rate_limit: 3600 } },
       carried: (p) => {
         assert.match(String(p.schedule), /^\d+ \* \* \* \*$/);
+        assert.equal(p.type, 'file', 'the collector is given the type it declares among its parameters');
         assert.equal('rate_limit' in p, false);
       },
     },
@@ -197,7 +198,7 @@ describe('the older agent shapes', () => {
     assert.deepEqual(await problems('collector', { type: 'file', path: 5 }), ['feeds[0].collector.path: expected: must be string (The file to read (relative to the config file).)']);
     const [missing, unknown, ...more] = await problems('collector', { type: 'file', pat: 'x' });
     assert.equal(missing, "feeds[0].collector.path: missing required key 'path'");
-    assert.match(unknown!, /^feeds\[0\]\.collector: unknown key 'pat'; allowed keys: type, path, schedule/);
+    assert.match(unknown!, /^feeds\[0\]\.collector: unknown key 'pat'; allowed keys: path, schedule/);
     assert.deepEqual(more, []);
     assert.deepEqual(await problems('parser', { name: 'spamhaus.dorp' }), ["feeds[0].parser.name: unknown parser 'spamhaus.dorp' (run 'vigil parsers' for the list)"]);
   });
@@ -208,6 +209,12 @@ describe('the older agent shapes', () => {
       "feeds[0].collector.schedule: a parameter beside 'params'; move it under feeds[0].collector.params (parameters beside 'type' are the older shape, read only without 'params')",
     ]);
     assert.deepEqual(await problems('parser', { type: 'spamhaus.drop', name: 'spamhaus.drop' }), ["feeds[0].parser.name: give the parser as 'type' (or, the older way, 'name'), not both"]);
+  });
+
+  it("lists a collector's parameters as the allowed keys, not the type it declares among them", async () => {
+    const [unknown, ...more] = await problems('collector', { type: 'file', params: { path: '/dev/null', pat: 'x' } });
+    assert.match(unknown!, /^feeds\[0\]\.collector\.params: unknown key 'pat'; allowed keys: path, schedule/);
+    assert.deepEqual(more, []);
   });
 
   it("refuses a collector's type in its params too (it goes beside them)", async () => {
