@@ -26,6 +26,7 @@ import { open, readdir, readFile, rename, stat, unlink, type FileHandle } from '
 import { basename, dirname, extname, join } from 'node:path';
 import Type from 'typebox';
 import { eventToJson } from '../../common/codec/json.js';
+import { VigilError } from '../../common/errors.js';
 import { defineOutput, type Event } from '../pipeline/define.js';
 import { compileTemplate } from './_template.js';
 
@@ -241,7 +242,7 @@ export default defineOutput({
         // Undo the partial batch now if possible, else before the next attempt, so a retry never leaves half a line.
         dirty = true;
         await recover(committed, pending).then(() => (dirty = false), () => {});
-        throw err;
+        throw fsFailure(err);
       }
       pending = undefined;
       for (const [base, part] of nextParts) parts.set(base, part);
@@ -306,6 +307,20 @@ async function syncDir(dir: string): Promise<void> {
   } finally {
     await h.close();
   }
+}
+
+/**
+ * File-system failures that waiting cannot cure — a file where a directory belongs (mkdir's EEXIST, ENOTDIR), a
+ * directory where the file belongs, a name too long, no permission, a read-only file system — refuse the batch
+ * (permanent): it is dead-lettered at once with the path, to be re-injected once someone fixed the cause. The rest
+ * (a full disk, I/O errors) may pass and is retried.
+ */
+const REFUSED_FS_CODES = new Set(['EEXIST', 'ENOTDIR', 'EISDIR', 'ENAMETOOLONG', 'EACCES', 'EPERM', 'EROFS']);
+
+function fsFailure(err: unknown): unknown {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === undefined || !REFUSED_FS_CODES.has(code)) return err;
+  return new VigilError('VIGIL_E_REFUSED', `file output: ${(err as Error).message}`, { code }, { cause: err });
 }
 
 function ignoreMissing(err: NodeJS.ErrnoException): void {

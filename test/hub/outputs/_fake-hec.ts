@@ -45,7 +45,8 @@ export class FakeHec {
   ackPolls = 0;
   server!: TestServer;
 
-  constructor(readonly token: string, readonly ackDelayPolls = -1) {}
+  /** `token` is the one HEC accepts: changing it revokes the one an output was given (403 Invalid token). */
+  constructor(public token: string, readonly ackDelayPolls = -1) {}
 
   async start(): Promise<this> {
     this.server = await testServer((req) => this.#handle(req));

@@ -163,3 +163,56 @@ export async function testServer(
       }),
   };
 }
+
+export interface TcpProxy {
+  /** The port clients connect to (127.0.0.1). */
+  port: number;
+  /** Cuts every connection and stops listening: clients meet ECONNREFUSED (a destination that is down). */
+  down(): Promise<void>;
+  /** Listens again on the same port. */
+  up(): Promise<void>;
+  /** Sends new connections to another port of 127.0.0.1 and cuts the current ones. */
+  retarget(port: number): void;
+  close(): Promise<void>;
+}
+
+/** A TCP relay on 127.0.0.1 in front of a real server, to take the server "down" and back without stopping it. */
+export async function tcpProxy(targetPort: number): Promise<TcpProxy> {
+  const { createServer, connect } = await import('node:net');
+  let target = targetPort;
+  const sockets = new Set<import('node:net').Socket>();
+  const cut = (): void => {
+    for (const s of sockets) s.destroy();
+    sockets.clear();
+  };
+  const server = createServer((client) => {
+    const upstream = connect(target, '127.0.0.1');
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on('error', () => {});
+      s.on('close', () => {
+        client.destroy();
+        upstream.destroy();
+        sockets.delete(s);
+      });
+    }
+    client.pipe(upstream).pipe(client);
+  });
+  const listen = (port: number): Promise<void> => new Promise((resolve, reject) => server.once('error', reject).listen(port, '127.0.0.1', () => resolve()));
+  await listen(0);
+  const port = (server.address() as { port: number }).port;
+  const down = (): Promise<void> => {
+    cut();
+    return server.listening ? new Promise((resolve) => server.close(() => resolve())) : Promise.resolve();
+  };
+  return {
+    port,
+    down,
+    up: () => (server.listening ? Promise.resolve() : listen(port)),
+    retarget(p) {
+      target = p;
+      cut();
+    },
+    close: down,
+  };
+}
