@@ -18,6 +18,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { pack, unpack } from 'msgpackr';
+import { VigilError } from '../../common/errors.js';
 import type { ComponentStore } from '../pipeline/define.js';
 
 const SEGMENT = 's!';
@@ -66,9 +67,15 @@ export class TtlMap<T> {
     });
   }
 
-  /** Loads the stored values on first call; later calls return at once. Call before `get` in every batch. */
+  /**
+   * Loads the stored values on first call; later calls return at once. Call before `get` in every batch. A read
+   * that fails is a transient error (the stage retries the batch) and the next call reads again.
+   */
   ready(now = Date.now()): Promise<void> {
-    return (this.#loaded ??= this.#load(now));
+    return (this.#loaded ??= this.#load(now).catch((err: unknown) => {
+      this.#loaded = undefined;
+      throw new VigilError('VIGIL_E_IO', `the stored state could not be read: ${(err as Error).message}`, {}, { cause: err });
+    }));
   }
 
   /** The live value of `key` (undefined where absent or expired). */
@@ -119,6 +126,7 @@ export class TtlMap<T> {
       const x = segmentExpiry(key);
       if (x <= now) continue; // purged later
       const [keys, values] = decode<T>(raw);
+      if (keys.length !== values.length) continue; // not a segment: as good as expired
       for (let i = 0; i < keys.length; i++) this.#remember(keys[i]!, values[i] as T, x);
     }
     await this.#carryOver(now);
@@ -173,6 +181,13 @@ function segmentExpiry(key: string): number {
   return Number(key.slice(SEGMENT.length, SEGMENT.length + EXPIRY_DIGITS));
 }
 
+/** A segment's keys and values; an undecodable one has none (LevelDB checksums its blocks: this is not expected). */
 function decode<T>(raw: Buffer): [string[], T[]] {
-  return unpack(raw) as [string[], T[]];
+  try {
+    const decoded = unpack(raw) as unknown;
+    if (Array.isArray(decoded) && Array.isArray(decoded[0]) && Array.isArray(decoded[1])) return decoded as [string[], T[]];
+  } catch {
+    // below
+  }
+  return [[], []];
 }

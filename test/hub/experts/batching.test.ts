@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { errorClass } from '../../../common/errors.js';
 import { silentLogger } from '../../../common/log.js';
 import { Inbox } from '../../../hub/inbox/index.js';
 import { DeadLetters } from '../../../hub/pipeline/deadletters.js';
@@ -140,6 +141,21 @@ describe('TtlMap', () => {
     assert.equal(segments(store).length, 1);
     assert.equal(map.get('b', NOW + 20_000), 20);
     assert.equal(map.get('a', NOW + 5_000), undefined, 'gone from memory too');
+  });
+
+  it('a failed read at load is transient and read again by the next batch; an undecodable segment is skipped', async () => {
+    const store = new MemoryStore();
+    const map = new TtlMap<number>(store);
+    map.setMany([['a', 1]], 10_000, NOW);
+    store.put(`s!${String(NOW + 10_000).padStart(15, '0')}!garbage`, 'not msgpack of a segment');
+    store.commit();
+    const entries = store.entries.bind(store);
+    let failures = 1;
+    store.entries = async (...args) => (failures-- > 0 ? Promise.reject(new Error('disk gone')) : entries(...args));
+    const restarted = new TtlMap<number>(store);
+    await assert.rejects(restarted.ready(NOW), (err: Error) => errorClass(err) === 'transient' && /disk gone/.test(err.message));
+    await restarted.ready(NOW);
+    assert.equal(restarted.get('a', NOW), 1);
   });
 
   it('a purge that leaves expired segments behind goes on with the next batch, not a minute later', async () => {
