@@ -34,18 +34,16 @@ const INTELMQ_COMMON: Readonly<Record<ComponentKind, readonly IntelmqParams[]>> 
   output: [INTELMQ_BOT_PARAMS],
 };
 
-const Params = (kind: ComponentKind) => Type.Record(Type.String(), Type.Unknown(), { description: `The ${kind}'s parameters (see 'vigil ${kind}s TYPE').` });
+const Params = (kind: ComponentKind, options: { default?: object } = {}) =>
+  Type.Record(Type.String(), Type.Unknown(), { description: `The ${kind}'s parameters (see 'vigil ${kind}s TYPE').`, ...options });
 const TypeKey = (kind: ComponentKind) => Type.String({ minLength: 1, description: `The ${kind} type, e.g. ${EXAMPLE_TYPE[kind]} (see 'vigil ${kind}s').` });
 
 /**
  * The schema of a reference to a `kind` component: `type`, `params` (default `{}`) and the kind's `extra` keys,
  * nothing else.
  */
-export function componentRefSchema<P extends TProperties = {}>(kind: ComponentKind, extra: P = {} as P, description?: string) {
-  return Type.Object(
-    { type: TypeKey(kind), params: Type.Record(Type.String(), Type.Unknown(), { ...Params(kind), default: {} }), ...extra },
-    { additionalProperties: false, ...(description === undefined ? {} : { description }) },
-  );
+export function componentRefSchema<P extends TProperties = {}>(kind: ComponentKind, extra: P = {} as P) {
+  return Type.Object({ type: TypeKey(kind), params: Params(kind, { default: {} }), ...extra }, { additionalProperties: false });
 }
 
 /**
