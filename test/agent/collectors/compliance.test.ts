@@ -23,6 +23,7 @@ import { startFakeBlueliv } from '../../helpers/fake-blueliv.js';
 import { startFakeFireeye } from '../../helpers/fake-fireeye.js';
 import { startFakeInterflow } from '../../helpers/fake-interflow.js';
 import { startFakeMisp } from '../../helpers/fake-misp.js';
+import { startFakeRt } from '../../helpers/fake-rt.js';
 import { startFakeShadowserver } from '../../helpers/fake-shadowserver.js';
 import { startFakeTaxii } from '../../helpers/fake-taxii.js';
 import { startRabbitMq } from '../../helpers/rabbitmq.js';
@@ -181,6 +182,20 @@ const SCENARIOS: Record<string, Scenario> = {
       return {
         params: { misp_url: fake.url, misp_key: fake.key, misp_tag_to_process: 'to-process', misp_tag_processed: 'processed', run_at_start: false, max_attempts: 1 },
         offer: async (from, to) => void fake.add({ tags: ['to-process'], ips: Array.from({ length: to - from }, (_, i) => ip(from + i)) }),
+        close: () => fake.close(),
+      };
+    },
+    kick: (c) => c.runOnce!(),
+  },
+  // A (fake) Request Tracker keeps its tickets until they are taken: each offer is one more ticket with the lines as
+  // a CSV attachment.
+  rt: {
+    keepsWhileDown: true,
+    async setup() {
+      const fake = await startFakeRt();
+      return {
+        params: { uri: fake.uri, user: fake.user, password: fake.password, search_subject_like: 'Report', attachment_regex: '\\.csv$', url_regex: '', run_at_start: false, max_attempts: 1 },
+        offer: async (from, to) => void fake.add({ subject: `Report ${from}`, attachments: [{ name: `${from}.csv`, bytes: Buffer.from(ipLines(from, to)) }] }),
         close: () => fake.close(),
       };
     },
