@@ -42,11 +42,11 @@ export class TtlMap<T> {
   readonly #purgeEveryMs: number;
   readonly #entries = new Map<string, Entry<T>>();
   /**
-   * Each key set since the last commit with the entry it replaced, to undo a failed write (one map for reads
-   * instead of a pending layer over a committed one: a lookup and an insert less per event). Not kept where the
-   * store never settles.
+   * Each key set since the last commit with the expiry and value it had (NaN: none), to undo a failed write: one
+   * map for reads instead of a pending layer over a committed one, a lookup and an insert less per event; parallel
+   * arrays, no object per set. Not kept where the store never settles.
    */
-  #undo: [string, Entry<T> | undefined][] | undefined;
+  #undo: { keys: string[]; x: number[]; v: (T | undefined)[] } | undefined;
   #loaded: Promise<void> | undefined;
   #nextPurge = 0;
 
@@ -54,15 +54,15 @@ export class TtlMap<T> {
     this.#store = store;
     this.#purgeEveryMs = purgeEveryMs;
     if (!store.onSettle) return;
-    this.#undo = [];
+    this.#undo = { keys: [], x: [], v: [] };
     store.onSettle((committed) => {
       const undo = this.#undo!;
-      this.#undo = [];
+      this.#undo = { keys: [], x: [], v: [] };
       if (committed) return;
-      for (let i = undo.length - 1; i >= 0; i--) {
-        const [key, previous] = undo[i]!;
-        if (previous === undefined) this.#entries.delete(key);
-        else this.#entries.set(key, previous);
+      for (let i = undo.keys.length - 1; i >= 0; i--) {
+        const key = undo.keys[i]!;
+        if (Number.isNaN(undo.x[i])) this.#entries.delete(key);
+        else this.#entries.set(key, { x: undo.x[i]!, v: undo.v[i] as T });
       }
     });
   }
@@ -85,18 +85,30 @@ export class TtlMap<T> {
   }
 
   /** Sets keys that expire together (a batch's), stored as one segment. */
-  setMany(entries: Iterable<readonly [string, T]>, ttlMs: number, now: number): void {
+  setMany(entries: ReadonlyMap<string, T>, ttlMs: number, now: number): void {
+    if (entries.size === 0) return;
     const x = now + ttlMs;
     const keys: string[] = [];
     const values: T[] = [];
     const undo = this.#undo;
-    for (const [key, v] of entries) {
-      undo?.push([key, this.#entries.get(key)]);
-      this.#entries.set(key, { x, v });
+    // forEach, not for…of: no [key, value] array per entry.
+    entries.forEach((v, key) => {
+      const known = this.#entries.get(key);
+      if (undo) {
+        undo.keys.push(key);
+        undo.x.push(known ? known.x : NaN);
+        undo.v.push(known?.v);
+      }
+      if (known) {
+        known.x = x;
+        known.v = v;
+      } else {
+        this.#entries.set(key, { x, v });
+      }
       keys.push(key);
       values.push(v);
-    }
-    if (keys.length > 0) this.#store.put(segmentKey(x), pack([keys, values]));
+    });
+    this.#store.put(segmentKey(x), pack([keys, values]));
   }
 
   /**

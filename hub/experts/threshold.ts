@@ -78,6 +78,13 @@ export default defineExpert({
         throw configError(`add_keys.${k}`, (err as Error).message);
       }
     }
+    // What a forwarded event gets is the same every time (its count is the threshold): where each add_key became one
+    // field with a plain value, copying the probe's canonical fields is what add() does, without checking them per
+    // event; otherwise (a dict, an empty value that removes a field) add() runs per event.
+    add(probe, 'extra.count', params.threshold, { overwrite: true });
+    const addKeys = Object.keys(params.add_keys);
+    const plain = addKeys.every((k) => k in probe && probe[k] !== null && typeof probe[k] !== 'object') && Object.keys(probe).length === new Set([...addKeys, 'extra.count']).size;
+    const forwardFields = plain ? Object.entries(probe) : undefined;
     return {
       async process(events, reject) {
         if (params.bypass) return events;
@@ -95,8 +102,12 @@ export default defineExpert({
           if (count !== params.threshold) continue;
           const event = hashed.events[i]!;
           try {
-            for (const [k, v] of Object.entries(params.add_keys)) add(event, k, v, { overwrite: true });
-            add(event, 'extra.count', count, { overwrite: true });
+            if (forwardFields) {
+              for (const [k, v] of forwardFields) event[k] = v;
+            } else {
+              for (const [k, v] of Object.entries(params.add_keys)) add(event, k, v, { overwrite: true });
+              add(event, 'extra.count', count, { overwrite: true });
+            }
             kept.push(event);
           } catch (err) {
             reject(event, asError(err));

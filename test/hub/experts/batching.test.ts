@@ -102,10 +102,10 @@ describe('TtlMap', () => {
     const store = new MemoryStore();
     const map = new TtlMap<number>(store);
     await map.ready(NOW);
-    map.setMany([['a', 1], ['b', 2]], 10_000, NOW);
+    map.setMany(new Map([['a', 1], ['b', 2]]), 10_000, NOW);
     assert.equal(map.get('a', NOW), 1, 'a value set is seen before its write commits');
     store.commit();
-    map.setMany([['b', 20], ['c', 3]], 10_000, NOW + 1);
+    map.setMany(new Map([['b', 20], ['c', 3]]), 10_000, NOW + 1);
     store.rollback(); // the write failed: its events are processed again and must not meet their own state
     assert.deepEqual(['a', 'b', 'c'].map((k) => map.get(k, NOW + 2)), [1, 2, undefined]);
     const restarted = new TtlMap<number>(store);
@@ -118,7 +118,7 @@ describe('TtlMap', () => {
     const store = new MemoryStore();
     const map = new TtlMap<number>(store);
     for (let i = 0; i < 600; i++) {
-      map.setMany([['k', i], [`only-${i}`, i]], 10_000, NOW + i);
+      map.setMany(new Map([['k', i], [`only-${i}`, i]]), 10_000, NOW + i);
       store.commit();
     }
     const restarted = new TtlMap<number>(store);
@@ -132,9 +132,9 @@ describe('TtlMap', () => {
     const store = new MemoryStore();
     const map = new TtlMap<number>(store, 0);
     await map.ready(NOW);
-    map.setMany([['a', 1], ['b', 2]], 10_000, NOW);
+    map.setMany(new Map([['a', 1], ['b', 2]]), 10_000, NOW);
     store.commit();
-    map.setMany([['b', 20]], 60_000, NOW + 1_000);
+    map.setMany(new Map([['b', 20]]), 60_000, NOW + 1_000);
     store.commit();
     assert.equal(await map.purgeIfDue(NOW + 20_000), 1, 'a');
     store.commit();
@@ -146,7 +146,7 @@ describe('TtlMap', () => {
   it('a failed read at load is transient and read again by the next batch; an undecodable segment is skipped', async () => {
     const store = new MemoryStore();
     const map = new TtlMap<number>(store);
-    map.setMany([['a', 1]], 10_000, NOW);
+    map.setMany(new Map([['a', 1]]), 10_000, NOW);
     store.put(`s!${String(NOW + 10_000).padStart(15, '0')}!garbage`, 'not msgpack of a segment');
     store.commit();
     const entries = store.entries.bind(store);
@@ -163,7 +163,7 @@ describe('TtlMap', () => {
     const map = new TtlMap<number>(store, 60_000);
     await map.ready(NOW);
     for (let i = 0; i < 300; i++) {
-      map.setMany([[`k${i}`, i]], 1_000, NOW + i);
+      map.setMany(new Map([[`k${i}`, i]]), 1_000, NOW + i);
       store.commit();
     }
     assert.equal(await map.purgeIfDue(NOW + 10_000), 256, 'at most 256 segments per run');
