@@ -241,20 +241,35 @@ export default defineExpert({
         if (policy === 'replace' || have.length === 0) add(event, key, c.emails.join(','), { overwrite: true });
         else if (policy === 'append') add(event, key, [...new Set([...have, ...c.emails])].join(','), { overwrite: true });
       }
-      if (c.constituency !== undefined) add(event, 'constituency', c.constituency, { overwrite: true });
       for (const key of Object.keys(event)) if (key.startsWith(prefix)) delete event[key];
-      const set = (name: string, value: unknown): void => {
-        if (value !== undefined) add(event, prefix + name, value, { overwrite: true });
-      };
-      set('id', c.id);
-      set('organisation', c.organisation);
-      set('matched', `${match.kind} ${match.key}`);
-      set('format', c.format);
-      set('template', c.template);
-      set('language', c.language);
-      set('pgp_key', c.pgp_key);
-      if (c.interval !== undefined) add(event, 'extra.ttl', c.interval, { overwrite: true });
-      if (c.notify !== undefined) add(event, 'extra.notify', c.notify, { overwrite: true });
+      for (const [key, value] of fieldsOf(match)) event[key] = value;
+    };
+    // The fields a match sets, checked against the ontology once per entry and key, not once per event.
+    const fieldCache = new WeakMap<Contact, Map<string, [string, unknown][]>>();
+    const fieldsOf = (match: Match): [string, unknown][] => {
+      const c = match.contact;
+      const byKey = fieldCache.get(c) ?? fieldCache.set(c, new Map()).get(c)!;
+      const matched = `${match.kind} ${match.key}`;
+      let fields = byKey.get(matched);
+      if (fields === undefined) {
+        const built: Event = {};
+        const set = (name: string, value: unknown): void => {
+          if (value !== undefined) add(built, name, value, { overwrite: true });
+        };
+        set('constituency', c.constituency);
+        set(`${prefix}id`, c.id);
+        set(`${prefix}organisation`, c.organisation);
+        set(`${prefix}matched`, matched);
+        set(`${prefix}format`, c.format);
+        set(`${prefix}template`, c.template);
+        set(`${prefix}language`, c.language);
+        set(`${prefix}pgp_key`, c.pgp_key);
+        set('extra.ttl', c.interval);
+        set('extra.notify', c.notify);
+        fields = Object.entries(built);
+        byKey.set(matched, fields);
+      }
+      return fields;
     };
 
     return {

@@ -36,6 +36,7 @@ export interface Notification {
   messageId?: string;
   /** The server's answer to the message (or the path of the .eml file in dry-run). */
   answer?: string;
+  /** Events it holds; for a pending one kept in memory as events join (the ledger's copy is recounted at start). */
   events: number;
   opened: number;
   /** When the window closes (ms); 0 = at the next scheduled flush (cron). */
@@ -78,7 +79,9 @@ export class Ledger {
 
   static async open(dir: string): Promise<Ledger> {
     mkdirSync(dir, { recursive: true });
-    const db = new Level<string, Buffer>(dir, { valueEncoding: 'buffer' });
+    // A 32 MiB write buffer (LevelDB's default: 4 MiB): a report's events pass through the ledger once and are
+    // deleted after ledger_days, so fewer, larger level-0 files mean far less compaction for the same durability.
+    const db = new Level<string, Buffer>(dir, { valueEncoding: 'buffer', writeBufferSize: 32 * 2 ** 20 });
     await db.open();
     return new Ledger(db);
   }
@@ -94,9 +97,16 @@ export class Ledger {
 
   /** Makes the step's writes durable: one atomic batch, fsync'd before it resolves. */
   async commit(): Promise<void> {
-    const ops = [...this.#pending].map(([key, value]) => (value === null ? { type: 'del' as const, key } : { type: 'put' as const, key, value }));
+    if (this.#pending.size === 0) return;
+    // A chained batch, not an array of operations: abstract-level copies and checks each array operation, ~5× the
+    // time of the chained form for a batch's 10,000s of writes (bench/notifications).
+    const batch = this.#db.batch();
+    for (const [key, value] of this.#pending) {
+      if (value === null) batch.del(key);
+      else batch.put(key, value);
+    }
     this.#pending.clear();
-    if (ops.length > 0) await this.#db.batch(ops, { sync: true });
+    await batch.write({ sync: true });
   }
 
   /** Drops the step's writes (it failed before its commit). */
@@ -188,8 +198,16 @@ export class Ledger {
     return found;
   }
 
+  /** Keeps an event of a notification, without its `raw` (not needed for a mail, and can be large). */
   addEvent(id: number, eventId: string, event: Readonly<Event>): void {
-    this.#put(`ne!${key(id)}!${eventId}`, enc(event));
+    this.#put(`ne!${key(id)}!${eventId}`, enc(event.raw === undefined ? event : { ...event, raw: undefined }));
+  }
+
+  /** How many events a notification holds (committed state): a pending one's count is not rewritten per batch. */
+  async eventCount(id: number): Promise<number> {
+    let n = 0;
+    for await (const _ of this.#db.keys({ gte: `ne!${key(id)}!`, lt: `ne!${key(id)}!\uffff` })) n++;
+    return n;
   }
 
   async events(id: number): Promise<{ ids: string[]; events: Event[] }> {

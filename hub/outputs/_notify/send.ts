@@ -64,6 +64,8 @@ export function parseRecipients(value: string): string[] {
 }
 
 export interface Sender {
+  /** Messages may be handed over at once (files); otherwise one after another (one SMTP connection, in order). */
+  readonly concurrent?: boolean;
   /** Hands over the message; resolves with the server's answer (or the file written). */
   send(to: readonly string[], raw: Buffer, name: string): Promise<string>;
   close(): void;
@@ -132,6 +134,7 @@ export function smtpError(err: unknown): VigilError {
 /** Dry-run: every message becomes `<dir>/<name>.eml` (written to a temp name, fsync'd, renamed: never half a file). */
 export function dryRunSender(dir: string): Sender {
   return {
+    concurrent: true, // a group's files are written and fsync'd together: the disk coalesces their flushes
     async send(_to, raw, name) {
       const path = join(dir, `${name}.eml`);
       const tmp = `${path}.tmp`;

@@ -1,0 +1,209 @@
+/**
+ * Sending due notifications, a group at a time, in the ledger's three steps (ledger.ts):
+ *
+ *   prepare   pending → sending: inhibited events left out, ticket and Message-ID assigned, the message rendered
+ *             and stored — one synced write for the whole group
+ *   hand over each message to the sender (SMTP one after another on one connection; dry-run files at once)
+ *   record    sending → sent with the server's answer and its hosts inhibited, or the failure (retry later, or
+ *             failed with its events dead-lettered) — one synced write for the whole group
+ *
+ * A group shares its two writes (and the dry-run files their fsyncs) instead of paying three fsyncs per mail. The
+ * guarantee is each mail's, as before: after a crash a `sending` notification is sent again with the same bytes
+ * and Message-ID, so a mail the server accepted whose `sent` was not written yet goes out once more — now for up
+ * to SEND_GROUP mails of the group being recorded, not one (docs/notifications.md).
+ */
+import { errorClass } from '../../../common/errors.js';
+import type { Event } from '../../pipeline/define.js';
+import type { Notification } from './ledger.js';
+import { fileName, inhibitKey, messageIdOf, notificationMessage, recipientsOf } from './message.js';
+import { strftime, ticket } from './render.js';
+import { ttlMs, type NotifierState } from './state.js';
+
+/** Notifications per group: large enough to spread the writes' fsyncs, small enough to bound a resend after a crash. */
+export const SEND_GROUP = 64;
+
+interface Ready {
+  n: Notification;
+  raw: Buffer;
+  ids: string[];
+  events: Event[];
+}
+
+type Outcome = Ready & ({ answer: string } | { err: unknown });
+
+/** Memory changes that wait for the group's write to be durable. */
+type After = (() => void)[];
+
+/** Sends `due` (at most SEND_GROUP notifications): prepared, handed over and recorded together. */
+export async function deliverGroup(s: NotifierState, due: readonly Notification[]): Promise<void> {
+  for (const n of due) s.inFlight.add(n.id);
+  try {
+    const ready = await s.locked(() => prepareGroup(s, due));
+    const outcomes = await handOver(s, ready);
+    await s.locked(() => recordGroup(s, outcomes));
+  } finally {
+    for (const n of due) s.inFlight.delete(n.id);
+  }
+}
+
+/** For each event, whether its host and identifier were notified to the recipient within the interval. */
+export async function inhibitedFlags(s: NotifierState, n: Notification, events: readonly Event[], now: number): Promise<boolean[]> {
+  if (n.sendNow && n.resent) return events.map(() => false); // an operator's resend: the hosts were notified by this very notification
+  const until = await s.ledger.inhibited(events.map((e) => inhibitKey(n.recipient, e)));
+  return until.map((u) => (u ?? 0) > now);
+}
+
+async function prepareGroup(s: NotifierState, due: readonly Notification[]): Promise<Ready[]> {
+  const ready: Ready[] = [];
+  const after: After = [];
+  for (const listed of due) {
+    const n = s.active.get(listed.id); // the current copy: a write or an operator may have changed it since
+    if (n === undefined) continue;
+    if (n.status === 'sending') {
+      const raw = await s.ledger.message(n.id);
+      if (raw !== undefined) {
+        ready.push({ n, raw, ...(await s.ledger.events(n.id)) });
+        continue;
+      }
+      n.status = 'pending'; // never written so (the message is stored with the status); rendered anew if it were
+    }
+    const prepared = await prepare(s, n, after);
+    if (prepared) ready.push(prepared);
+  }
+  await s.ledger.commit();
+  for (const f of after) f();
+  return ready;
+}
+
+/** pending → sending for one notification (buffered); undefined when nothing is left to send. */
+async function prepare(s: NotifierState, n: Notification, after: After): Promise<Ready | undefined> {
+  const { o, ledger } = s;
+  const { ids, events } = await ledger.events(n.id);
+  const now = Date.now();
+  const inhibited = await inhibitedFlags(s, n, events, now);
+  const keptIds: string[] = [];
+  const kept: Event[] = [];
+  for (let i = 0; i < events.length; i++) {
+    if (inhibited[i]) {
+      ledger.markTaken(ids[i]!, `inhibited: ${inhibitKey(n.recipient, events[i]!)} notified within its interval`);
+      ledger.dropEvents(n.id, [ids[i]!]);
+      after.push(() => s.counters.suppressed_inhibited++);
+    } else {
+      keptIds.push(ids[i]!);
+      kept.push(events[i]!);
+    }
+  }
+  if (s.openByGroup.get(n.group)?.id === n.id) s.openByGroup.delete(n.group);
+  delete n.sendNow;
+  n.events = kept.length;
+  if (kept.length === 0) {
+    n.status = 'suppressed';
+    n.reason = 'every host and identifier was notified to this recipient within its interval';
+    ledger.put(n);
+    after.push(() => s.active.delete(n.id));
+    return undefined;
+  }
+  const date = new Date(now);
+  n.ticket = ticket(o.ticketFormat, date, await ledger.next(`t!${strftime(date, '%Y%m%d')}`), n.id);
+  n.messageId = messageIdOf(n, o.from, now);
+  let raw: Buffer;
+  try {
+    raw = await notificationMessage(o, n, kept, date);
+  } catch (err) {
+    after.push(() => s.counters.template_errors++);
+    await giveUp(s, n, err, keptIds, kept, after);
+    return undefined;
+  }
+  n.status = 'sending';
+  ledger.put(n);
+  ledger.setMessage(n.id, raw);
+  return { n, raw, ids: keptIds, events: kept };
+}
+
+async function handOver(s: NotifierState, ready: readonly Ready[]): Promise<Outcome[]> {
+  const one = async (r: Ready): Promise<Outcome> => {
+    try {
+      return { ...r, answer: await s.sender.send(recipientsOf(r.n, s.o.tester), r.raw, fileName(r.n)) };
+    } catch (err) {
+      return { ...r, err };
+    }
+  };
+  if (s.sender.concurrent) return Promise.all(ready.map(one));
+  const outcomes: Outcome[] = [];
+  for (const r of ready) outcomes.push(await one(r)); // the ledger's order, on one connection
+  return outcomes;
+}
+
+async function recordGroup(s: NotifierState, outcomes: readonly Outcome[]): Promise<void> {
+  const { ledger } = s;
+  const after: After = [];
+  const now = Date.now();
+  for (const r of outcomes) {
+    const { n } = r;
+    if ('err' in r) {
+      await failed(s, r, after);
+      continue;
+    }
+    for (const e of r.events) ledger.inhibit(inhibitKey(n.recipient, e), now + ttlMs(s.o, e));
+    n.status = 'sent';
+    n.answer = r.answer;
+    n.attempts++;
+    delete n.retryAt;
+    ledger.put(n);
+    ledger.setMessage(n.id, undefined);
+    after.push(() => {
+      s.active.delete(n.id);
+      s.counters.sent++;
+      s.counters.events_notified += n.events;
+      s.log.info({ notification: n.id, ticket: n.ticket, recipient: s.o.tester ?? n.recipient, events: n.events, answer: r.answer }, 'Sent a notification.');
+    });
+  }
+  await ledger.commit();
+  for (const f of after) f();
+}
+
+async function failed(s: NotifierState, { n, err, ids, events }: Ready & { err: unknown }, after: After): Promise<void> {
+  n.attempts++;
+  const message = (err as Error).message;
+  if (errorClass(err) === 'transient' && n.attempts < s.o.maxAttempts) {
+    const backoff = Math.min(s.o.maxBackoffMs, s.o.initialBackoffMs * 2 ** (n.attempts - 1));
+    n.retryAt = Date.now() + Math.round(backoff * (0.5 + Math.random() / 2)); // jitter: retries of many mails spread out
+    n.reason = message;
+    s.ledger.put(n);
+    after.push(() => {
+      s.counters.smtp_transient++;
+      s.log.warn({ notification: n.id, ticket: n.ticket, attempt: n.attempts, retryInMs: n.retryAt! - Date.now(), err: message }, 'Sending a notification failed; retrying.');
+    });
+    return;
+  }
+  after.push(() => {
+    if (errorClass(err) === 'transient') s.counters.smtp_transient++;
+    s.counters.smtp_rejected++;
+  });
+  await giveUp(s, n, err, ids, events, after);
+}
+
+/**
+ * failed, with the reason. Its events go to the hub's dead letters (where the pipeline offers them) and their
+ * marks are dropped, so re-injecting the letter notifies them again; the ledger keeps the notification and its
+ * events. The letter is written first: a crash before the ledger's write leaves the notification to be tried
+ * again (a second letter at worst), never a failure without a letter.
+ */
+async function giveUp(s: NotifierState, n: Notification, err: unknown, ids: string[], events: Event[], after: After): Promise<void> {
+  const kind = errorClass(err);
+  n.status = 'failed';
+  n.reason = `${kind === 'transient' ? `after ${n.attempts} attempts: ` : `${kind}: `}${(err as Error).message}`;
+  delete n.retryAt;
+  if (s.deadLetter) n.deadLettered = true;
+  s.ledger.put(n);
+  s.ledger.setMessage(n.id, undefined);
+  if (s.openByGroup.get(n.group)?.id === n.id) s.openByGroup.delete(n.group);
+  if (s.deadLetter) {
+    await s.deadLetter({ reason: `notification ${n.id}${n.ticket ? ` (${n.ticket})` : ''} to ${n.recipient}: ${n.reason}`, events, ids });
+    for (const id of ids) s.ledger.forget(id);
+  }
+  after.push(() => {
+    s.active.delete(n.id);
+    s.log.error({ notification: n.id, ticket: n.ticket, recipient: n.recipient, events: ids.length, reason: n.reason }, s.deadLetter ? 'A notification failed; its events went to the dead letters with the reason.' : 'A notification failed; it stays in the ledger as failed, with its events and the reason.');
+  });
+}
