@@ -22,6 +22,21 @@ describe('threshold', () => {
     assert.equal(await run(), 1);
   });
 
+  it('add_keys set on the forwarded event as add() does: canonical values, an empty value removes the field', async () => {
+    const forwarded = async (add_keys: Record<string, unknown>): Promise<Event> => {
+      const ctx = testContext();
+      const expert = await createExpert('threshold', { threshold: 2, filter_type: 'whitelist', filter_keys: 'source.ip', add_keys }, ctx);
+      const { kept } = await runBatch(expert, [ev('192.0.2.1'), { ...ev('192.0.2.1'), comment: 'from the feed' }], ctx);
+      assert.equal(kept.length, 1);
+      return kept[0]!;
+    };
+    const plain = await forwarded({ 'source.port': '22', 'extra.rule': 'r1' });
+    assert.deepEqual([plain['source.port'], plain['extra.rule'], plain['extra.count'], plain.comment], [22, 'r1', 2, 'from the feed']);
+    const removing = await forwarded({ comment: '', 'extra.rule': 'r1' });
+    assert.ok(!('comment' in removing), 'the empty comment removed the feed\'s');
+    assert.deepEqual([removing['extra.rule'], removing['extra.count']], ['r1', 2]);
+  });
+
   it('bad add_keys and a threshold under 1 stop start-up', async () => {
     await assert.rejects(createExpert('threshold', { add_keys: { 'source.port': 'x' } }), /add_keys\.source\.port/);
     await assert.rejects(createExpert('threshold', { threshold: 0 }), /threshold/);
