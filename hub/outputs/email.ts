@@ -17,7 +17,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import cron from 'node-cron';
 import Type from 'typebox';
-import { VigilError } from '../../common/errors.js';
+import type nunjucks from 'nunjucks';
+import { ConfigError, VigilError } from '../../common/errors.js';
 import { defineOutput } from '../pipeline/define.js';
 import { METRICS, Notifier } from './_notify/notifier.js';
 import { checkTicketFormat, compile, DEFAULT_BODY, DEFAULT_SUBJECT, environment, type TemplatePair } from './_notify/render.js';
@@ -54,6 +55,34 @@ const SMTP_BATCH_DEFAULT_TRANSLATION = {
   'feed.url': 'feed_url',
   raw: 'raw',
 };
+
+/**
+ * The settings a start needs and `vigil check` verifies: the schedule, the ticket format, the tester address, and
+ * every template compiled (a syntax error is a config error naming the key, the file and the line).
+ */
+function checkedTemplates(params: { schedule?: string; ticket_format: string; tester_address?: string; templates: Record<string, { subject?: string; body?: string }> }, resolvePath: (p: string) => string): Map<string, TemplatePair> {
+  if (params.schedule !== undefined && !cron.validate(params.schedule)) throw new VigilError('VIGIL_E_CONFIG', `schedule: '${params.schedule}' is not a cron schedule`);
+  checkTicketFormat(params.ticket_format);
+  if (params.tester_address !== undefined && !/^[^\s@]+@[^\s@]+$/.test(params.tester_address)) throw new VigilError('VIGIL_E_CONFIG', `tester_address: '${params.tester_address}' is not a mail address`);
+  const env = environment();
+  const one = (key: string, what: 'subject' | 'body', file: string | undefined, fallback: [nunjucks.Template, string] | undefined): [nunjucks.Template, string] => {
+    if (file === undefined) return fallback ?? compile(env, undefined, what === 'subject' ? DEFAULT_SUBJECT : DEFAULT_BODY, what);
+    try {
+      return compile(env, resolvePath(file), '', what);
+    } catch (err) {
+      throw new ConfigError(undefined, [{ path: `templates.${key}.${what}`, message: (err as Error).message }]);
+    }
+  };
+  const pair = (key: string, files: { subject?: string; body?: string } | undefined, fallback?: TemplatePair): TemplatePair => {
+    const [subject, subjectName] = one(key, 'subject', files?.subject, fallback && [fallback.subject, fallback.subjectName]);
+    const [body, bodyName] = one(key, 'body', files?.body, fallback && [fallback.body, fallback.bodyName]);
+    return { subject, body, subjectName, bodyName };
+  };
+  const base = pair('default', params.templates.default);
+  const templates = new Map<string, TemplatePair>([['', base]]);
+  for (const [key, files] of Object.entries(params.templates)) if (key !== 'default') templates.set(key, pair(key, files, base));
+  return templates;
+}
 
 export default defineOutput({
   name: 'email',
@@ -147,20 +176,11 @@ export default defineOutput({
     },
     { additionalProperties: false },
   ),
+  check(params, ctx) {
+    checkedTemplates(params, ctx.resolvePath);
+  },
   async create(params, ctx) {
-    if (params.schedule !== undefined && !cron.validate(params.schedule)) throw new VigilError('VIGIL_E_CONFIG', `schedule: '${params.schedule}' is not a cron schedule`);
-    checkTicketFormat(params.ticket_format);
-    if (params.tester_address !== undefined && !/^[^\s@]+@[^\s@]+$/.test(params.tester_address)) throw new VigilError('VIGIL_E_CONFIG', `tester_address: '${params.tester_address}' is not a mail address`);
-    const env = environment();
-    const templates = new Map<string, TemplatePair>();
-    const pair = (files: { subject?: string; body?: string } | undefined, fallback?: TemplatePair): TemplatePair => {
-      const [subject, subjectName] = files?.subject !== undefined ? compile(env, ctx.resolvePath(files.subject), '', 'subject') : fallback ? [fallback.subject, fallback.subjectName] : compile(env, undefined, DEFAULT_SUBJECT, 'subject');
-      const [body, bodyName] = files?.body !== undefined ? compile(env, ctx.resolvePath(files.body), '', 'body') : fallback ? [fallback.body, fallback.bodyName] : compile(env, undefined, DEFAULT_BODY, 'body');
-      return { subject, body, subjectName, bodyName };
-    };
-    const base = pair(params.templates.default);
-    templates.set('', base);
-    for (const [key, files] of Object.entries(params.templates)) if (key !== 'default') templates.set(key, pair(files, base));
+    const templates = checkedTemplates(params, ctx.resolvePath);
     const sign = params.signing ? await pgpSigner(readFileSync(ctx.resolvePath(params.signing.key_file), 'utf8'), params.signing.passphrase_file ? readFileSync(ctx.resolvePath(params.signing.passphrase_file), 'utf8').trim() : undefined) : undefined;
     let sender;
     if (params.dry_run_dir !== undefined) {

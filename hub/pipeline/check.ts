@@ -33,7 +33,13 @@ export async function checkPipeline(config: HubConfig, file: string, resolvePath
   for (const [i, o] of config.pipeline.outputs.entries()) {
     const path = `pipeline.outputs[${i}]`;
     try {
-      warnings.push(...(await loadComponent(outputs, o, { file, path })).warnings);
+      const { def, params, warnings: ignored } = await loadComponent(outputs, o, { file, path });
+      warnings.push(...ignored);
+      try {
+        await def.check?.(params, { resolvePath });
+      } catch (err) {
+        throw configErrorAt(err, file, `${path}.params`);
+      }
     } catch (err) {
       if (err instanceof ConfigError) problems.push(...err.problems);
       else problems.push({ path: `${path}.type`, message: (err as Error).message });

@@ -111,6 +111,11 @@ export interface OutputDefinition<PS extends TObject = TObject> extends Componen
   examples: readonly ConfigExample[];
   /** How a redelivered batch is handled: `exactly-once` (idempotent or checkpointed) or `at-least-once`. */
   delivery: 'exactly-once' | 'at-least-once';
+  /**
+   * What `vigil check` can verify without starting the output (no connection, no data directory): files it reads,
+   * templates it compiles. Throws a config error, as `create` would.
+   */
+  check?(params: Static<PS>, ctx: Pick<ComponentContext, 'resolvePath'>): void | Promise<void>;
   create(params: Static<PS>, ctx: ComponentContext): Output | Promise<Output>;
 }
 

@@ -216,3 +216,19 @@ test('a key protected by a passphrase signs with passphrase_file, and without it
   await out.close?.();
   gpgVerify(readFileSync(join(mails, emls(mails)[0]!)), key);
 });
+
+test('vigil check compiles the templates: a syntax error is a config error naming the file, the key and the line, without starting the output', async () => {
+  const { checkPipeline } = await import('../../../hub/pipeline/check.js');
+  const { HubConfigSchema } = await import('../../../hub/config.js');
+  const dir = tempDir('vigil-email-check-');
+  writeFileSync(join(dir, 'good.njk'), 'Dear {{ contact.organisation }}\n');
+  writeFileSync(join(dir, 'bad.njk'), 'Hosts:\n{% for e in events %}{{ e["source.ip"] }}\n');
+  const config = (templates: Record<string, unknown>) =>
+    validateConfig(HubConfigSchema, { data_dir: join(dir, 'never-created'), pipeline: { outputs: [{ type: 'file', params: { path: join(dir, 'x.jsonl') } }, { type: 'email', name: 'mail', params: { mail_from: 'cert@cert.example', smtp_host: 'mail.invalid', templates } }] } });
+  assert.deepEqual(await checkPipeline(config({ default: { body: 'good.njk' } }), join(dir, 'hub.yaml'), (p) => join(dir, p)), []);
+  await assert.rejects(checkPipeline(config({ default: { body: 'good.njk' }, 'open-redis': { body: 'bad.njk' } }), join(dir, 'hub.yaml'), (p) => join(dir, p)), (err: Error) => {
+    assert.match(err.message, new RegExp(`${join(dir, 'hub.yaml')}: pipeline\\.outputs\\[1\\]\\.params\\.templates\\.open-redis\\.body: body template ${join(dir, 'bad.njk')}: line \\d+.*`));
+    return true;
+  });
+  await assert.rejects(checkPipeline(config({ default: { subject: 'missing.njk' } }), join(dir, 'hub.yaml'), (p) => join(dir, p)), /params\.templates\.default\.subject: subject template .*missing\.njk: ENOENT/);
+});
