@@ -1,16 +1,16 @@
 /**
  * NATS mode, end to end on one machine: a 3-node nats-server cluster (test/helpers/nats.ts), 1, 2 and 3 hub workers
- * sharing its JetStream consumer (taxonomy, file output, event store off), one agent (file collector,
- * spamhaus.drop) publishing MQTT 3.1.1 QoS 1 to one node. For each worker count, a fresh cluster and fresh workers:
+ * sharing its JetStream consumer (taxonomy, file output, event store off), 3 agents (file collector, spamhaus.drop)
+ * publishing MQTT 3.1.1 QoS 1, each to its own node. For each worker count, a fresh cluster and fresh workers:
  *
- *   events/s     from the agent's start to the last event in the workers' output files
+ *   events/s     from the agents' start to the last event in the workers' output files
  *   CPU/event    CPU time (user + system, /proc/<pid>/stat) of every process of the run — agent, workers, NATS
  *                nodes — divided by the events, in µs; also the workers' share alone
  *
  * On a machine with fewer cores than processes the gain from more workers is small: the figures say where the CPU
  * goes, which is what docs/deploy.md extrapolates from.
  *
- *   tsx bench/nats.bench.ts [--quick] [--events N] [--workers 1,2,3]
+ *   tsx bench/nats.bench.ts [--quick] [--events N] [--workers 1,2,3] [--agents 3]
  * Prints figures; asserts nothing. Needs the built CLI (npm run build) and nats-server (Debian package).
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
@@ -21,9 +21,11 @@ import { writeDropFeed } from '../test/durability/_rig.js';
 import { NATS_SERVER, startNatsCluster } from '../test/helpers/nats.js';
 import { freePort, tempDir, VigilProcess, waitUntil, writeYaml } from '../test/helpers/processes.js';
 
-const { values } = parseArgs({ strict: false, options: { quick: { type: 'boolean', default: false }, events: { type: 'string' }, workers: { type: 'string' } } });
+const { values } = parseArgs({ strict: false, options: { quick: { type: 'boolean', default: false }, events: { type: 'string' }, workers: { type: 'string' }, agents: { type: 'string' } } });
 const EVENTS = Number(values.events ?? (values.quick === true ? 50_000 : 200_000));
 const WORKERS = typeof values.workers === 'string' ? values.workers.split(',').map(Number) : [1, 2, 3];
+/** One MQTT connection is limited by NATS storing its QoS 1 publishes one at a time: several agents show what workers add. */
+const AGENTS = Number(values.agents ?? 3);
 /** Clock ticks per second of /proc/<pid>/stat's utime and stime (USER_HZ: 100 on Linux). */
 const USER_HZ = 100;
 
@@ -71,25 +73,33 @@ async function run(workerCount: number): Promise<Run> {
       workers.push(w);
       await w.waitFor(/Hub started/, 30_000);
     }
-    const feed = writeDropFeed(join(dir, 'drop.txt'), EVENTS);
-    const agentConfig = writeYaml(join(dir, 'agent.yaml'), {
-      id: 'bench-agent',
-      data_dir: join(dir, 'agent'),
-      hub: { url: cluster.nodes[0]!.mqttUrl, fallback_urls: cluster.nodes.slice(1).map((n) => n.mqttUrl), token: 'bench-token-0123456789' },
-      feeds: [{ name: 'Spamhaus DROP', collector: { type: 'file', params: { path: feed } }, parser: { type: 'spamhaus.drop' } }],
-      log: { level: 'warn' },
+    // Each agent its own share of the networks, and its own node (the others as fallbacks).
+    const share = Math.ceil(EVENTS / AGENTS);
+    const agentConfigs = Array.from({ length: AGENTS }, (_, a) => {
+      mkdirSync(join(dir, `feed-${a}`));
+      // The parser knows the list by its file name: drop.txt.
+      const feed = writeDropFeed(join(dir, `feed-${a}`, 'drop.txt'), Math.min(share, EVENTS - a * share), a * share);
+      const nodes = cluster.nodes.map((n) => n.mqttUrl);
+      const [url, ...fallback] = [...nodes.slice(a % 3), ...nodes.slice(0, a % 3)];
+      return writeYaml(join(dir, `agent-${a}.yaml`), {
+        id: `bench-agent-${a}`,
+        data_dir: join(dir, `agent-${a}`),
+        hub: { url, fallback_urls: fallback, token: 'bench-token-0123456789' },
+        feeds: [{ name: 'Spamhaus DROP', collector: { type: 'file', params: { path: feed } }, parser: { type: 'spamhaus.drop' } }],
+        log: { level: 'warn' },
+      });
     });
+    const agents: VigilProcess[] = [];
     const cpuOf = (): { all: number; workers: number } => {
       const w = workers.reduce((sum, p) => sum + cpuSeconds(p.child.pid), 0);
-      return { workers: w, all: w + cpuSeconds(agent?.child.pid) + cluster.nodes.reduce((sum, n) => sum + cpuSeconds(n.pid), 0) };
+      return { workers: w, all: w + agents.reduce((sum, p) => sum + cpuSeconds(p.child.pid), 0) + cluster.nodes.reduce((sum, n) => sum + cpuSeconds(n.pid), 0) };
     };
-    let agent: VigilProcess | undefined;
     const cpu0 = cpuOf();
     const started = Date.now();
-    agent = new VigilProcess(['agent', '--config', agentConfig]);
-    procs.push(agent);
+    for (const config of agentConfigs) agents.push(new VigilProcess(['agent', '--config', config]));
+    procs.push(...agents);
     const delivered = (): number => outputs.reduce((sum, o) => sum + o.count(), 0);
-    await waitUntil(() => delivered() >= EVENTS, 600_000, () => `${delivered()} of ${EVENTS} events\n${[...workers, agent!].map((p) => p.output.slice(-1500)).join('\n')}`, 100);
+    await waitUntil(() => delivered() >= EVENTS, 600_000, () => `${delivered()} of ${EVENTS} events\n${[...workers, ...agents].map((p) => p.output.slice(-1500)).join('\n')}`, 100);
     const seconds = (Date.now() - started) / 1000;
     const cpu1 = cpuOf();
     return { workers: workerCount, seconds, cpuAll: cpu1.all - cpu0.all, cpuWorkers: cpu1.workers - cpu0.workers };
@@ -102,7 +112,7 @@ async function run(workerCount: number): Promise<Run> {
 if (!existsSync(NATS_SERVER)) {
   console.log(`  skipped: ${NATS_SERVER} is not installed (Debian package nats-server)`);
 } else {
-  console.log(`  ${EVENTS.toLocaleString('en')} events, one agent, 3-node NATS cluster, taxonomy + file output`);
+  console.log(`  ${EVENTS.toLocaleString('en')} events from ${AGENTS} agent(s), each on its own node of a 3-node NATS cluster, taxonomy + file output`);
   console.log('  workers | events/s | CPU µs/event (all processes) | CPU µs/event (workers)');
   for (const n of WORKERS) {
     const r = await run(n);
