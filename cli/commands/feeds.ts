@@ -35,7 +35,8 @@ export default {
       const entry = matches[0]!;
       const outcome = await catalogueFeed(entry);
       if (!outcome.feed) {
-        process.stderr.write(`vigil feeds: ${entry.provider} / ${entry.feed} cannot be added yet: ${outcome.needs ? `needs collector ${outcome.needs} (${outcome.reason})` : outcome.reason}\n`);
+        const why = outcome.needs ? `yet: needs collector ${outcome.needs} (${outcome.reason})` : outcome.unsupported ? `: ${outcome.reason}` : `yet: ${outcome.reason}`;
+        process.stderr.write(`vigil feeds: ${entry.provider} / ${entry.feed} cannot be added${why}\n`);
         return 1;
       }
       let out = `# ${entry.provider} / ${entry.feed}: ${entry.public ? 'public' : 'not public (an account or a subscription is needed)'}`;
@@ -52,7 +53,7 @@ export default {
     for (const entry of catalogue.feeds) {
       if (publicOnly && !entry.public) continue;
       const outcome = await catalogueFeed(entry);
-      const collector = outcome.feed ? String(outcome.feed.collector.type) : outcome.needs ? `needs collector ${outcome.needs}` : `(${outcome.bot}: see vigil feeds add)`;
+      const collector = outcome.feed ? String(outcome.feed.collector.type) : outcome.needs ? `needs collector ${outcome.needs}` : outcome.unsupported ? 'unsupported (see vigil feeds add)' : `(${outcome.bot}: see vigil feeds add)`;
       const parser = outcome.feed ? String(outcome.feed.parser.type) : outcome.bot === 'parser' ? '(cannot be mapped)' : entry.parser.module.replace(/^intelmq\.bots\.parsers\./, 'IntelMQ ');
       rows.push([`${entry.provider} / ${entry.feed}`, entry.public ? 'yes' : 'no', collector, parser]);
     }

@@ -76,6 +76,12 @@ describe('every catalogue entry', () => {
         await validateFeed(outcome.feed);
         return;
       }
+      if (outcome.unsupported) {
+        // Not a collector still to write: one that cannot be served, and the catalogue says exactly why.
+        assert.match(outcome.reason, /^unsupported: .{40,}/);
+        t.diagnostic(outcome.reason);
+        return;
+      }
       if (outcome.needs) {
         assert.equal(await collectorFor(entry.collector.module), undefined, 'says it needs a collector, but one is registered for the module');
         t.diagnostic(`needs collector ${outcome.needs} (${entry.collector.module})`);
@@ -113,6 +119,14 @@ describe('vigil feeds', () => {
     assert.equal(checked.code, 0, checked.stderr);
     assert.match(checked.stdout, /valid agent configuration \(1 feed\)/);
     assert.doesNotMatch(checked.stderr, /older shape/);
+  });
+
+  it('lists an entry whose collector cannot be served as unsupported, and add says why', async () => {
+    const { stdout } = await vigil('feeds');
+    assert.match(stdout, /McAfee Advanced Threat Defense \/ Sandbox Reports +no +unsupported \(see vigil feeds add\) +IntelMQ mcafee\.parser_atd/);
+    const { code, stderr } = await vigil('feeds', 'add', 'McAfee Advanced Threat Defense', 'Sandbox Reports');
+    assert.equal(code, 1);
+    assert.match(stderr, /Sandbox Reports cannot be added: unsupported: McAfee\/Trellix DXL is a proprietary fabric/);
   });
 
   it('add says which collector a feed still needs, and which feeds a provider has when the name is wrong', async () => {
