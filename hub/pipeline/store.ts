@@ -10,6 +10,8 @@ export class BufferedStore implements ComponentStore {
   readonly #level: HubSublevel;
   readonly #pending = new Map<string, Buffer | null>();
   readonly #listeners: ((committed: boolean) => void)[] = [];
+  /** Drained since the last settle: the attempt got as far as its write. */
+  #drained = false;
 
   constructor(db: HubDb, component: string) {
     this.#level = layout(db).state(component);
@@ -54,16 +56,20 @@ export class BufferedStore implements ComponentStore {
   }
 
   /**
-   * The write that took the drained operations is over: `committed`, or failed (then the writes of the failed
-   * attempt, drained or not, are forgotten: the stage processes the same events again).
+   * The stage's attempt is over: its write `committed`, or it failed and the stage processes the same events again.
+   * The writes of a failed attempt are lost with it: those drained went with the write; those it made but had not
+   * drained yet (it failed before its write) are forgotten here. Writes made after the drain belong to the next
+   * attempt and stay.
    */
   settle(committed: boolean): void {
-    if (!committed) this.#pending.clear();
+    if (!committed && !this.#drained) this.#pending.clear();
+    this.#drained = false;
     for (const listener of this.#listeners) listener(committed);
   }
 
   /** Takes the buffered writes as LevelDB operations (the caller commits them). */
   drain(): HubOp[] {
+    this.#drained = true;
     const ops: HubOp[] = [];
     for (const [key, value] of this.#pending) {
       ops.push(value === null ? { type: 'del', sublevel: this.#level, key } : { type: 'put', sublevel: this.#level, key, value });

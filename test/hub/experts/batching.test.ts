@@ -240,7 +240,7 @@ describe('BufferedStore.getMany', () => {
     }
   });
 
-  it('settles its writes: a failed write forgets what is still buffered, and listeners hear the outcome', async () => {
+  it('settles its writes: an attempt that failed before its write forgets what it buffered, and listeners hear the outcome', async () => {
     const db = await openHubDb(join(tempDir(), 'db'));
     try {
       const store = new BufferedStore(db, 'expert:test');
@@ -250,10 +250,14 @@ describe('BufferedStore.getMany', () => {
       await db.batch(store.drain() as never);
       store.settle(true);
       store.put('b', 'lost');
-      store.settle(false); // the stage's write failed before it drained: the retry must not see 'b'
-      assert.deepEqual(heard, [true, false]);
-      assert.deepEqual((await store.getMany(['a', 'b'])).map((v) => v?.toString()), ['x', undefined]);
-      assert.deepEqual(store.drain(), []);
+      store.settle(false); // the stage's attempt failed before it drained: the retry must not see 'b'
+      store.put('c', 'lost with the write');
+      store.drain(); // this attempt's write fails…
+      store.put('d', 'after the drain');
+      store.settle(false); // …and what was written after its drain belongs to the next attempt
+      assert.deepEqual(heard, [true, false, false]);
+      assert.deepEqual((await store.getMany(['a', 'b', 'c', 'd'])).map((v) => v?.toString()), ['x', undefined, undefined, 'after the drain']);
+      assert.equal(store.drain().length, 1);
       assert.deepEqual((await store.entries('', -1, 'a')).length, 0, 'paging: nothing after a');
     } finally {
       await db.close();
