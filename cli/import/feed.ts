@@ -41,7 +41,7 @@ export type FeedOutcome =
  */
 export const UNSUPPORTED_COLLECTORS: Readonly<Record<string, string>> = {
   'intelmq.bots.collectors.opendxl.collector':
-    "McAfee/Trellix DXL is a proprietary fabric with its own message encoding over MQTT; its one JavaScript client, @opendxl/dxl-client 0.1.4 (built on mqtt 2 and msgpack5 3), decodes no message when installed beside this project's packages (its msgpack5 gets another copy of bl: IncompleteBufferError), and no DXL broker is packaged for Debian to test a collector against. Bridge the topic to MQTT or to files on the DXL side and collect those",
+    "McAfee/Trellix DXL is a proprietary fabric with its own message encoding over MQTT, and its one JavaScript client is not maintained: @opendxl/dxl-client 0.1.4 still rests on mqtt 2 and msgpack5 3 (2017), and beside this project's packages decodes no message unless npm overrides force another bl into it; no DXL broker is packaged for Debian to test a collector against. Bridge the topic to MQTT or to files on the DXL side and collect those",
 };
 
 /**
