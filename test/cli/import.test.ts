@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { parse as parseYaml, stringify } from 'yaml';
 import { loadCatalogue } from '../../cli/feeds/catalogue.js';
-import { collectorFor } from '../../cli/import/feed.js';
+import { collectorFor, UNSUPPORTED_COLLECTORS } from '../../cli/import/feed.js';
 import { importRuntime, type BotReport, type ImportResult } from '../../cli/import/intelmq.js';
 import { ROOT, tempDir } from '../helpers/processes.js';
 
@@ -117,9 +117,11 @@ describe('a runtime.yaml of every feed in the catalogue (IntelMQ feeds.yaml)', (
         assert.equal(parser.outcome, 'mapped');
         continue;
       }
-      const failed = [collector, parser].find((b) => b.notes.some((n) => /^Vigil has no|cannot take IntelMQ's parameters/.test(n)));
+      const failed = [collector, parser].find((b) => b.notes.some((n) => /^Vigil has no|cannot take IntelMQ's parameters|^unsupported: /.test(n)));
       assert.ok(failed, `${entry.provider} / ${entry.feed}: not mapped, and no bot says why:\n${JSON.stringify([collector, parser], null, 2)}`);
-      if (!(await collectorFor(entry.collector.module))) {
+      if (UNSUPPORTED_COLLECTORS[entry.collector.module] !== undefined) {
+        assert.equal(collector.notes[0], `unsupported: ${UNSUPPORTED_COLLECTORS[entry.collector.module]}`);
+      } else if (!(await collectorFor(entry.collector.module))) {
         needs.push(`${entry.provider} / ${entry.feed}: ${entry.collector.module}`);
         assert.match(collector.notes[0]!, new RegExp(`^Vigil has no collector for ${entry.collector.module.replace(/\./g, '\\.')}`));
       }
