@@ -83,7 +83,7 @@ describe('agent bundle', { skip: hasEsbuild ? undefined : 'esbuild is not instal
     const agent = writeYaml(join(dir, 'agent.yaml'), {
       id: 'bundle-agent',
       hub: { url: 'mqtt://127.0.0.1:1', token: 'x' },
-      feeds: [{ name: 'DROP', collector: { type: 'file', path: join(ROOT, 'deploy/examples/samples/drop.txt') }, parser: { name: 'spamhaus.drop' } }],
+      feeds: [{ name: 'DROP', collector: { type: 'file', params: { path: join(ROOT, 'deploy/examples/samples/drop.txt') } }, parser: { type: 'spamhaus.drop' } }],
     });
     const ok = node('check', agent);
     assert.equal(ok.status, 0, ok.stderr);
@@ -102,7 +102,7 @@ describe('agent bundle', { skip: hasEsbuild ? undefined : 'esbuild is not instal
       id: 'bundle-agent',
       data_dir: join(dir, 'data'),
       hub: { url: 'mqtt://127.0.0.1:1', token: 'x' },
-      feeds: [{ name: 'DROP', collector: { type: 'file', path: feed }, parser: { name: 'spamhaus.drop' } }],
+      feeds: [{ name: 'DROP', collector: { type: 'file', params: { path: feed } }, parser: { type: 'spamhaus.drop' } }],
     });
     const agent = new BundleProcess(bundle, ['agent', '--config', config]);
     running.push(agent);

@@ -76,7 +76,7 @@ export async function rig(options: RigOptions = {}): Promise<Rig> {
         data_dir: join(dir, 'agents', spec.id),
         hub: { url: spec.hubUrl ?? `mqtt://127.0.0.1:${mqttPort}`, token: tokenOf(spec.id), heartbeat_seconds: 1, ...spec.hubExtra },
         outbox: spec.outbox ?? {},
-        feeds: [{ name: `Feed of ${spec.id}`, collector: spec.collector, parser: spec.parser ?? { name: 'spamhaus.drop' } }],
+        feeds: [{ name: `Feed of ${spec.id}`, ...feedRefs(spec) }],
         log: { level: 'info' },
       });
       return new Proc(spec.id, ['agent', '--config', file, ...(offline ? ['--offline'] : [])], { logFile: join(dir, 'logs', `${spec.id}.log`), entry, env });
@@ -115,4 +115,11 @@ export async function tallyOutput(path: string, field: string): Promise<{ lines:
     byAgent.set(feed, (byAgent.get(feed) ?? 0) + 1);
   }
   return { lines, distinct: seen.size, byAgent };
+}
+
+/** The spec's collector (parameters beside type) and parser, written as the config's {type, params}. */
+function feedRefs(spec: AgentSpec): { collector: { type: unknown; params: Record<string, unknown> }; parser: { type: string; params: Record<string, unknown> } } {
+  const { type, ...params } = spec.collector;
+  const parser = spec.parser ?? { name: 'spamhaus.drop' };
+  return { collector: { type, params }, parser: { type: parser.name, params: parser.params ?? {} } };
 }

@@ -47,7 +47,7 @@ function agentConfig(dir: string, hub: Record<string, unknown>): string {
     id: 'sensor-1',
     data_dir: join(dir, 'agent'),
     hub: { url: 'mqtt://127.0.0.1:1', ...hub },
-    feeds: [{ name: 'DROP', collector: { type: 'file', path: join(dir, 'drop.txt') }, parser: { name: 'spamhaus.drop' } }],
+    feeds: [{ name: 'DROP', collector: { type: 'file', params: { path: join(dir, 'drop.txt') } }, parser: { type: 'spamhaus.drop' } }],
   });
 }
 

@@ -48,7 +48,7 @@ before(async () => {
   const feedFile = join(dir, 'drop.txt');
   writeFileSync(feedFile, dropFeed(20));
   const file = join(dir, 'agent.yaml');
-  writeFileSync(file, stringify({ id: AGENT.id, data_dir: join(dir, 'data'), hub: { url: `mqtt://127.0.0.1:${t.mqttPort}`, token: AGENT.token, heartbeat_seconds: 1 }, feeds: [{ name: 'Spamhaus DROP', collector: { type: 'file', path: feedFile }, parser: { name: 'spamhaus.drop' } }, { name: 'Broken feed', collector: { type: 'file', path: join(dir, 'missing.txt') }, parser: { name: 'spamhaus.drop' } }], log: { level: 'warn' } }));
+  writeFileSync(file, stringify({ id: AGENT.id, data_dir: join(dir, 'data'), hub: { url: `mqtt://127.0.0.1:${t.mqttPort}`, token: AGENT.token, heartbeat_seconds: 1 }, feeds: [{ name: 'Spamhaus DROP', collector: { type: 'file', params: { path: feedFile } }, parser: { name: 'spamhaus.drop' } }, { name: 'Broken feed', collector: { type: 'file', params: { path: join(dir, 'missing.txt') } }, parser: { type: 'spamhaus.drop' } }], log: { level: 'warn' } }));
   const loaded = loadConfigFile(file, AgentConfigSchema);
   agent = await Agent.start({ config: loaded.value, file: loaded.file, resolvePath: loaded.resolvePath, log: pino({ level: 'silent' }) });
   const ingest = await t.call('/api/v1/events', { method: 'POST', role: 'operator', json: { events: [event(1, { 'feed.name': 'honeypot' }), event(2, { 'feed.name': 'honeypot' }), event(3, { 'classification.type': 'phishing', 'source.fqdn': 'bad.example', 'feed.name': 'phish-feed' })] } });
