@@ -136,6 +136,9 @@ const ENTRIES: Record<string, Entry> = {
           async on() {
             locked ??= await startMosquitto({ extraConfig: ['allow_anonymous false'] });
             proxy.retarget(locked.port);
+            // Let the output see its connection cut: a write on a connection closing under it fails as it should,
+            // transient, and would be a retry before the refusal this check is about.
+            await new Promise((r) => setTimeout(r, 200));
           },
           off: async () => proxy.retarget(broker.port),
         },
@@ -463,7 +466,8 @@ describe('every output (shared harness)', () => {
           assert.deepEqual([...letter!.ids!].sort(), [...refused.ids].sort(), 'the dead letter holds the refused batch');
           assert.ok(letter!.reason.length > 10, 'a dead letter without its reason');
           if (entry.ownLoop) {
-            assert.equal(entry.ownLoop.refusals(ctx.counters), refusals + 1, 'the refusal is counted');
+            const own = entry.ownLoop;
+            await waitUntil(() => own.refusals(ctx.counters) === refusals + 1, 10_000, () => `counters ${JSON.stringify(ctx.counters)}: the refusal is not counted`);
             assert.equal(entry.ownLoop.retries(ctx.counters), retries, 'a refusal was retried');
             assert.match(letter!.reason, /permanent: /);
           } else {
