@@ -1,12 +1,15 @@
 /**
  * What the contact-lookup experts (cymru_whois, abusix, ripe, rdap, generic_db_lookup) share: answers from a
- * remote service, asked once per distinct key of a batch, kept with a TTL in the expert's durable store (so a
- * restarted hub does not ask again), and a remote failure that costs the enrichment of the events concerned,
- * never the pipeline.
+ * remote service, asked once per distinct key of a batch, kept with a TTL in memory and in the expert's durable
+ * store (so a restarted hub does not ask again), and a remote failure that costs the enrichment of the events
+ * concerned, never the pipeline.
  *
- * - A batch's keys are de-duplicated and read from the cache in one pass (TtlStore.getMany). An answer is kept
- *   for `cache_ttl`; "nothing found" (null) for `cache_ttl_invalid_response`; a failure is not kept, so the
- *   next batch asks again.
+ * - A batch's keys are de-duplicated and looked up in the cache, a TtlMap: in memory, so a hit costs no store
+ *   read (a LevelDB read per batch cost more than the lookup saved: bench/notifications.bench.ts, lookups row).
+ *   The answers a batch gets are stored as one segment, in the same write as the batch's events, and read back
+ *   once after a restart. An answer is kept for `cache_ttl`; "nothing found" (null) for
+ *   `cache_ttl_invalid_response`; a failure is not kept, so the next batch asks again. At most
+ *   `cache_max_entries` keys are held in memory, the least recently used dropped first.
  * - Requests go through one limiter per remote service (per expert instance): at most `concurrency` in flight,
  *   at most `requests_per_second` started per second.
  * - Every request has `timeout`; a batch has `batch_deadline` for all its lookups: a key whose request could
@@ -15,11 +18,11 @@
  *   go to `ctx.counters`, exported with the expert's standard metrics.
  *
  * Timing uses performance.now() (monotonic, and not the Date the tests move to expire cache entries); expiry
- * uses Date.now(), as TtlStore does.
+ * uses Date.now().
  */
 import Type from 'typebox';
 import type { ComponentContext } from '../pipeline/define.js';
-import { TtlStore } from './_ttl-store.js';
+import { TtlMap } from './_ttl-map.js';
 
 export const LOOKUP_METRICS = {
   hits: 'Keys answered from the cache (an answer or a cached "nothing found").',
@@ -47,6 +50,11 @@ export function lookupParams(defaults: { cache_ttl?: number; cache_ttl_invalid_r
       default: defaults.cache_ttl_invalid_response ?? 3600,
       description: 'How long "nothing found" is kept, in seconds; failures are never kept (the next batch asks again).',
     }),
+    cache_max_entries: Type.Integer({
+      minimum: 1,
+      default: 100_000,
+      description: 'Answers held in memory at most (about 200 bytes each plus the answer); past it the least recently used are dropped and asked again when next needed.',
+    }),
     concurrency: Type.Integer({ minimum: 1, default: defaults.concurrency, description: 'Requests in flight at once per remote service.' }),
     requests_per_second: Type.Number({ minimum: 0, default: defaults.requests_per_second, description: 'Requests started per second per remote service; 0: no limit.' }),
     batch_deadline: Type.Integer({
@@ -69,6 +77,8 @@ export function timeoutParam(defaultMs: number) {
 export interface LookupSettings {
   cache_ttl: number;
   cache_ttl_invalid_response: number;
+  /** Keys held in memory at most; default 100,000. */
+  cache_max_entries?: number;
   timeout: number;
   concurrency: number;
   requests_per_second: number;
@@ -138,23 +148,27 @@ class ServiceLimiter {
 
 /** The lookups of one expert instance: its cache, its counters and one limiter per remote service. */
 export class Lookups {
-  readonly #cache: TtlStore<unknown>;
+  readonly #cache: TtlMap<unknown>;
   readonly #settings: LookupSettings;
   readonly #limiters = new Map<string, ServiceLimiter>();
   readonly #counters: Record<string, number>;
   readonly #log: ComponentContext['log'];
 
   constructor(ctx: ComponentContext, settings: LookupSettings) {
-    this.#cache = new TtlStore(ctx.store);
+    this.#cache = new TtlMap(ctx.store, 60_000, settings.cache_max_entries ?? 100_000);
     this.#settings = settings;
     this.#log = ctx.log;
     this.#counters = ctx.counters ?? {};
     for (const name of Object.keys(LOOKUP_METRICS)) this.#counters[name] ??= 0;
   }
 
-  /** Starts a batch's lookups: they share one deadline. Purges expired cache entries now and then. */
+  /**
+   * Starts a batch's lookups: they share one deadline. Reads the stored cache back on the first batch (a failed
+   * read is a transient error: the stage retries the batch); purges expired cache entries now and then.
+   */
   async batch(): Promise<LookupBatch> {
     const now = Date.now();
+    await this.#cache.ready(now);
     await this.#cache.purgeIfDue(now);
     return new LookupBatch(this, now, performance.now() + this.#settings.batch_deadline);
   }
@@ -180,7 +194,7 @@ export class Lookups {
   }
 
   /** @internal */
-  get cache(): TtlStore<unknown> {
+  get cache(): TtlMap<unknown> {
     return this.#cache;
   }
 
@@ -212,7 +226,7 @@ export class LookupBatch {
   /**
    * The answers for `keys` of one `kind` (the cache's namespace, e.g. `stat` or `origin`), asking `service`
    * (the limiter's name) for those the cache does not hold, one request per key. `keys` may repeat; each is asked
-   * at most once. Keys must not contain a newline.
+   * at most once.
    */
   resolve<V>(kind: string, keys: Iterable<string>, service: string | ((key: string) => string), ask: Ask<V>): Promise<Answers<V>> {
     return this.#resolve(kind, keys, (toAsk) => toAsk.map((key) => [key]), service, async ([key], signal) => new Map([[key!, await ask(key!, signal)]]));
@@ -237,18 +251,19 @@ export class LookupBatch {
     const distinct = [...new Set(keys)];
     const answers: Answers<V> = new Map();
     if (distinct.length === 0) return answers;
-    const cached = cache_ttl > 0 || cache_ttl_invalid_response > 0 ? await lookups.cache.getMany(distinct.map((k) => `${kind}:${k}`), this.#now) : undefined;
+    const cache = cache_ttl > 0 || cache_ttl_invalid_response > 0 ? lookups.cache : undefined;
     const toAsk: string[] = [];
     for (const key of distinct) {
-      const hit = cached?.get(`${kind}:${key}`);
+      const hit = cache?.get(`${kind}:${key}`, this.#now);
       if (hit === undefined) toAsk.push(key);
       else answers.set(key, hit as V | null);
     }
     lookups.count('hits', distinct.length - toAsk.length);
     if (toAsk.length === 0) return answers;
 
-    const found: [string, V][] = [];
-    const none: [string, null][] = [];
+    // Keyed as the cache is, so each is stored as one segment as it is.
+    const found = new Map<string, V>();
+    const none = new Map<string, null>();
     let failed = 0;
     let skipped = 0;
     let lastError: string | undefined;
@@ -265,8 +280,8 @@ export class LookupBatch {
           for (const key of unit) {
             const answer = got.get(key) ?? null;
             answers.set(key, answer);
-            if (answer === null) none.push([key, null]);
-            else found.push([key, answer]);
+            if (answer === null) none.set(`${kind}:${key}`, null);
+            else found.set(`${kind}:${key}`, answer);
           }
         } catch (err) {
           failed += unit.length;
@@ -278,8 +293,8 @@ export class LookupBatch {
       }),
     );
     lookups.count('misses', failed + skipped);
-    if (cache_ttl > 0) lookups.cache.setMany(found.map(([k, v]) => [`${kind}:${k}`, v] as const), cache_ttl * 1000, this.#now);
-    if (cache_ttl_invalid_response > 0) lookups.cache.setMany(none.map(([k]) => [`${kind}:${k}`, null] as const), cache_ttl_invalid_response * 1000, this.#now);
+    if (cache_ttl > 0) lookups.cache.setMany(found, cache_ttl * 1000, this.#now);
+    if (cache_ttl_invalid_response > 0) lookups.cache.setMany(none, cache_ttl_invalid_response * 1000, this.#now);
     // One line per batch and kind, not one per event: a service that is down must not flood the log.
     if (failed > 0) lookups.log.warn({ kind, failed, asked: toAsk.length, lastError }, 'Some lookups failed; their events pass on without the answer.');
     if (skipped > 0) lookups.log.warn({ kind, skipped }, 'Some lookups were not made: the batch deadline passed; their events pass on without the answer.');

@@ -13,6 +13,10 @@
  * reports that the write failed (ComponentStore.onSettle), so events processed again after a failed write are
  * not taken for their own duplicates.
  *
+ * A cache (the lookup experts') may forget: with `maxEntries` the map in memory keeps at most that many keys,
+ * dropping the least recently used (a `get` hit makes a key the most recent; Map keeps insertion order). A dropped
+ * key stays in its segment until that expires, so a restarted hub may know it again, within the same bound.
+ *
  * A store written by the earlier one-key-per-value layout (`v!<key>` → {x, v}, with `e!` index entries) is
  * carried over at load: its live values go into segments, its keys are deleted, in the first batch's write.
  */
@@ -40,6 +44,7 @@ interface Entry<T> {
 export class TtlMap<T> {
   readonly #store: ComponentStore;
   readonly #purgeEveryMs: number;
+  readonly #maxEntries: number;
   readonly #entries = new Map<string, Entry<T>>();
   /**
    * Each key set since the last commit with the expiry and value it had (NaN: none), to undo a failed write: one
@@ -50,9 +55,10 @@ export class TtlMap<T> {
   #loaded: Promise<void> | undefined;
   #nextPurge = 0;
 
-  constructor(store: ComponentStore, purgeEveryMs = 60_000) {
+  constructor(store: ComponentStore, purgeEveryMs = 60_000, maxEntries = Infinity) {
     this.#store = store;
     this.#purgeEveryMs = purgeEveryMs;
+    this.#maxEntries = maxEntries;
     if (!store.onSettle) return;
     this.#undo = { keys: [], x: [], v: [] };
     store.onSettle((committed) => {
@@ -81,7 +87,18 @@ export class TtlMap<T> {
   /** The live value of `key` (undefined where absent or expired). */
   get(key: string, now: number): T | undefined {
     const entry = this.#entries.get(key);
-    return entry !== undefined && entry.x > now ? entry.v : undefined;
+    if (entry === undefined || entry.x <= now) return undefined;
+    if (this.#maxEntries !== Infinity) {
+      // Most recently used last, so eviction takes the first keys.
+      this.#entries.delete(key);
+      this.#entries.set(key, entry);
+    }
+    return entry.v;
+  }
+
+  /** Keys held in memory (live or expired and not yet purged). */
+  get size(): number {
+    return this.#entries.size;
   }
 
   /** Sets keys that expire together (a batch's), stored as one segment. */
@@ -102,12 +119,17 @@ export class TtlMap<T> {
       if (known) {
         known.x = x;
         known.v = v;
+        if (this.#maxEntries !== Infinity) {
+          this.#entries.delete(key); // most recently used last
+          this.#entries.set(key, known);
+        }
       } else {
         this.#entries.set(key, { x, v });
       }
       keys.push(key);
       values.push(v);
     });
+    this.#evict();
     this.#store.put(segmentKey(x), pack([keys, values]));
   }
 
@@ -140,8 +162,10 @@ export class TtlMap<T> {
       const [keys, values] = decode<T>(raw);
       if (keys.length !== values.length) continue; // not a segment: as good as expired
       for (let i = 0; i < keys.length; i++) this.#remember(keys[i]!, values[i] as T, x);
+      this.#evict(); // segments come in expiry order: the bound keeps those that expire last
     }
     await this.#carryOver(now);
+    this.#evict();
   }
 
   /** Moves values of the one-key-per-value layout into segments (written with the first batch; redone after a crash). */
@@ -166,6 +190,16 @@ export class TtlMap<T> {
     }
     for await (const [key] of this.#pages(OLD_INDEX)) this.#store.del(key);
     for (const [x, entries] of segments) this.#store.put(segmentKey(x), pack(entries));
+  }
+
+  /** Drops the least recently used keys past `maxEntries`. */
+  #evict(): void {
+    let over = this.#entries.size - this.#maxEntries;
+    if (over <= 0) return;
+    for (const key of this.#entries.keys()) {
+      this.#entries.delete(key);
+      if (--over === 0) return;
+    }
   }
 
   #remember(key: string, v: T, x: number): void {

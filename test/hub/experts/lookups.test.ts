@@ -2,11 +2,16 @@
  * The shared lookup machinery (hub/experts/_lookup.ts), exercised through the ripe expert against the fake
  * RIPEstat of _fake-web.ts (answers shaped as the real API's, on 127.0.0.1): the cache in the store across a
  * restart and its TTLs, one request per distinct key of a batch, timeouts and server errors as counted misses that
- * let the events pass, the concurrency and rate bounds, and the batch deadline.
+ * let the events pass, the concurrency and rate bounds, and the batch deadline; the cache held in memory (a hit
+ * reads nothing from the store), bounded, and read back from a real LevelDB after a restart.
  */
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import type { Event } from '../../../hub/pipeline/define.js';
+import { BufferedStore } from '../../../hub/pipeline/store.js';
+import { openHubDb } from '../../../hub/store/index.js';
+import { tempDir } from '../../helpers/processes.js';
 import { startFakeWeb, type FakeWeb } from './_fake-web.js';
 import { createExpert, MemoryStore, runBatch, testContext, type TestContext } from './_harness.js';
 
@@ -57,6 +62,64 @@ describe('lookup machinery (ripe against a fake RIPEstat)', () => {
     const fresh = context();
     await runBatch(await ripe(fresh), [{ 'source.ip': '192.0.2.10' }], fresh);
     assert.equal(statRequests().length, 1);
+  });
+
+  it('fake RIPEstat: a cached answer costs no store read (the cache is in memory; the store is read once, at the first batch)', async () => {
+    const ctx = context();
+    const expert = await ripe(ctx);
+    const batch: Event[] = [{ 'source.ip': '192.0.2.10' }, { 'source.ip': '203.0.113.99' }, { 'source.ip': '192.0.2.10' }];
+    await runBatch(expert, batch, ctx);
+    const reads = ctx.store.reads;
+    const { kept } = await runBatch(expert, batch, ctx);
+    assert.equal(ctx.store.reads - reads, 0, 'no get or getMany for the hits');
+    assert.equal(ctx.counters!.hits, 2);
+    assert.equal(statRequests().length, 2);
+    assert.equal(kept[2]!['source.abuse_contact'], 'abuse@example.net');
+  });
+
+  it('fake RIPEstat: cache_max_entries bounds the cache; the least recently used answer is dropped and asked again', async () => {
+    const ctx = context();
+    const expert = await ripe(ctx, { cache_max_entries: 2 });
+    await runBatch(expert, [{ 'source.ip': '192.0.2.1' }, { 'source.ip': '192.0.2.2' }], ctx);
+    await runBatch(expert, [{ 'source.ip': '192.0.2.1' }], ctx); // a hit: 192.0.2.1 is now the most recent
+    await runBatch(expert, [{ 'source.ip': '192.0.2.3' }], ctx); // one over the bound: 192.0.2.2 goes
+    web.reset();
+    await runBatch(expert, [{ 'source.ip': '192.0.2.1' }, { 'source.ip': '192.0.2.2' }, { 'source.ip': '192.0.2.3' }], ctx);
+    assert.deepEqual(statRequests(), ['/data/abuse-contact-finder/data.json?resource=192.0.2.2']);
+  });
+
+  it('fake RIPEstat, real LevelDB: the cache committed with the events is read back after a restart, and still expires', async (t) => {
+    t.mock.timers.enable({ apis: ['Date'], now: Date.parse('2024-06-01T00:00:00Z') });
+    const path = join(tempDir(), 'db');
+    const batch: Event[] = [{ 'source.ip': '192.0.2.10' }, { 'source.ip': '203.0.113.99' }];
+    // One hub run: a batch through a fresh expert, its store written as the experts stage writes it.
+    const run = async (): Promise<{ kept: Event[]; hits: number }> => {
+      const db = await openHubDb(path);
+      try {
+        const store = new BufferedStore(db, 'expert:ripe');
+        const ctx = { ...context(), store } as unknown as TestContext;
+        const kept = await (await ripe(ctx, { cache_ttl: 3600, cache_ttl_invalid_response: 60 })).process(structuredClone(batch), () => {});
+        await db.batch(store.drain() as never);
+        store.settle(true);
+        return { kept, hits: ctx.counters!.hits! };
+      } finally {
+        await db.close();
+      }
+    };
+    const first = await run();
+    assert.equal(statRequests().length, 2);
+    web.reset();
+    const restarted = await run();
+    assert.deepEqual(web.requests, [], 'nothing asked after the restart');
+    assert.equal(restarted.hits, 2, 'the answer and the cached "nothing found"');
+    assert.deepEqual(restarted.kept, first.kept);
+    t.mock.timers.tick(61_000);
+    await run();
+    assert.deepEqual(statRequests(), ['/data/abuse-contact-finder/data.json?resource=203.0.113.99'], '"nothing found" expired after 61 s, across a restart');
+    web.reset();
+    t.mock.timers.tick(3600_000);
+    await run();
+    assert.equal(statRequests().length, 2, 'and both after an hour');
   });
 
   it('fake RIPEstat: an answer expires after cache_ttl, "nothing found" after cache_ttl_invalid_response', async (t) => {
