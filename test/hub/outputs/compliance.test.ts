@@ -236,7 +236,7 @@ const ENTRIES: Record<string, Entry> = {
     async start(dir) {
       const disk = join(dir, 'disk');
       mkdirSync(disk);
-      const mounted = tryMount(disk);
+      const unmount = tryMount(disk);
       const out = join(disk, 'out');
       mkdirSync(out);
       const filler = join(disk, 'filler');
@@ -246,7 +246,7 @@ const ENTRIES: Record<string, Entry> = {
           readdirSync(out)
             .filter((f) => f.endsWith('.jsonl'))
             .flatMap((f) => readFileSync(join(out, f), 'utf8').split('\n').filter(Boolean).map((line) => ({ event: JSON.parse(line) as Event }))),
-        transient: mounted
+        transient: unmount
           ? {
               on: async () => fillUp(filler),
               off: async () => rmSync(filler, { force: true }),
@@ -262,9 +262,7 @@ const ENTRIES: Record<string, Entry> = {
             renameSync(`${out}.aside`, out);
           },
         },
-        async close() {
-          if (mounted) execFileSync('umount', [disk]);
-        },
+        close: async () => unmount?.(),
       };
     },
   },
@@ -282,14 +280,27 @@ function fromColumns(columns: Record<string, unknown>): Event {
   return event;
 }
 
-function tryMount(dir: string): boolean {
-  if (process.getuid?.() !== 0) return false;
+/** Mounts a 256 KiB tmpfs on `dir` where allowed; it is unmounted by `close`, or at exit before the scratch dirs go. */
+function tryMount(dir: string): (() => void) | undefined {
+  if (process.getuid?.() !== 0) return undefined;
   try {
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', dir], { stdio: 'ignore' });
-    return true;
   } catch {
-    return false;
+    return undefined;
   }
+  let mounted = true;
+  const unmount = (): void => {
+    if (mounted) execFileSync('umount', [dir], { stdio: 'ignore' });
+    mounted = false;
+  };
+  process.prependListener('exit', () => {
+    try {
+      unmount();
+    } catch {
+      // busy or gone: nothing more to do at exit
+    }
+  });
+  return unmount;
 }
 
 /** Writes `path` until the file system is full (ENOSPC). */
