@@ -10,18 +10,17 @@
  *   agent goes on through another node of its hub.fallback_urls, the workers through another of their servers.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { connect } from 'nats';
 import pg from 'pg';
 import { parse, stringify } from 'yaml';
-import { hashToken } from '../../hub/agents/index.js';
 import { eventDbSchema } from '../../hub/outputs/_eventdb.js';
 import { NATS_SERVER, startNatsCluster, type NatsCluster } from '../helpers/nats.js';
 import { postgresBin, startPostgres, type PostgresServer } from '../helpers/postgres.js';
-import { freePort, readJsonLines, VigilProcess, waitUntil, writeYaml } from '../helpers/processes.js';
-import { API_TOKENS, dropFeed, setup, type TestSetup } from '../helpers/setup.js';
+import { readJsonLines, VigilProcess, waitUntil } from '../helpers/processes.js';
+import { dropFeed, setup, type TestSetup } from '../helpers/setup.js';
+import { writeWorkerConfig } from '../helpers/workers.js';
 
 const N = 20_000;
 
@@ -57,24 +56,9 @@ describe('NATS mode: two hub workers sharing a JetStream consumer', { skip: miss
 
     t = await setup({ feed: dropFeed(N), agentId: 'nats-agent', outboxBatchEvents: 50 });
     for (const i of [0, 1]) {
-      const dir = join(t.dir, `worker-${i}`);
-      mkdirSync(dir);
-      workerOutputs[i] = join(dir, 'events.jsonl');
-      workerConfigs[i] = writeYaml(join(dir, 'hub.yaml'), {
-        data_dir: join(dir, 'data'),
-        // Every worker lists every node: it fails over between them.
-        broker: { mode: 'nats', nats: { servers: cluster.servers, ack_wait_seconds: 3, pull_batch: 16, mqtt_url: cluster.nodes[0]!.mqttUrl } },
-        api: { host: '127.0.0.1', port: await freePort(), tokens: [{ name: 'test-reader', role: 'reader', token_sha256: hashToken(API_TOKENS.reader) }] },
-        pipeline: {
-          experts: [{ type: 'taxonomy' }],
-          outputs: [
-            { type: 'postgresql', name: 'db', params: { host: db.host, port: db.port, user: db.user, database: db.database, sslmode: 'disable', table: 'events' } },
-            { type: 'file', name: 'events', params: { path: workerOutputs[i] } },
-          ],
-        },
-        event_store: { enabled: false },
-        log: { level: 'info' },
-      });
+      // Every worker lists every node: it fails over between them.
+      const nats = { servers: cluster.servers, ack_wait_seconds: 3, pull_batch: 16, mqtt_url: cluster.nodes[0]!.mqttUrl };
+      ({ config: workerConfigs[i]!, output: workerOutputs[i]! } = await writeWorkerConfig(t.dir, i, { mode: 'nats', nats }, db));
     }
     const agentDoc = parse(readFileSync(t.agentConfig, 'utf8'));
     agentDoc.hub.url = cluster.nodes[1]!.mqttUrl;

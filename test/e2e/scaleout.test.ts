@@ -21,12 +21,12 @@ import pg from 'pg';
 import { parse, stringify } from 'yaml';
 import { encodeBatch } from '../../common/codec/batch.js';
 import { eventsTopic } from '../../common/codec/topics.js';
-import { hashToken } from '../../hub/agents/index.js';
 import { eventDbSchema } from '../../hub/outputs/_eventdb.js';
 import { MOSQUITTO, startMosquitto, type MosquittoBroker } from '../helpers/mosquitto.js';
 import { postgresBin, startPostgres, type PostgresServer } from '../helpers/postgres.js';
 import { freePort, readJsonLines, ROOT, tempDir, VigilProcess, waitUntil, writeYaml } from '../helpers/processes.js';
-import { API_TOKENS, dropFeed, setup, type TestSetup } from '../helpers/setup.js';
+import { dropFeed, setup, type TestSetup } from '../helpers/setup.js';
+import { writeWorkerConfig } from '../helpers/workers.js';
 
 const HUB_USER = 'vigil-hub';
 const HUB_PASSWORD = 'hub-password-0123456789';
@@ -90,23 +90,9 @@ describe('scale-out: two hub workers behind Mosquitto', { skip: missing }, () =>
     broker = await startBroker();
 
     for (const i of [0, 1]) {
-      const dir = join(t.dir, `worker-${i}`);
-      mkdirSync(dir);
-      workerOutputs[i] = join(dir, 'events.jsonl');
-      workerConfigs[i] = writeYaml(join(dir, 'hub.yaml'), {
-        data_dir: join(dir, 'data'),
-        broker: { mode: 'external', external: { url: broker.url, client_id: `hub-${i}`, username: HUB_USER, password: HUB_PASSWORD } },
-        api: { host: '127.0.0.1', port: await freePort(), tokens: [{ name: 'test-reader', role: 'reader', token_sha256: hashToken(API_TOKENS.reader) }] },
-        pipeline: {
-          experts: [{ type: 'taxonomy' }],
-          outputs: [
-            { type: 'postgresql', name: 'db', params: { host: db.host, port: db.port, user: db.user, database: db.database, sslmode: 'disable', table: 'events' } },
-            { type: 'file', name: 'events', params: { path: workerOutputs[i] } },
-          ],
-        },
-        event_store: { enabled: false },
-        log: { level: 'info' },
-      });
+      const files = await writeWorkerConfig(t.dir, i, { mode: 'external', external: { url: broker.url, client_id: `hub-${i}`, username: HUB_USER, password: HUB_PASSWORD } }, db);
+      workerConfigs[i] = files.config;
+      workerOutputs[i] = files.output;
     }
     const agentDoc = parse(readFileSync(t.agentConfig, 'utf8'));
     agentDoc.hub.url = broker.url;
