@@ -39,8 +39,14 @@ export const agentRoutes: FastifyPluginAsync<{ services: HubServices }> = async 
   });
   // With an external broker, the broker authenticates agents and owns their connections: the hub's registry only
   // decides which agents' batches it takes. The operator has to mirror the change there.
-  const external = (what: string) => (agents.brokerMode() === 'external' ? { note: `The external MQTT broker authenticates agents and holds their connections: ${what}` } : {});
-  const credentials = (c: AgentCredentials) => ({ id: c.id, token: c.token, install_command: c.installCommand, ...external(`set this token for '${c.id}' there too (e.g. mosquitto_passwd -b passwd ${c.id} <token>).`) });
+  const holder = { external: 'The external MQTT broker authenticates agents and holds', nats: 'The NATS servers authenticate agents and hold' } as const;
+  const external = (what: string) => {
+    const mode = agents.brokerMode();
+    return mode === 'embedded' ? {} : { note: `${holder[mode]} their connections: ${what}` };
+  };
+  const tokenThere = (id: string) =>
+    agents.brokerMode() === 'nats' ? `add the NATS user '${id}' with this token as its password on every node (docs/deploy.md).` : `set this token for '${id}' there too (e.g. mosquitto_passwd -b passwd ${id} <token>).`;
+  const credentials = (c: AgentCredentials) => ({ id: c.id, token: c.token, install_command: c.installCommand, ...external(tokenThere(c.id)) });
   const notFound = (id: string) => ({ statusCode: 404, error: 'Not Found', message: `no agent '${id}'` });
   // An agent defined in the hub's config file keeps the credentials written there (a reload would undo an API change).
   const configured = (id: string) => ({ statusCode: 409, error: 'Conflict', message: `agent '${id}' is defined in the hub's config file; change it there and reload` });

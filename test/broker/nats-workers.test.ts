@@ -19,7 +19,7 @@ import { eventDbSchema } from '../../hub/outputs/_eventdb.js';
 import { NATS_SERVER, startNatsCluster, type NatsCluster } from '../helpers/nats.js';
 import { postgresBin, startPostgres, type PostgresServer } from '../helpers/postgres.js';
 import { readJsonLines, VigilProcess, waitUntil } from '../helpers/processes.js';
-import { dropFeed, setup, type TestSetup } from '../helpers/setup.js';
+import { api, dropFeed, setup, type TestSetup } from '../helpers/setup.js';
 import { writeWorkerConfig } from '../helpers/workers.js';
 
 const N = 20_000;
@@ -125,5 +125,13 @@ describe('NATS mode: two hub workers sharing a JetStream consumer', { skip: miss
     const other = new RegExp(`"url":"mqtt://127.0.0.1:(${cluster.nodes[0]!.mqttPort}|${cluster.nodes[1]!.mqttPort})"[^\n]*Connected to the hub`);
     assert.match(agent.output, other, 'the agent went on through another node');
     await cluster.restart(2);
+  });
+
+  it('tells the operator who adds an agent to add it on the NATS servers as well', async () => {
+    const port = Number(/"api":"http:\/\/127\.0\.0\.1:(\d+)"/.exec(workers[1]!.output)![1]);
+    const res = await api(port, '/api/v1/agents', { method: 'POST', body: JSON.stringify({ id: 'sensor-new' }) });
+    assert.equal(res.status, 201, JSON.stringify(res.body));
+    assert.match(res.body.note, /^The NATS servers authenticate agents and hold their connections: add the NATS user 'sensor-new' with this token/);
+    assert.match(res.body.install_command, new RegExp(`--hub ${cluster.nodes[0]!.mqttUrl}`), 'install commands name broker.nats.mqtt_url');
   });
 });

@@ -11,7 +11,7 @@ import { freePort, writeYaml } from './processes.js';
 import { API_TOKENS } from './setup.js';
 
 export interface WorkerFiles {
-  /** The worker's hub.yaml. */
+  /** The worker's hub.yaml (API tokens: API_TOKENS.reader and .admin). */
   config: string;
   /** Its file output (JSON lines). */
   output: string;
@@ -25,7 +25,7 @@ export async function writeWorkerConfig(parent: string, i: number, broker: Recor
   const config = writeYaml(join(dir, 'hub.yaml'), {
     data_dir: join(dir, 'data'),
     broker,
-    api: { host: '127.0.0.1', port: await freePort(), tokens: [{ name: 'test-reader', role: 'reader', token_sha256: hashToken(API_TOKENS.reader) }] },
+    api: { host: '127.0.0.1', port: await freePort(), tokens: (['reader', 'admin'] as const).map((role) => ({ name: `test-${role}`, role, token_sha256: hashToken(API_TOKENS[role]) })) },
     pipeline: {
       experts: [{ type: 'taxonomy' }],
       outputs: [
