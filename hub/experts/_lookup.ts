@@ -9,7 +9,7 @@
  *   The answers a batch gets are stored as one segment, in the same write as the batch's events, and read back
  *   once after a restart. An answer is kept for `cache_ttl`; "nothing found" (null) for
  *   `cache_ttl_invalid_response`; a failure is not kept, so the next batch asks again. At most
- *   `cache_max_entries` keys are held in memory, the least recently used dropped first.
+ *   `cache_max_entries` keys are held in memory, the least recently used dropped first (approximately: a CLOCK).
  * - Requests go through one limiter per remote service (per expert instance): at most `concurrency` in flight,
  *   at most `requests_per_second` started per second.
  * - Every request has `timeout`; a batch has `batch_deadline` for all its lookups: a key whose request could

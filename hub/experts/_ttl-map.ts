@@ -14,7 +14,8 @@
  * not taken for their own duplicates.
  *
  * A cache (the lookup experts') may forget: with `maxEntries` the map in memory keeps at most that many keys,
- * dropping the least recently used (a `get` hit makes a key the most recent; Map keeps insertion order). A dropped
+ * dropping about the least recently used: a CLOCK (second chance) over the Map's insertion order — a `get` hit
+ * only marks the entry, and eviction moves a marked entry to the end instead of dropping it. A dropped
  * key stays in its segment until that expires, so a restarted hub may know it again, within the same bound.
  *
  * A store written by the earlier one-key-per-value layout (`v!<key>` → {x, v}, with `e!` index entries) is
@@ -39,6 +40,8 @@ interface Entry<T> {
   /** Expiry, ms since the epoch. */
   x: number;
   v: T;
+  /** Used since eviction last passed it; only in a bounded map (an unbounded one saves the field). */
+  u?: boolean;
 }
 
 export class TtlMap<T> {
@@ -88,11 +91,8 @@ export class TtlMap<T> {
   get(key: string, now: number): T | undefined {
     const entry = this.#entries.get(key);
     if (entry === undefined || entry.x <= now) return undefined;
-    if (this.#maxEntries !== Infinity) {
-      // Most recently used last, so eviction takes the first keys.
-      this.#entries.delete(key);
-      this.#entries.set(key, entry);
-    }
+    // A mark, not a move to the end of the Map: a hit costs no delete and insert.
+    if (this.#maxEntries !== Infinity) entry.u = true;
     return entry.v;
   }
 
@@ -119,12 +119,9 @@ export class TtlMap<T> {
       if (known) {
         known.x = x;
         known.v = v;
-        if (this.#maxEntries !== Infinity) {
-          this.#entries.delete(key); // most recently used last
-          this.#entries.set(key, known);
-        }
+        if (this.#maxEntries !== Infinity) known.u = true;
       } else {
-        this.#entries.set(key, { x, v });
+        this.#entries.set(key, this.#entry(x, v));
       }
       keys.push(key);
       values.push(v);
@@ -192,19 +189,27 @@ export class TtlMap<T> {
     for (const [x, entries] of segments) this.#store.put(segmentKey(x), pack(entries));
   }
 
-  /** Drops the least recently used keys past `maxEntries`. */
+  #entry(x: number, v: T): Entry<T> {
+    return this.#maxEntries === Infinity ? { x, v } : { x, v, u: false };
+  }
+
+  /** Drops keys past `maxEntries`, oldest first, giving a key used since it was last passed a second chance. */
   #evict(): void {
     let over = this.#entries.size - this.#maxEntries;
     if (over <= 0) return;
-    for (const key of this.#entries.keys()) {
+    // A Map's iteration visits what is re-inserted during it: a marked entry comes round again, unmarked.
+    for (const [key, entry] of this.#entries) {
       this.#entries.delete(key);
-      if (--over === 0) return;
+      if (entry.u) {
+        entry.u = false;
+        this.#entries.set(key, entry);
+      } else if (--over === 0) return;
     }
   }
 
   #remember(key: string, v: T, x: number): void {
     const known = this.#entries.get(key);
-    if (known === undefined || known.x <= x) this.#entries.set(key, { x, v });
+    if (known === undefined || known.x <= x) this.#entries.set(key, this.#entry(x, v));
   }
 
   async *#pages(prefix: string): AsyncGenerator<[string, Buffer]> {
