@@ -1,7 +1,8 @@
 /**
  * Values with an expiry kept in a component's durable store (ctx.store), one store key each, committed with the
- * events they decided about: the lookup experts' answer caches (deduplicator and threshold keep theirs in memory,
- * _ttl-map.ts). Expiry is checked on every read, so an expired entry is never used even before it is purged. An index of
+ * events they decided about: the layout the lookup caches, deduplicator and threshold used before they kept their
+ * state in memory with one segment per batch (_ttl-map.ts, which carries this layout over at load; a store read per
+ * batch cost more than the lookups it saved). Kept for the tests that write a store as earlier versions did. Expiry is checked on every read, so an expired entry is never used even before it is purged. An index of
  * `e!<expiry>!…` entries, kept in expiry order by the store's key order, lets `purge` find expired entries without
  * scanning the whole cache; a key re-set with a later expiry keeps its value when an older index entry expires.
  * Experts work a batch at a time: `getMany` reads the batch's keys in one pass, and `setMany` writes each key once

@@ -174,6 +174,23 @@ describe('TtlMap', () => {
     assert.equal(await map.purgeIfDue(NOW + 10_002), 0, 'and then not before a minute has passed');
   });
 
+  it('maxEntries bounds the keys in memory: a used key gets a second chance, and a restart reads back those expiring last', async () => {
+    const store = new MemoryStore();
+    const map = new TtlMap<number>(store, 60_000, 3);
+    await map.ready(NOW);
+    map.setMany(new Map([['a', 1], ['b', 2], ['c', 3]]), 10_000, NOW);
+    store.commit();
+    assert.equal(map.get('a', NOW), 1);
+    map.setMany(new Map([['d', 4], ['e', 5]]), 20_000, NOW);
+    store.commit();
+    assert.equal(map.size, 3);
+    assert.deepEqual(['a', 'b', 'c', 'd', 'e'].map((k) => map.get(k, NOW)), [1, undefined, undefined, 4, 5], 'b and c dropped, a was used');
+    const restarted = new TtlMap<number>(store, 60_000, 2);
+    await restarted.ready(NOW);
+    assert.equal(restarted.size, 2);
+    assert.deepEqual(['d', 'e'].map((k) => restarted.get(k, NOW)), [4, 5], 'the later segment wins the bound');
+  });
+
   it('carries over the one-key-per-value layout of earlier versions, with the first write', async () => {
     const store = new MemoryStore();
     const old = new TtlStore<number>(store);
