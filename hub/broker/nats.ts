@@ -20,6 +20,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { ConsumerMessages, JsMsg, NatsConnection } from 'nats';
+import { Backoff } from '../../common/backoff.js';
 import { TOPIC_ROOT } from '../../common/codec/topics.js';
 import { ConfigError } from '../../common/errors.js';
 import type { HubConfig } from '../config.js';
@@ -34,6 +35,11 @@ const AGENTS_SUBJECT = TOPIC_ROOT.replaceAll('/', '.');
 const CLOSE_DRAIN_MS = 5000;
 /** Before a batch that could not be stored is offered again, in ms. */
 const RETRY_DELAY_MS = 1000;
+/** Backoff between attempts to connect and consume while the cluster is unreachable: first and largest cap, in ms. */
+const RETRY_INITIAL_MS = 500;
+const RETRY_MAX_MS = 30_000;
+/** One connection attempt to one server, at most, in ms (an unreachable host would otherwise take 20 s). */
+const CONNECT_TIMEOUT_MS = 5000;
 
 /** The MQTT topic a NATS subject was made from: NATS's listener turns '/' into '.' and refuses '.' in topics. */
 export const subjectTopic = (subject: string): string => subject.replaceAll('.', '/');
@@ -43,25 +49,32 @@ export class NatsBroker implements HubBroker {
   readonly #config: NatsConfig;
   readonly #intake: Intake;
   readonly #ctx: BrokerContext;
-  readonly #nc: NatsConnection;
+  readonly #pass: string | undefined;
+  readonly #backoff = new Backoff({ initialMs: RETRY_INITIAL_MS, maxMs: RETRY_MAX_MS });
+  #nc: NatsConnection | undefined;
   #messages: ConsumerMessages | undefined;
-  #loop: Promise<void> | undefined;
-  #connected = true;
+  #run: Promise<void> | undefined;
+  /** True while the client is connected and a consume loop runs. */
+  #consuming = false;
+  #linkUp = false;
   #pending = 0;
   #drained: (() => void) | undefined;
   #stopped = false;
+  #wake: (() => void) | undefined;
   #warnedDisconnect = false;
+  #first: { resolve: () => void; reject: (err: Error) => void } | undefined;
 
-  private constructor(config: NatsConfig, intake: Intake, ctx: BrokerContext, nc: NatsConnection) {
+  private constructor(config: NatsConfig, intake: Intake, ctx: BrokerContext, pass: string | undefined) {
     this.#config = config;
     this.#intake = intake;
     this.#ctx = ctx;
-    this.#nc = nc;
+    this.#pass = pass;
   }
 
   /**
-   * Connects, makes sure the stream and the shared consumer exist, and starts consuming. Rejects when the cluster
-   * cannot be reached or refuses the worker: the hub does not start (its service manager starts it again).
+   * Starts consuming. Resolves once consuming — or, when the cluster cannot be reached yet, after the first attempt
+   * failed (the worker keeps trying with backoff, so a hub may start before its cluster, as in external mode).
+   * Rejects when the cluster refuses the worker's credentials: no retry would fix that.
    */
   static async start(config: NatsConfig, intake: Intake, ctx: BrokerContext): Promise<NatsBroker> {
     if (config.password !== undefined && config.password_file !== undefined) {
@@ -75,27 +88,11 @@ export class NatsBroker implements HubBroker {
         throw new ConfigError(ctx.file, [{ path: 'broker.nats.password_file', message: `cannot read ${config.password_file}: ${(err as Error).message}` }]);
       }
     }
-    // Loaded here: only a hub in NATS mode pays for the client.
-    const { connect } = await import('nats');
-    let nc: NatsConnection;
-    try {
-      nc = await connect({ servers: config.servers, user: config.user, pass, name: 'vigil-hub', maxReconnectAttempts: -1, reconnectTimeWait: 1000 });
-    } catch (err) {
-      const message = (err as Error).message;
-      if (/authoriz|authenticat/i.test(message)) {
-        intake.stats.authFailures++;
-        throw new ConfigError(ctx.file, [{ path: 'broker.nats', message: `the NATS cluster refused this worker (${message}); check broker.nats.user and password` }]);
-      }
-      throw new Error(`cannot reach the NATS cluster at ${config.servers.join(', ')}: ${message}`);
-    }
-    const broker = new NatsBroker(config, intake, ctx, nc);
-    try {
-      await broker.#declare();
-    } catch (err) {
-      await nc.close().catch(() => {});
-      throw err;
-    }
-    broker.#consume();
+    const broker = new NatsBroker(config, intake, ctx, pass);
+    await new Promise<void>((resolve, reject) => {
+      broker.#first = { resolve, reject };
+      broker.#run = broker.#keepConsuming();
+    });
     return broker;
   }
 
@@ -104,7 +101,7 @@ export class NatsBroker implements HubBroker {
   }
 
   get connected(): boolean {
-    return this.#connected && !this.#nc.isClosed();
+    return this.#consuming && this.#linkUp;
   }
 
   get url(): string {
@@ -121,11 +118,85 @@ export class NatsBroker implements HubBroker {
     this.#ctx.log.warn({ agent: agentId }, "In NATS mode the hub cannot close an agent's connection; remove the agent's user from the NATS servers' config too.");
   }
 
+  /**
+   * Connects, declares, consumes; whenever a step fails or the consume loop ends, tries again after a backoff. The
+   * first failure of a run of them is logged once at warn level with the servers and the reason, the rest at debug.
+   * Batches taken and not acknowledged when a loop ends stay in JetStream, which gives them out again.
+   */
+  async #keepConsuming(): Promise<void> {
+    let failing: string | undefined;
+    while (!this.#stopped) {
+      try {
+        this.#nc ??= await this.#connect();
+        await this.#declare(this.#nc);
+        const messages = await this.#subscribe(this.#nc);
+        failing = undefined;
+        this.#backoff.reset();
+        this.#settleFirst();
+        await this.#consume(messages);
+        if (this.#stopped) break;
+        this.#ctx.log.warn({ servers: this.#config.servers }, 'The JetStream consume loop ended; starting it again. Batches not acknowledged are given out again.');
+      } catch (err) {
+        if (this.#stopped) break;
+        const reason = (err as Error).message;
+        if (/authoriz|authenticat/i.test(reason)) {
+          this.#intake.stats.authFailures++;
+          const message = `the NATS cluster refused this worker (${reason}); check broker.nats.user and password`;
+          this.#ctx.log.error({ servers: this.#config.servers }, `${message}.`);
+          if (this.#first) return this.#failFirst(new ConfigError(this.#ctx.file, [{ path: 'broker.nats', message }]));
+        } else if (failing !== reason) {
+          this.#ctx.log.warn(
+            { servers: this.#config.servers, error: reason },
+            `Cannot consume from the NATS cluster at ${this.#config.servers.join(', ')}: ${reason}. The hub keeps trying with backoff; batches wait in JetStream.`,
+          );
+        } else this.#ctx.log.debug({ error: reason, attempt: this.#backoff.attempt }, 'Still cannot consume from the NATS cluster.');
+        failing = reason;
+        // A closed client (refused or given up) is made again; a live one keeps reconnecting by itself.
+        if (this.#nc?.isClosed()) this.#nc = undefined;
+        this.#settleFirst();
+      } finally {
+        this.#consuming = false;
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, this.#backoff.next());
+        this.#wake = () => (clearTimeout(timer), resolve());
+      });
+    }
+  }
+
+  /** One attempt at every server; once connected, the client reconnects forever by itself. */
+  async #connect(): Promise<NatsConnection> {
+    // Loaded here: only a hub in NATS mode pays for the client.
+    const { connect } = await import('nats');
+    const c = this.#config;
+    const nc = await connect({ servers: c.servers, user: c.user, pass: this.#pass, name: 'vigil-hub', maxReconnectAttempts: -1, reconnectTimeWait: 1000, timeout: CONNECT_TIMEOUT_MS });
+    this.#linkUp = true;
+    void (async () => {
+      for await (const status of nc.status()) {
+        if (status.type === 'disconnect') {
+          this.#linkUp = false;
+          this.#ctx.log.warn({ server: status.data }, 'Lost the connection to a NATS node; reconnecting to the cluster. Batches wait in JetStream.');
+        } else if (status.type === 'reconnect') {
+          this.#linkUp = true;
+          this.#ctx.log.info({ server: status.data }, 'Reconnected to the NATS cluster.');
+        }
+      }
+    })();
+    // Heartbeats from the plain subject, on every worker; the subscription lives as long as the client.
+    nc.subscribe(`${AGENTS_SUBJECT}.*.heartbeat`, {
+      callback: (err, msg) => {
+        if (err) return;
+        this.#handle(this.#intake.decode(subjectTopic(msg.subject), Buffer.from(msg.data)), msg.subject);
+      },
+    });
+    return nc;
+  }
+
   /** The stream (when no MQTT client made it yet) and the shared durable consumer. */
-  async #declare(): Promise<void> {
+  async #declare(nc: NatsConnection): Promise<void> {
     const { AckPolicy, DeliverPolicy, RetentionPolicy, StorageType, nanos } = await import('nats');
     const c = this.#config;
-    const jsm = await this.#nc.jetstreamManager();
+    const jsm = await nc.jetstreamManager();
     const notFound = (err: unknown): boolean => /not found/i.test((err as Error).message);
     await jsm.streams.info(c.stream).catch(async (err) => {
       if (!notFound(err)) throw err;
@@ -151,43 +222,40 @@ export class NatsBroker implements HubBroker {
       // Shared by every worker: one worker's settings cannot differ from the others'. The latest start wins.
       await jsm.consumers.update(c.stream, c.consumer, { ack_wait: wanted.ack_wait, max_ack_pending: wanted.max_ack_pending });
     }
-    this.#ctx.log.info({ servers: c.servers, stream: c.stream, consumer: c.consumer }, 'Consuming from the NATS JetStream cluster.');
   }
 
-  #consume(): void {
+  async #subscribe(nc: NatsConnection): Promise<ConsumerMessages> {
     const c = this.#config;
-    // Heartbeats from the plain subject, on every worker.
-    this.#nc.subscribe(`${AGENTS_SUBJECT}.*.heartbeat`, {
-      callback: (err, msg) => {
-        if (err) return;
-        this.#handle(this.#intake.decode(subjectTopic(msg.subject), Buffer.from(msg.data)), msg.subject);
-      },
-    });
-    void (async () => {
-      for await (const status of this.#nc.status()) {
-        if (status.type === 'disconnect') {
-          this.#connected = false;
-          this.#ctx.log.warn({ server: status.data }, 'Lost the connection to a NATS node; reconnecting to the cluster. Batches wait in JetStream.');
-        } else if (status.type === 'reconnect') {
-          this.#connected = true;
-          this.#ctx.log.info({ server: status.data }, 'Reconnected to the NATS cluster.');
-        }
-      }
-    })();
-    this.#loop = (async () => {
-      const consumer = await this.#nc.jetstream().consumers.get(c.stream, c.consumer);
-      this.#messages = await consumer.consume({ max_messages: c.pull_batch });
-      for await (const m of this.#messages) {
-        if (this.#stopped) break; // not acknowledged: another worker gets it after ack_wait_seconds
-        this.#receive(m);
-        // Batches taken but not yet stored stay bounded (memory): the next pull waits for room.
-        while (this.#pending >= c.pull_batch && !this.#stopped) await new Promise<void>((r) => (this.#drained = r));
-      }
-    })().catch((err) => {
-      if (this.#stopped) return;
-      this.#connected = false;
-      this.#ctx.log.error({ err: (err as Error).message }, 'Consuming from JetStream stopped; restart this worker.');
-    });
+    const consumer = await nc.jetstream().consumers.get(c.stream, c.consumer);
+    this.#messages = await consumer.consume({ max_messages: c.pull_batch });
+    this.#consuming = true;
+    this.#ctx.log.info({ servers: c.servers, stream: c.stream, consumer: c.consumer }, 'Consuming from the NATS JetStream cluster.');
+    return this.#messages;
+  }
+
+  /** Runs until the consumer's message stream ends (it rides out reconnections itself) or throws. */
+  async #consume(messages: ConsumerMessages): Promise<void> {
+    const c = this.#config;
+    for await (const m of messages) {
+      if (this.#stopped) break; // not acknowledged: another worker gets it after ack_wait_seconds
+      this.#receive(m);
+      // Batches taken but not yet stored stay bounded (memory): the next pull waits for room.
+      while (this.#pending >= c.pull_batch && !this.#stopped) await new Promise<void>((r) => (this.#drained = r));
+    }
+  }
+
+  #settleFirst(): void {
+    const first = this.#first;
+    this.#first = undefined;
+    first?.resolve();
+  }
+
+  async #failFirst(err: Error): Promise<void> {
+    const first = this.#first!;
+    this.#first = undefined;
+    this.#stopped = true;
+    await this.#nc?.close().catch(() => {});
+    first.reject(err);
   }
 
   #receive(m: JsMsg): void {
@@ -228,11 +296,12 @@ export class NatsBroker implements HubBroker {
   async close(): Promise<void> {
     this.#stopped = true;
     this.#drained?.();
+    this.#wake?.();
     await this.#messages?.close().catch(() => {});
     const deadline = Date.now() + CLOSE_DRAIN_MS;
     while (this.#pending > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-    await this.#nc.flush().catch(() => {});
-    await this.#nc.close().catch(() => {});
-    await this.#loop;
+    await this.#nc?.flush().catch(() => {});
+    await this.#nc?.close().catch(() => {});
+    await this.#run;
   }
 }
