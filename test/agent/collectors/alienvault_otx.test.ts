@@ -5,65 +5,18 @@
  * pulse shape.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import otx from '../../../agent/collectors/alienvault_otx.js';
 import { closeAll, openHarness, scratch } from '../../helpers/collectors.js';
-import { ROOT } from '../../helpers/processes.js';
+import { otxPulse, startFakeOtx, type FakeOtx } from '../../helpers/fake-otx.js';
 
 const KEY = 'otx-test-key';
-const recorded = (JSON.parse(readFileSync(join(ROOT, 'test/parsers/fixtures/alienvault.otx/input'), 'utf8')) as Record<string, unknown>[])[0]!;
-
-/** A pulse of the recorded shape with one IPv4 indicator, modified at `modified`. */
-const pulse = (n: number, modified: string): Record<string, unknown> => ({
-  ...recorded,
-  id: `5f1c0000000000000000${String(n).padStart(4, '0')}`,
-  modified,
-  indicators: [{ _id: `i${n}`, indicator: `198.51.100.${n}`, type: 'IPv4', created: modified, description: '', title: '' }],
-});
-
-interface FakeOtx {
-  url: string;
-  pulses: unknown[];
-  requests: { path: string; key: string | undefined }[];
-  /** The next answer's body instead of a page, once. */
-  answerOnce?: { status: number; body: string };
-  close(): Promise<void>;
-}
+/** A pulse with one IPv4 indicator, 198.51.100.<n>, modified at `modified`. */
+const pulse = (n: number, modified: string): Record<string, unknown> => otxPulse(n, modified, [`198.51.100.${n}`]);
 
 let fake: FakeOtx;
 before(async () => {
-  const state: Omit<FakeOtx, 'url' | 'close'> = { pulses: [], requests: [] };
-  const server: Server = createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://fake');
-    const key = req.headers['x-otx-api-key'] as string | undefined;
-    state.requests.push({ path: url.pathname + url.search, key });
-    const send = (status: number, body: unknown): void => void res.writeHead(status, { 'content-type': 'application/json' }).end(typeof body === 'string' ? body : JSON.stringify(body));
-    if (key !== KEY) return send(403, { detail: 'Authentication credentials were not provided.' });
-    if (url.pathname !== '/api/v1/pulses/subscribed') return send(404, { detail: 'Not found.' });
-    const once = (fake as FakeOtx).answerOnce;
-    if (once) {
-      (fake as FakeOtx).answerOnce = undefined;
-      return send(once.status, once.body);
-    }
-    const limit = Number(url.searchParams.get('limit') ?? 50);
-    const page = Number(url.searchParams.get('page') ?? 1);
-    const since = url.searchParams.get('modified_since');
-    const matching = state.pulses.filter((p) => since === null || typeof p !== 'object' || Date.parse(`${(p as { modified: string }).modified}Z`) >= Date.parse(since));
-    const results = matching.slice((page - 1) * limit, page * limit);
-    const nextUrl = new URL(url.href.replace('http://fake', fake.url));
-    nextUrl.searchParams.set('page', String(page + 1));
-    send(200, { results, count: matching.length, next: page * limit < matching.length ? nextUrl.href : null, previous: null });
-  });
-  server.listen(0, '127.0.0.1');
-  await new Promise((r) => server.once('listening', r));
-  fake = Object.assign(state, {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    close: () => new Promise<void>((r) => server.close(() => r())),
-  }) as FakeOtx;
+  fake = await startFakeOtx(KEY);
 });
 after(async () => {
   await closeAll();

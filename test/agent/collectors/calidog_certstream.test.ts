@@ -5,47 +5,11 @@
  * counted, reconnection after the server drops the connection, stop honoured.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { WebSocketServer, type WebSocket } from 'ws';
 import certstream, { classify } from '../../../agent/collectors/calidog_certstream.js';
 import { closeAll, openHarness } from '../../helpers/collectors.js';
-import { ROOT, waitUntil } from '../../helpers/processes.js';
-
-/** The recorded certificate_update, with its one name changed to `domain` (one line, as CertStream sends it). */
-const recorded = JSON.parse(readFileSync(join(ROOT, 'test/parsers/fixtures/calidog.certstream/input'), 'utf8')) as { data: { leaf_cert: { all_domains: string[] } } };
-const update = (domain: string): string => {
-  const m = structuredClone(recorded);
-  m.data.leaf_cert.all_domains = [domain];
-  return JSON.stringify(m);
-};
-const HEARTBEAT = JSON.stringify({ message_type: 'heartbeat', timestamp: 1529079021.46 });
-
-interface FakeCertstream {
-  url: string;
-  clients: Set<WebSocket>;
-  connections: number;
-  close(): Promise<void>;
-}
-
-/** A fake CertStream: each new connection gets `onConnect(socket, n)`. */
-async function startFake(onConnect: (ws: WebSocket, n: number) => void): Promise<FakeCertstream> {
-  const server = new WebSocketServer({ host: '127.0.0.1', port: 0 });
-  await new Promise((r) => server.once('listening', r));
-  const fake: FakeCertstream = {
-    url: `ws://127.0.0.1:${(server.address() as AddressInfo).port}/`,
-    clients: server.clients,
-    connections: 0,
-    async close() {
-      for (const c of server.clients) c.terminate();
-      await new Promise((r) => server.close(r));
-    },
-  };
-  server.on('connection', (ws) => onConnect(ws, ++fake.connections));
-  return fake;
-}
+import { certificateUpdate as update, HEARTBEAT, startFakeCertstream as startFake, type FakeCertstream } from '../../helpers/fake-certstream.js';
+import { waitUntil } from '../../helpers/processes.js';
 
 const fakes: FakeCertstream[] = [];
 after(async () => {

@@ -6,100 +6,35 @@
  * github_feed parser's recorded DailyIOC sample.
  */
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import github, { tokenHeader } from '../../../agent/collectors/github_contents_api.js';
 import { closeAll, openHarness, scratch } from '../../helpers/collectors.js';
+import { startFakeGithub, type FakeGithub, type Served } from '../../helpers/fake-github.js';
 import { ROOT, waitUntil } from '../../helpers/processes.js';
 
 const REPO = 'StrangerealIntel/DailyIOC';
 const TOKEN = 'ghp_testtoken';
 const IOC = readFileSync(join(ROOT, 'test/parsers/fixtures/github_feed/input'), 'utf8');
 
-interface Served {
-  server: Server;
-  url: string;
-  requests: { path: string; authorization: string | undefined }[];
-}
-
-/** How long the raw host takes to answer, in ms. */
-let rawDelayMs = 0;
-
-async function serve(handler: (req: IncomingMessage, path: string) => { status: number; body: string }): Promise<Served> {
-  const served = { requests: [] } as unknown as Served;
-  served.server = createServer((req, res) => {
-    const path = req.url ?? '/';
-    served.requests.push({ path, authorization: req.headers.authorization });
-    const { status, body } = handler(req, path);
-    const answer = (): void => void res.writeHead(status, { 'content-type': path.startsWith('/raw/') ? 'text/plain' : 'application/json; charset=utf-8' }).end(body);
-    if (path.startsWith('/raw/') && rawDelayMs > 0) setTimeout(answer, rawDelayMs);
-    else answer();
-  });
-  served.server.listen(0, '127.0.0.1');
-  await new Promise((r) => served.server.once('listening', r));
-  served.url = `http://127.0.0.1:${(served.server.address() as AddressInfo).port}`;
-  return served;
-}
-
-/** The repository: path → content (directories implied). */
-let files: Map<string, string>;
+let fake: FakeGithub;
 let api: Served;
 let raw: Served;
-
-/** A contents entry as GitHub's REST docs show it. */
-function entry(path: string, type: 'file' | 'dir'): Record<string, unknown> {
-  const name = path.split('/').pop()!;
-  const content = files.get(path) ?? '';
-  // Git's blob id, as GitHub gives it.
-  const sha = type === 'file' ? createHash('sha1').update(`blob ${Buffer.byteLength(content)}\0${content}`).digest('hex') : 'd'.repeat(40);
-  const self = `${api.url}/repos/${REPO}/contents/${path}?ref=master`;
-  return {
-    name,
-    path,
-    sha,
-    size: type === 'file' ? Buffer.byteLength(content) : 0,
-    url: self,
-    html_url: `https://github.com/${REPO}/${type === 'file' ? 'blob' : 'tree'}/master/${path}`,
-    git_url: `${api.url}/repos/${REPO}/git/${type === 'file' ? 'blobs' : 'trees'}/${sha}`,
-    download_url: type === 'file' ? `${raw.url}/raw/${REPO}/master/${path}` : null,
-    type,
-    _links: { self, git: `${api.url}/repos/${REPO}/git/blobs/${sha}`, html: `https://github.com/${REPO}/blob/master/${path}` },
-  };
-}
-
 before(async () => {
-  api = await serve((req, path) => {
-    if (req.headers.authorization !== tokenHeader(TOKEN)) return { status: 401, body: JSON.stringify({ message: 'Bad credentials', documentation_url: 'https://docs.github.com/rest', status: '401' }) };
-    const m = /^\/repos\/([^/]+\/[^/]+)\/contents\/?([^?]*)/.exec(path);
-    if (!m || m[1] !== REPO) return { status: 404, body: JSON.stringify({ message: 'Not Found', documentation_url: 'https://docs.github.com/rest/repos/contents#get-repository-content', status: '404' }) };
-    const dir = m[2] ? `${m[2]}/` : '';
-    const children = new Map<string, 'file' | 'dir'>();
-    for (const p of files.keys()) {
-      if (!p.startsWith(dir)) continue;
-      const rest = p.slice(dir.length).split('/');
-      children.set(dir + rest[0], rest.length > 1 ? 'dir' : 'file');
-    }
-    return { status: 200, body: JSON.stringify([...children].map(([p, t]) => entry(p, t))) };
-  });
-  raw = await serve((_req, path) => {
-    const p = path.replace(`/raw/${REPO}/master/`, '');
-    return files.has(p) ? { status: 200, body: files.get(p)! } : { status: 404, body: '404: Not Found' };
-  });
+  fake = await startFakeGithub(REPO, TOKEN);
+  ({ api, raw } = fake);
 });
 after(async () => {
   await closeAll();
-  for (const s of [api, raw]) await new Promise((r) => s.server.close(r));
+  await fake.close();
 });
 
 const params = (extra: Record<string, unknown> = {}) => ({ repository: REPO, regex: '.*.json', personal_access_token: TOKEN, api_url: api.url, run_at_start: false, max_attempts: 1, ...extra });
 
 describe('github_contents_api collector (against a FAKE GitHub REST API)', () => {
   it('walks the directories, takes each file whose name matches as one report for the parser, with extra.file_metadata; the token goes to the API host only', async () => {
-    files = new Map([
+    fake.files = new Map([
       ['README.md', '# DailyIOC'],
       ['2020-01-01/JSON/IOC.json', IOC],
       ['2020-01-01/CSV/IOC.csv', 'Indicator,Description\n'],
@@ -123,7 +58,7 @@ describe('github_contents_api collector (against a FAKE GitHub REST API)', () =>
   });
 
   it('takes a file again only when its sha changed, also after a restart; only_changed: false takes every file', async () => {
-    files = new Map([['a/IOC.json', IOC]]);
+    fake.files = new Map([['a/IOC.json', IOC]]);
     const dir = scratch();
     let h = await openHarness({ dir, parser: { name: 'github_feed' } });
     let collector = h.create(github, params());
@@ -140,7 +75,7 @@ describe('github_contents_api collector (against a FAKE GitHub REST API)', () =>
     raw.requests.length = 0;
     await collector.runOnce!();
     assert.equal(raw.requests.length, 0, 'unchanged after a restart: not even downloaded');
-    files.set('a/IOC.json', IOC.replace('Loader DLL', 'Loader DLL v2'));
+    fake.files.set('a/IOC.json', IOC.replace('Loader DLL', 'Loader DLL v2'));
     await collector.runOnce!();
     assert.equal(h.outbox.depth.events, 2 * first, 'changed: taken');
     await collector.stop();
@@ -152,7 +87,7 @@ describe('github_contents_api collector (against a FAKE GitHub REST API)', () =>
   });
 
   it('rejects a file over max_bytes with the reason, counted, and takes the others', async () => {
-    files = new Map([
+    fake.files = new Map([
       ['big.json', `[${' '.repeat(5000)}]`],
       ['IOC.json', IOC],
     ]);
@@ -167,12 +102,12 @@ describe('github_contents_api collector (against a FAKE GitHub REST API)', () =>
   });
 
   it('stop lets the file being taken finish and takes no further one', async () => {
-    files = new Map([
+    fake.files = new Map([
       ['a.json', IOC],
       ['b.json', IOC.replace('Loader DLL', 'b')],
       ['c.json', IOC.replace('Loader DLL', 'c')],
     ]);
-    rawDelayMs = 300;
+    fake.rawDelayMs = 300;
     try {
       const h = await openHarness({ parser: { name: 'github_feed' } });
       const collector = h.create(github, params({ run_at_start: true }));
@@ -184,12 +119,12 @@ describe('github_contents_api collector (against a FAKE GitHub REST API)', () =>
       const urls = new Set((await h.events()).map((e) => e['feed.url']));
       assert.deepEqual([...urls], [`${raw.url}/raw/${REPO}/master/a.json`]);
     } finally {
-      rawDelayMs = 0;
+      fake.rawDelayMs = 0;
     }
   });
 
   it("fails the run with GitHub's message for a refused token or an unknown repository", async () => {
-    files = new Map([['IOC.json', IOC]]);
+    fake.files = new Map([['IOC.json', IOC]]);
     const h = await openHarness({ parser: { name: 'github_feed' } });
     const refused = h.create(github, params({ personal_access_token: 'wrong' }));
     await refused.runOnce!();

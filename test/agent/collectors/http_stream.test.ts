@@ -6,8 +6,6 @@
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import httpStream from '../../../agent/collectors/http_stream.js';
@@ -15,38 +13,7 @@ import { LineSplitter, stripBytes } from '../../../agent/collectors/_line-stream
 import shodanStream from '../../../agent/collectors/shodan_stream.js';
 import { closeAll, ip, openHarness } from '../../helpers/collectors.js';
 import { ROOT, waitUntil } from '../../helpers/processes.js';
-
-interface StreamServer {
-  url: string;
-  /** The answers open now. */
-  open: ServerResponse[];
-  requests: { url: string; headers: IncomingMessage['headers'] }[];
-  close(): Promise<void>;
-}
-
-/** A server that answers each request with `answer` (which may keep the response open). */
-async function startServer(answer: (req: IncomingMessage, res: ServerResponse, n: number) => void): Promise<StreamServer> {
-  const open: ServerResponse[] = [];
-  const requests: StreamServer['requests'] = [];
-  const server: Server = createServer((req, res) => {
-    requests.push({ url: req.url ?? '', headers: req.headers });
-    open.push(res);
-    res.on('close', () => open.splice(open.indexOf(res), 1));
-    answer(req, res, requests.length);
-  });
-  server.listen(0, '127.0.0.1');
-  await new Promise((r) => server.once('listening', r));
-  const port = (server.address() as AddressInfo).port;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    open,
-    requests,
-    async close() {
-      server.closeAllConnections();
-      await new Promise((r) => server.close(r));
-    },
-  };
-}
+import { startStreamServer, type StreamServer } from '../../helpers/stream-server.js';
 
 const servers: StreamServer[] = [];
 after(async () => {
@@ -69,7 +36,7 @@ describe('line splitting', () => {
 
 describe('http_stream collector', () => {
   it('stores each line as one report as it arrives, skips keep-alive blank lines, and sends the auth header; feed.url has no query', async () => {
-    const server = await startServer((_req, res) => {
+    const server = await startStreamServer((_req, res) => {
       res.writeHead(200, { 'content-type': 'text/plain' });
       res.write(`${ip(1)}\r\n\r\n  ${ip(2)}  \n`);
     });
@@ -92,7 +59,7 @@ describe('http_stream collector', () => {
   });
 
   it('keeps white space with strip_lines: false (the report\'s raw holds it)', async () => {
-    const server = await startServer((_req, res) => {
+    const server = await startStreamServer((_req, res) => {
       res.writeHead(200);
       res.write(` ${ip(10)}\n${ip(11)}\n`);
     });
@@ -110,7 +77,7 @@ describe('http_stream collector', () => {
   });
 
   it('connects again with backoff when the server ends the stream or refuses it, and reports the reason', async () => {
-    const server = await startServer((_req, res, n) => {
+    const server = await startStreamServer((_req, res, n) => {
       if (n === 2) {
         res.writeHead(503, { 'content-type': 'application/json' });
         res.end('{"error": "overloaded"}');
@@ -133,7 +100,7 @@ describe('http_stream collector', () => {
   });
 
   it('takes a connection silent for timeout_seconds for dead and opens another', async () => {
-    const server = await startServer((_req, res, n) => {
+    const server = await startStreamServer((_req, res, n) => {
       res.writeHead(200);
       res.write(`${ip(50 + n)}\n`); // then nothing more, the answer left open
     });
@@ -148,7 +115,7 @@ describe('http_stream collector', () => {
   });
 
   it('rejects a line over max_line_bytes with the reason, counted, and stores the lines around it', async () => {
-    const server = await startServer((_req, res) => {
+    const server = await startStreamServer((_req, res) => {
       res.writeHead(200);
       res.write(`${ip(30)}\n${'x'.repeat(100)}`);
       setTimeout(() => res.write(`${'y'.repeat(100)}\n${ip(31)}\n`), 20);
@@ -168,7 +135,7 @@ describe('http_stream collector', () => {
   it('stop ends a stream that is still sending, and nothing is stored after it', async () => {
     let n = 40;
     let timer: NodeJS.Timeout | undefined;
-    const server = await startServer((_req, res) => {
+    const server = await startStreamServer((_req, res) => {
       res.writeHead(200);
       timer = setInterval(() => res.write(`${ip(n++ % 250)}\n`), 5);
     });
@@ -197,7 +164,7 @@ describe('shodan_stream collector (against a FAKE Shodan Streaming API)', () => 
   const KEY = 'shodan-test-key';
 
   it('asks /shodan/countries/{codes} with the key, stores each banner for the shodan parser, keeps the key out of feed.url; a wrong key is reported', async () => {
-    const server = await startServer((req, res) => {
+    const server = await startStreamServer((req, res) => {
       const url = new URL(req.url ?? '/', 'http://x');
       if (url.searchParams.get('key') !== KEY) {
         res.writeHead(401, { 'content-type': 'application/json' });
