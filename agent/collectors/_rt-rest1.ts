@@ -29,7 +29,10 @@ export interface RtAttachment {
   name: string;
 }
 
-const STATUS_LINE = /^RT\/[\d.]+ (\d{3}) ?(.*)$/;
+// "RT/4.4.3 200 Ok"; Debian spells its version "RT/5.0.3+dfsg-3~deb12u7".
+const STATUS_LINE = /^RT\/\S+ (\d{3}) ?(.*)$/;
+/** One entry of a ticket's attachment list: id, name, (content type / size). */
+const ATTACHMENT = /(\d+): (.*?) \(([^()\s]*) \/ (\d+(?:\.\d+)?[bk])\)(?:,\s*|\s*$)/gy;
 
 export class RtClient {
   readonly #base: string;
@@ -59,13 +62,9 @@ export class RtClient {
   /** The ticket's attachments with their names ("(Unnamed)" for a part without a file name). */
   async attachments(ticket: number): Promise<RtAttachment[]> {
     const fields = blocks((await this.#call('GET', `ticket/${ticket}/attachments`)).toString('utf8'))[0] ?? {};
-    const found: RtAttachment[] = [];
-    for (const line of (fields.Attachments ?? '').split('\n')) {
-      // "456: report.csv.zip (application/zip / 1.2k),"
-      const m = /^\s*(\d+):\s+(.*?)\s+\(([^()]*?)\s+\/\s+([^()]*)\),?\s*$/.exec(line);
-      if (m) found.push({ id: m[1]!, name: m[2]! });
-    }
-    return found;
+    // "456: report.csv.zip (application/zip / 1.2k)" joined by ", ": RT wraps the list near 70 columns, so a line
+    // may hold several (RT::Interface::REST form_compose).
+    return [...(fields.Attachments ?? '').matchAll(ATTACHMENT)].map((m) => ({ id: m[1]!, name: m[2]! }));
   }
 
   /** An attachment's fields (Created, Filename, ContentType, …). */
@@ -75,9 +74,9 @@ export class RtClient {
 
   /** An attachment's bytes. */
   async attachmentContent(ticket: number, id: string): Promise<Buffer> {
-    const body = await this.#call('GET', `ticket/${ticket}/attachments/${id}/content`);
-    // RT ends the content with "\n\n\n" of its own (python-rt cuts it the same way).
-    return body.subarray(0, Math.max(0, body.length - 3));
+    // The bytes as stored, nothing appended: RT 5 sends attachment content raw (form_compose's 'raw-content'). python-rt
+    // cuts three bytes off the end, which loses the end of the file with RT 5.
+    return this.#call('GET', `ticket/${ticket}/attachments/${id}/content`);
   }
 
   /** The ticket's first history entry (its creation: Content, Created). */

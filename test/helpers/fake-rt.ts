@@ -8,7 +8,7 @@
  *                                                   → the tickets' fields, or "No matching results."
  *   GET  /REST/1.0/ticket/<id>/attachments          "Attachments: <id>: <name> (<type> / <size>)," one a line
  *   GET  /REST/1.0/ticket/<id>/attachments/<a>      the attachment's fields (Created, Filename, ContentType)
- *   GET  /REST/1.0/ticket/<id>/attachments/<a>/content  its bytes, then RT's "\n\n\n"
+ *   GET  /REST/1.0/ticket/<id>/attachments/<a>/content  its bytes as stored (RT 5 appends nothing)
  *   GET  /REST/1.0/ticket/<id>/history?format=l     the transactions, the creation first (Content, Created)
  *   GET  /REST/1.0/ticket/<id>/show                 the ticket's fields
  *   POST /REST/1.0/ticket/<id>/take                 → "# Owner changed from Nobody to <user>"
@@ -96,7 +96,7 @@ export async function startFakeRt(): Promise<FakeRt> {
     if (what === 'attachments') {
       const a = t.attachments.find((x) => x.id === Number(attachmentId));
       if (!a) return text(`${OK}# Invalid attachment id: ${attachmentId}\n`);
-      if (content) return text(Buffer.concat([Buffer.from(OK), a.bytes, Buffer.from('\n\n\n')]));
+      if (content) return text(Buffer.concat([Buffer.from(OK), a.bytes]));
       return text(`${OK}id: ${a.id}\nSubject: \nCreator: 12\nCreated: ${rtTime(a.created)}\nTransaction: 20\nParent: 11\nMessageId: \nFilename: ${a.name}\nContentType: ${a.type}\nContentEncoding: base64\n\n`);
     }
     if (what === 'history') {
