@@ -248,17 +248,17 @@ export class LookupBatch {
   async #resolve<V>(kind: string, keys: Iterable<string>, split: (toAsk: string[]) => string[][], service: string | ((key: string) => string), askMany: AskMany<V>): Promise<Answers<V>> {
     const lookups = this.#lookups;
     const { cache_ttl, cache_ttl_invalid_response, timeout } = lookups.settings;
-    const distinct = [...new Set(keys)];
     const answers: Answers<V> = new Map();
-    if (distinct.length === 0) return answers;
     const cache = cache_ttl > 0 || cache_ttl_invalid_response > 0 ? lookups.cache : undefined;
     const toAsk: string[] = [];
-    for (const key of distinct) {
-      const hit = cache?.get(`${kind}:${key}`, this.#now);
+    // `answers` de-duplicates the keys too: a key to ask is in it as a miss (undefined) until answered.
+    for (const key of keys) {
+      if (answers.has(key)) continue;
+      const hit = cache?.get(`${kind}:${key}`, this.#now) as V | null | undefined;
+      answers.set(key, hit);
       if (hit === undefined) toAsk.push(key);
-      else answers.set(key, hit as V | null);
     }
-    lookups.count('hits', distinct.length - toAsk.length);
+    lookups.count('hits', answers.size - toAsk.length);
     if (toAsk.length === 0) return answers;
 
     // Keyed as the cache is, so each is stored as one segment as it is.
