@@ -4,8 +4,9 @@ import { Agent } from '../../agent/index.js';
 import { readNamedFile, readSecretFile } from '../../common/config/files.js';
 import { readYamlFile } from '../../common/config/load.js';
 import { validateConfig } from '../../common/config/validate.js';
-import { VigilError } from '../../common/errors.js';
+import { ConfigError, VigilError } from '../../common/errors.js';
 import { silentLogger } from '../../common/log.js';
+import { natsAgentProblems } from '../../hub/broker/nats-config.js';
 import { hubFiles, HubConfigSchema } from '../../hub/config.js';
 
 const usage = `usage: vigil check FILE
@@ -32,6 +33,8 @@ export default {
       process.stdout.write(`${file}: valid agent configuration (${plural(feeds.length, 'feed')})\n`);
     } else {
       const config = validateConfig(HubConfigSchema, raw, { file: absolute });
+      const unservable = natsAgentProblems(config);
+      if (unservable.length > 0) throw new ConfigError(absolute, unservable);
       for (const named of hubFiles(config)) (named.secret ? readSecretFile : readNamedFile)(resolvePath(named.path), { file: absolute, ...named });
       const { checkPipeline } = await import('../../hub/pipeline/check.js');
       // IntelMQ parameters that were accepted but mean nothing here: the file is valid, the user should know.

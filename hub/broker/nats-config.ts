@@ -36,3 +36,21 @@ export const NatsBrokerSchema = Type.Object(
   },
   { additionalProperties: false, description: "NATS mode (mode: nats): agents publish to a NATS JetStream cluster's MQTT listener; hub workers consume their batches from JetStream (see docs/deploy.md)." },
 );
+
+/**
+ * Why NATS mode cannot serve an agent id, or undefined: NATS's MQTT listener maps a topic's '/' to '.' in its subjects
+ * and so refuses a topic with '.' in it, and the agent id is a level of the agent's topics (vigil/v1/agents/<id>/…).
+ */
+export function natsAgentIdProblem(id: string): string | undefined {
+  if (!id.includes('.')) return undefined;
+  return `agent id '${id}' contains '.', which NATS's MQTT listener refuses in a topic (vigil/v1/agents/${id}/events); in broker mode nats an agent id has letters, digits, '_' and '-' only`;
+}
+
+/** The configured agents NATS mode cannot serve, as config problems (path agents[i].id); none in other modes. */
+export function natsAgentProblems(config: { broker: { mode: string }; agents: readonly { id: string }[] }): { path: string; message: string }[] {
+  if (config.broker.mode !== 'nats') return [];
+  return config.agents.flatMap((a, i) => {
+    const message = natsAgentIdProblem(a.id);
+    return message === undefined ? [] : [{ path: `agents[${i}].id`, message }];
+  });
+}

@@ -2,6 +2,7 @@
  * The shipped NATS node configuration (deploy/nats/nats-server.conf, mounted by compose.yaml's "nats" profile):
  * nats-server itself accepts it (`-t`), and it sets what the NATS setup rests on (docs/deploy.md): a server name
  * from the environment, JetStream, a cluster route to every node, and the MQTT listener's stream replicas.
+ * And `vigil check` of a NATS-mode worker config names a listed agent whose id NATS cannot serve ('.' in it).
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -10,7 +11,8 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { parse } from 'yaml';
 import { NATS_SERVER } from '../helpers/nats.js';
-import { ROOT } from '../helpers/processes.js';
+import { hashToken } from '../../hub/agents/index.js';
+import { ROOT, tempDir, writeYaml } from '../helpers/processes.js';
 
 const CONF = join(ROOT, 'deploy', 'nats', 'nats-server.conf');
 
@@ -37,5 +39,29 @@ describe('deploy/nats/nats-server.conf', () => {
       assert.ok(node.volumes!.includes('./nats/nats-server.conf:/etc/nats/nats-server.conf:ro'));
       assert.equal(node.environment!.NATS_NAME, `nats-${n}`);
     }
+  });
+});
+
+describe('vigil check of a NATS-mode worker config', () => {
+  const check = (agents: string[]): { code: number; out: string } => {
+    const file = writeYaml(join(tempDir(), 'hub.yaml'), {
+      broker: { mode: 'nats', nats: { servers: ['nats://127.0.0.1:4222'] } },
+      agents: agents.map((id) => ({ id, token_sha256: hashToken(`${id}-token`) })),
+    });
+    const r = spawnSync(process.execPath, [join(ROOT, 'bin/vigil.js'), 'check', file], { encoding: 'utf8' });
+    return { code: r.status ?? -1, out: r.stdout + r.stderr };
+  };
+
+  it("names a listed agent whose id has a '.' (NATS's MQTT listener refuses it in a topic)", () => {
+    const r = check(['sensor-1', 'sensor.2']);
+    assert.equal(r.code, 2, r.out);
+    assert.match(r.out, /hub\.yaml: agents\[1\]\.id: agent id 'sensor\.2' contains '\.', which NATS's MQTT listener refuses in a topic/);
+    assert.doesNotMatch(r.out, /agents\[0\]/);
+  });
+
+  it('accepts ids without one', () => {
+    const r = check(['sensor-1', 'sensor_2']);
+    assert.equal(r.code, 0, r.out);
+    assert.match(r.out, /valid hub configuration/);
   });
 });
