@@ -11,22 +11,16 @@
  * (`data.anti_abuse_contacts.abuse_c[].email`, which IntelMQ reads) are both understood.
  */
 import Type from 'typebox';
-import { add, cleanField } from '../../common/harmonization/index.js';
+import { add, cleanField, sanitizeField } from '../../common/harmonization/index.js';
 import { secondsToMs } from '../../common/intelmq-params.js';
 import { defineExpert, type Event } from '../pipeline/define.js';
 import { configError } from './_config.js';
-import { eachPair, eachValue } from './_each.js';
+import { eachEvent } from './_each.js';
 import { getJson, LOOKUP_METRICS, lookupParams, Lookups, timeoutParam, type Answers } from './_lookup.js';
 
 const SIDES = ['source', 'destination'] as const;
 
 type Geo = Partial<Record<'cc' | 'city' | 'latitude' | 'longitude', string | number>>;
-
-/** What one side of an event asks: its address and AS number, where the event has them. */
-interface Wanted {
-  ip: string | undefined;
-  asn: string | undefined;
-}
 
 export default defineExpert({
   name: 'ripe',
@@ -158,19 +152,42 @@ export default defineExpert({
       return Object.keys(geo).length === 0 ? null : geo;
     };
 
-    const wanted = (event: Event): Wanted[] =>
-      SIDES.map((side) => {
-        const ip = event[`${side}.ip`];
-        const asn = event[`${side}.asn`];
-        return { ip: typeof ip === 'string' ? ip : undefined, asn: asn === undefined ? undefined : String(asn) };
-      });
+    const replace = params.mode === 'replace';
+    // Per side, what a combination of answers makes of the side's fields, kept across batches: cache hits are
+    // the same answer objects batch after batch, so events with the same address reuse one joined, checked value
+    // instead of building arrays, a Set and a join and validating the result again, per event and side.
+    const memo = SIDES.map(() => new Map<string, SideFields>());
+
+    const sideFields = (i: number, ip: string | undefined, asn: string | undefined, a: Answers<string[]>, d: Answers<string[]>, g: Answers<Geo>): SideFields => {
+      const statAsn = asn !== undefined && params.query_ripe_stat_asn ? a.get(`AS${asn}`) : NOT_ASKED;
+      const dbAsn = asn !== undefined && params.query_ripe_db_asn ? d.get(`as${asn}`) : NOT_ASKED;
+      const statIp = ip !== undefined && params.query_ripe_stat_ip ? a.get(ip) : NOT_ASKED;
+      const dbIp = ip !== undefined && params.query_ripe_db_ip ? d.get(ip) : NOT_ASKED;
+      const geo = ip !== undefined && params.query_ripe_stat_geolocation ? g.get(ip) : undefined;
+      const key = `${asn ?? ''} ${ip ?? ''}`;
+      const byKey = memo[i]!;
+      const known = byKey.get(key);
+      if (known !== undefined && known.statAsn === statAsn && known.dbAsn === dbAsn && known.statIp === statIp && known.dbIp === dbIp && known.geo === geo) return known;
+      const made = makeSideFields(SIDES[i]!, statAsn, dbAsn, statIp, dbIp, geo);
+      if (byKey.size >= MEMO_MAX_ENTRIES) byKey.clear(); // bounded: addresses come from data
+      byKey.set(key, made);
+      return made;
+    };
 
     return {
       async process(events, reject) {
-        const asked = eachValue(events, reject, wanted);
-        const sides = asked.values.flat();
-        const ips = sides.map((s) => s.ip).filter((ip) => ip !== undefined);
-        const asns = sides.map((s) => s.asn).filter((asn) => asn !== undefined);
+        // The keys of every side of every event; repeats are fine (the answers map de-duplicates them).
+        const ips: string[] = [];
+        const asns: string[] = [];
+        // An event that cannot be read is rejected here and takes no part in what follows.
+        const readable = eachEvent(events, reject, (event) => {
+          for (const side of SIDES) {
+            const ip = ipOf(event, side);
+            const asn = asnOf(event, side);
+            if (ip !== undefined) ips.push(ip);
+            if (asn !== undefined) asns.push(asn);
+          }
+        });
         const batch = await lookups.batch();
         const none: Answers<never> = new Map();
         const statKeys = [...(params.query_ripe_stat_asn ? asns.map((a) => `AS${a}`) : []), ...(params.query_ripe_stat_ip ? ips : [])];
@@ -181,36 +198,89 @@ export default defineExpert({
           batch.resolve('db', dbKeys, dbService, askDb),
           params.query_ripe_stat_geolocation ? batch.resolve('geo', ips, statService, askGeo) : none,
         ]);
-        const replace = params.mode === 'replace';
 
-        return eachPair(asked.events, asked.values, reject, (event, perSide) => {
-          SIDES.forEach((side, i) => {
-            const { ip, asn } = perSide[i]!;
-            if (ip === undefined && asn === undefined) return;
-            const answers: (string[] | null | undefined)[] = [];
-            if (asn !== undefined) {
-              if (params.query_ripe_stat_asn) answers.push(stat.get(`AS${asn}`));
-              if (params.query_ripe_db_asn) answers.push(db.get(`as${asn}`));
+        return eachEvent(readable, reject, (event) => {
+          for (let i = 0; i < SIDES.length; i++) {
+            const side = SIDES[i]!;
+            const ip = ipOf(event, side);
+            const asn = asnOf(event, side);
+            if (ip === undefined && asn === undefined) continue;
+            const fields = sideFields(i, ip, asn, stat, db, geo);
+            // Values checked when the fields were made: set as they are (add would check them again).
+            for (const [key, value] of fields.geolocation) if (replace || event[key] === undefined) event[key] = value;
+            // A failed lookup: the side keeps what it had rather than a contact built from part of the answers.
+            if (fields.failed) continue;
+            const have = event[fields.key];
+            if (!replace && typeof have === 'string') {
+              // append to what the event has: depends on the event, so made here.
+              const found = new Set(emails(have.split(',')) ?? []);
+              for (const email of fields.found) found.add(email);
+              add(event, fields.key, [...found].join(','), { overwrite: true });
+            } else if (fields.contactError !== undefined) {
+              throw fields.contactError;
+            } else if (fields.contact === undefined) {
+              delete event[fields.key]; // replacing with "nothing found" removes the old value, as add does
+            } else {
+              event[fields.key] = fields.contact;
             }
-            if (ip !== undefined) {
-              if (params.query_ripe_stat_ip) answers.push(stat.get(ip));
-              if (params.query_ripe_db_ip) answers.push(db.get(ip));
-              const location = params.query_ripe_stat_geolocation ? geo.get(ip) : undefined;
-              if (location) for (const [field, value] of Object.entries(location)) add(event, `${side}.geolocation.${field}`, value, { overwrite: replace });
-            }
-            // A failed lookup (undefined): the side keeps what it had rather than a contact built from part of the answers.
-            if (answers.includes(undefined)) return;
-            const key = `${side}.abuse_contact`;
-            const have = event[key];
-            const found = new Set(!replace && typeof have === 'string' ? (emails(have.split(',')) ?? []) : []);
-            for (const list of answers) for (const email of list ?? []) found.add(email);
-            add(event, key, [...found].join(','), { overwrite: true });
-          });
+          }
         });
       },
     };
   },
 });
+
+/** A lookup that is switched off: neither a failure (undefined) nor an answer. */
+const NOT_ASKED = null;
+
+/** Side-fields memo bound per side (entries). */
+const MEMO_MAX_ENTRIES = 50_000;
+
+/** What one side's answers make of its fields; the answers are kept to know when the memo is stale. */
+interface SideFields {
+  statAsn: string[] | null | undefined;
+  dbAsn: string[] | null | undefined;
+  statIp: string[] | null | undefined;
+  dbIp: string[] | null | undefined;
+  geo: Geo | null | undefined;
+  /** `<side>.abuse_contact`. */
+  key: string;
+  /** A lookup failed: the contact is left as it was. */
+  failed: boolean;
+  /** The addresses found, in order, without repeats. */
+  found: string[];
+  /** `found` joined and canonical; undefined when nothing was found. */
+  contact: string | undefined;
+  /** Why `found` joined cannot be stored, where it cannot (the event is rejected, as add would). */
+  contactError: Error | undefined;
+  /** `<side>.geolocation.*` keys and their canonical values. */
+  geolocation: [string, string | number][];
+}
+
+function makeSideFields(side: (typeof SIDES)[number], statAsn: string[] | null | undefined, dbAsn: string[] | null | undefined, statIp: string[] | null | undefined, dbIp: string[] | null | undefined, geo: Geo | null | undefined): SideFields {
+  const key = `${side}.abuse_contact`;
+  const answers = [statAsn, dbAsn, statIp, dbIp];
+  const found = [...new Set(answers.flatMap((list) => list ?? []))];
+  let contact: string | undefined;
+  let contactError: Error | undefined;
+  try {
+    contact = sanitizeField(key, found.join(',')) as string | undefined;
+  } catch (err) {
+    contactError = err as Error;
+  }
+  const geolocation = geo ? Object.entries(geo).map(([field, value]): [string, string | number] => [`${side}.geolocation.${field}`, value]) : [];
+  return { statAsn, dbAsn, statIp, dbIp, geo, key, failed: answers.includes(undefined), found, contact, contactError, geolocation };
+}
+
+function ipOf(event: Event, side: (typeof SIDES)[number]): string | undefined {
+  const ip = event[side === 'source' ? 'source.ip' : 'destination.ip'];
+  return typeof ip === 'string' ? ip : undefined;
+}
+
+function asnOf(event: Event, side: (typeof SIDES)[number]): string | undefined {
+  const asn = event[side === 'source' ? 'source.asn' : 'destination.asn'];
+  return asn === undefined ? undefined : String(asn);
+}
 
 /** RIPEstat's contacts: `abuse_contacts` (current) or `anti_abuse_contacts.abuse_c[].email` (former). */
 function statContacts(data: Record<string, unknown> | null): string[] {
