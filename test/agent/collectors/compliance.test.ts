@@ -4,7 +4,9 @@
  *   - it delivers: the lines offered become events in the outbox;
  *   - it honours stop: once `stop()` resolves, nothing more is collected;
  *   - it resumes after a restart (a new collector on the same data directory): what arrived while it was down is
- *     collected (where the source keeps it), what it had already stored is not stored again, nothing is lost.
+ *     collected (where the source keeps it), what it had already stored is not stored again, nothing is lost; and
+ *     after one more restart with nothing new at the source, nothing more is stored.
+ * A source that keeps nothing for a client (a listener, a stream) resumes by taking what arrives from then on.
  * Each collector's own test file covers what is particular to it (rotation, archives, framing, crashes).
  */
 import assert from 'node:assert/strict';
@@ -459,6 +461,17 @@ describe('every collector (shared harness)', () => {
         if (scenario.keepsWhileDown) assertExactlyOnce(events, 100, name);
         else assert.deepEqual(events.map((e) => e['source.ip']), [...Array(50).keys(), ...Array.from({ length: 20 }, (_, i) => 80 + i)].map(ip), `${name}: events after the restart`);
         await second.close();
+
+        // Restarted again with nothing new at the source (a snapshot source still serving what was stored last): what
+        // was stored before the restart is not stored again.
+        const third = await openHarness({ dir: join(dir, 'agent'), parser: scenario.parser });
+        const c3 = third.create(def, source.params);
+        await c3.start();
+        await scenario.kick?.(c3);
+        await sleep(300);
+        await c3.stop();
+        assert.equal(third.outbox.depth.events, events.length, `${name}: stored again after a restart with nothing new at the source`);
+        await third.close();
       } finally {
         await source.close?.();
       }
