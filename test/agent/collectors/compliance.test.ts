@@ -32,14 +32,19 @@ import { startFakeRt } from '../../helpers/fake-rt.js';
 import { startFakeShadowserver } from '../../helpers/fake-shadowserver.js';
 import { startFakeTaxii } from '../../helpers/fake-taxii.js';
 import { startRabbitMq } from '../../helpers/rabbitmq.js';
-import { freePort, ROOT } from '../../helpers/processes.js';
+import { freePort, ROOT, waitUntil } from '../../helpers/processes.js';
 import { startRsyncDaemon } from '../../helpers/rsyncd.js';
 import { startStreamServer } from '../../helpers/stream-server.js';
 import { createCa } from '../../helpers/tls.js';
 
 interface Scenario {
   /** The collector's parameters for a source set up in `dir`. */
-  setup(dir: string): Promise<{ params: Record<string, unknown>; offer(from: number, to: number): Promise<void>; close?(): Promise<void> }>;
+  setup(dir: string): Promise<{
+    params: Record<string, unknown>;
+    /** Offers lines from … to-1; `running`: whether a collector is running now (false once it has stopped). */
+    offer(from: number, to: number, running: boolean): Promise<void>;
+    close?(): Promise<void>;
+  }>;
   /**
    * True where the source keeps what is offered while the collector is down (a file, a directory, a URL);
    * false for listeners, where nothing is there to receive it.
@@ -55,11 +60,12 @@ const FAST_POLL = { poll_interval_ms: 30, watch: false };
 const FAST_STREAM = { retry_initial_ms: 20, retry_max_ms: 100, status_interval_ms: 50 };
 
 /**
- * Waits (2 s at most) for the collector to be connected to a source that keeps nothing for a client, before it is
- * sent lines; once the collector has stopped nobody connects, and the lines go to nobody.
+ * Waits for a running collector to be connected to a source that keeps nothing for a client, before it is sent
+ * lines; once the collector has stopped nobody connects, and the lines go to nobody (whoever is still connected
+ * gets them: a collector that did not let go).
  */
-async function connected(clients: () => number): Promise<void> {
-  for (let waited = 0; clients() === 0 && waited < 2000; waited += 20) await sleep(20);
+async function connected(clients: () => number, running: boolean): Promise<void> {
+  if (running) await waitUntil(() => clients() > 0, 10_000, () => 'the collector connected to the source', 20);
 }
 
 const SCENARIOS: Record<string, Scenario> = {
@@ -166,8 +172,8 @@ const SCENARIOS: Record<string, Scenario> = {
       const fake = await startFakeCertstream();
       return {
         params: { url: fake.url, reconnect_initial_ms: 20, reconnect_max_ms: 100, status_interval_ms: 50 },
-        offer: async (from, to) => {
-          await connected(() => fake.clients.size);
+        offer: async (from, to, running) => {
+          await connected(() => fake.clients.size, running);
           for (const ws of fake.clients) for (let i = from; i < to; i++) ws.send(certificateUpdate(ip(i)));
         },
         close: () => fake.close(),
@@ -232,8 +238,8 @@ const SCENARIOS: Record<string, Scenario> = {
       const server = await startStreamServer((_req, res) => void res.writeHead(200, { 'content-type': 'text/plain' }).flushHeaders());
       return {
         params: { url: `${server.url}/stream`, ...FAST_STREAM },
-        offer: async (from, to) => {
-          await connected(() => server.open.length);
+        offer: async (from, to, running) => {
+          await connected(() => server.open.length, running);
           for (const res of server.open) res.write(ipLines(from, to));
         },
         close: () => server.close(),
@@ -337,8 +343,8 @@ const SCENARIOS: Record<string, Scenario> = {
       const banner = JSON.parse(readFileSync(join(ROOT, 'test/parsers/fixtures/shodan/input'), 'utf8')) as Record<string, unknown>;
       return {
         params: { api_key: key, countries: ['AT'], api_url: server.url, ...FAST_STREAM },
-        offer: async (from, to) => {
-          await connected(() => server.open.length);
+        offer: async (from, to, running) => {
+          await connected(() => server.open.length, running);
           const lines = Array.from({ length: to - from }, (_, i) => `${JSON.stringify({ ...banner, ip_str: ip(from + i) })}\n`).join('');
           for (const res of server.open) res.write(lines);
         },
@@ -433,14 +439,14 @@ describe('every collector (shared harness)', () => {
         const first = await openHarness({ dir: join(dir, 'agent'), parser: scenario.parser });
         const c1 = first.create(def, source.params);
         await c1.start();
-        await source.offer(0, 50);
+        await source.offer(0, 50, true);
         await scenario.kick?.(c1);
         await waitForEvents(first, 50);
 
         // Honours stop: once stopped, what is offered is not collected by it.
         await withDeadline(c1.stop(), 5000, `${name}: stop() did not resolve within 5 s`);
-        if (scenario.keepsWhileDown) await source.offer(50, 80);
-        else await source.offer(50, 80).catch(() => undefined); // nobody listens: refused or lost, by design
+        if (scenario.keepsWhileDown) await source.offer(50, 80, false);
+        else await source.offer(50, 80, false).catch(() => undefined); // nobody listens: refused or lost, by design
         await sleep(300);
         assert.equal(first.outbox.depth.events, 50, `${name}: collected after stop()`);
         await first.close();
@@ -452,7 +458,7 @@ describe('every collector (shared harness)', () => {
         await scenario.kick?.(c2);
         const stored = scenario.keepsWhileDown ? 80 : 50;
         if (scenario.keepsWhileDown) await waitForEvents(second, 80);
-        await source.offer(80, 100);
+        await source.offer(80, 100, true);
         await scenario.kick?.(c2);
         await waitForEvents(second, stored + 20);
         await sleep(150); // more polls: nothing is stored twice
