@@ -26,10 +26,10 @@
  */
 import { statSync } from 'node:fs';
 import Type from 'typebox';
-import { add } from '../../common/harmonization/index.js';
+import { add, sanitizeField } from '../../common/harmonization/index.js';
 import { defineExpert, type ComponentContext, type Event } from '../pipeline/define.js';
 import { configError, readParamFile } from './_config.js';
-import { BookError, ContactBook, csvEntries, MATCH_KINDS, POLICIES, readEntry, rowEntry, yamlEntries, type BookSettings, type Contact, type Match, type MatchKind } from './_contact-book.js';
+import { BookError, ContactBook, csvEntries, MATCH_KINDS, POLICIES, readEntry, rowEntry, yamlEntries, type BookSettings, type Contact, type Match, type MatchKind, type Policy } from './_contact-book.js';
 import { eachEvent } from './_each.js';
 import { isSchemaError, pgParams, pgPool, quoteTable } from './_pg.js';
 
@@ -39,6 +39,9 @@ const METRICS = {
   entries: 'Entries in the book now.',
   reload_errors: 'Reloads of the file or table that failed (the book stays as it was).',
 } as const;
+
+/** Bound of the per-book lookup memo, per kind (entries). */
+const MEMO_MAX_ENTRIES = 50_000;
 
 /** The store key of the table's last rows. */
 const TABLE_COPY = 'table-copy';
@@ -231,18 +234,50 @@ export default defineExpert({
         .finally(() => (tableReading = undefined));
     };
 
-    const apply = (event: Event, match: Match): void => {
+    /** A match with what it writes: looked up and checked once per key and book, not once per event. */
+    interface Resolved {
+      match: Match;
+      policy: Policy;
+      /** The entry's addresses joined, canonical; undefined when it has none. */
+      contact: string | undefined;
+      fields: [string, unknown][];
+    }
+    const contactKey = `${params.side}.abuse_contact`;
+    const resolved = (match: Match): Resolved => {
       const c = match.contact;
-      const side = params.side;
-      if (c.emails.length > 0) {
-        const key = `${side}.abuse_contact`;
-        const have = typeof event[key] === 'string' ? (event[key] as string).split(',').map((a) => a.trim()).filter((a) => a !== '') : [];
-        const policy = c.policy ?? params.policy;
-        if (policy === 'replace' || have.length === 0) add(event, key, c.emails.join(','), { overwrite: true });
-        else if (policy === 'append') add(event, key, [...new Set([...have, ...c.emails])].join(','), { overwrite: true });
+      const contact = c.emails.length > 0 ? (sanitizeField(contactKey, c.emails.join(',')) as string) : undefined;
+      return { match, policy: c.policy ?? params.policy, contact, fields: fieldsOf(match) };
+    };
+    // What each address, AS and domain resolved to in the book in use (null: no entry); emptied when the book
+    // changes. Events repeat their addresses, and a lookup (parse, longest prefix, the network's text) costs more
+    // than a Map.get.
+    let memoBook: ContactBook | undefined;
+    const memo = new Map<MatchKind, Map<string | number, Resolved | null>>(MATCH_KINDS.map((k) => [k, new Map()]));
+    const find = (current: ContactBook, kind: MatchKind, value: string | number): Resolved | undefined => {
+      const byValue = memo.get(kind)!;
+      let hit = byValue.get(value);
+      if (hit === undefined) {
+        const match = kind === 'network' ? current.network(value as string) : kind === 'asn' ? current.asn(value as number) : current.domain(value as string);
+        hit = match === undefined ? null : resolved(match);
+        if (byValue.size >= MEMO_MAX_ENTRIES) byValue.clear(); // bounded: the values come from data
+        byValue.set(value, hit);
+      }
+      return hit ?? undefined;
+    };
+
+    const apply = (event: Event, r: Resolved): void => {
+      if (r.contact !== undefined) {
+        const have = event[contactKey];
+        if (r.policy === 'replace' || typeof have !== 'string') {
+          event[contactKey] = r.contact; // checked when resolved
+        } else {
+          const had = have.split(',').map((a) => a.trim()).filter((a) => a !== '');
+          if (had.length === 0) event[contactKey] = r.contact;
+          else if (r.policy === 'append') add(event, contactKey, [...new Set([...had, ...r.match.contact.emails])].join(','), { overwrite: true });
+        }
       }
       for (const key of Object.keys(event)) if (key.startsWith(prefix)) delete event[key];
-      for (const [key, value] of fieldsOf(match)) event[key] = value;
+      for (const [key, value] of r.fields) event[key] = value;
     };
     // The fields a match sets, checked against the ontology once per entry and key, not once per event.
     const fieldCache = new WeakMap<Contact, Map<string, [string, unknown][]>>();
@@ -286,20 +321,28 @@ export default defineExpert({
         }
         const side = params.side;
         const current = book;
+        if (current !== memoBook) {
+          for (const byValue of memo.values()) byValue.clear();
+          memoBook = current;
+        }
+        const ipKey = `${side}.ip`;
+        const asnKey = `${side}.asn`;
+        const fqdnKey = `${side}.fqdn`;
         return eachEvent(events, reject, (event) => {
-          const ip = event[`${side}.ip`];
-          const asn = event[`${side}.asn`];
-          const fqdn = event[`${side}.fqdn`];
-          const { match } = current.explain(
-            { ip: typeof ip === 'string' ? ip : undefined, asn: typeof asn === 'number' ? asn : undefined, fqdn: typeof fqdn === 'string' ? fqdn : undefined },
-            order,
-          );
-          if (match === undefined) {
+          // The first kind of match_order that matches wins (as ContactBook.explain decides).
+          let r: Resolved | undefined;
+          for (const kind of order) {
+            const value = event[kind === 'network' ? ipKey : kind === 'asn' ? asnKey : fqdnKey];
+            if (kind === 'asn' ? typeof value !== 'number' : typeof value !== 'string') continue;
+            r = find(current, kind, value as string | number);
+            if (r !== undefined) break;
+          }
+          if (r === undefined) {
             counters.unmatched = (counters.unmatched ?? 0) + 1;
             return;
           }
           counters.matched = (counters.matched ?? 0) + 1;
-          apply(event, match);
+          apply(event, r);
         });
       },
       async close() {
