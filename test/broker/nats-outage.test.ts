@@ -7,66 +7,47 @@
  *   nodes are back and goes on consuming; every event arrives once (unacknowledged batches are given out again).
  */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import pg from 'pg';
 import { parse, stringify } from 'yaml';
-import { eventDbSchema } from '../../hub/outputs/_eventdb.js';
-import { NATS_SERVER, startNatsCluster, type NatsCluster } from '../helpers/nats.js';
-import { postgresBin, startPostgres, type PostgresServer } from '../helpers/postgres.js';
+import { natsRigMissing, startNatsRig, type NatsRig } from '../helpers/nats-rig.js';
 import { VigilProcess, waitUntil } from '../helpers/processes.js';
 import { api, dropFeed, setup } from '../helpers/setup.js';
 import { writeWorkerConfig } from '../helpers/workers.js';
 
-const missing = !existsSync(NATS_SERVER) ? `${NATS_SERVER} is not installed` : postgresBin() === undefined ? 'no PostgreSQL server under /usr/lib/postgresql' : undefined;
-
-describe('NATS mode: a worker whose cluster is down', { skip: missing }, () => {
-  let cluster: NatsCluster;
-  let db: PostgresServer;
-  let sql: pg.Client;
+describe('NATS mode: a worker whose cluster is down', { skip: natsRigMissing }, () => {
+  let rig: NatsRig;
   let worker: VigilProcess | undefined;
   let agent: VigilProcess | undefined;
   let apiPort = 0;
 
-  const rows = async (): Promise<{ rows: number; ids: number }> => {
-    const r = await sql.query<{ rows: string; ids: string }>('SELECT count(*) AS rows, count(DISTINCT vigil_id) AS ids FROM events');
-    return { rows: Number(r.rows[0]!.rows), ids: Number(r.rows[0]!.ids) };
-  };
+  const rows = () => rig.counts();
   const logs = (): string => `--- worker\n${worker?.output.slice(-3000)}\n--- agent\n${agent?.output.slice(-1500)}`;
   const brokerConnected = async (): Promise<boolean> => (await api(apiPort, '/api/v1/stats')).body.broker.connected;
-  const stopAll = () => Promise.all([0, 1, 2].map((i) => cluster.kill(i)));
-  const restartAll = () => Promise.all([0, 1, 2].map((i) => cluster.restart(i)));
+  const stopAll = () => Promise.all([0, 1, 2].map((i) => rig.cluster.kill(i)));
+  const restartAll = () => Promise.all([0, 1, 2].map((i) => rig.cluster.restart(i)));
   /** An agent publishing `n` events to the cluster's nodes (`net`: the first octet, so every stream is new). */
   const startAgent = async (id: string, n: number, net: number): Promise<void> => {
     const t = await setup({ feed: dropFeed(n).replaceAll('\n10.', `\n${net}.`), agentId: id, outboxBatchEvents: 50 });
     const doc = parse(readFileSync(t.agentConfig, 'utf8'));
-    doc.hub.url = cluster.nodes[0]!.mqttUrl;
-    doc.hub.fallback_urls = [cluster.nodes[1]!.mqttUrl, cluster.nodes[2]!.mqttUrl];
+    doc.hub.url = rig.cluster.nodes[0]!.mqttUrl;
+    doc.hub.fallback_urls = [rig.cluster.nodes[1]!.mqttUrl, rig.cluster.nodes[2]!.mqttUrl];
     writeFileSync(t.agentConfig, stringify(doc));
     agent = new VigilProcess(['agent', '--config', t.agentConfig]);
     await agent.waitFor(/Connected to the hub/, 30_000);
   };
 
   before(async () => {
-    [cluster, db] = await Promise.all([startNatsCluster(), startPostgres()]);
-    sql = new pg.Client({ host: db.host, port: db.port, user: db.user, database: db.database });
-    await sql.connect();
-    for (const statement of eventDbSchema('events')) await sql.query(statement);
+    rig = await startNatsRig();
   });
 
-  after(async () => {
-    await agent?.kill();
-    await worker?.kill();
-    await sql?.end().catch(() => {});
-    await cluster?.stop();
-    await db?.stop();
-  });
+  after(() => rig?.stop([agent, worker]));
 
   it('starts with no node running, says so once, and consumes every event once when the nodes are started', async () => {
     await stopAll();
     const t = await setup({ feed: dropFeed(1), agentId: 'unused' });
-    const nats = { servers: cluster.servers, ack_wait_seconds: 3, pull_batch: 16 };
-    const { config } = await writeWorkerConfig(t.dir, 0, { mode: 'nats', nats }, db);
+    const nats = { servers: rig.cluster.servers, ack_wait_seconds: 3, pull_batch: 16 };
+    const { config } = await writeWorkerConfig(t.dir, 0, { mode: 'nats', nats }, rig.db);
     apiPort = parse(readFileSync(config, 'utf8')).api.port;
     worker = new VigilProcess(['hub', '--config', config]);
     await worker.waitFor(/Hub started/);

@@ -10,26 +10,21 @@
  *   agent goes on through another node of its hub.fallback_urls, the workers through another of their servers.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { connect } from 'nats';
-import pg from 'pg';
 import { parse, stringify } from 'yaml';
-import { eventDbSchema } from '../../hub/outputs/_eventdb.js';
-import { NATS_SERVER, startNatsCluster, type NatsCluster } from '../helpers/nats.js';
-import { postgresBin, startPostgres, type PostgresServer } from '../helpers/postgres.js';
+import { natsRigMissing, startNatsRig, type NatsRig } from '../helpers/nats-rig.js';
 import { readJsonLines, VigilProcess, waitUntil } from '../helpers/processes.js';
+import type { NatsCluster } from '../helpers/nats.js';
 import { api, dropFeed, setup, type TestSetup } from '../helpers/setup.js';
 import { writeWorkerConfig } from '../helpers/workers.js';
 
 const N = 20_000;
 
-const missing = !existsSync(NATS_SERVER) ? `${NATS_SERVER} is not installed` : postgresBin() === undefined ? 'no PostgreSQL server under /usr/lib/postgresql' : undefined;
-
-describe('NATS mode: two hub workers sharing a JetStream consumer', { skip: missing }, () => {
+describe('NATS mode: two hub workers sharing a JetStream consumer', { skip: natsRigMissing }, () => {
+  let rig: NatsRig;
   let cluster: NatsCluster;
-  let db: PostgresServer;
-  let sql: pg.Client;
   let t: TestSetup;
   const workers: (VigilProcess | undefined)[] = [];
   const workerConfigs: string[] = [];
@@ -42,23 +37,18 @@ describe('NATS mode: two hub workers sharing a JetStream consumer', { skip: miss
     await w.waitFor(/Hub started/);
     return w;
   };
-  const counts = async (): Promise<{ rows: number; ids: number }> => {
-    const r = await sql.query<{ rows: string; ids: string }>('SELECT count(*) AS rows, count(DISTINCT vigil_id) AS ids FROM events');
-    return { rows: Number(r.rows[0]!.rows), ids: Number(r.rows[0]!.ids) };
-  };
+  const counts = () => rig.counts();
   const logs = (): string => [...workers.map((w, i) => `--- worker ${i}\n${w?.output.slice(-1500)}`), `--- agent\n${agent?.output.slice(-1500)}`].join('\n');
 
   before(async () => {
-    [cluster, db] = await Promise.all([startNatsCluster(), startPostgres()]);
-    sql = new pg.Client({ host: db.host, port: db.port, user: db.user, database: db.database });
-    await sql.connect();
-    for (const statement of eventDbSchema('events')) await sql.query(statement);
+    rig = await startNatsRig();
+    cluster = rig.cluster;
 
     t = await setup({ feed: dropFeed(N), agentId: 'nats-agent', outboxBatchEvents: 50 });
     for (const i of [0, 1]) {
       // Every worker lists every node: it fails over between them.
       const nats = { servers: cluster.servers, ack_wait_seconds: 3, pull_batch: 16, mqtt_url: cluster.nodes[0]!.mqttUrl };
-      ({ config: workerConfigs[i]!, output: workerOutputs[i]! } = await writeWorkerConfig(t.dir, i, { mode: 'nats', nats }, db));
+      ({ config: workerConfigs[i]!, output: workerOutputs[i]! } = await writeWorkerConfig(t.dir, i, { mode: 'nats', nats }, rig.db));
     }
     const agentDoc = parse(readFileSync(t.agentConfig, 'utf8'));
     agentDoc.hub.url = cluster.nodes[1]!.mqttUrl;
@@ -68,13 +58,7 @@ describe('NATS mode: two hub workers sharing a JetStream consumer', { skip: miss
     await startWorker(1);
   });
 
-  after(async () => {
-    await agent?.kill();
-    for (const w of workers) await w?.kill();
-    await sql?.end().catch(() => {});
-    await cluster?.stop();
-    await db?.stop();
-  });
+  after(() => rig?.stop([agent, ...workers]));
 
   it('delivers every event exactly once when a worker is killed with SIGKILL mid-stream', async () => {
     agent = new VigilProcess(['agent', '--config', t.agentConfig]);
@@ -105,8 +89,10 @@ describe('NATS mode: two hub workers sharing a JetStream consumer', { skip: miss
     await agent?.kill('SIGTERM');
     const n2 = 10_000;
     const before = (await counts()).rows;
-    // Other networks than the first stream's (11.x), so every event is new.
-    const t2 = await setup({ feed: dropFeed(n2).replaceAll('\n10.', '\n11.'), agentId: 'nats-agent-2', outboxBatchEvents: 50 });
+    // Other networks than the first stream's (11.x), so every event is new. Small batches: the node stores one
+    // connection's publishes one after the other, so 1,000 of them keep the agent publishing when the node dies
+    // (with 50-event batches it could be done before the workers' first rows showed).
+    const t2 = await setup({ feed: dropFeed(n2).replaceAll('\n10.', '\n11.'), agentId: 'nats-agent-2', outboxBatchEvents: 10 });
     const doc = parse(readFileSync(t2.agentConfig, 'utf8'));
     doc.hub.url = cluster.nodes[2]!.mqttUrl;
     doc.hub.fallback_urls = [cluster.nodes[0]!.mqttUrl, cluster.nodes[1]!.mqttUrl];
