@@ -39,13 +39,20 @@ const ROUTES: { method: string; path: string; role: Role; body?: unknown }[] = [
   { method: 'GET', path: '/api/v1/blocklists/{name}', role: 'reader' },
   { method: 'GET', path: '/api/v1/stats/events-per-minute', role: 'reader' },
   { method: 'GET', path: '/api/v1/audit', role: 'admin' },
+  { method: 'GET', path: '/api/v1/notifications', role: 'reader' },
+  { method: 'GET', path: '/api/v1/notifications/{id}', role: 'reader' },
+  { method: 'GET', path: '/api/v1/notifications/{id}/preview', role: 'reader' },
+  { method: 'POST', path: '/api/v1/notifications/{id}/resend', role: 'operator' },
+  { method: 'POST', path: '/api/v1/notifications/{id}/suppress', role: 'operator', body: { reason: 'auth probe' } },
+  { method: 'GET', path: '/api/v1/contacts', role: 'reader' },
+  { method: 'GET', path: '/api/v1/contacts/lookup?ip=192.0.2.1', role: 'reader' },
   // The web console's session (hub/api/ui.ts): signing in takes a token in the body; signing out needs a session.
   { method: 'POST', path: '/ui/session', role: 'public', body: { token: API_TOKENS.reader } },
   { method: 'GET', path: '/ui/session', role: 'public' },
   { method: 'DELETE', path: '/ui/session', role: 'reader' },
 ];
 const FILL: Record<string, string> = { '{id}': 'probe-target', '{name}': 'events' };
-const concrete = (path: string) => path.replace(/\{id\}|\{name\}/g, (m) => (path.includes('deadletters') && m === '{id}' ? '999' : FILL[m]!));
+const concrete = (path: string) => path.replace(/\{id\}|\{name\}/g, (m) => ((path.includes('deadletters') || path.includes('notifications')) && m === '{id}' ? '999' : FILL[m]!));
 const RANK: Record<Role, number> = { public: 0, reader: 1, operator: 2, admin: 3 };
 
 let t: TestHub;
@@ -66,7 +73,7 @@ describe('API roles', () => {
       .flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`))
       .filter((r) => !r.startsWith('HEAD '))
       .sort();
-    assert.deepEqual(documented, ROUTES.map((r) => `${r.method} ${r.path}`).sort());
+    assert.deepEqual(documented, ROUTES.map((r) => `${r.method} ${r.path.split('?')[0]}`).sort());
   });
 
   for (const route of ROUTES) {
@@ -98,7 +105,7 @@ describe('API roles', () => {
   }
 
   it('never lets a GET change state: every state-changing route is POST or DELETE', () => {
-    const changing = /pause|resume|reload|reinject|rotate|disable|enable/;
+    const changing = /pause|resume|reload|reinject|rotate|disable|enable|resend|suppress/;
     for (const r of ROUTES) if (changing.test(r.path)) assert.notEqual(r.method, 'GET', r.path);
   });
 });

@@ -26,7 +26,8 @@ describe('pipeline API', () => {
   it('shows the inbox, the experts stage with each expert, and every output', async () => {
     await ingest([event(1), event(2)]);
     await waitUntil(() => countLines(t.output) >= 2, 10_000, () => 'file output');
-    const p = await pollApi(t, '/api/v1/pipeline', (b) => b.outputs.every((o: { sent: number }) => o.sent >= 2));
+    // Until every output has sent both and moved its cursor past them (sent is counted before the cursor commits).
+    const p = await pollApi(t, '/api/v1/pipeline', (b) => b.outputs.every((o: { sent: number; lagEvents: number }) => o.sent >= 2 && o.lagEvents === 0));
     assert.equal(p.inbox.storedEvents, 2);
     assert.equal(p.experts.kind, 'experts');
     assert.equal(p.experts.received, 2);
