@@ -25,6 +25,7 @@ import { TOPIC_ROOT } from '../../common/codec/topics.js';
 import { ConfigError } from '../../common/errors.js';
 import type { HubConfig } from '../config.js';
 import type { BrokerContext, BrokerStats, HubBroker, Incoming, Intake } from './intake.js';
+import { natsAgentIdProblem } from './nats-config.js';
 
 type NatsConfig = NonNullable<HubConfig['broker']['nats']>;
 
@@ -87,6 +88,11 @@ export class NatsBroker implements HubBroker {
       } catch (err) {
         throw new ConfigError(ctx.file, [{ path: 'broker.nats.password_file', message: `cannot read ${config.password_file}: ${(err as Error).message}` }]);
       }
+    }
+    // Registered before this hub ran in NATS mode (vigil check names the configured ones): say so, once each.
+    for (const { id } of ctx.agents.list()) {
+      const problem = natsAgentIdProblem(id);
+      if (problem) ctx.log.warn({ agent: id }, `Agent '${id}' cannot publish through NATS: ${problem}.`);
     }
     const broker = new NatsBroker(config, intake, ctx, pass);
     await new Promise<void>((resolve, reject) => {

@@ -48,11 +48,16 @@ describe('NATS mode: a worker whose cluster is down', { skip: natsRigMissing }, 
     const t = await setup({ feed: dropFeed(1), agentId: 'unused' });
     const nats = { servers: rig.cluster.servers, ack_wait_seconds: 3, pull_batch: 16 };
     const { config } = await writeWorkerConfig(t.dir, 0, { mode: 'nats', nats }, rig.db);
-    apiPort = parse(readFileSync(config, 'utf8')).api.port;
+    const doc = parse(readFileSync(config, 'utf8'));
+    apiPort = doc.api.port;
+    // One agent NATS cannot serve ('.' in its id), from before the hub ran in NATS mode: named at start.
+    doc.agents = [{ id: 'old.sensor', token_sha256: 'a'.repeat(64) }];
+    writeFileSync(config, stringify(doc));
     worker = new VigilProcess(['hub', '--config', config]);
     await worker.waitFor(/Hub started/);
     const line = /Cannot consume from the NATS cluster at (nats:\/\/127\.0\.0\.1:\d+, ){2}nats:\/\/127\.0\.0\.1:\d+: [^.]*\w/;
     assert.match(worker.output, line);
+    assert.match(worker.output, /Agent 'old\.sensor' cannot publish through NATS: agent id 'old\.sensor' contains '\.'/);
     // Several attempts later (backoff from 0.5 s): still up, still one line.
     await new Promise((r) => setTimeout(r, 4000));
     assert.equal(worker.child.exitCode, null, `the worker exited:\n${worker.output}`);
