@@ -276,7 +276,8 @@ export default defineExpert({
           else if (r.policy === 'append') add(event, contactKey, [...new Set([...had, ...r.match.contact.emails])].join(','), { overwrite: true });
         }
       }
-      for (const key of Object.keys(event)) if (key.startsWith(prefix)) delete event[key];
+      // for…in, not Object.keys: no array per event (deleting the key being visited is safe in for…in).
+      for (const key in event) if (key.startsWith(prefix)) delete event[key];
       for (const [key, value] of r.fields) event[key] = value;
     };
     // The fields a match sets, checked against the ontology once per entry and key, not once per event.

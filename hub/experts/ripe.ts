@@ -164,7 +164,8 @@ export default defineExpert({
       const statIp = ip !== undefined && params.query_ripe_stat_ip ? a.get(ip) : NOT_ASKED;
       const dbIp = ip !== undefined && params.query_ripe_db_ip ? d.get(ip) : NOT_ASKED;
       const geo = ip !== undefined && params.query_ripe_stat_geolocation ? g.get(ip) : undefined;
-      const key = `${asn ?? ''} ${ip ?? ''}`;
+      // The address alone where there is no AS number (the common case): no string built per event and side.
+      const key = asn === undefined ? ip! : `${asn} ${ip ?? ''}`;
       const byKey = memo[i]!;
       const known = byKey.get(key);
       if (known !== undefined && known.statAsn === statAsn && known.dbAsn === dbAsn && known.statIp === statIp && known.dbIp === dbIp && known.geo === geo) return known;
