@@ -39,10 +39,7 @@ export type FeedOutcome =
  * IntelMQ collector modules Vigil does not serve, with the reason (`vigil feeds` shows it; the import lists it): not a
  * collector still to write, but one that cannot be written and tested as things stand.
  */
-export const UNSUPPORTED_COLLECTORS: Readonly<Record<string, string>> = {
-  'intelmq.bots.collectors.opendxl.collector':
-    "McAfee/Trellix DXL is a proprietary fabric with its own message encoding over MQTT, and its one JavaScript client is not maintained: @opendxl/dxl-client 0.1.4 still rests on mqtt 2 and msgpack5 3 (2017), and beside this project's packages decodes no message unless npm overrides force another bl into it; no DXL broker is packaged for Debian to test a collector against. Bridge the topic to MQTT or to files on the DXL side and collect those",
-};
+export const UNSUPPORTED_COLLECTORS: Readonly<Record<string, string>> = {};
 
 /**
  * Module names that feeds.yaml (and runtime.yaml files copied from it) spells differently from the module

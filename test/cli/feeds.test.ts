@@ -121,12 +121,14 @@ describe('vigil feeds', () => {
     assert.doesNotMatch(checked.stderr, /older shape/);
   });
 
-  it('lists an entry whose collector cannot be served as unsupported, and add says why', async () => {
+  it('serves McAfee ATD by the opendxl collector (once declared unsupported), and add prints its block', async () => {
     const { stdout } = await vigil('feeds');
-    assert.match(stdout, /McAfee Advanced Threat Defense \/ Sandbox Reports +no +unsupported \(see vigil feeds add\) +IntelMQ mcafee\.parser_atd/);
-    const { code, stderr } = await vigil('feeds', 'add', 'McAfee Advanced Threat Defense', 'Sandbox Reports');
-    assert.equal(code, 1);
-    assert.match(stderr, /Sandbox Reports cannot be added: unsupported: McAfee\/Trellix DXL is a proprietary fabric/);
+    assert.match(stdout, /McAfee Advanced Threat Defense \/ Sandbox Reports +no +opendxl +mcafee\.atd/);
+    const { code, stdout: block } = await vigil('feeds', 'add', 'McAfee Advanced Threat Defense', 'Sandbox Reports');
+    assert.equal(code, 0);
+    assert.match(block, /fill in collector\.params\.dxl_config_file/);
+    const feeds = parseYaml(block) as { collector: { type: string; params: Record<string, unknown> } }[];
+    assert.deepEqual(feeds[0]!.collector, { type: 'opendxl', params: { dxl_config_file: '{{ location of dxl configuration file }}', dxl_topic: '/mcafee/event/atd/file/report' } });
   });
 
   it('add says which collector a feed still needs, and which feeds a provider has when the name is wrong', async () => {
