@@ -10,7 +10,7 @@
  * Each collector's own test file covers what is particular to it (rotation, archives, framing, crashes).
  */
 import assert from 'node:assert/strict';
-import { appendFileSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { connect } from 'node:net';
 import { createSocket } from 'node:dgram';
@@ -36,6 +36,9 @@ import { freePort, ROOT, waitUntil } from '../../helpers/processes.js';
 import { startRsyncDaemon } from '../../helpers/rsyncd.js';
 import { startStreamServer } from '../../helpers/stream-server.js';
 import { createCa } from '../../helpers/tls.js';
+import { startMosquitto } from '../../helpers/mosquitto.js';
+import { connectAsync as connectMqtt } from 'mqtt';
+import { encodeDxlEvent } from '../../../agent/collectors/_dxl.js';
 
 interface Scenario {
   /** The collector's parameters for a source set up in `dir`. */
@@ -290,6 +293,42 @@ const SCENARIOS: Record<string, Scenario> = {
   },
   // A (fake) Request Tracker keeps its tickets until they are taken: each offer is one more ticket with the lines as
   // a CSV attachment.
+  // A DXL fabric is MQTT over TLS with client certificates (a real Mosquitto here: no DXL broker in Debian); it keeps
+  // nothing for a QoS 0 clean-session subscriber. Each offer is one DXL event whose payload is the lines. A running
+  // collector has subscribed once more since the last offer made while none ran (Mosquitto logs each subscription).
+  opendxl: {
+    keepsWhileDown: false,
+    async setup(dir) {
+      const ca = createCa('dxl-compliance-ca');
+      const server = ca.issue('localhost', { name: 'broker' });
+      const client = ca.issue('{dxl-compliance}', { name: 'client' });
+      // Mosquitto reads its certificates as its own user.
+      chmodSync(ca.dir, 0o755);
+      for (const f of readdirSync(ca.dir)) chmodSync(join(ca.dir, f), 0o644);
+      const broker = await startMosquitto({ tls: true, extraConfig: [`cafile ${ca.cert}`, `certfile ${server.cert}`, `keyfile ${server.key}`, 'require_certificate true', 'log_type subscribe'] });
+      const topic = '/mcafee/event/atd/file/report';
+      const config = join(dir, 'dxlclient.config');
+      writeFileSync(config, `[Certs]\nBrokerCertChain=${ca.cert}\nCertFile=${client.cert}\nPrivateKey=${client.key}\n[Brokers]\n{b}={b};${broker.port};localhost;127.0.0.1\n`);
+      const tls = { ca: readFileSync(ca.cert), cert: readFileSync(client.cert), key: readFileSync(client.key) };
+      const publisher = await connectMqtt({ protocol: 'mqtts', host: '127.0.0.1', port: broker.port, ...tls, reconnectPeriod: 0 });
+      const subscriptions = (): number => broker.log().split('\n').filter((l) => l.endsWith(` 0 ${topic}`)).length;
+      let awaited = 0;
+      let wasRunning = false;
+      return {
+        params: { dxl_config_file: config, dxl_topic: topic, reconnect_initial_ms: 20, reconnect_max_ms: 100, status_interval_ms: 50 },
+        offer: async (from, to, running) => {
+          if (running && !wasRunning) awaited++;
+          wasRunning = running;
+          if (running) await waitUntil(() => subscriptions() >= awaited, 10_000, () => 'the collector subscribed', 20);
+          await publisher.publishAsync(topic, encodeDxlEvent(ipLines(from, to)), { qos: 1 });
+        },
+        close: async () => {
+          await publisher.endAsync();
+          await broker.stop();
+        },
+      };
+    },
+  },
   rt: {
     keepsWhileDown: true,
     async setup() {
