@@ -61,7 +61,8 @@ function dxlConfig(port: number, options: { cert?: CertFiles; brokers?: string[]
     [
       '# provisioned by dxlclient provisionconfig',
       '[General]',
-      'ClientId={dxl-test-client}',
+      // One client id per config: two clients with one id push each other off the broker.
+      `ClientId={dxl-test-client-${basename(dir)}}`,
       '[Certs]',
       `BrokerCertChain=${basename(ca.cert)}`,
       `CertFile=${basename(cert.cert)}`,
@@ -115,7 +116,7 @@ describe('DXL frames over a real Mosquitto (no DXL broker in Debian)', () => {
     await c.stop();
     assertExactlyOnce(await h.events(), 5, 'events');
     const reasons = h.feed.status.recentRejects.map((r) => r.reason);
-    assert.match(reasons[0]!, /^not a DXL event: (not msgpack|a version-2 DXL event has 11 values)/);
+    assert.equal(reasons[0], 'not a DXL event: not msgpack: Unexpected end of MessagePack data');
     assert.equal(reasons[1], 'not a DXL event: a DXL request, not an event');
     // '{' is msgpack's fixint 123 (a version), '"' 34: a type DXL does not have.
     assert.equal(reasons[2], 'not a DXL event: unknown DXL message type 34');
