@@ -7,6 +7,7 @@ import type { ReportParserFn } from '../common/report-parsing.js';
 import type { AgentRegistry, AgentStatus } from './agents/index.js';
 import type { AuditLog } from './audit-log.js';
 import type { HubBroker } from './broker/index.js';
+import { natsAgentIdProblem } from './broker/nats-config.js';
 import type { HubConfig } from './config.js';
 import type { Inbox } from './inbox/index.js';
 import type { Pipeline } from './pipeline/index.js';
@@ -45,6 +46,7 @@ export function hubServices(parts: HubParts): HubServices {
     version: parts.version,
     agents: {
       brokerMode: () => broker().mode,
+      idProblem: (id) => (broker().mode === 'nats' ? natsAgentIdProblem(id) : undefined),
       list: () => agents.list().map(agentInfo),
       get: (id) => (agents.known(id) ? agentInfo({ ...agents.status(id) }) : undefined),
       async create(id) {

@@ -61,6 +61,8 @@ export type AgentRefusal = 'not-found' | 'configured';
 export interface AgentServices {
   /** Who authenticates agents and holds their connections: the hub's own broker, or an external one. */
   brokerMode(): 'embedded' | 'external' | 'nats';
+  /** Why this broker cannot carry an agent of this id (NATS refuses '.' in MQTT topics); undefined when it can. */
+  idProblem(id: string): string | undefined;
   /** Every agent with credentials or a status, sorted by id. */
   list(): AgentInfo[];
   get(id: string): AgentInfo | undefined;

@@ -1,7 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
 import Type from 'typebox';
 import { AGENT_ID } from '../../common/codec/topics.js';
-import { natsAgentIdProblem } from '../broker/nats-config.js';
 import type { AgentCredentials, AgentInfo, HubServices } from '../services.js';
 import { errors } from './schemas.js';
 
@@ -62,7 +61,7 @@ export const agentRoutes: FastifyPluginAsync<{ services: HubServices }> = async 
   });
 
   app.post<{ Body: { id: string } }>('/agents', { config: { role: 'admin' }, schema: { tags: ['agents'], body: NewAgent, response: { 201: Credentials, 409: errors[400], ...errors } } }, async (req, reply) => {
-    const unservable = agents.brokerMode() === 'nats' ? natsAgentIdProblem(req.body.id) : undefined;
+    const unservable = agents.idProblem(req.body.id);
     if (unservable) return reply.code(400).send({ statusCode: 400, error: 'Bad Request', message: unservable });
     const created = await agents.create(req.body.id);
     if (created === 'exists') return reply.code(409).send({ statusCode: 409, error: 'Conflict', message: `agent '${req.body.id}' exists; rotate its token instead` });
