@@ -46,6 +46,7 @@ export default defineCollector({
       connect_timeout_seconds: Type.Number({ minimum: 0.1, default: 30, description: 'Seconds to wait for a broker to accept the connection.' }),
       reconnect_initial_ms: Type.Integer({ minimum: 1, default: 1000, description: 'First delay before reconnecting, in ms; it doubles per failed attempt (the DXL client: 1 s).' }),
       reconnect_max_ms: Type.Integer({ minimum: 1, default: 60_000, description: 'Largest delay before reconnecting, in ms (the DXL client: 60 s).' }),
+      max_queue: Type.Integer({ minimum: 1, default: 1000, description: 'Messages waiting to be stored (the outbox full or slow) before the connection is no longer read, until half of them are stored.' }),
       status_interval_ms: Type.Integer({ minimum: 10, default: 60_000, description: 'How often the events stored, the rejects and the connection errors are reported to the heartbeat, in ms.' }),
     },
     { additionalProperties: false },
@@ -76,6 +77,8 @@ export default defineCollector({
     let retry: NodeJS.Timeout | undefined;
     let status: NodeJS.Timeout | undefined;
     let chain: Promise<void> = Promise.resolve();
+    /** Messages received and not yet stored: beyond max_queue the socket is paused, so memory stays bounded. */
+    let waiting = 0;
     let broker = '';
     // For the heartbeat's status between two reports.
     let events = 0;
@@ -156,11 +159,15 @@ export default defineCollector({
         });
         client.on('message', (_topic, frame) => {
           if (stopping) return;
+          if (++waiting > params.max_queue) client!.stream.pause();
           chain = chain
             .then(() => take(frame))
             .catch((err: Error) => {
               // The outbox failed: QoS 0 has no redelivery, so the event is lost; say so loudly.
               failed(`storing a DXL event failed (the event is lost): ${err.message}`);
+            })
+            .finally(() => {
+              if (--waiting <= params.max_queue / 2 && client?.stream.isPaused()) client.stream.resume();
             });
         });
         client.on('error', (err) => failed(`connection error: ${err.message}`));

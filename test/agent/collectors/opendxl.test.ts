@@ -122,6 +122,19 @@ describe('DXL frames over a real Mosquitto (no DXL broker in Debian)', () => {
     assert.equal(reasons[2], 'not a DXL event: unknown DXL message type 34');
   });
 
+  it('a full outbox stops the reading beyond max_queue and starts it again once there is room: every event arrives once', async () => {
+    // An outbox of 2 events and a queue of 2: the socket is paused while the test has not taken the stored events,
+    // and resumed as it takes them; were it never resumed, the 20 would not all arrive.
+    const h = await openHarness({ maxEvents: 2, batchEvents: 1 });
+    const c = await started(h, params(dxlConfig(broker.port), { max_queue: 2 }));
+    for (let i = 0; i < 20; i++) await publish([encodeDxlEvent(ipLines(i, i + 1))]);
+    const taken: string[] = [];
+    await waitUntil(async () => (taken.push(...(await h.take()).map((e) => String(e['source.network'] ?? e['source.ip']))), taken.length >= 20), 15_000, () => `${taken.length} of 20 taken`);
+    await c.stop();
+    assert.equal(taken.length, 20);
+    assert.equal(new Set(taken).size, 20, 'each once');
+  });
+
   it('reconnects with backoff when the broker goes away and takes what is published once it is back', async () => {
     const server = ca.issue('localhost', { name: 'broker-2' });
     const b = await startMosquitto({ tls: true, extraConfig: tlsLines(server) });
