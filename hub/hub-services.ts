@@ -118,6 +118,8 @@ export function hubServices(parts: HubParts): HubServices {
       readiness() {
         if (inbox.failing) return { ready: false, reason: `the inbox cannot write (${inbox.stats.writeErrors} failed writes)` };
         if (!broker().connected) return { ready: false, reason: broker().mode === 'nats' ? 'the NATS cluster is unreachable' : 'the external MQTT broker is unreachable' };
+        const state = pipeline().shared?.failing;
+        if (state !== undefined) return { ready: false, reason: `the experts' shared state cannot be reached (${state})` };
         return { ready: true };
       },
       api: parts.api,

@@ -18,7 +18,10 @@ import { AgentRegistry } from './agents/index.js';
 import { startApi, type ApiTls } from './api/index.js';
 import { AuditLog } from './audit-log.js';
 import { startBroker, type HubBroker } from './broker/index.js';
+import { natsPassword } from './broker/nats-config.js';
 import { hubFiles, HubConfigSchema, type HubConfig } from './config.js';
+import type { SharedState } from './experts/_shared-state.js';
+import { NatsSharedState } from './experts/_shared-state-nats.js';
 import { hubServices } from './hub-services.js';
 import { Inbox } from './inbox/index.js';
 import { Pipeline } from './pipeline/index.js';
@@ -121,7 +124,8 @@ export class Hub {
       const inbox = await Inbox.open(db, { sync: config.inbox.fsync });
       const agents = await AgentRegistry.open(db, config.agents);
       const eventStore = config.event_store.enabled ? await EventStore.open(db, { maxAgeDays: config.event_store.max_age_days, maxEvents: config.event_store.max_events }) : undefined;
-      const pipeline = await Pipeline.create(db, inbox, { config: config.pipeline, file: options.file, dataDir, resolvePath, log, eventStore });
+      const shared = sharedState(config, options.file, resolvePath, log);
+      const pipeline = await Pipeline.create(db, inbox, { config: config.pipeline, file: options.file, dataDir, resolvePath, log, eventStore, shared });
       const hub = new Hub(db, inbox, agents, pipeline, config, log, new AuditLog(join(dataDir, config.api.audit_log)), options.parseReport);
       hub.#file = options.file;
       hub.#resolvePath = resolvePath;
@@ -171,7 +175,7 @@ export class Hub {
       const next = loadConfigFile(this.#file, HubConfigSchema);
       checkBlocklists(next.value, next.file);
       const dataDir = this.#resolvePath(next.value.data_dir);
-      const pipeline = await Pipeline.create(this.db, this.inbox, { config: next.value.pipeline, file: next.file, dataDir, resolvePath: next.resolvePath, log: this.#log, eventStore: this.#pipeline.eventStore });
+      const pipeline = await Pipeline.create(this.db, this.inbox, { config: next.value.pipeline, file: next.file, dataDir, resolvePath: next.resolvePath, log: this.#log, eventStore: this.#pipeline.eventStore, shared: this.#pipeline.shared });
       // An output an operator paused stays paused across the reload.
       const paused = new Set(this.#pipeline.outputs.filter((o) => o.paused).map((o) => o.name));
       await this.#pipeline.stop();
@@ -203,10 +207,18 @@ export class Hub {
     await this.broker?.close();
     await this.#reloading.catch(() => {});
     await this.#pipeline.stop();
+    await this.#pipeline.shared?.close();
     await this.agents.save().catch(() => {});
     await this.db.close();
     this.#log.info('Hub stopped.');
   }
+}
+
+/** Where the stateful experts keep state every worker sees: in NATS mode, the cluster's KV buckets; else none. */
+function sharedState(config: HubConfig, file: string | undefined, resolvePath: (p: string) => string, log: Logger): SharedState | undefined {
+  const nats = config.broker.mode === 'nats' ? config.broker.nats : undefined;
+  if (!nats) return undefined;
+  return new NatsSharedState({ config: nats, pass: natsPassword(nats, file, resolvePath), log: log.child({ component: 'shared-state' }) });
 }
 
 /** The API's certificate, key and CA, read once at start (a config error names the key that cannot be read). */

@@ -1,5 +1,7 @@
 /** The hub's `broker.nats` keys (mode: nats): the NATS cluster and the JetStream consumer the workers share. */
-import Type from 'typebox';
+import { readFileSync } from 'node:fs';
+import Type, { type Static } from 'typebox';
+import { ConfigError } from '../../common/errors.js';
 
 export const NatsBrokerSchema = Type.Object(
   {
@@ -53,4 +55,17 @@ export function natsAgentProblems(config: { broker: { mode: string }; agents: re
     const message = natsAgentIdProblem(a.id);
     return message === undefined ? [] : [{ path: `agents[${i}].id`, message }];
   });
+}
+
+/** The worker's NATS password: `password`, or the content of `password_file` (a config error names the key). */
+export function natsPassword(config: Static<typeof NatsBrokerSchema>, file: string | undefined, resolvePath: (p: string) => string): string | undefined {
+  if (config.password !== undefined && config.password_file !== undefined) {
+    throw new ConfigError(file, [{ path: 'broker.nats.password_file', message: 'give password or password_file, not both' }]);
+  }
+  if (config.password_file === undefined) return config.password;
+  try {
+    return readFileSync(resolvePath(config.password_file), 'utf8').trim();
+  } catch (err) {
+    throw new ConfigError(file, [{ path: 'broker.nats.password_file', message: `cannot read ${config.password_file}: ${(err as Error).message}` }]);
+  }
 }

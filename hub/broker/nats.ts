@@ -18,14 +18,13 @@
  * Heartbeats: every worker's API should know every agent's status, so each worker reads them from the plain NATS
  * subject the listener also publishes on (vigil.v1.agents.*.heartbeat); their stored copy is acknowledged unread.
  */
-import { readFileSync } from 'node:fs';
 import type { ConsumerMessages, JsMsg, NatsConnection } from 'nats';
 import { Backoff } from '../../common/backoff.js';
 import { TOPIC_ROOT } from '../../common/codec/topics.js';
 import { ConfigError } from '../../common/errors.js';
 import type { HubConfig } from '../config.js';
 import type { BrokerContext, BrokerStats, HubBroker, Incoming, Intake } from './intake.js';
-import { natsAgentIdProblem } from './nats-config.js';
+import { natsAgentIdProblem, natsPassword } from './nats-config.js';
 
 type NatsConfig = NonNullable<HubConfig['broker']['nats']>;
 
@@ -78,17 +77,7 @@ export class NatsBroker implements HubBroker {
    * Rejects when the cluster refuses the worker's credentials: no retry would fix that.
    */
   static async start(config: NatsConfig, intake: Intake, ctx: BrokerContext): Promise<NatsBroker> {
-    if (config.password !== undefined && config.password_file !== undefined) {
-      throw new ConfigError(ctx.file, [{ path: 'broker.nats.password_file', message: 'give password or password_file, not both' }]);
-    }
-    let pass = config.password;
-    if (config.password_file !== undefined) {
-      try {
-        pass = readFileSync(ctx.resolvePath(config.password_file), 'utf8').trim();
-      } catch (err) {
-        throw new ConfigError(ctx.file, [{ path: 'broker.nats.password_file', message: `cannot read ${config.password_file}: ${(err as Error).message}` }]);
-      }
-    }
+    const pass = natsPassword(config, ctx.file, ctx.resolvePath);
     // Registered before this hub ran in NATS mode (vigil check names the configured ones): say so, once each.
     for (const { id } of ctx.agents.list()) {
       const problem = natsAgentIdProblem(id);

@@ -4,13 +4,15 @@
  * with the events (_ttl-map.ts), so after a crash an event is neither lost nor let through twice. As in IntelMQ
  * the first sighting starts the TTL and duplicates do not extend it; expired entries are ignored on read and
  * purged in the background of later batches. A batch decides in order: an event repeated within the batch is a
- * duplicate of its first sighting, as if the events had come one by one.
+ * duplicate of its first sighting, as if the events had come one by one. Hub workers (broker mode nats) share the
+ * cache in the cluster instead (sharedDeduplicator below): an event one worker passed is a duplicate on the others.
  */
 import Type from 'typebox';
-import { defineExpert, type Event } from '../pipeline/define.js';
+import { defineExpert, type Event, type Expert } from '../pipeline/define.js';
 import { eachValue } from './_each.js';
 import { eventHash } from './_hash.js';
 import { StringList, toList } from './_lists.js';
+import { batchKey, bucketName, claimFirst, randomBatch, type SharedState } from './_shared-state.js';
 import { TtlMap } from './_ttl-map.js';
 
 export default defineExpert({
@@ -78,8 +80,9 @@ export default defineExpert({
   ],
   create(params, ctx) {
     const keys = new Set(toList(params.filter_keys));
-    const cache = new TtlMap<1>(ctx.store);
     const ttlMs = params.ttl * 1000;
+    if (ctx.shared) return sharedDeduplicator(ctx.shared, bucketName(ctx.name), ttlMs, (event) => eventHash(event, keys, params.filter_type), params.bypass);
+    const cache = new TtlMap<1>(ctx.store);
     return {
       async process(events, reject) {
         if (params.bypass) return events;
@@ -102,3 +105,28 @@ export default defineExpert({
     };
   },
 });
+
+/**
+ * The deduplicator of hub workers sharing their state (broker mode nats): each batch claims the hashes it sees
+ * first in the shared bucket; an event whose hash another batch claimed (live) is a duplicate, on any worker. A
+ * batch processed again finds its own claims and keeps the same events (_shared-state.ts).
+ */
+function sharedDeduplicator(shared: SharedState, bucket: string, ttlMs: number, hash: (event: Event) => string, bypass: boolean): Expert {
+  return {
+    async process(events, reject, batch) {
+      if (bypass) return events;
+      const now = Date.now();
+      const hashed = eachValue(events, reject, hash);
+      // A batch's first sighting of each hash: a later copy in the batch is its duplicate, as on a single hub.
+      const first = new Map<string, number>();
+      for (let i = 0; i < hashed.values.length; i++) if (!first.has(hashed.values[i]!)) first.set(hashed.values[i]!, i);
+      const claimed = await claimFirst(await shared.bucket(bucket, ttlMs), [...first.keys()], batch ? batchKey(batch) : randomBatch(), ttlMs, now);
+      const kept: Event[] = [];
+      let k = 0;
+      first.forEach((i) => {
+        if (claimed[k++]) kept.push(hashed.events[i]!);
+      });
+      return kept;
+    },
+  };
+}

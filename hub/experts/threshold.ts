@@ -5,14 +5,16 @@
  * dropped. The count is not reset when the threshold is reached: the next event goes through only after the
  * group was quiet for `timeout`. Counts are held in memory and kept in the expert's durable store (_ttl-map.ts); a
  * batch counts its events in order and stores each group's count once, in one segment committed with the events.
+ * Hub workers (broker mode nats) share the counts in the cluster instead (sharedThreshold below).
  */
 import Type from 'typebox';
 import { add } from '../../common/harmonization/index.js';
-import { defineExpert, type Event } from '../pipeline/define.js';
+import { defineExpert, type Event, type Expert } from '../pipeline/define.js';
 import { configError } from './_config.js';
 import { asError, eachValue } from './_each.js';
 import { eventHash } from './_hash.js';
 import { StringList, toList } from './_lists.js';
+import { addCounts, batchKey, bucketName, randomBatch, type SharedState } from './_shared-state.js';
 import { TtlMap } from './_ttl-map.js';
 
 export default defineExpert({
@@ -67,7 +69,6 @@ export default defineExpert({
   ],
   create(params, ctx) {
     const keys = new Set(toList(params.filter_keys));
-    const counts = new TtlMap<number>(ctx.store);
     const timeoutMs = params.timeout * 1000;
     // Checked once here: a key the ontology refuses would otherwise reject every forwarded event.
     const probe: Event = {};
@@ -85,13 +86,31 @@ export default defineExpert({
     const addKeys = Object.keys(params.add_keys);
     const plain = addKeys.every((k) => k in probe && probe[k] !== null && typeof probe[k] !== 'object') && Object.keys(probe).length === new Set([...addKeys, 'extra.count']).size;
     const forwardFields = plain ? Object.entries(probe) : undefined;
+    /** Sets add_keys and extra.count on the event that reached the threshold; false when the ontology refused them. */
+    const forward = (event: Event, count: number, reject: (event: Event, err: Error) => void): boolean => {
+      try {
+        if (forwardFields) {
+          for (const [k, v] of forwardFields) event[k] = v;
+        } else {
+          for (const [k, v] of Object.entries(params.add_keys)) add(event, k, v, { overwrite: true });
+          add(event, 'extra.count', count, { overwrite: true });
+        }
+        return true;
+      } catch (err) {
+        reject(event, asError(err));
+        return false;
+      }
+    };
+    const hash = (event: Event): string => eventHash(event, keys, params.filter_type);
+    if (ctx.shared) return sharedThreshold(ctx.shared, bucketName(ctx.name), timeoutMs, params.threshold, hash, forward, params.bypass);
+    const counts = new TtlMap<number>(ctx.store);
     return {
       async process(events, reject) {
         if (params.bypass) return events;
         const now = Date.now();
         await counts.ready(now);
         await counts.purgeIfDue(now);
-        const hashed = eachValue(events, reject, (event) => eventHash(event, keys, params.filter_type));
+        const hashed = eachValue(events, reject, hash);
         const kept: Event[] = [];
         // The batch's groups with their counts so far.
         const current = new Map<string, number>();
@@ -101,17 +120,7 @@ export default defineExpert({
           current.set(hash, count);
           if (count !== params.threshold) continue;
           const event = hashed.events[i]!;
-          try {
-            if (forwardFields) {
-              for (const [k, v] of forwardFields) event[k] = v;
-            } else {
-              for (const [k, v] of Object.entries(params.add_keys)) add(event, k, v, { overwrite: true });
-              add(event, 'extra.count', count, { overwrite: true });
-            }
-            kept.push(event);
-          } catch (err) {
-            reject(event, asError(err));
-          }
+          if (forward(event, count, reject)) kept.push(event);
         }
         // Every event restarts its group's timeout at `now`, so one write per group holds the batch's last count.
         counts.setMany(current, timeoutMs, now);
@@ -120,3 +129,38 @@ export default defineExpert({
     };
   },
 });
+
+/**
+ * The threshold of hub workers sharing their state (broker mode nats): a batch adds its events to each group's
+ * count in the shared bucket (compare-and-set per group) and gets back the count each group had before it, so
+ * its events are counted in order after everything any worker counted before; a batch processed again gets the
+ * same counts back without adding again (_shared-state.ts).
+ */
+function sharedThreshold(
+  shared: SharedState,
+  bucket: string,
+  timeoutMs: number,
+  threshold: number,
+  hash: (event: Event) => string,
+  forward: (event: Event, count: number, reject: (event: Event, err: Error) => void) => boolean,
+  bypass: boolean,
+): Expert {
+  return {
+    async process(events, reject, batch) {
+      if (bypass) return events;
+      const now = Date.now();
+      const hashed = eachValue(events, reject, hash);
+      const added = new Map<string, number>();
+      for (const h of hashed.values) added.set(h, (added.get(h) ?? 0) + 1);
+      const before = await addCounts(await shared.bucket(bucket, timeoutMs), added, batch ? batchKey(batch) : randomBatch(), timeoutMs, now);
+      const kept: Event[] = [];
+      for (let i = 0; i < hashed.events.length; i++) {
+        const h = hashed.values[i]!;
+        const count = before.get(h)! + 1;
+        before.set(h, count);
+        if (count === threshold && forward(hashed.events[i]!, count, reject)) kept.push(hashed.events[i]!);
+      }
+      return kept;
+    },
+  };
+}

@@ -7,6 +7,7 @@ import type { Static, TObject } from 'typebox';
 import type { ComponentInfo } from '../../common/component.js';
 import type { Logger } from 'pino';
 import type { HubOp } from '../store/index.js';
+import type { BatchRef, SharedState } from '../experts/_shared-state.js';
 
 export type Event = Record<string, unknown>;
 
@@ -24,6 +25,11 @@ export interface ComponentContext {
    * output never disagree after a crash. Reads see earlier writes, committed or not.
    */
   store: ComponentStore;
+  /**
+   * State every hub worker sees (broker mode nats: hub/experts/_shared-state.ts), for the stateful experts, which
+   * keep it there instead of `store`. Absent for a single hub.
+   */
+  shared?: SharedState;
   /**
    * The component's own counters, one per name it declares in `metrics`, registered at zero and exported with its
    * standard ones (GET /metrics, /api/v1/pipeline). A component increments them in place. Absent where nothing
@@ -57,9 +63,10 @@ export interface ComponentStore {
 export interface Expert {
   /**
    * Processes one batch of events in order. Returns the events to pass on: the same objects changed in place,
-   * fewer (dropped on purpose), or more. Throwing a record error for one event is done through `reject`.
+   * fewer (dropped on purpose), or more. Throwing a record error for one event is done through `reject`. `batch`
+   * is the inbox batch the events came in (absent in a bare test context): shared state records it.
    */
-  process(events: Event[], reject: (event: Event, err: Error) => void): Event[] | Promise<Event[]>;
+  process(events: Event[], reject: (event: Event, err: Error) => void, batch?: BatchRef): Event[] | Promise<Event[]>;
   close?(): Promise<void>;
 }
 

@@ -21,6 +21,7 @@ import { layout, type HubDb, type HubSublevel } from '../store/index.js';
 import type { Inbox, InboxEntry } from '../inbox/index.js';
 import type { DeadLetters } from './deadletters.js';
 import type { Event, Expert } from './define.js';
+import { StateUnavailableError, type BatchRef } from '../experts/_shared-state.js';
 import { ComponentMetrics } from './metrics.js';
 import type { LogOp, ProcessedBatch, ProcessedLog } from './processed-log.js';
 
@@ -140,8 +141,10 @@ export class ExpertsStage {
       } catch (err) {
         // The experts' writes of this attempt are lost with it; experts keeping state in memory drop theirs too.
         this.#settleState(false);
-        // Only a storage failure gets here (expert errors are per event): wait and try the same batches again.
-        this.#log.error({ err }, 'The experts stage could not write its results; retrying.');
+        // Only a storage failure or the shared state being down gets here (expert errors are per event): wait and
+        // try the same batches again.
+        if (err instanceof StateUnavailableError) this.#log.warn({ error: err.message }, 'The experts stage waits for its shared state; retrying the batches.');
+        else this.#log.error({ err }, 'The experts stage could not write its results; retrying.');
         await new Promise((r) => setTimeout(r, 1000));
       } finally {
         this.#running = false;
@@ -181,7 +184,7 @@ export class ExpertsStage {
     });
     for (const named of this.#experts) {
       named.metrics.received += events.length;
-      events = await this.#runExpert(named, events, agent, ops);
+      events = await this.#runExpert(named, events, { agent, epoch, seq: batchSeq }, ops);
       if (events.length === 0) break;
     }
     // Events an expert made from another inherit its position with a count, so ids stay unique and stable.
@@ -200,7 +203,8 @@ export class ExpertsStage {
    * One expert over a batch. A whole-batch failure or an event's failure that is transient is tried again (the
    * events concerned only) with backoff; anything else, or the last attempt, goes to the dead letters.
    */
-  async #runExpert({ name, expert, metrics }: NamedExpert, events: Event[], agent: string, ops: Op[]): Promise<Event[]> {
+  async #runExpert({ name, expert, metrics }: NamedExpert, events: Event[], batch: BatchRef, ops: Op[]): Promise<Event[]> {
+    const agent = batch.agent;
     const stage = `expert:${name}`;
     const backoff = new Backoff(EXPERT_BACKOFF);
     const kept: Event[] = [];
@@ -210,8 +214,10 @@ export class ExpertsStage {
       const rejected: { event: Event; err: Error }[] = [];
       let out: Event[];
       try {
-        out = await expert.process(pending, (event, err) => rejected.push({ event, err }));
+        out = await expert.process(pending, (event, err) => rejected.push({ event, err }), batch);
       } catch (err) {
+        // The shared state is down: nothing of this pass is committed, it is tried again whole (#run), never dead-lettered.
+        if (err instanceof StateUnavailableError) throw err;
         if (!last && errorClass(err, 'permanent') === 'transient') {
           metrics.error('expert-retry', (err as Error).message);
           this.#log.warn({ expert: name, attempt, err: (err as Error).message }, 'An expert failed transiently; retrying its batch.');

@@ -13,6 +13,7 @@ import type { Inbox } from '../inbox/index.js';
 import { writeSynced, type HubDb } from '../store/index.js';
 import { DeadLetters } from './deadletters.js';
 import type { ComponentContext } from './define.js';
+import type { SharedState } from '../experts/_shared-state.js';
 import { ExpertsStage, type NamedExpert } from './experts-stage.js';
 import { ComponentMetrics } from './metrics.js';
 import { BufferedStore } from './store.js';
@@ -30,6 +31,8 @@ export interface PipelineOptions {
   dataDir: string;
   resolvePath(p: string): string;
   log: Logger;
+  /** State the stateful experts share with the other hub workers (broker mode nats); absent on a single hub. */
+  shared?: SharedState;
 }
 
 const TRIM_INTERVAL_MS = 5000;
@@ -48,9 +51,11 @@ export class Pipeline {
   #trimming: Promise<void> = Promise.resolve();
 
   readonly eventStore: EventStore | undefined;
+  readonly shared: SharedState | undefined;
 
-  private constructor(processed: ProcessedLog, inbox: Inbox, experts: ExpertsStage, outputs: OutputRunner[], dead: DeadLetters, log: Logger, eventStore?: EventStore) {
+  private constructor(processed: ProcessedLog, inbox: Inbox, experts: ExpertsStage, outputs: OutputRunner[], dead: DeadLetters, log: Logger, eventStore?: EventStore, shared?: SharedState) {
     this.eventStore = eventStore;
+    this.shared = shared;
     this.processed = processed;
     this.#inbox = inbox;
     this.experts = experts;
@@ -79,6 +84,7 @@ export class Pipeline {
       for (const warning of warnings) log.warn(warning);
       const name = spec.name ?? spec.type;
       const ctx = context(`expert:${name}`, def.metrics);
+      if (options.shared) ctx.shared = options.shared;
       const expert = await Promise.resolve()
         .then(() => def.create(params, ctx))
         .catch((err: unknown) => {
@@ -133,7 +139,7 @@ export class Pipeline {
       const retry = { maxAttempts: 1_000_000, initialBackoffMs: 1000, maxBackoffMs: 30_000 }; // local disk: keep trying
       outputs.push(new OutputRunner(db, { name: EVENT_STORE, output: options.eventStore.output(), retry, batchLimit: 64, onCommit: () => onCommit() }, dead, processed, log.child({ component: 'event-store' })));
     }
-    const pipeline = new Pipeline(processed, inbox, stage, outputs, dead, log, options.eventStore);
+    const pipeline = new Pipeline(processed, inbox, stage, outputs, dead, log, options.eventStore, options.shared);
     onCommit = () => void pipeline.#trimProcessed().catch(() => {});
     return pipeline;
   }

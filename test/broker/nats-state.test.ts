@@ -1,0 +1,211 @@
+/**
+ * The stateful experts' shared state in NATS mode (hub/experts/_shared-state.ts), against a real 3-node nats-server
+ * cluster (test/helpers/nats.ts): each "worker" is an expert instance with its own connection (to its own node),
+ * as two hub workers have, running batches as the experts stage does (with the batch's id).
+ * - Two workers deduplicate across each other exactly as one hub does (compared with the single hub's expert on the
+ *   same batches), also when they run at the same time on overlapping events.
+ * - Threshold counts across workers exactly as one hub does; at the same time, every group is forwarded once.
+ * - A batch processed again (by the other worker, or the same one) decides as it did the first time: the
+ *   deduplicator keeps its events (its own claims are not duplicates), threshold does not count it twice.
+ * - A worker killed with SIGKILL after writing its claims, before committing: the batch given to the other worker
+ *   loses no event, and the claims are there (a third batch's copies are duplicates).
+ * - The cluster down: processing fails with StateUnavailableError (transient: the stage retries the pass, /ready
+ *   says why), and works again once the nodes are back.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { pino } from 'pino';
+import { validateConfig } from '../../common/config/validate.js';
+import { NatsBrokerSchema } from '../../hub/broker/nats-config.js';
+import { StateUnavailableError, type BatchRef } from '../../hub/experts/_shared-state.js';
+import { NatsSharedState } from '../../hub/experts/_shared-state-nats.js';
+import type { Event, Expert } from '../../hub/pipeline/define.js';
+import { createExpert, testContext } from '../hub/experts/_harness.js';
+import { NATS_SERVER, startNatsCluster, type NatsCluster } from '../helpers/nats.js';
+import { existsSync } from 'node:fs';
+
+const CHILD = fileURLToPath(new URL('./_nats-state-child.ts', import.meta.url));
+
+const ev = (ip: string, extra: Event = {}): Event => ({ 'source.ip': ip, 'classification.type': 'scanner', 'feed.name': 'F', ...extra });
+const ips = (events: Event[]): unknown[] => events.map((e) => e['source.ip']);
+let seq = 0;
+/** A new batch id, as the stage gives one (agent, epoch, seq). */
+const batch = (agent = 'a1'): BatchRef => ({ agent, epoch: 'e1', seq: ++seq });
+
+describe('NATS mode: the stateful experts share their state through JetStream KV', { skip: existsSync(NATS_SERVER) ? false : `${NATS_SERVER} is not installed` }, () => {
+  let cluster: NatsCluster;
+  const states: NatsSharedState[] = [];
+  let instance = 0;
+
+  /** A worker's state: its own connection, to node `node` first. */
+  const state = (node: number): NatsSharedState => {
+    const servers = [...cluster.servers.slice(node), ...cluster.servers.slice(0, node)];
+    const s = new NatsSharedState({ config: validateConfig(NatsBrokerSchema, { servers }), pass: undefined, log: pino({ level: 'silent' }) });
+    states.push(s);
+    return s;
+  };
+  /** Workers 0 and 1 running expert `name` (one instance name: one bucket), and the single hub's expert for comparison. */
+  const workers = async (name: string, params: Record<string, unknown>): Promise<{ a: Expert; b: Expert; single: Expert }> => {
+    const component = `expert:${name}-${++instance}`;
+    const make = (shared?: NatsSharedState): Promise<Expert> => createExpert(name, params, { ...testContext(), name: component, ...(shared ? { shared } : {}) });
+    return { a: await make(state(0)), b: await make(state(1)), single: await make() };
+  };
+  /** Runs one batch once, as the stage does. */
+  const runOnce = async (expert: Expert, events: Event[], ref: BatchRef = batch()): Promise<Event[]> => {
+    const rejects: Error[] = [];
+    const kept = await expert.process(structuredClone(events), (_e, err) => rejects.push(err), ref);
+    assert.deepEqual(rejects, []);
+    return kept;
+  };
+  /**
+   * Runs one batch, trying it again while the state cannot be reached, as the stage does (a loaded cluster may time
+   * out a request, a bucket just made may have no leader yet): a repeat must decide as the first run would have.
+   */
+  const run = async (expert: Expert, events: Event[], ref: BatchRef = batch()): Promise<Event[]> => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await runOnce(expert, events, ref);
+      } catch (err) {
+        if (!(err instanceof StateUnavailableError) || attempt >= 30) throw err;
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    }
+  };
+
+  before(async () => {
+    cluster = await startNatsCluster();
+  });
+
+  after(async () => {
+    for (const s of states) await s.close();
+    await cluster?.stop();
+  });
+
+  it('two workers deduplicate across each other exactly as one hub does', async () => {
+    const { a, b, single } = await workers('deduplicator', { filter_type: 'whitelist', filter_keys: 'source.ip' });
+    const batches = [
+      [ev('192.0.2.1'), ev('192.0.2.2'), ev('192.0.2.1')],
+      [ev('192.0.2.1'), ev('192.0.2.3')],
+      [ev('192.0.2.3'), ev('192.0.2.4'), ev('192.0.2.4'), ev('192.0.2.2')],
+      [ev('192.0.2.5')],
+    ];
+    const shared: unknown[][] = [];
+    const alone: unknown[][] = [];
+    for (const [i, events] of batches.entries()) {
+      shared.push(ips(await run(i % 2 === 0 ? a : b, events)));
+      alone.push(ips(await run(single, events)));
+    }
+    assert.deepEqual(shared, [['192.0.2.1', '192.0.2.2'], ['192.0.2.3'], ['192.0.2.4'], ['192.0.2.5']]);
+    assert.deepEqual(shared, alone);
+  });
+
+  /** Worker a takes the even batches, b the odd ones, each one batch after the other (as the stage does), both at once. */
+  const concurrently = async (a: Expert, b: Expert, batches: Event[][]): Promise<Event[]> => {
+    const worker = async (expert: Expert, parity: number): Promise<Event[]> => {
+      const kept: Event[] = [];
+      for (let i = parity; i < batches.length; i += 2) kept.push(...(await run(expert, batches[i]!)));
+      return kept;
+    };
+    return (await Promise.all([worker(a, 0), worker(b, 1)])).flat();
+  };
+
+  it('two workers deduplicating at the same time keep each distinct event once', async () => {
+    const { a, b } = await workers('deduplicator', { filter_type: 'whitelist', filter_keys: 'source.ip' });
+    // 40 batches of 25 events over 256 addresses, half on each worker, at the same time: claims race.
+    const batches = Array.from({ length: 40 }, (_, i) => Array.from({ length: 25 }, (_, j) => ev(`198.51.100.${(i * 7 + j * 13) % 256}`)));
+    const distinct = new Set(batches.flat().map((e) => e['source.ip']));
+    const kept = await concurrently(a, b, batches);
+    assert.equal(kept.length, distinct.size);
+    assert.deepEqual(new Set(ips(kept)), distinct);
+  });
+
+  it('threshold counts across workers exactly as one hub does', async () => {
+    const { a, b, single } = await workers('threshold', { threshold: 3, filter_type: 'whitelist', filter_keys: 'source.ip' });
+    const batches = [
+      [ev('192.0.2.1', { 'source.port': 1 }), ev('192.0.2.1', { 'source.port': 2 }), ev('192.0.2.2')],
+      [ev('192.0.2.1', { 'source.port': 3 }), ev('192.0.2.2'), ev('192.0.2.1', { 'source.port': 4 })],
+      [ev('192.0.2.2', { 'source.port': 5 }), ev('192.0.2.2', { 'source.port': 6 })],
+    ];
+    const shared: Event[][] = [];
+    const alone: Event[][] = [];
+    for (const [i, events] of batches.entries()) {
+      shared.push(await run(i % 2 === 0 ? a : b, events));
+      alone.push(await run(single, events));
+    }
+    assert.deepEqual(shared, [[], [{ ...ev('192.0.2.1', { 'source.port': 3 }), comment: 'Threshold reached', 'extra.count': 3 }], [{ ...ev('192.0.2.2', { 'source.port': 5 }), comment: 'Threshold reached', 'extra.count': 3 }]]);
+    assert.deepEqual(shared, alone);
+  });
+
+  it('threshold on two workers at the same time forwards each group once', async () => {
+    const { a, b } = await workers('threshold', { threshold: 10, filter_type: 'whitelist', filter_keys: 'source.ip' });
+    // 8 groups, 30 events each, in 24 batches of 10 spread over both workers at once: each group passes 10 once.
+    const events = Array.from({ length: 240 }, (_, i) => ev(`203.0.113.${i % 8}`, { 'source.port': i }));
+    const batches = Array.from({ length: 24 }, (_, i) => events.slice(i * 10, i * 10 + 10));
+    const kept = await concurrently(a, b, batches);
+    assert.deepEqual(ips(kept).sort(), Array.from({ length: 8 }, (_, i) => `203.0.113.${i}`).sort());
+    assert.ok(kept.every((e) => e['extra.count'] === 10));
+  });
+
+  it('a batch processed again decides as the first time: no event is its own duplicate, none is counted twice', async () => {
+    const dedup = await workers('deduplicator', { filter_type: 'whitelist', filter_keys: 'source.ip' });
+    const x = batch();
+    const events = [ev('192.0.2.1'), ev('192.0.2.2'), ev('192.0.2.1')];
+    assert.deepEqual(ips(await run(dedup.a, events, x)), ['192.0.2.1', '192.0.2.2']);
+    // The same batch again, on the other worker (its first run was never committed) and on the first: the same events.
+    assert.deepEqual(ips(await run(dedup.b, events, x)), ['192.0.2.1', '192.0.2.2']);
+    assert.deepEqual(ips(await run(dedup.a, events, x)), ['192.0.2.1', '192.0.2.2']);
+    // Another batch with the same events: duplicates.
+    assert.deepEqual(ips(await run(dedup.b, events)), []);
+
+    const threshold = await workers('threshold', { threshold: 3, filter_type: 'whitelist', filter_keys: 'source.ip' });
+    const y = batch();
+    const two = [ev('192.0.2.9', { 'source.port': 1 }), ev('192.0.2.9', { 'source.port': 2 })];
+    assert.deepEqual(await run(threshold.a, two, y), []);
+    assert.deepEqual(await run(threshold.b, two, y), []); // counted once: 2, not 4
+    const third = await run(threshold.b, [ev('192.0.2.9', { 'source.port': 3 }), ev('192.0.2.9', { 'source.port': 4 })]);
+    assert.deepEqual(third.map((e) => [e['source.port'], e['extra.count']]), [[3, 3]]);
+    // The forwarding batch again: it forwards the same event.
+    const z = batch();
+    const four = [ev('192.0.2.8'), ev('192.0.2.8'), ev('192.0.2.8', { 'source.port': 7 }), ev('192.0.2.8')];
+    const firstRun = await run(threshold.a, four, z);
+    assert.deepEqual(await run(threshold.b, four, z), firstRun);
+    assert.deepEqual(firstRun.map((e) => e['source.port']), [7]);
+  });
+
+  it('a worker killed with SIGKILL after writing its claims: the batch on the other worker loses no event', async () => {
+    const { b } = await workers('deduplicator', {});
+    // The child's instance name is expert:dedup: this worker uses the same bucket.
+    const other = await createExpert('deduplicator', {}, { ...testContext(), name: 'expert:dedup', shared: state(1) });
+    void b;
+    const events = Array.from({ length: 50 }, (_, i) => ev(`192.0.2.${i}`));
+    const x: BatchRef = { agent: 'killed', epoch: 'e9', seq: 1 };
+    const child = spawn(process.execPath, ['--import', 'tsx', CHILD, cluster.servers.join(','), JSON.stringify(events), JSON.stringify(x)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (d: Buffer) => (output += d));
+    child.stderr.on('data', (d: Buffer) => (output += d));
+    const [, signal] = (await new Promise((resolve) => child.on('exit', (...args) => resolve(args)))) as [number | null, string | null];
+    assert.equal(signal, 'SIGKILL', output);
+    assert.match(output, /claimed 50/);
+    // Given to the other worker: every event passes.
+    assert.equal((await run(other, events, x)).length, 50);
+    // The dead worker's claims were written: the same events in another batch are duplicates.
+    assert.equal((await run(other, events)).length, 0);
+  });
+
+  it('with the cluster down processing fails as transient (StateUnavailableError) and works again when it is back', async () => {
+    const s = state(2);
+    const expert = await createExpert('deduplicator', { filter_type: 'whitelist', filter_keys: 'source.ip' }, { ...testContext(), name: `expert:down-${++instance}`, shared: s });
+    assert.deepEqual(ips(await run(expert, [ev('192.0.2.1')])), ['192.0.2.1']);
+    await Promise.all([0, 1, 2].map((i) => cluster.kill(i)));
+    const x = batch();
+    const events = [ev('192.0.2.1'), ev('192.0.2.2')];
+    await assert.rejects(runOnce(expert, events, x), (err: Error) => err instanceof StateUnavailableError && (err as StateUnavailableError).class === 'transient');
+    assert.ok(s.failing, 'the state says it cannot be reached (/ready reports it)');
+    await Promise.all([0, 1, 2].map((i) => cluster.restart(i)));
+    // The stage tries the pass again until the state answers.
+    assert.deepEqual(ips(await run(expert, events, x)), ['192.0.2.2']);
+    assert.equal(s.failing, undefined);
+  });
+});
