@@ -58,8 +58,13 @@ describe('/metrics', () => {
     await waitUntil(
       async () => {
         after = String((await t.call('/metrics', { role: null })).body);
-        // The file can show the lines a moment before the runner counts them as sent.
-        return sample(after, 'vigil_event_store_events') === 3 && sample(after, 'vigil_component_events_sent_total{kind="output",component="events"}') === 3;
+        // The file can show the lines a moment before the runner counts them as sent, and the runner counts them
+        // a moment before its cursor (the lag) is committed.
+        return (
+          sample(after, 'vigil_event_store_events') === 3 &&
+          sample(after, 'vigil_component_events_sent_total{kind="output",component="events"}') === 3 &&
+          sample(after, 'vigil_output_lag_batches{output="events"}') === 0
+        );
       },
       10_000,
       () => after,
