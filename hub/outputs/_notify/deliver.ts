@@ -7,15 +7,18 @@
  *   record    sending → sent with the server's answer and its hosts inhibited, or the failure (retry later, or
  *             failed with its events dead-lettered) — one synced write for the whole group
  *
- * A group shares its two writes (and the dry-run files their fsyncs) instead of paying three fsyncs per mail. The
- * guarantee is each mail's, as before: after a crash a `sending` notification is sent again with the same bytes
+ * A group shares its two writes (and the dry-run files their fsyncs) instead of paying three fsyncs per mail, and
+ * the next group is prepared (rendered, signed, stored) while this one is handed over: the CPU work of one overlaps
+ * the other's wait for the server or the disk. A notification whose recipient is in the group being handed over
+ * waits for the next pass, so the inhibitions that group records are seen before it is prepared. The guarantee is
+ * each mail's, as before: after a crash a `sending` notification is sent again with the same bytes
  * and Message-ID, so a mail the server accepted whose `sent` was not written yet goes out once more — now for up
  * to SEND_GROUP mails of the group being recorded, not one (docs/notifications.md).
  */
 import { errorClass } from '../../../common/errors.js';
 import type { Event } from '../../pipeline/define.js';
 import type { Notification } from './ledger.js';
-import { fileName, inhibitKey, messageIdOf, notificationMessage, recipientsOf } from './message.js';
+import { fileName, hostOf, identifierOf, inhibitKey, messageIdOf, notificationMessage, recipientsOf } from './message.js';
 import { strftime, ticket } from './render.js';
 import { ttlMs, type NotifierState } from './state.js';
 
@@ -34,23 +37,76 @@ type Outcome = Ready & ({ answer: string } | { err: unknown });
 /** Memory changes that wait for the group's write to be durable. */
 type After = (() => void)[];
 
-/** Sends `due` (at most SEND_GROUP notifications): prepared, handed over and recorded together. */
-export async function deliverGroup(s: NotifierState, due: readonly Notification[]): Promise<void> {
-  for (const n of due) s.inFlight.add(n.id);
+/**
+ * Sends `due` in groups of SEND_GROUP, each prepared while the one before it is handed over and recorded; stops
+ * between groups once `stopped()` says so. Resolves when every group it began is recorded. Notifications left
+ * out (their recipient was in the group being handed over) stay due for the caller's next pass.
+ */
+export async function deliverDue(s: NotifierState, due: readonly Notification[], stopped: () => boolean): Promise<void> {
+  let sending: Promise<void> = Promise.resolve();
+  let failure: { err: unknown } | undefined;
+  let busy = new Set<string>();
   try {
-    const ready = await s.locked(() => prepareGroup(s, due));
+    for (let i = 0; i < due.length && !stopped(); i += SEND_GROUP) {
+      const group = due.slice(i, i + SEND_GROUP).filter((n) => !busy.has(n.recipient));
+      for (const n of group) s.inFlight.add(n.id);
+      let ready: Ready[];
+      try {
+        ready = await s.locked(() => prepareGroup(s, group));
+      } catch (err) {
+        for (const n of group) s.inFlight.delete(n.id);
+        throw err;
+      }
+      await sending;
+      if (failure) throw failure.err;
+      busy = new Set(group.map((n) => n.recipient));
+      // Handled at once (not only when awaited): its failure must not be an unhandled rejection meanwhile.
+      sending = handOverAndRecord(s, group, ready).catch((err: unknown) => {
+        failure = { err };
+      });
+    }
+  } finally {
+    await sending;
+  }
+  if (failure) throw failure.err;
+}
+
+async function handOverAndRecord(s: NotifierState, group: readonly Notification[], ready: Ready[]): Promise<void> {
+  try {
     const outcomes = await handOver(s, ready);
     await s.locked(() => recordGroup(s, outcomes));
   } finally {
-    for (const n of due) s.inFlight.delete(n.id);
+    for (const n of group) s.inFlight.delete(n.id);
   }
 }
 
 /** For each event, whether its host and identifier were notified to the recipient within the interval. */
 export async function inhibitedFlags(s: NotifierState, n: Notification, events: readonly Event[], now: number): Promise<boolean[]> {
   if (n.sendNow && n.resent) return events.map(() => false); // an operator's resend: the hosts were notified by this very notification
-  const until = await s.ledger.inhibited(events.map((e) => inhibitKey(n.recipient, e)));
-  return until.map((u) => (u ?? 0) > now);
+  const records = new Map<string, Map<string, number>>();
+  const flags: boolean[] = [];
+  for (const e of events) {
+    const identifier = identifierOf(e);
+    let hosts = records.get(identifier);
+    if (hosts === undefined) records.set(identifier, (hosts = await s.ledger.inhibitions(n.recipient, identifier)));
+    flags.push((hosts.get(hostOf(e)) ?? 0) > now);
+  }
+  return flags;
+}
+
+/** Inhibits the hosts of a sent notification for their interval, in its recipient's records (ended entries dropped). */
+async function inhibit(s: NotifierState, recipient: string, events: readonly Event[], now: number): Promise<void> {
+  const records = new Map<string, Map<string, number>>();
+  for (const e of events) {
+    const identifier = identifierOf(e);
+    let hosts = records.get(identifier);
+    if (hosts === undefined) {
+      records.set(identifier, (hosts = await s.ledger.inhibitions(recipient, identifier)));
+      for (const [host, until] of hosts) if (until <= now) hosts.delete(host);
+    }
+    hosts.set(hostOf(e), now + ttlMs(s.o, e));
+  }
+  for (const [identifier, hosts] of records) s.ledger.setInhibitions(recipient, identifier, hosts);
 }
 
 async function prepareGroup(s: NotifierState, due: readonly Notification[]): Promise<Ready[]> {
@@ -144,7 +200,7 @@ async function recordGroup(s: NotifierState, outcomes: readonly Outcome[]): Prom
       await failed(s, r, after);
       continue;
     }
-    for (const e of r.events) ledger.inhibit(inhibitKey(n.recipient, e), now + ttlMs(s.o, e));
+    await inhibit(s, n.recipient, r.events, now);
     n.status = 'sent';
     n.answer = r.answer;
     n.attempts++;

@@ -54,11 +54,19 @@ export function messageIdOf(n: Notification, from: string, now: number): string 
   return `<vigil.${n.id}.${now.toString(36)}@${m ? m[1]! : 'vigil.invalid'}>`;
 }
 
-/** Inhibition is per recipient, host and identifier (IntelMQ-mailgen's rule). */
+/** Inhibition is per recipient, host and identifier (IntelMQ-mailgen's rule); this names one in a reason. */
 export function inhibitKey(recipient: string, e: Event): string {
-  const host = e['source.ip'] ?? e['source.fqdn'] ?? e['source.url'] ?? e['destination.ip'] ?? '';
-  const identifier = e['classification.identifier'] ?? e['classification.type'] ?? '';
-  return `${recipient}!${String(host)}!${String(identifier)}`;
+  return `${recipient}!${hostOf(e)}!${identifierOf(e)}`;
+}
+
+/** The host an event is about, as inhibition counts it. */
+export function hostOf(e: Event): string {
+  return String(e['source.ip'] ?? e['source.fqdn'] ?? e['source.url'] ?? e['destination.ip'] ?? '');
+}
+
+/** What an event reports about its host, as inhibition counts it. */
+export function identifierOf(e: Event): string {
+  return String(e['classification.identifier'] ?? e['classification.type'] ?? '');
 }
 
 export function safeName(s: string): string {

@@ -5,7 +5,7 @@
  */
 import type { ComponentContext, Event } from '../../pipeline/define.js';
 import * as admin from './admin.js';
-import { deliverGroup, SEND_GROUP } from './deliver.js';
+import { deliverDue } from './deliver.js';
 import { Ledger, type Notification, type NotificationFilter } from './ledger.js';
 import type { Sender } from './send.js';
 import { METRICS, type Counters, type NotifierOptions, type NotifierState } from './state.js';
@@ -102,10 +102,7 @@ export class Notifier {
           const now = Date.now();
           const due = [...this.#state.active.values()].filter((n) => this.#isDue(n, now)).sort((a, b) => a.id - b.id);
           if (due.length === 0 || this.#closed) return;
-          for (let i = 0; i < due.length; i += SEND_GROUP) {
-            if (this.#closed) return;
-            await deliverGroup(this.#state, due.slice(i, i + SEND_GROUP));
-          }
+          await deliverDue(this.#state, due, () => this.#closed);
         }
       } finally {
         this.#flushing = undefined;

@@ -59,8 +59,8 @@ export interface NotifierState {
   readonly openByGroup: Map<string, Notification>;
   /** Notifications being prepared or handed to the sender now (an operator cannot suppress them then). */
   readonly inFlight: Set<number>;
-  /** Recipient field values already parsed: their addresses, or why they are not addresses. */
-  readonly recipients: Map<string, string[] | Error>;
+  /** Recipient field values already parsed: their addresses joined by commas, or why they are not addresses. */
+  readonly recipients: Map<string, string | Error>;
   /** Runs `fn` alone among the steps that change the ledger; a step that fails leaves nothing buffered. */
   locked<T>(fn: () => Promise<T>): Promise<T>;
 }

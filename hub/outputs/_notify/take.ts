@@ -45,7 +45,7 @@ export async function takeBatch(s: NotifierState, events: readonly Readonly<Even
     if (parsed.size >= RECIPIENTS_KEPT) parsed.clear();
     let to = parsed.get(value);
     try {
-      if (to === undefined) parsed.set(value, (to = parseRecipients(value)));
+      if (to === undefined) parsed.set(value, (to = parseRecipients(value).join(',')));
       else if (to instanceof Error) throw to;
     } catch (err) {
       parsed.set(value, err as Error);
@@ -56,9 +56,9 @@ export async function takeBatch(s: NotifierState, events: readonly Readonly<Even
       inc.invalid_address++;
       continue;
     }
-    const recipient = (to as string[]).join(',');
-    const keys = Object.fromEntries(o.groupBy.map((k) => [k, cellOf(event[k])]));
-    const group = [recipient, ...o.groupBy.map((k) => keys[k])].join('\u0000');
+    const recipient = to as string;
+    let group = recipient; // built without arrays: this runs for each of a report's events
+    for (const k of o.groupBy) group += `\u0000${cellOf(event[k])}`;
     // A map lookup, not a read per event: the open notification of every group is in memory.
     // Changed on a copy, put in place after the commit: a write that fails leaves memory as the ledger is.
     let n = local.get(group);
@@ -68,6 +68,7 @@ export async function takeBatch(s: NotifierState, events: readonly Readonly<Even
     }
     if (n === undefined) {
       const nid = await ledger.next('id');
+      const keys = Object.fromEntries(o.groupBy.map((k) => [k, cellOf(event[k])]));
       n = { id: nid, group, recipient, keys, status: 'pending', events: 0, opened: now, due: o.cron ? 0 : now + o.windowMs, attempts: 0, updated: now };
       opened.add(nid);
     }

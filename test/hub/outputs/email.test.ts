@@ -161,13 +161,29 @@ test('the ledger keeps pending notifications and prunes finished ones, their eve
   await later.close?.();
   const ledger = await Ledger.open(join(dir, 'data', 'notifications', 'mail'));
   try {
+    assert.equal((await ledger.inhibitions('abuse@net0.example', 'open-redis')).size, 2); // its two hosts, in one record
     const now = Date.now() + 2 * 86_400_000; // past the default inhibition of a day
     assert.equal(await ledger.prune(Date.now() + 1, now), 3);
     const left = await ledger.all();
     assert.deepEqual(left.map((n) => n.status), ['pending']);
     assert.deepEqual((await ledger.events(left[0]!.id)).ids, ['later']);
     assert.deepEqual((await ledger.taken(['ev-0-0', 'later'])).map((v) => v !== undefined), [false, true]);
-    assert.deepEqual(await ledger.inhibited(['abuse@net0.example!10.0.0.1!open-redis']), [undefined]);
+    assert.deepEqual(await ledger.inhibitions('abuse@net0.example', 'open-redis'), new Map());
+  } finally {
+    await ledger.close();
+  }
+});
+
+test('pruning keeps the hosts of an inhibition record whose interval has not ended', async () => {
+  const ledger = await Ledger.open(join(tempDir('vigil-email-'), 'ledger'));
+  try {
+    const now = Date.now();
+    ledger.setInhibitions('abuse@net0.example', 'open-redis', new Map([['10.0.0.1', now - 1], ['10.0.0.2', now + 60_000]]));
+    ledger.setInhibitions('abuse@net1.example', 'open-redis', new Map([['10.1.0.1', now - 1]]));
+    await ledger.commit();
+    await ledger.prune(now, now);
+    assert.deepEqual(await ledger.inhibitions('abuse@net0.example', 'open-redis'), new Map([['10.0.0.2', now + 60_000]]));
+    assert.deepEqual(await ledger.inhibitions('abuse@net1.example', 'open-redis'), new Map());
   } finally {
     await ledger.close();
   }
