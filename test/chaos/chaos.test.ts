@@ -9,7 +9,8 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { tempDir } from '../helpers/processes.js';
-import { checkFile, eventLine, runChaos } from './run.js';
+import { checkFile, eventLine } from './check.js';
+import { runChaos } from './run.js';
 
 describe('chaos', () => {
   it('the checker sees missing, duplicated, corrupt and foreign events', async () => {
