@@ -230,8 +230,15 @@ export class Ledger {
 
   async events(id: number): Promise<{ ids: string[]; events: Event[] }> {
     const prefix = `ne!${key(id)}!`;
-    const rows = (await this.#entries(prefix)).filter(([k]) => this.#pending.get(k) !== null);
-    return { ids: rows.map(([k]) => k.slice(prefix.length)), events: rows.map(([, v]) => dec<Event>(v)) };
+    const ids: string[] = [];
+    const events: Event[] = [];
+    // Read as strings, parsed as they are: a mail of 100s of hosts made a Buffer and a string of each row.
+    for (const [k, v] of await this.#db.iterator<string, string>({ gte: prefix, lt: `${prefix}\uffff`, valueEncoding: 'utf8' }).all()) {
+      if (this.#pending.get(k) === null) continue; // dropped by the step under way
+      ids.push(k.slice(prefix.length));
+      events.push(JSON.parse(v) as Event);
+    }
+    return { ids, events };
   }
 
   dropEvents(id: number, eventIds: readonly string[]): void {

@@ -3,7 +3,7 @@
  * `gpg --verify` of a PGP/MIME message's signature (RFC 3156: the first part as it stands, without the CRLF
  * before the boundary, against the detached signature in the second).
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from '../../helpers/processes.js';
@@ -28,6 +28,30 @@ export function makeSigningKey(uid = 'CERT Test <cert@cert.example>', passphrase
 
 /** Verifies a multipart/signed message with gpg; returns gpg's status lines (throws when the signature is bad). */
 export function gpgVerify(raw: Buffer, key: GpgKey): string {
+  const res = spawnSync('gpg', verifyArgs(raw, key));
+  return checked(res.status, res.stdout.toString(), res.stderr.toString());
+}
+
+/** gpgVerify without blocking: a test checking hundreds of mails runs several gpg at once. */
+export function gpgVerifyAsync(raw: Buffer, key: GpgKey): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile('gpg', verifyArgs(raw, key), (err, stdout, stderr) => {
+      try {
+        resolve(checked(err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr));
+      } catch (failed) {
+        reject(failed as Error);
+      }
+    });
+  });
+}
+
+function checked(code: number | null, status: string, stderr: string): string {
+  if (code !== 0 || !/\[GNUPG:\] GOODSIG/.test(status)) throw new Error(`gpg --verify failed (${code}):\n${status}\n${stderr}`);
+  return status;
+}
+
+/** gpg's arguments to verify the message's first part against its detached signature (both written to a temp dir). */
+function verifyArgs(raw: Buffer, key: GpgKey): string[] {
   const text = raw.toString('latin1');
   const head = text.slice(0, text.indexOf('\r\n\r\n'));
   const ct = /^content-type:\s*multipart\/signed;([^]*?)(?=\r\n(?![ \t]))/im.exec(`${head}\r\n`);
@@ -43,8 +67,5 @@ export function gpgVerify(raw: Buffer, key: GpgKey): string {
   const dir = tempDir('vigil-gpgv-');
   writeFileSync(join(dir, 'signed'), Buffer.from(signed, 'latin1'));
   writeFileSync(join(dir, 'sig.asc'), signature);
-  const res = spawnSync('gpg', ['--homedir', key.home, '--batch', '--status-fd', '1', '--verify', join(dir, 'sig.asc'), join(dir, 'signed')]);
-  const status = res.stdout.toString();
-  if (res.status !== 0 || !/\[GNUPG:\] GOODSIG/.test(status)) throw new Error(`gpg --verify failed (${res.status}):\n${status}\n${res.stderr.toString()}`);
-  return status;
+  return ['--homedir', key.home, '--batch', '--status-fd', '1', '--verify', join(dir, 'sig.asc'), join(dir, 'signed')];
 }
