@@ -34,8 +34,18 @@ import { RecentEntries } from '../pipeline/recent.js';
 import { layout, type HubDb, type HubLayout, type HubOp } from '../store/index.js';
 import { SeenSeqs } from './seen.js';
 
-/** Events kept decoded for the experts stage (about the agent's in-flight window). */
-const RECENT_EVENTS = 40_000;
+/**
+ * Stored bytes of the batches kept decoded for the experts stage (2 MiB: about 6,000 DROP events). Decoded, a batch
+ * takes a few times its msgpack size in heap, so this bounds that memory whatever the events look like; a stage
+ * that falls further behind reads (and decodes) from the log, which costs less than the heap it would take.
+ */
+const RECENT_BYTES = 2 * 2 ** 20;
+
+/**
+ * Stored bytes handed out by one read, at most (beyond its first batch): what the experts stage holds decoded at
+ * once, however many batches it asks for (1 MiB: still hundreds of events per synced write).
+ */
+const READ_BYTES = 2 ** 20;
 
 export type AcceptResult = 'stored' | 'duplicate';
 
@@ -77,7 +87,7 @@ export class Inbox {
   readonly #seen = new Map<string, SeenSeqs>();
   readonly #failedSources = new WeakSet<object>();
   readonly #listeners = new Set<() => void>();
-  readonly #recent = new RecentEntries<Batch>(RECENT_EVENTS);
+  readonly #recent = new RecentEntries<Batch>(RECENT_BYTES);
   #seq: number;
   #trimmed = 0;
   #failing = false;
@@ -139,7 +149,7 @@ export class Inbox {
     const live: Pending[] = [];
     let seq = this.#seq;
     let events = 0;
-    const stored: { seq: number; batch: Batch }[] = [];
+    const stored: { seq: number; batch: Batch; bytes: number }[] = [];
     for (const p of group) {
       if (this.#failedSources.has(p.source)) {
         p.reject(new Error('an earlier batch of this connection was not stored; reconnect and resend'));
@@ -158,7 +168,7 @@ export class Inbox {
       events += p.batch.events.length;
       ops.push({ type: 'put', sublevel: batches, key: seqId(seq), value: p.payload });
       if (p.letters) for (const letter of p.letters) ops.push(this.#dead.op(letter));
-      stored.push({ seq, batch: p.batch });
+      stored.push({ seq, batch: p.batch, bytes: p.payload.length });
       results.push('stored');
     }
     if (live.length === 0) return;
@@ -176,7 +186,7 @@ export class Inbox {
       return;
     }
     this.#seq = seq;
-    for (const s of stored) this.#recent.add(s.seq, s.batch, s.batch.events.length);
+    for (const s of stored) this.#recent.add(s.seq, s.batch, s.bytes);
     if (seen.size > 0) this.#failing = false;
     for (const [key, seqs] of seen) this.#seen.set(key, seqs);
     this.stats.groups++;
@@ -190,14 +200,18 @@ export class Inbox {
   }
 
   /**
-   * Up to `limit` stored batches after inbox seq `after`, oldest first. The caller owns what it gets (it may change
-   * the events): a batch is handed out of memory once, and read from disk if asked for again.
+   * Up to `limit` stored batches after inbox seq `after`, oldest first, and beyond the first no more than READ_BYTES
+   * of them. The caller owns what it gets (it may change the events): a batch is handed out of memory once, and read
+   * from disk if asked for again.
    */
   async readAfter(after: number, limit: number): Promise<InboxEntry[]> {
-    const held = this.#recent.read(after, limit, true);
+    const held = this.#recent.read(after, limit, true, READ_BYTES);
     if (held.length > 0) return held.map(({ seq, value }) => ({ seq, batch: value }));
     const entries = await this.#keys.batches.iterator({ gt: seqId(after), limit }).all();
-    return entries.map(([key, value]) => storedEntry(Number(key), value));
+    let bytes = 0;
+    let n = 0;
+    while (n < entries.length && (n === 0 || bytes + entries[n]![1].length <= READ_BYTES)) bytes += entries[n++]![1].length;
+    return entries.slice(0, n).map(([key, value]) => storedEntry(Number(key), value));
   }
 
   /** The LevelDB operation that deletes one stored batch, for its consumer to commit with its cursor. */

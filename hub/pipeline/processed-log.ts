@@ -33,8 +33,8 @@ export interface ProcessedEntry {
 /** A write committed with an append: a cursor, expert state, a dead letter. */
 export type LogOp = HubOp;
 
-/** Events kept decoded for the runners: a few reads' worth for each. */
-const RECENT_EVENTS = 40_000;
+/** Stored bytes of the batches kept decoded for the runners (2 MiB: a few reads' worth each; see RecentEntries). */
+const RECENT_BYTES = 2 * 2 ** 20;
 
 export class ProcessedLog {
   readonly #db: HubDb;
@@ -45,10 +45,10 @@ export class ProcessedLog {
   #trimmed = 0;
   #lock: Promise<void> = Promise.resolve();
 
-  constructor(db: HubDb, options: { recentEvents?: number } = {}) {
+  constructor(db: HubDb, options: { recentBytes?: number } = {}) {
     this.#db = db;
     this.#keys = layout(db).processed;
-    this.#recent = new RecentEntries(options.recentEvents ?? RECENT_EVENTS);
+    this.#recent = new RecentEntries(options.recentBytes ?? RECENT_BYTES);
   }
 
   /** Loads the head; call before the first append or read (and after any earlier writer of the log stopped). */
@@ -76,11 +76,16 @@ export class ProcessedLog {
     const write = this.#lock.then(async () => {
       const { batches: log, meta } = this.#keys;
       let seq = this.#head;
-      for (const batch of batches) ops.push({ type: 'put', sublevel: log, key: seqId(++seq), value: records.pack(batch) });
+      const sizes: number[] = [];
+      for (const batch of batches) {
+        const value = records.pack(batch);
+        sizes.push(value.length);
+        ops.push({ type: 'put', sublevel: log, key: seqId(++seq), value });
+      }
       ops.push({ type: 'put', sublevel: meta, key: 'head', value: Buffer.from(String(seq)) });
       await this.#db.batch(ops, { sync: true });
       let n = this.#head;
-      for (const batch of batches) this.#recent.add(++n, batch, batch.events.length);
+      for (let i = 0; i < batches.length; i++) this.#recent.add(++n, batches[i]!, sizes[i]!);
       this.#head = seq;
       for (const l of this.#listeners) l();
     });

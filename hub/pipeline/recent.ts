@@ -3,15 +3,18 @@
  * stage takes them without reading and decoding them again. Only a shortcut: the log on disk stays the truth, and
  * whatever is not here (evicted, or never held, as after a restart) is read from disk as before.
  *
- * Entries are added in seq order. The cache holds at most `capacity` events; past that the oldest entries go.
+ * Entries are added in seq order. The cache is bounded by bytes, not by entries or events: each entry is weighed by
+ * its encoded size (what the log stores for it), which the decoded objects follow closely whatever the feed, where
+ * a count of events would hold ten times more memory for wide events than for narrow ones. Past `capacityBytes` the
+ * oldest entries go.
  */
 export class RecentEntries<T> {
-  readonly #entries = new Map<number, { value: T; events: number }>();
+  readonly #entries = new Map<number, { value: T; bytes: number }>();
   readonly #capacity: number;
-  #events = 0;
+  #bytes = 0;
 
-  constructor(capacityEvents: number) {
-    this.#capacity = capacityEvents;
+  constructor(capacityBytes: number) {
+    this.#capacity = capacityBytes;
   }
 
   /** Number of entries held (for tests and metrics). */
@@ -19,32 +22,41 @@ export class RecentEntries<T> {
     return this.#entries.size;
   }
 
-  add(seq: number, value: T, events: number): void {
+  /** Encoded bytes of the entries held (for tests and metrics). */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  /** Holds `value`, whose stored form is `bytes` long. */
+  add(seq: number, value: T, bytes: number): void {
     if (this.#capacity <= 0) return;
-    this.#entries.set(seq, { value, events });
-    this.#events += events;
-    while (this.#events > this.#capacity) {
-      const [oldest, entry] = this.#entries.entries().next().value as [number, { events: number }];
+    this.#entries.set(seq, { value, bytes });
+    this.#bytes += bytes;
+    while (this.#bytes > this.#capacity) {
+      const [oldest, entry] = this.#entries.entries().next().value as [number, { bytes: number }];
       this.#entries.delete(oldest);
-      this.#events -= entry.events;
+      this.#bytes -= entry.bytes;
     }
   }
 
   /**
-   * The entries after `after`, contiguous and oldest first, at most `limit`; empty when the entry right after
-   * `after` is not held (the caller then reads the log). With `take` — for a single reader, which may then change
-   * them — the returned entries and everything at or below `after` are removed.
+   * The entries after `after`, contiguous and oldest first, at most `limit` and — beyond the first — at most
+   * `maxBytes` of them; empty when the entry right after `after` is not held (the caller then reads the log). With
+   * `take` — for a single reader, which may then change them — the returned entries and everything at or below
+   * `after` are removed.
    */
-  read(after: number, limit: number, take = false): { seq: number; value: T }[] {
+  read(after: number, limit: number, take = false, maxBytes = Infinity): { seq: number; value: T }[] {
     if (take) this.dropUpTo(after);
     const out: { seq: number; value: T }[] = [];
+    let bytes = 0;
     for (let seq = after + 1; out.length < limit; seq++) {
       const entry = this.#entries.get(seq);
-      if (entry === undefined) break;
+      if (entry === undefined || (out.length > 0 && bytes + entry.bytes > maxBytes)) break;
+      bytes += entry.bytes;
       out.push({ seq, value: entry.value });
       if (take) {
         this.#entries.delete(seq);
-        this.#events -= entry.events;
+        this.#bytes -= entry.bytes;
       }
     }
     return out;
@@ -55,12 +67,12 @@ export class RecentEntries<T> {
     for (const [key, entry] of this.#entries) {
       if (key > seq) break;
       this.#entries.delete(key);
-      this.#events -= entry.events;
+      this.#bytes -= entry.bytes;
     }
   }
 
   clear(): void {
     this.#entries.clear();
-    this.#events = 0;
+    this.#bytes = 0;
   }
 }

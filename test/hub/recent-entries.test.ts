@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import type { Batch } from '../../common/codec/batch.js';
 import { Inbox } from '../../hub/inbox/index.js';
 import { ProcessedLog } from '../../hub/pipeline/processed-log.js';
+import { records } from '../../hub/records.js';
 import { RecentEntries } from '../../hub/pipeline/recent.js';
 import { openHubDb } from '../../hub/store/index.js';
 import { tempDir } from '../helpers/processes.js';
@@ -25,13 +26,26 @@ describe('recent entries (decoded hand-off between stages)', () => {
     assert.deepEqual(recent.read(2, 2, true), [], 'handed out once');
   });
 
-  it('holds at most its capacity in events, dropping the oldest', () => {
+  it('holds at most its capacity in bytes, dropping the oldest', () => {
     const recent = new RecentEntries<string>(25);
     for (let seq = 1; seq <= 5; seq++) recent.add(seq, `v${seq}`, 10);
+    assert.equal(recent.bytes, 20);
     assert.deepEqual(recent.read(3, 10).map((e) => e.seq), [4, 5]);
     assert.deepEqual(recent.read(0, 10), []);
-    recent.dropUpTo(4);
+    recent.add(6, 'wide', 24);
+    assert.deepEqual(recent.read(5, 10).map((e) => e.seq), [6], 'one wide entry pushes out two narrow ones');
+    assert.equal(recent.bytes, 24);
+    recent.dropUpTo(5);
     assert.equal(recent.size, 1);
+  });
+
+  it('a read hands out at most maxBytes beyond its first entry', () => {
+    const recent = new RecentEntries<string>(1000);
+    for (let seq = 1; seq <= 5; seq++) recent.add(seq, `v${seq}`, 10);
+    assert.deepEqual(recent.read(0, 10, false, 25).map((e) => e.seq), [1, 2]);
+    assert.deepEqual(recent.read(0, 10, false, 5).map((e) => e.seq), [1], 'the first entry even when larger than maxBytes');
+    assert.deepEqual(recent.read(0, 10, true, 30).map((e) => e.seq), [1, 2, 3]);
+    assert.equal(recent.bytes, 20, 'taken entries no longer count');
   });
 
   it('the inbox hands a committed batch to its reader once, then serves it from disk', async () => {
@@ -48,10 +62,23 @@ describe('recent entries (decoded hand-off between stages)', () => {
     await db.close();
   });
 
+  it('the inbox hands out about 1 MiB of stored batches per read, from memory and from disk alike', async () => {
+    const db = await openHubDb(tempDir());
+    const inbox = await Inbox.open(db);
+    // Three batches of about 0.4 MiB each: two fit in one read, the third waits for the next.
+    const wide = (seq: number): Batch => ({ v: 1, agent: 'a', epoch: 'e', seq, sent: 0, events: Array.from({ length: 400 }, (_, i) => ({ 'source.ip': '192.0.2.1', 'extra.pad': `${seq}:${i}:`.padEnd(1000, 'x') })) });
+    await Promise.all([1, 2, 3].map((seq) => inbox.accept({}, wide(seq))));
+    assert.deepEqual((await inbox.readAfter(0, 64)).map((e) => e.batch.seq), [1, 2], 'from memory');
+    assert.deepEqual((await inbox.readAfter(0, 64)).map((e) => e.batch.seq), [1, 2], 'from disk (handed out of memory once)');
+    assert.deepEqual((await inbox.readAfter(2, 64)).map((e) => e.batch.seq), [3]);
+    await db.close();
+  });
+
   it('the processed log serves every reader from memory and reads the log when a batch is not held', async () => {
     const dir = tempDir();
     let db = await openHubDb(dir);
-    let log = new ProcessedLog(db, { recentEvents: 2 });
+    const batchBytes = records.pack({ agent: 'a', sent: 0, events: [{ n: 1 }], ids: ['id1'] }).length;
+    let log = new ProcessedLog(db, { recentBytes: 2 * batchBytes });
     await log.open();
     const batches = [1, 2, 3].map((n) => ({ agent: 'a', sent: 0, events: [{ n }], ids: [`id${n}`] }));
     await log.append(batches, []);
