@@ -364,6 +364,10 @@ export interface ComponentTelemetry {
   lastError?: string;
   /** When the last error happened, in ms since the epoch. */
   lastErrorAt?: number;
+  /** Time spent in the component's hot call (an expert's process, an output's write and commit), in seconds. */
+  busySeconds: number;
+  /** The process's CPU time while the component's hot call ran (experts and the experts stage), in seconds. */
+  cpuSeconds: number;
   /** The component's own counters, as its docs declare them (e.g. a lookup expert's hits and misses). */
   counters: Record<string, number>;
 }

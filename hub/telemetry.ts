@@ -77,6 +77,8 @@ function componentTelemetry(m: ComponentMetrics): ComponentTelemetry {
     errors: { ...m.errors },
     ...(m.lastError !== undefined ? { lastError: m.lastError } : {}),
     ...(m.lastErrorAt !== undefined ? { lastErrorAt: m.lastErrorAt } : {}),
+    busySeconds: m.busySeconds,
+    cpuSeconds: m.cpuSeconds,
     counters: { ...m.counters },
   };
 }

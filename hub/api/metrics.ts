@@ -36,6 +36,8 @@ const HELP: Record<string, string> = {
   vigil_component_errors_total: 'Errors by component and kind.',
   vigil_component_counter: "Each component's own counters, as its docs declare them (e.g. a lookup expert's hits, misses, timeouts).",
   vigil_component_last_error_timestamp_seconds: "When a component's last error happened (Unix time).",
+  vigil_component_cpu_seconds_total: "The hub's CPU time while the component's hot call ran (experts and the experts stage), in seconds.",
+  vigil_component_busy_seconds_total: "Time spent in the component's hot call (an expert's process; the experts stage: validation and experts; an output: write and commit, waits included), in seconds.",
   vigil_output_cursor: 'Processed-log position each output has delivered.',
   vigil_output_paused: '1 while an operator holds the output paused.',
   vigil_output_lag_batches: 'Processed batches an output has not delivered yet.',
@@ -72,6 +74,8 @@ const componentRules = (at: string, labels: Record<string, string>): Rule[] => [
   { path: `${at}.errors.{error}`, name: 'vigil_component_errors_total', labels },
   { path: `${at}.counters.{counter}`, name: 'vigil_component_counter', labels },
   { path: `${at}.lastErrorAt`, name: 'vigil_component_last_error_timestamp_seconds', labels, scale: 0.001 },
+  { path: `${at}.busySeconds`, name: 'vigil_component_busy_seconds_total', labels },
+  { path: `${at}.cpuSeconds`, name: 'vigil_component_cpu_seconds_total', labels },
 ];
 
 const AGENT = 'agents.byAgent.{agent}';

@@ -17,6 +17,19 @@ export class ComponentMetrics {
   lagSeconds = 0;
   /** Time to deliver the last batch, in ms. */
   batchLatencyMs = 0;
+  /**
+   * Time spent in the component's hot call, in seconds (an expert's `process`, the experts stage's validation and
+   * experts together, an output's write and commit). Wall time: CPU time for work that does not wait on I/O (most
+   * experts), CPU plus waits for outputs (fsync, a server's reply) — and on a loaded machine, time the process was
+   * not scheduled. µs per event = busySeconds / received.
+   */
+  busySeconds = 0;
+  /**
+   * The process's CPU time (all threads) while the component's hot call ran, in seconds: set for experts, whose
+   * calls mostly finish without waiting, so it is their own cost whatever the machine's load (an expert that waits
+   * on I/O also counts what ran meanwhile).
+   */
+  cpuSeconds = 0;
   /** The component's own counters (its declared `metrics`), which it increments through `ctx.counters`. */
   counters: Record<string, number> = {};
 
@@ -45,6 +58,8 @@ export class ComponentMetrics {
       lagEvents: this.lagEvents,
       lagSeconds: this.lagSeconds,
       batchLatencyMs: this.batchLatencyMs,
+      busySeconds: this.busySeconds,
+      cpuSeconds: this.cpuSeconds,
       counters: this.counters,
     };
   }

@@ -7,6 +7,7 @@
  * the configured attempts — moves the batch to the dead letters at once, in the same atomic write as the cursor.
  * It is never dropped. After a successful write the cursor moves, together with the output's checkpoint.
  */
+import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { Backoff } from '../../common/backoff.js';
 import { errorClass } from '../../common/errors.js';
@@ -165,6 +166,7 @@ export class OutputRunner {
     while (!delivered && !this.#stopped) {
       attempts++;
       const started = Date.now();
+      const busyFrom = performance.now(); // ms resolution would round most batches to 0
       try {
         const output = this.#opts.output;
         if ('writeOps' in output) {
@@ -174,12 +176,14 @@ export class OutputRunner {
           committed?.();
           this.metrics.sent += events.length;
           this.metrics.batchLatencyMs = Date.now() - started;
+          this.metrics.busySeconds += (performance.now() - busyFrom) / 1000;
           backoff.reset();
           return;
         }
         checkpoint = await output.write(events, ids);
         this.metrics.sent += events.length;
         this.metrics.batchLatencyMs = Date.now() - started;
+        this.metrics.busySeconds += (performance.now() - busyFrom) / 1000;
         backoff.reset();
         delivered = true;
       } catch (err) {

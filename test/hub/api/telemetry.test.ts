@@ -114,5 +114,11 @@ describe('telemetry', () => {
     assert.equal(typeof stats.memory.malloc, 'string');
     assert.equal(typeof stats.api.auth.missingToken, 'number');
     assert.ok('fqdn' in stats.experts.byExpert);
+    // Per-expert cost (bench/pipeline.bench.ts reads it): time in the expert's calls, within the whole stage's.
+    const { fqdn } = stats.experts.byExpert;
+    assert.ok(fqdn.busySeconds > 0, `busySeconds ${fqdn.busySeconds}`);
+    assert.ok(fqdn.cpuSeconds >= 0 && fqdn.cpuSeconds <= stats.experts.cpuSeconds, `cpuSeconds ${fqdn.cpuSeconds} of ${stats.experts.cpuSeconds}`);
+    assert.ok(stats.experts.busySeconds >= fqdn.busySeconds);
+    assert.ok(stats.outputs.events.busySeconds > 0, 'an output that delivered has spent time writing');
   });
 });
