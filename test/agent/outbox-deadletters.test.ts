@@ -13,6 +13,12 @@ import { tempDir } from '../helpers/processes.js';
 
 const ev = (i: number): Record<string, unknown> => ({ 'source.ip': `192.0.2.${i % 256}`, 'extra.n': i });
 
+function nested(depth: number): unknown {
+  let value: unknown = 'bottom';
+  for (let i = 0; i < depth; i++) value = { a: value };
+  return value;
+}
+
 async function stored(outbox: Outbox): Promise<unknown[]> {
   const batches = await outbox.readAfter(0, 1000);
   return batches.flatMap((b) => decodeBatch(b.payload).events.map((e) => e['extra.n']));
@@ -23,22 +29,24 @@ describe('outbox dead letters', () => {
     const outbox = await Outbox.open(join(tempDir(), 'outbox'), { agentId: 'a1', batchEvents: 50 });
     const letters: OutboxDeadLetter[] = [];
     outbox.on('deadletter', (l: OutboxDeadLetter) => letters.push(l));
-    // 70,000 keys: more than msgpack's 16-bit map header holds. The parser framework refuses such an event; here
-    // it reaches the encoder anyway, as an event from an older agent or a bug would.
-    const poison: Record<string, unknown> = { 'extra.n': -1 };
-    for (let i = 0; i < 70_000; i++) poison[`extra.k${i}`] = i;
+    // A value nested 20,000 levels deep: the encoder recurses per level and runs out of stack. The parser
+    // framework refuses such an event (limits.valueDepth); here it reaches the encoder anyway, as an event from an
+    // older agent or a bug would.
+    const poison: Record<string, unknown> = { 'extra.n': -1, 'extra.deep': nested(20_000) };
     const events = [...Array.from({ length: 30 }, (_, i) => ev(i)), poison, ...Array.from({ length: 30 }, (_, i) => ev(30 + i))];
     await outbox.append(events, { 'feed:x:offset': 61 });
     assert.deepEqual(await stored(outbox), Array.from({ length: 60 }, (_, i) => i), 'every other event stored, in order');
     assert.equal(outbox.depth.events, 60);
     assert.equal(letters.length, 1);
     assert.equal(letters[0]!.stage, 'encode');
-    assert.match(letters[0]!.reason, /16-bit map size/);
+    assert.match(letters[0]!.reason, /call stack/);
     assert.equal(outbox.stats.deadLetters, 1);
     assert.equal(await outbox.getState('feed:x:offset'), 61, 'the state written with the append is stored');
     const kept = await outbox.deadLetters();
     assert.equal(kept.length, 1);
-    assert.equal(Object.keys(kept[0]!.events[0]!).length, 70_001, 'the event itself is kept, whole');
+    // Nothing can encode the event itself: the letter keeps why, and how many events it stood for.
+    assert.deepEqual(kept[0]!.events, []);
+    assert.match(kept[0]!.reason, /its 1 events could not be kept: nested too deep to encode/);
     await outbox.append([ev(99)]);
     assert.equal(outbox.depth.events, 61, 'the outbox goes on');
     await outbox.close();
