@@ -1,19 +1,22 @@
 /**
  * The agent's memory footprint, built JavaScript as deployed (compiled to .vigil/build unless VIGIL_ENTRY is set):
  *   - bare `node` RSS, for reference;
- *   - `vigil agent` idle RSS (connected to a hub, one tail feed on a quiet file, 5 s after start);
+ *   - `vigil agent` idle RSS (connected to a hub, one tail feed on a quiet file, 5 s after start), from the built tree
+ *     and as deployed: the bundle, with its launcher's node flags and environment (test/helpers/units.ts);
  *   - what each import adds to a fresh process's RSS, to show which modules make the agent heavy.
  *
  *   tsx bench/footprint.bench.ts [--quick]
  * Prints figures; asserts nothing.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { buildEntry, sleep, vigilEntry } from '../test/chaos/processes.js';
 import { ROOT } from '../test/helpers/processes.js';
 import { rig } from '../test/durability/_rig.js';
+import { agentLauncherProcess, type UnitProcess } from '../test/helpers/units.js';
 
 const MiB = (b: number): string => `${(b / 2 ** 20).toFixed(1)} MiB`;
 const median = (xs: number[]): number => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -66,16 +69,14 @@ for (const [name, specs] of candidates) {
 // agent`), and as install-agent.sh deploys it: the bundle (entry point and chunks), started by its launcher's environment.
 const bundleDir = join(ROOT, '.vigil', 'agent-bundle');
 execFileSync(process.execPath, [join(ROOT, 'deploy', 'build-agent-bundle.mjs'), '--out', bundleDir], { stdio: 'ignore' });
-const launcher = readFileSync(join(ROOT, 'deploy', 'install-agent.sh'), 'utf8');
-const launcherEnv: Record<string, string> = {};
-for (const m of launcher.matchAll(/(MALLOC_[A-Z_]+)=\\"\\\$\{\1:-(\d+)\}\\"/g)) launcherEnv[m[1]!] = m[2]!;
+const launcher = agentLauncherProcess();
 
 const r = await rig();
 const log = join(r.dir, 'quiet.log');
 writeFileSync(log, '');
 const hub = await r.startHub({ entry });
-const idleOf = async (id: string, agentEntry: string, env?: Record<string, string>): Promise<{ idle: number; peak: number }> => {
-  const agent = r.startAgent({ id, collector: { type: 'tail', path: log }, parser: { name: 'json', params: { splitlines: true } } }, { entry: agentEntry, env });
+const idleOf = async (id: string, agentEntry: string, launched?: UnitProcess): Promise<{ idle: number; peak: number }> => {
+  const agent = r.startAgent({ id, collector: { type: 'tail', path: log }, parser: { name: 'json', params: { splitlines: true } } }, { entry: agentEntry, ...launched });
   try {
     await agent.waitFor(/Connected to the hub/);
     await sleep(5000);
@@ -87,8 +88,9 @@ const idleOf = async (id: string, agentEntry: string, env?: Record<string, strin
 try {
   const tree = await idleOf('agent-1', entry);
   console.log(`  vigil agent idle (built tree; connected, one tail feed): ${MiB(tree.idle)} RSS, peak ${MiB(tree.peak)}`);
-  const deployed = await idleOf('agent-1', join(bundleDir, 'vigil-agent.mjs'), launcherEnv);
-  console.log(`  vigil-agent idle as deployed (bundle + launcher environment ${JSON.stringify(launcherEnv)}): ${MiB(deployed.idle)} RSS, peak ${MiB(deployed.peak)}   (target ≤ 64 MiB)`);
+  const deployed = await idleOf('agent-1', join(bundleDir, 'vigil-agent.mjs'), launcher);
+  const target = 50 * 2 ** 20;
+  console.log(`  vigil-agent idle as deployed (bundle + launcher flags ${launcher.nodeArgs.join(' ')} and environment ${JSON.stringify(launcher.env)}): ${MiB(deployed.idle)} RSS, peak ${MiB(deployed.peak)}   (target ≤ 50 MiB: ${deployed.idle <= target ? 'met' : 'BELOW the target'}; load ${loadavg()[0]!.toFixed(2)})`);
   console.log(`  hub idle: ${MiB(hub.rss()!)}`);
   console.log('\n| process / import | RSS | added to bare node |\n| --- | --- | --- |');
   console.log(`| bare node | ${MiB(bare)} | |`);

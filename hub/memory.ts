@@ -2,8 +2,8 @@
  * Gives memory back to the system once the hub goes quiet after a burst.
  *
  * V8 shrinks its heap only while it collects garbage, and an idle process collects nothing: after taking or draining
- * a backlog at full speed the hub would keep the young generation (up to 128 MiB with the systemd unit's
- * --max-semi-space-size=64) and the old generation the burst grew until the next burst comes. When the pipeline's
+ * a backlog at full speed the hub would keep the young generation (up to 32 MiB with the systemd unit's
+ * --max-semi-space-size=16) and the old generation the burst grew until the next burst comes. When the pipeline's
  * positions have not moved for `idleMs`, full collections hand them back: the first frees the old generation; V8
  * shrinks the young generation only in a collection that sees a low allocation rate over its last few seconds,
  * which a later one does. So a quiet spell gets ROUNDS collections, `idleMs` (at least 5 s) apart, of some tens of

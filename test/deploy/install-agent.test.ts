@@ -71,7 +71,7 @@ describe('install-agent.sh', () => {
     assert.equal(mode(at('opt/vigil-agent/lib/vigil-agent.mjs')), '644');
     assert.ok(existsSync(at('opt/vigil-agent/lib/node_modules/classic-level/index.js')), 'native packages beside the bundle');
     assert.equal(mode(at('opt/vigil-agent/bin/vigil-agent')), '755');
-    assert.match(readFileSync(at('opt/vigil-agent/bin/vigil-agent'), 'utf8'), new RegExp(`exec "${process.execPath}" "/opt/vigil-agent/lib/vigil-agent.mjs" "\\$@"`));
+    assert.match(readFileSync(at('opt/vigil-agent/bin/vigil-agent'), 'utf8'), new RegExp(`exec "${process.execPath}" (--\\S+ )*"/opt/vigil-agent/lib/vigil-agent.mjs" "\\$@"`));
     assert.match(readFileSync(at('opt/vigil-agent/bin/vigil-agent'), 'utf8'), /^export MALLOC_TRIM_THRESHOLD_="\$\{MALLOC_TRIM_THRESHOLD_:-131072\}"/m);
 
     assert.equal(mode(at('etc/vigil')), '750');

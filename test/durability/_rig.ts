@@ -38,7 +38,7 @@ export interface Rig {
   output: string;
   tokenOf(agentId: string): string;
   startHub(options?: { entry?: string; nodeArgs?: string[]; env?: Record<string, string> }): Promise<Proc>;
-  startAgent(spec: AgentSpec, options?: { offline?: boolean; entry?: string; env?: Record<string, string> }): Proc;
+  startAgent(spec: AgentSpec, options?: { offline?: boolean; entry?: string; env?: Record<string, string>; nodeArgs?: string[] }): Proc;
 }
 
 export async function rig(options: RigOptions = {}): Promise<Rig> {
@@ -70,7 +70,7 @@ export async function rig(options: RigOptions = {}): Promise<Rig> {
       await hub.waitFor(/Hub started/);
       return hub;
     },
-    startAgent(spec, { offline = false, entry, env } = {}) {
+    startAgent(spec, { offline = false, entry, env, nodeArgs } = {}) {
       const file = writeYaml(join(dir, `${spec.id}.yaml`), {
         id: spec.id,
         data_dir: join(dir, 'agents', spec.id),
@@ -79,7 +79,7 @@ export async function rig(options: RigOptions = {}): Promise<Rig> {
         feeds: [{ name: `Feed of ${spec.id}`, ...feedRefs(spec) }],
         log: { level: 'info' },
       });
-      return new Proc(spec.id, ['agent', '--config', file, ...(offline ? ['--offline'] : [])], { logFile: join(dir, 'logs', `${spec.id}.log`), entry, env });
+      return new Proc(spec.id, ['agent', '--config', file, ...(offline ? ['--offline'] : [])], { logFile: join(dir, 'logs', `${spec.id}.log`), entry, env, nodeArgs });
     },
   };
 }

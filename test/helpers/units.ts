@@ -22,3 +22,15 @@ export function hubUnitProcess(): UnitProcess {
   }
   return { nodeArgs, env };
 }
+
+/**
+ * The agent's process settings as its installed launcher gives them (deploy/install-agent.sh writes bin/vigil-agent):
+ * the node flags of its exec line and the defaults it exports.
+ */
+export function agentLauncherProcess(): UnitProcess {
+  const script = readFileSync(join(ROOT, 'deploy', 'install-agent.sh'), 'utf8');
+  const nodeArgs = (/^exec \\"\$NODE\\"((?: --\S+)*) /m.exec(script)?.[1] ?? '').trim().split(' ').filter(Boolean);
+  const env: Record<string, string> = {};
+  for (const [, name, value] of script.matchAll(/([A-Z_]+)=\\"\\\$\{\1:-([^}]*)\}\\"/g)) env[name!] = value!;
+  return { nodeArgs, env };
+}
