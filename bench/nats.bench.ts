@@ -10,10 +10,15 @@
  * On a machine with fewer cores than processes the gain from more workers is small: the figures say where the CPU
  * goes, which is what docs/deploy.md extrapolates from.
  *
- *   tsx bench/nats.bench.ts [--quick] [--events N] [--workers 1,2,3] [--agents 3]
+ * Then the same with a deduplicator after taxonomy (1 and 2 workers): its state is in a JetStream KV bucket every
+ * worker shares (hub/experts/_shared-state.ts), one compare-and-set write per distinct event — every event of the
+ * feed is new, the most writes it can cost.
+ *
+ *   tsx bench/nats.bench.ts [--quick] [--events N] [--workers 1,2,3] [--dedup-workers 1,2] [--agents 3]
  * Prints figures; asserts nothing. Needs the built CLI (npm run build) and nats-server (Debian package).
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { LineCounter } from '../test/chaos/run.js';
@@ -21,9 +26,12 @@ import { writeDropFeed } from '../test/durability/_rig.js';
 import { NATS_SERVER, startNatsCluster } from '../test/helpers/nats.js';
 import { freePort, tempDir, VigilProcess, waitUntil, writeYaml } from '../test/helpers/processes.js';
 
-const { values } = parseArgs({ strict: false, options: { quick: { type: 'boolean', default: false }, events: { type: 'string' }, workers: { type: 'string' }, agents: { type: 'string' } } });
+const { values } = parseArgs({ strict: false, options: { quick: { type: 'boolean', default: false }, events: { type: 'string' }, workers: { type: 'string' }, 'dedup-workers': { type: 'string' }, agents: { type: 'string' } } });
 const EVENTS = Number(values.events ?? (values.quick === true ? 50_000 : 200_000));
 const WORKERS = typeof values.workers === 'string' ? values.workers.split(',').map(Number) : [1, 2, 3];
+const DEDUP_WORKERS = typeof values['dedup-workers'] === 'string' ? values['dedup-workers'].split(',').filter(Boolean).map(Number) : [1, 2];
+const TAXONOMY = [{ type: 'taxonomy' }];
+const WITH_DEDUP = [{ type: 'taxonomy' }, { type: 'deduplicator', name: 'dedup' }];
 /** One MQTT connection is limited by NATS storing its QoS 1 publishes one at a time: several agents show what workers add. */
 const AGENTS = Number(values.agents ?? 3);
 /** Clock ticks per second of /proc/<pid>/stat's utime and stime (USER_HZ: 100 on Linux). */
@@ -48,7 +56,7 @@ interface Run {
   cpuWorkers: number;
 }
 
-async function run(workerCount: number): Promise<Run> {
+async function run(workerCount: number, experts: Record<string, unknown>[]): Promise<Run> {
   const dir = tempDir('vigil-bench-nats-');
   const cluster = await startNatsCluster();
   const procs: VigilProcess[] = [];
@@ -64,7 +72,7 @@ async function run(workerCount: number): Promise<Run> {
         data_dir: join(wdir, 'data'),
         broker: { mode: 'nats', nats: { servers: cluster.servers } },
         api: { host: '127.0.0.1', port: await freePort() },
-        pipeline: { experts: [{ type: 'taxonomy' }], outputs: [{ type: 'file', name: 'events', params: { path: output } }] },
+        pipeline: { experts, outputs: [{ type: 'file', name: 'events', params: { path: output } }] },
         event_store: { enabled: false },
         log: { level: 'info' }, // 'Hub started' is an info line
       });
@@ -113,10 +121,18 @@ if (!existsSync(NATS_SERVER)) {
   console.log(`  skipped: ${NATS_SERVER} is not installed (Debian package nats-server)`);
 } else {
   console.log(`  ${EVENTS.toLocaleString('en')} events from ${AGENTS} agent(s), each on its own node of a 3-node NATS cluster, taxonomy + file output`);
-  console.log('  workers | events/s | CPU µs/event (all processes) | CPU µs/event (workers)');
-  for (const n of WORKERS) {
-    const r = await run(n);
-    const perEvent = (s: number): string => ((s / EVENTS) * 1e6).toFixed(1);
-    console.log(`  ${String(r.workers).padStart(7)} | ${Math.round(EVENTS / r.seconds).toLocaleString('en').padStart(8)} | ${perEvent(r.cpuAll).padStart(28)} | ${perEvent(r.cpuWorkers).padStart(22)}`);
+  const table = async (workerCounts: number[], experts: Record<string, unknown>[]): Promise<void> => {
+    console.log('  workers | events/s | CPU µs/event (all processes) | CPU µs/event (workers) | load average');
+    for (const n of workerCounts) {
+      const r = await run(n, experts);
+      const perEvent = (s: number): string => ((s / EVENTS) * 1e6).toFixed(1);
+      const load = loadavg().map((l) => l.toFixed(1)).join(' ');
+      console.log(`  ${String(r.workers).padStart(7)} | ${Math.round(EVENTS / r.seconds).toLocaleString('en').padStart(8)} | ${perEvent(r.cpuAll).padStart(28)} | ${perEvent(r.cpuWorkers).padStart(22)} | ${load}`);
+    }
+  };
+  await table(WORKERS, TAXONOMY);
+  if (DEDUP_WORKERS.length > 0) {
+    console.log('  taxonomy + deduplicator, its state shared in a JetStream KV bucket (every event new: one write each)');
+    await table(DEDUP_WORKERS, WITH_DEDUP);
   }
 }

@@ -11,7 +11,8 @@
  * a deduplicator's event is not the duplicate of itself, a threshold's events are not counted twice.
  *
  * Cost: a batch's operations are issued together (the client pipelines them over one connection), one round trip
- * per distinct key, not one after the other.
+ * per distinct key, not one after the other; a deduplicator's claims it has made or read are kept in memory too
+ * (KnownClaims), so a hash seen again on the same worker costs none.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { VigilError } from '../../common/errors.js';
@@ -96,19 +97,55 @@ interface Claim {
 }
 
 /**
+ * Claims this worker made or read, so a key seen again costs no round trip: a live claim never changes in the
+ * bucket (it is replaced only once expired), so the copy is exact. Bounded: past `max` keys the oldest tenth goes.
+ */
+export class KnownClaims {
+  readonly #claims = new Map<string, Claim>();
+  readonly #max: number;
+
+  constructor(max = 200_000) {
+    this.#max = max;
+  }
+
+  get(key: string, now: number): Claim | undefined {
+    const claim = this.#claims.get(key);
+    return claim !== undefined && claim.x > now ? claim : undefined;
+  }
+
+  set(key: string, claim: Claim): void {
+    this.#claims.set(key, claim);
+    if (this.#claims.size <= this.#max) return;
+    let drop = Math.ceil(this.#max / 10);
+    for (const k of this.#claims.keys()) {
+      this.#claims.delete(k);
+      if (--drop === 0) break;
+    }
+  }
+}
+
+/**
  * Claims each key for `batch`; true where the claim is the batch's (made now, or by an earlier run of the same
  * batch), false where another batch claimed the key and the claim is live. A claim is not extended by a later
  * sighting (IntelMQ's deduplicator: the first sighting starts the TTL).
  */
-export async function claimFirst(bucket: SharedBucket, keys: readonly string[], batch: string, ttlMs: number, now: number): Promise<boolean[]> {
+export async function claimFirst(bucket: SharedBucket, keys: readonly string[], batch: string, ttlMs: number, now: number, known: KnownClaims): Promise<boolean[]> {
   const claim: Claim = { x: now + ttlMs, b: batch };
   const encoded = encode(claim);
   const live = (c: Claim): boolean => c.x > now;
   return Promise.all(
     keys.map(async (key) => {
+      const seen = known.get(key, now);
+      if (seen !== undefined) return seen.b === batch;
       // Most keys are new: try the write first, read only when the key is taken.
-      if ((await bucket.create(key, encoded)) !== undefined) return true;
-      return compareAndSet<Claim, boolean>(bucket, key, (current) => (current === undefined ? { write: claim, result: true } : { write: undefined, result: current.b === batch }), live);
+      if ((await bucket.create(key, encoded)) !== undefined) {
+        known.set(key, claim);
+        return true;
+      }
+      // The claim that holds once written (kept only then: a write that failed claimed nothing).
+      const holding = await compareAndSet<Claim, Claim>(bucket, key, (current) => (current === undefined ? { write: claim, result: claim } : { write: undefined, result: current }), live);
+      known.set(key, holding);
+      return holding.b === batch;
     }),
   );
 }

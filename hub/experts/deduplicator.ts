@@ -12,7 +12,7 @@ import { defineExpert, type Event, type Expert } from '../pipeline/define.js';
 import { eachValue } from './_each.js';
 import { eventHash } from './_hash.js';
 import { StringList, toList } from './_lists.js';
-import { batchKey, bucketName, claimFirst, randomBatch, type SharedState } from './_shared-state.js';
+import { batchKey, bucketName, claimFirst, KnownClaims, randomBatch, type SharedState } from './_shared-state.js';
 import { TtlMap } from './_ttl-map.js';
 
 export default defineExpert({
@@ -112,6 +112,7 @@ export default defineExpert({
  * batch processed again finds its own claims and keeps the same events (_shared-state.ts).
  */
 function sharedDeduplicator(shared: SharedState, bucket: string, ttlMs: number, hash: (event: Event) => string, bypass: boolean): Expert {
+  const known = new KnownClaims();
   return {
     async process(events, reject, batch) {
       if (bypass) return events;
@@ -120,7 +121,7 @@ function sharedDeduplicator(shared: SharedState, bucket: string, ttlMs: number, 
       // A batch's first sighting of each hash: a later copy in the batch is its duplicate, as on a single hub.
       const first = new Map<string, number>();
       for (let i = 0; i < hashed.values.length; i++) if (!first.has(hashed.values[i]!)) first.set(hashed.values[i]!, i);
-      const claimed = await claimFirst(await shared.bucket(bucket, ttlMs), [...first.keys()], batch ? batchKey(batch) : randomBatch(), ttlMs, now);
+      const claimed = await claimFirst(await shared.bucket(bucket, ttlMs), [...first.keys()], batch ? batchKey(batch) : randomBatch(), ttlMs, now, known);
       const kept: Event[] = [];
       let k = 0;
       first.forEach((i) => {

@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { validateConfig } from '../../common/config/validate.js';
 import { NatsBrokerSchema } from '../../hub/broker/nats-config.js';
-import { StateUnavailableError, type BatchRef } from '../../hub/experts/_shared-state.js';
+import { StateUnavailableError, type BatchRef, type SharedState } from '../../hub/experts/_shared-state.js';
 import { NatsSharedState } from '../../hub/experts/_shared-state-nats.js';
 import type { Event, Expert } from '../../hub/pipeline/define.js';
 import { createExpert, testContext } from '../hub/experts/_harness.js';
@@ -119,6 +119,37 @@ describe('NATS mode: the stateful experts share their state through JetStream KV
     const kept = await concurrently(a, b, batches);
     assert.equal(kept.length, distinct.size);
     assert.deepEqual(new Set(ips(kept)), distinct);
+  });
+
+  it('a worker decides a hash it has seen claimed again without a round trip to the cluster', async () => {
+    const s = state(0);
+    let requests = 0;
+    // The same state, counting the bucket operations the deduplicator makes.
+    const counting: SharedState = {
+      get failing() {
+        return s.failing;
+      },
+      close: () => s.close(),
+      async bucket(name, ttlMs) {
+        const b = await s.bucket(name, ttlMs);
+        const count = <A extends unknown[], R>(f: (...args: A) => Promise<R>) => (...args: A): Promise<R> => (requests++, f(...args));
+        return { get: count(b.get), create: count(b.create), update: count(b.update) };
+      },
+    };
+    const component = `expert:known-${++instance}`;
+    const a = await createExpert('deduplicator', { filter_type: 'whitelist', filter_keys: 'source.ip' }, { ...testContext(), name: component, shared: counting });
+    const b = await createExpert('deduplicator', { filter_type: 'whitelist', filter_keys: 'source.ip' }, { ...testContext(), name: component, shared: state(1) });
+    const events = Array.from({ length: 10 }, (_, i) => ev(`192.0.2.${i}`));
+    const x = batch();
+    assert.equal((await run(a, events, x)).length, 10);
+    assert.equal(requests, 10);
+    assert.equal((await run(a, events)).length, 0); // known here: no request
+    assert.equal((await run(a, events, x)).length, 10); // its own claims, known here too
+    assert.equal(requests, 10);
+    assert.equal((await run(b, events)).length, 0); // the other worker asks the cluster
+    const more = [...events, ev('192.0.2.200')];
+    assert.equal((await run(a, more)).length, 1);
+    assert.equal(requests, 11);
   });
 
   it('threshold counts across workers exactly as one hub does', async () => {
