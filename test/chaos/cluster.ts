@@ -209,7 +209,7 @@ export async function runClusterChaos(options: ClusterChaosOptions): Promise<Clu
     };
     for (const c of result.outputs) log(`chaos (cluster): ${c.name}: rows=${c.rows} distinct=${c.distinct} missing=${c.missing} duplicates=${c.duplicates} corrupt=${c.corrupt} unknown=${c.unknown}`);
     log(`chaos (cluster): per worker file=${perWorkerFile.join(', ')} batches taken again=${redelivered} consumer pending=${consumerPending}`);
-    log(`chaos (cluster): ${ok ? 'PASS' : 'FAIL'} seed=${options.seed} in ${Math.round(result.totalMs / 1000)} s${ok && !options.keep ? '' : ` (run directory kept: ${dir})`}`);
+    log(`chaos (cluster): ${ok ? 'PASS' : 'FAIL'} seed=${options.seed} in ${Math.round(result.totalMs / 1000)} s (fault phase ${Math.round(result.faultPhaseMs / 1000)} s, quiet phase ${Math.round(quietPhaseMs / 1000)} s)${ok && !options.keep ? '' : ` (run directory kept: ${dir})`}`);
     return result;
   } finally {
     clearInterval(progress);
