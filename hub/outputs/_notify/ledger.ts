@@ -128,14 +128,6 @@ export class Ledger {
     return this.#db.get(key);
   }
 
-  async #getMany(keys: readonly string[]): Promise<(Buffer | undefined)[]> {
-    const read = await this.#db.getMany(keys as string[]);
-    return keys.map((k, i) => {
-      const buffered = this.#pending.get(k);
-      return buffered === undefined ? read[i] : (buffered ?? undefined);
-    });
-  }
-
   #put(key: string, value: Buffer | string): void {
     this.#pending.set(key, typeof value === 'string' ? Buffer.from(value) : value);
   }
@@ -159,8 +151,13 @@ export class Ledger {
   }
 
   /** For each event id: undefined when it was never taken. */
-  taken(ids: readonly string[]): Promise<(Buffer | undefined)[]> {
-    return this.#getMany(ids.map((id) => `e!${id}`));
+  async taken(ids: readonly string[]): Promise<boolean[]> {
+    const keys = ids.map((id) => `e!${id}`);
+    const found = await this.#db.hasMany(keys); // asked for a whole batch: no value copied out for each event
+    return keys.map((k, i) => {
+      const buffered = this.#pending.get(k);
+      return buffered === undefined ? found[i]! : buffered !== null;
+    });
   }
 
   /** Marks an event as taken by a notification or suppressed with a reason (no read of the same step sees it). */

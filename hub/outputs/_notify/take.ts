@@ -27,7 +27,7 @@ export async function takeBatch(s: NotifierState, events: readonly Readonly<Even
   // Counted once the batch is in the ledger: a write that fails and is retried counts its events once.
   const inc = { suppressed_notify_false: 0, suppressed_no_address: 0, invalid_address: 0, events_taken: 0 };
   for (let i = 0; i < events.length; i++) {
-    if (taken[i] !== undefined) continue; // a redelivered batch: this event is in the ledger already
+    if (taken[i]) continue; // a redelivered batch: this event is in the ledger already
     const event = events[i]!;
     const id = ids[i]!;
     const value = event[o.recipientField];

@@ -167,7 +167,7 @@ test('the ledger keeps pending notifications and prunes finished ones, their eve
     const left = await ledger.all();
     assert.deepEqual(left.map((n) => n.status), ['pending']);
     assert.deepEqual((await ledger.events(left[0]!.id)).ids, ['later']);
-    assert.deepEqual((await ledger.taken(['ev-0-0', 'later'])).map((v) => v !== undefined), [false, true]);
+    assert.deepEqual(await ledger.taken(['ev-0-0', 'later']), [false, true]);
     assert.deepEqual(await ledger.inhibitions('abuse@net0.example', 'open-redis'), new Map());
   } finally {
     await ledger.close();
