@@ -181,6 +181,20 @@ export function setField(event: Event, key: string, value: unknown): void {
   }
 }
 
+/** What `fieldValue` returns for a dict field (`extra` given as one object): its entries need `setField`. */
+export const DICT_FIELD: unique symbol = Symbol('dict field');
+
+/**
+ * The canonical value `setField` would store for a non-ignorable `value` under an event key, without storing it
+ * (the parser runner collects an event's values before making the event in one go); DICT_FIELD for a dict field.
+ * Throws FieldError as setField does.
+ */
+export function fieldValue(key: string, value: unknown): unknown {
+  const f = lookup(EVENT_TABLE, key);
+  if (f === undefined) throw unknownKey(key, value, 'event');
+  return f.dict ? DICT_FIELD : canonical(f, key, value);
+}
+
 /** The sanitised, checked value of a non-ignorable `value`; throws FieldError. */
 function canonical(f: Field, key: string, value: unknown): unknown {
   if (value === f.memoIn) return f.memoOut; // memoIn is only ever a string that passed

@@ -14,9 +14,11 @@ export { TYPES, type TypeImpl } from './types/index.js';
 export { isBase64 } from './types/strings.js';
 export { REGISTRIES, TLP_LEVELS } from './types/enums.js';
 export {
+  DICT_FIELD,
   KEY_PATTERN,
   add,
   cleanField,
+  fieldValue,
   isIgnorable,
   isKnownField,
   isValidField,
