@@ -156,6 +156,16 @@ describe('shortcuts of the harmonisation hot path agree with the full code', () 
     const samples: unknown[] = ['', ' ', 'x', ' a ', 'http://x', 'hxxp://a.example/', 'file:///etc/passwd', 'file:', '1', '-0', '1e999', 'AS64496', 'true', 'no',
       '2024-01-02 03:04:05', '2024-02-30', 'Mon, 14 Sep 2015 04:39:22 GMT', 0, -0, 1.5, 2 ** 60, 10n ** 400n, true, null, [], {}, new Date(0), new Date(NaN)];
     for (let i = 0; i < 2000; i++) samples.push(randomBytes(random, 1 + Math.floor(random() * 24)).toString('latin1'));
+    // Addresses and networks, v4 and v6, with prefixes in and out of range and host bits set.
+    const octet = (): number => [0, 1, 10, 127, 192, 255, 256][Math.floor(random() * 7)]!;
+    const group = (): string => ['0', '1', 'db8', '2001', 'ffff', 'fe80', 'FFFF', '00ff'][Math.floor(random() * 8)]!;
+    for (let i = 0; i < 3000; i++) {
+      const v4 = `${octet()}.${octet()}.${octet()}.${octet()}`;
+      const v6 = random() < 0.5 ? Array.from({ length: 8 }, group).join(':') : `${group()}::${group()}${random() < 0.3 ? `:${v4}` : ''}`;
+      const prefix = random() < 0.2 ? '' : `/${Math.floor(random() * 140) - 2}`;
+      samples.push(`${random() < 0.5 ? v4 : v6}${prefix}`, ` ${v4}${prefix} `);
+    }
+    samples.push('::/0', '0.0.0.0/0', '::ffff:192.0.2.1/120', 'fe80::1%eth0/64', 3232235777, 2n ** 100n, 2n ** 129n);
     for (const [name, impl] of Object.entries(TYPES)) {
       if (!impl.sanitizeIsValid) continue;
       for (const value of samples) {
