@@ -103,7 +103,8 @@ export async function runClusterChaos(options: ClusterChaosOptions): Promise<Clu
 
   const layout = runLayout();
   const { dir } = layout;
-  const rig = await startNatsRig();
+  // A restarted node waits for the meta leader; on a loaded CI machine that can take longer than the usual 30 s.
+  const rig = await startNatsRig({ readyTimeoutMs: 60_000 });
   const { cluster } = rig;
   const proxies = await Promise.all(cluster.nodes.map((node) => ChaosProxy.start(node.mqttPort)));
   const nats = { servers: cluster.servers, ack_wait_seconds: ACK_WAIT_SECONDS, pull_batch: 16, mqtt_url: cluster.nodes[0]!.mqttUrl };
