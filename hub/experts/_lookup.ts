@@ -22,6 +22,7 @@
  */
 import Type from 'typebox';
 import type { ComponentContext } from '../pipeline/define.js';
+import { bucketName, SharedCache } from './_shared-state.js';
 import { TtlMap } from './_ttl-map.js';
 
 export const LOOKUP_METRICS = {
@@ -153,9 +154,13 @@ export class Lookups {
   readonly #limiters = new Map<string, ServiceLimiter>();
   readonly #counters: Record<string, number>;
   readonly #log: ComponentContext['log'];
+  /** Hub workers (broker mode nats) share what they looked up: asked on a miss in memory, before the service. */
+  readonly #shared: SharedCache | undefined;
 
   constructor(ctx: ComponentContext, settings: LookupSettings) {
     this.#cache = new TtlMap(ctx.store, 60_000, settings.cache_max_entries ?? 100_000);
+    const longest = Math.max(settings.cache_ttl, settings.cache_ttl_invalid_response) * 1000;
+    if (ctx.shared && longest > 0) this.#shared = new SharedCache(ctx.shared, bucketName(ctx.name), longest);
     this.#settings = settings;
     this.#log = ctx.log;
     this.#counters = ctx.counters ?? {};
@@ -196,6 +201,11 @@ export class Lookups {
   /** @internal */
   get cache(): TtlMap<unknown> {
     return this.#cache;
+  }
+
+  /** @internal */
+  get shared(): SharedCache | undefined {
+    return this.#shared;
   }
 
   /** @internal */
@@ -245,6 +255,24 @@ export class LookupBatch {
     return this.#resolve(kind, keys, split, service, askMany);
   }
 
+  /** Takes out of `toAsk` the keys another worker looked up (shared cache), with their answers, kept here too. */
+  async #fromShared(kind: string, toAsk: string[], answers: Answers<unknown>): Promise<void> {
+    const lookups = this.#lookups;
+    const hits = await lookups.shared!.getMany(toAsk.map((key) => `${kind}:${key}`), this.#now);
+    if (hits.size === 0) return;
+    let kept = 0;
+    for (const key of toAsk) {
+      const cacheKey = `${kind}:${key}`;
+      if (hits.has(cacheKey)) answers.set(key, hits.get(cacheKey));
+      else toAsk[kept++] = key;
+    }
+    toAsk.length = kept;
+    // Kept in memory for the shortest of the two TTLs: the entry's own expiry is not known here.
+    const { cache_ttl, cache_ttl_invalid_response } = lookups.settings;
+    const ttl = Math.min(...[cache_ttl, cache_ttl_invalid_response].filter((t) => t > 0));
+    lookups.cache.setMany(hits, ttl * 1000, this.#now);
+  }
+
   async #resolve<V>(kind: string, keys: Iterable<string>, split: (toAsk: string[]) => string[][], service: string | ((key: string) => string), askMany: AskMany<V>): Promise<Answers<V>> {
     const lookups = this.#lookups;
     const { cache_ttl, cache_ttl_invalid_response, timeout } = lookups.settings;
@@ -258,6 +286,7 @@ export class LookupBatch {
       answers.set(key, hit);
       if (hit === undefined) toAsk.push(key);
     }
+    if (lookups.shared && toAsk.length > 0) await this.#fromShared(kind, toAsk, answers);
     lookups.count('hits', answers.size - toAsk.length);
     if (toAsk.length === 0) return answers;
 
@@ -295,6 +324,8 @@ export class LookupBatch {
     lookups.count('misses', failed + skipped);
     if (cache_ttl > 0) lookups.cache.setMany(found, cache_ttl * 1000, this.#now);
     if (cache_ttl_invalid_response > 0) lookups.cache.setMany(none, cache_ttl_invalid_response * 1000, this.#now);
+    if (cache_ttl > 0) lookups.shared?.putMany(found, cache_ttl * 1000, this.#now);
+    if (cache_ttl_invalid_response > 0) lookups.shared?.putMany(none, cache_ttl_invalid_response * 1000, this.#now);
     // One line per batch and kind, not one per event: a service that is down must not flood the log.
     if (failed > 0) lookups.log.warn({ kind, failed, asked: toAsk.length, lastError }, 'Some lookups failed; their events pass on without the answer.');
     if (skipped > 0) lookups.log.warn({ kind, skipped }, 'Some lookups were not made: the batch deadline passed; their events pass on without the answer.');

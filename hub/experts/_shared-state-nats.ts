@@ -111,6 +111,7 @@ export class NatsSharedState implements SharedState {
         }),
       create: (key, value) => this.#guard(`write ${name}`, () => kv.create(key, value).catch(casLost)),
       update: (key, value, revision) => this.#guard(`write ${name}`, () => kv.update(key, value, revision).catch(casLost)),
+      put: (key, value) => this.#guard(`write ${name}`, () => kv.put(key, value)),
     };
   }
 

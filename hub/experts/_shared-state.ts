@@ -37,6 +37,8 @@ export interface SharedBucket {
   create(key: string, value: Uint8Array): Promise<number | undefined>;
   /** Sets `key` if its revision is still `revision`; undefined when another write came first. */
   update(key: string, value: Uint8Array, revision: number): Promise<number | undefined>;
+  /** Sets `key` whatever it holds (for a cache, where the last answer may win). */
+  put(key: string, value: Uint8Array): Promise<number>;
 }
 
 export interface SharedState {
@@ -188,6 +190,60 @@ export async function addCounts(bucket: SharedBucket, added: ReadonlyMap<string,
     ),
   );
   return new Map(keys.map((key, i) => [key, before[i]!]));
+}
+
+/** A cached answer and its expiry. */
+interface Cached {
+  x: number;
+  v: unknown;
+}
+
+/**
+ * The lookup experts' cache shared by the workers (_lookup.ts): a cache only, so a miss is harmless — a key the
+ * bucket cannot answer (unreachable, absent, expired) is asked again of the service, and a failed write is dropped.
+ * Bucket keys are hashes of the cache keys (an IPv6 address or a ':' is no KV key).
+ */
+export class SharedCache {
+  readonly #shared: SharedState;
+  readonly #name: string;
+  readonly #ttlMs: number;
+
+  /** `ttlMs`: the longest any entry lives (each entry carries its own expiry). */
+  constructor(shared: SharedState, name: string, ttlMs: number) {
+    this.#shared = shared;
+    this.#name = name;
+    this.#ttlMs = ttlMs;
+  }
+
+  /** The live entries among `keys` that the bucket holds. */
+  async getMany(keys: readonly string[], now: number): Promise<Map<string, unknown>> {
+    const hits = new Map<string, unknown>();
+    try {
+      const bucket = await this.#shared.bucket(this.#name, this.#ttlMs);
+      const stored = await Promise.all(keys.map((key) => bucket.get(cacheKey(key))));
+      stored.forEach((entry, i) => {
+        const cached = entry?.value === undefined ? undefined : decode<Cached>(entry.value);
+        if (cached !== undefined && cached.x > now) hits.set(keys[i]!, cached.v);
+      });
+    } catch {
+      // misses (the state says why it failed, once)
+    }
+    return hits;
+  }
+
+  /** Stores entries that expire together, without waiting (a failed write is a later miss). */
+  putMany(entries: ReadonlyMap<string, unknown>, ttlMs: number, now: number): void {
+    if (entries.size === 0) return;
+    const x = now + ttlMs;
+    void this.#shared
+      .bucket(this.#name, this.#ttlMs)
+      .then((bucket) => Promise.all([...entries].map(([key, v]) => bucket.put(cacheKey(key), encode({ x, v } satisfies Cached)))))
+      .catch(() => {});
+  }
+}
+
+function cacheKey(key: string): string {
+  return createHash('sha256').update(key).digest('hex').slice(0, 32);
 }
 
 const encoder = new TextEncoder();

@@ -9,6 +9,7 @@
  *   deduplicator keeps its events (its own claims are not duplicates), threshold does not count it twice.
  * - A worker killed with SIGKILL after writing its claims, before committing: the batch given to the other worker
  *   loses no event, and the claims are there (a third batch's copies are duplicates).
+ * - The lookup caches: what one worker looked up (fake RIPEstat), another gets from the shared bucket unasked.
  * - The cluster down: processing fails with StateUnavailableError (transient: the stage retries the pass, /ready
  *   says why), and works again once the nodes are back.
  */
@@ -24,6 +25,8 @@ import { NatsSharedState } from '../../hub/experts/_shared-state-nats.js';
 import type { Event, Expert } from '../../hub/pipeline/define.js';
 import { createExpert, testContext } from '../hub/experts/_harness.js';
 import { NATS_SERVER, startNatsCluster, type NatsCluster } from '../helpers/nats.js';
+import { waitUntil } from '../helpers/processes.js';
+import { startFakeWeb } from '../hub/experts/_fake-web.js';
 import { existsSync } from 'node:fs';
 
 const CHILD = fileURLToPath(new URL('./_nats-state-child.ts', import.meta.url));
@@ -133,7 +136,7 @@ describe('NATS mode: the stateful experts share their state through JetStream KV
       async bucket(name, ttlMs) {
         const b = await s.bucket(name, ttlMs);
         const count = <A extends unknown[], R>(f: (...args: A) => Promise<R>) => (...args: A): Promise<R> => (requests++, f(...args));
-        return { get: count(b.get), create: count(b.create), update: count(b.update) };
+        return { get: count(b.get), create: count(b.create), update: count(b.update), put: count(b.put) };
       },
     };
     const component = `expert:known-${++instance}`;
@@ -150,6 +153,35 @@ describe('NATS mode: the stateful experts share their state through JetStream KV
     const more = [...events, ev('192.0.2.200')];
     assert.equal((await run(a, more)).length, 1);
     assert.equal(requests, 11);
+  });
+
+  it('fake RIPEstat: what one worker looked up, another worker answers from the shared cache without asking', async () => {
+    const web = await startFakeWeb();
+    try {
+      const component = `expert:ripe-${++instance}`;
+      const params = { ripe_stat_url: web.url, ripe_db_url: web.url, query_ripe_db_asn: false, query_ripe_db_ip: false, query_ripe_stat_asn: false, query_ripe_stat_geolocation: false };
+      const worker = async (node: number) => {
+        const ctx = { ...testContext(), name: component, shared: state(node), counters: {} as Record<string, number> };
+        return { ctx, expert: await createExpert('ripe', params, ctx) };
+      };
+      const events = [{ 'source.ip': '192.0.2.10' }, { 'source.ip': '203.0.113.99' }];
+      const a = await worker(0);
+      const first = await run(a.expert, events);
+      assert.equal(web.requests.length, 2);
+      // Written without waiting: a fresh worker sees both entries once they landed.
+      await waitUntil(async () => {
+        const probe = await worker(2);
+        await run(probe.expert, events);
+        return probe.ctx.counters.hits === 2;
+      }, 10_000, () => 'the shared cache never answered both keys', 200);
+      web.reset();
+      const b = await worker(1);
+      assert.deepEqual(await run(b.expert, events), first);
+      assert.deepEqual(web.requests, [], 'worker b asked nothing');
+      assert.equal(b.ctx.counters.hits, 2, 'the answer and the cached "nothing found"');
+    } finally {
+      await web.stop();
+    }
   });
 
   it('threshold counts across workers exactly as one hub does', async () => {
