@@ -10,6 +10,8 @@
  * - A worker killed with SIGKILL after writing its claims, before committing: the batch given to the other worker
  *   loses no event, and the claims are there (a third batch's copies are duplicates).
  * - The lookup caches: what one worker looked up (fake RIPEstat), another gets from the shared bucket unasked.
+ * - The experts stage, while the state cannot be reached, retries its pass for as long as it takes and dead-letters
+ *   nothing (a transient expert error is dead-lettered after 5 attempts).
  * - The cluster down: processing fails with StateUnavailableError (transient: the stage retries the pass, /ready
  *   says why), and works again once the nodes are back.
  */
@@ -25,7 +27,13 @@ import { NatsSharedState } from '../../hub/experts/_shared-state-nats.js';
 import type { Event, Expert } from '../../hub/pipeline/define.js';
 import { createExpert, testContext } from '../hub/experts/_harness.js';
 import { NATS_SERVER, startNatsCluster, type NatsCluster } from '../helpers/nats.js';
-import { waitUntil } from '../helpers/processes.js';
+import { tempDir, waitUntil } from '../helpers/processes.js';
+import { Inbox } from '../../hub/inbox/index.js';
+import { DeadLetters } from '../../hub/pipeline/deadletters.js';
+import { ExpertsStage } from '../../hub/pipeline/experts-stage.js';
+import { ComponentMetrics } from '../../hub/pipeline/metrics.js';
+import { ProcessedLog } from '../../hub/pipeline/processed-log.js';
+import { openHubDb } from '../../hub/store/index.js';
 import { startFakeWeb } from '../hub/experts/_fake-web.js';
 import { existsSync } from 'node:fs';
 
@@ -255,6 +263,43 @@ describe('NATS mode: the stateful experts share their state through JetStream KV
     assert.equal((await run(other, events, x)).length, 50);
     // The dead worker's claims were written: the same events in another batch are duplicates.
     assert.equal((await run(other, events)).length, 0);
+  });
+
+  it('the experts stage retries its pass while the state cannot be reached, however long, and dead-letters nothing', async () => {
+    const s = state(0);
+    // The real state, unreachable for its first 8 bucket calls (more than the stage's 5 attempts for a transient error).
+    let failures = 8;
+    const flaky: SharedState = {
+      get failing() {
+        return failures > 0 ? 'unreachable (test)' : s.failing;
+      },
+      close: () => s.close(),
+      bucket(name, ttlMs) {
+        if (failures-- > 0) return Promise.reject(new StateUnavailableError('the shared expert state (NATS KV) cannot be reached: test', undefined));
+        return s.bucket(name, ttlMs);
+      },
+    };
+    const expert = await createExpert('deduplicator', { filter_type: 'whitelist', filter_keys: 'source.ip' }, { ...testContext(), name: `expert:stage-${++instance}`, shared: flaky });
+    const db = await openHubDb(tempDir('vigil-state-stage-'));
+    const inbox = await Inbox.open(db);
+    const processed = new ProcessedLog(db);
+    const dead = await DeadLetters.open(db);
+    const stage = new ExpertsStage(db, inbox, processed, [{ name: 'dedup', expert, metrics: new ComponentMetrics() }], dead, pino({ level: 'silent' }));
+    try {
+      await processed.open();
+      await stage.open();
+      stage.start();
+      await inbox.accept({}, { v: 1, agent: 'a', epoch: 'stage', seq: 1, sent: 0, events: [ev('192.0.2.1'), ev('192.0.2.2'), ev('192.0.2.1')] });
+      await inbox.accept({}, { v: 1, agent: 'a', epoch: 'stage', seq: 2, sent: 0, events: [ev('192.0.2.2'), ev('192.0.2.3')] });
+      await waitUntil(() => stage.cursor >= 2, 60_000, () => `the batches were processed (${failures} failures left)`, 100);
+      assert.ok(failures < 0, 'every failure was met');
+      const out = (await processed.read(0, 10)).flatMap((e) => e.batch.events.map((x) => x['source.ip']));
+      assert.deepEqual(out, ['192.0.2.1', '192.0.2.2', '192.0.2.3']);
+      assert.deepEqual(await dead.list(), []);
+    } finally {
+      await stage.stop();
+      await db.close();
+    }
   });
 
   it('with the cluster down processing fails as transient (StateUnavailableError) and works again when it is back', async () => {
