@@ -36,6 +36,11 @@ export const AgentConfigSchema = Type.Object(
         token: Type.Optional(Type.String({ description: "The agent's token (or token_file)." })),
         token_file: Type.Optional(Type.String({ description: 'A file holding the token.' })),
         window: Type.Integer({ minimum: 1, maximum: 10000, default: 64, description: 'Batches in flight without a PUBACK.' }),
+        window_bytes: Type.Integer({
+          minimum: 65536,
+          default: 4194304,
+          description: 'Bytes of batches in flight without a PUBACK: no further batch is sent while this many are (4 MiB). With `window`, bounds the memory a slow hub costs the agent.',
+        }),
         heartbeat_seconds: Type.Number({ minimum: 1, default: 30, description: 'Seconds between heartbeats.' }),
         ca_file: Type.Optional(Type.String({ description: 'CA bundle (PEM) to verify the hub with mqtts://.' })),
         cert_file: Type.Optional(Type.String({ description: 'Client certificate (PEM) for mutual TLS.' })),

@@ -120,7 +120,7 @@ export class Agent {
       forwarder = new Forwarder(
         outbox,
         // A heartbeat right after each connect: the hub shows the agent's version and outbox at once.
-        { url: config.hub.url, fallbackUrls: config.hub.fallback_urls, agentId: config.id, token, window: config.hub.window, ca, cert, key, onConnect: () => forwarder?.heartbeat(agent.status()) },
+        { url: config.hub.url, fallbackUrls: config.hub.fallback_urls, agentId: config.id, token, window: config.hub.window, windowBytes: config.hub.window_bytes, ca, cert, key, onConnect: () => forwarder?.heartbeat(agent.status()) },
         log.child({ component: 'forwarder' }),
       );
     }

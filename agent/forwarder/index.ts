@@ -2,8 +2,9 @@
  * The forwarder: sends outbox batches to the hub over MQTT QoS 1 and deletes each one only after the hub's
  * PUBACK (which the hub sends only once the batch is durable on its side).
  *
- * - The in-flight window is ours (default 64 batches): MQTT.js has none and reuses message ids beyond 65,535
- *   outstanding publishes, losing callbacks.
+ * - The in-flight window is ours (default 64 batches and 4 MiB): MQTT.js has none and reuses message ids beyond
+ *   65,535 outstanding publishes, losing callbacks. Bytes bound it as well as batches: each batch in flight is held
+ *   by MQTT.js and the socket until its PUBACK, and batches of wide events are many times larger than narrow ones.
  * - Reconnection is ours too (MQTT.js's is a fixed 1 s): exponential backoff with jitter, to the next of the
  *   broker's URLs (a replicated broker's nodes). Every new connection resends from the oldest unacknowledged
  *   batch; the hub recognises batches it already has.
@@ -23,6 +24,8 @@ export interface ForwarderOptions {
   token?: string;
   /** Batches published and not yet acknowledged, at most (default 64). */
   window?: number;
+  /** Bytes of those batches: no further batch is sent while this many are in flight (default 4 MiB). */
+  windowBytes?: number;
   /** TLS material for mqtts:// (PEM text). */
   ca?: string | Buffer;
   cert?: string | Buffer;
@@ -51,6 +54,7 @@ export class Forwarder {
   readonly #outbox: Outbox;
   readonly #opts: ForwarderOptions;
   readonly #window: number;
+  readonly #windowBytes: number;
   readonly #log: Logger;
   readonly #backoff: Backoff;
   readonly #topic: string;
@@ -60,7 +64,9 @@ export class Forwarder {
   #client: MqttClient | undefined;
   /** Increases with every connection; callbacks of an older connection only ever acknowledge. */
   #generation = 0;
-  #inflight = new Set<number>();
+  /** Batches in flight: seq → payload bytes. */
+  #inflight = new Map<number, number>();
+  #inflightBytes = 0;
   #cursor = 0;
   #pumping = false;
   /** A pump was asked for while one ran (e.g. a new connection while the old one's read was pending). */
@@ -75,6 +81,7 @@ export class Forwarder {
     this.#outbox = outbox;
     this.#opts = options;
     this.#window = options.window ?? 64;
+    this.#windowBytes = options.windowBytes ?? 4 * 2 ** 20;
     this.#log = log;
     this.#backoff = new Backoff(options.backoff);
     this.#topic = eventsTopic(options.agentId);
@@ -122,7 +129,7 @@ export class Forwarder {
       this.stats.lastConnectedAt = Date.now();
       this.#backoff.reset();
       // A new connection starts over from the oldest batch not yet acknowledged.
-      this.#inflight.clear();
+      this.#clearInflight();
       this.#cursor = 0;
       this.#log.info({ url }, 'Connected to the hub.');
       this.#opts.onConnect?.();
@@ -141,7 +148,7 @@ export class Forwarder {
     if (this.stats.connected) this.#log.warn({ error: this.stats.lastError }, 'Lost the connection to the hub; batches stay in the outbox.');
     this.stats.connected = false;
     this.#generation++;
-    this.#inflight.clear();
+    this.#clearInflight();
     client.removeAllListeners('close');
     client.end(true);
     this.#urlIndex = (this.#urlIndex + 1) % this.#urls.length;
@@ -170,15 +177,18 @@ export class Forwarder {
     this.#pumping = true;
     this.#pumpAgain = false;
     try {
-      while (this.stats.connected && this.#inflight.size < this.#window && !this.#stopped) {
+      while (this.stats.connected && this.#hasRoom() && !this.#stopped) {
         const generation = this.#generation;
         const batches = await this.#outbox.readAfter(this.#cursor, this.#window - this.#inflight.size);
         if (generation !== this.#generation || !this.stats.connected) break;
         if (batches.length === 0) break;
         const client = this.#client!;
         for (const batch of batches) {
+          // Those read beyond the byte window are read again once acknowledgements make room.
+          if (!this.#hasRoom()) break;
           this.#cursor = batch.seq;
-          this.#inflight.add(batch.seq);
+          this.#inflight.set(batch.seq, batch.payload.length);
+          this.#inflightBytes += batch.payload.length;
           this.stats.sentBatches++;
           client.publish(this.#topic, batch.payload, { qos: 1 }, (err) => this.#onPuback(generation, batch.seq, err));
         }
@@ -199,9 +209,23 @@ export class Forwarder {
     }
     this.stats.ackedBatches++;
     this.#acked.push(seq);
-    if (generation === this.#generation) this.#inflight.delete(seq);
+    const bytes = generation === this.#generation ? this.#inflight.get(seq) : undefined;
+    if (bytes !== undefined) {
+      this.#inflight.delete(seq);
+      this.#inflightBytes -= bytes;
+    }
     void this.#flushAcks();
     void this.#pump();
+  }
+
+  /** Room for one more batch: under both windows (an empty window always has room, whatever the batch's size). */
+  #hasRoom(): boolean {
+    return this.#inflight.size === 0 || (this.#inflight.size < this.#window && this.#inflightBytes < this.#windowBytes);
+  }
+
+  #clearInflight(): void {
+    this.#inflight.clear();
+    this.#inflightBytes = 0;
   }
 
   /** Deletes acknowledged batches, one LevelDB batch at a time, gathering the acks that arrive meanwhile. */
