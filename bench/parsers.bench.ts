@@ -145,7 +145,10 @@ async function measure(c: Case, rows: number, sink: Sink): Promise<Figures> {
     const rssStart = process.memoryUsage.rss();
     let rssPeak = rssStart;
     let rssQuarter = 0;
+    let chunks = 0;
     const progress = (done: number): void => {
+      // Every 16th chunk (1 MiB of input): reading RSS per 64 KiB chunk was 5 % of the main thread's time (profile).
+      if (chunks++ % 16 !== 0 && !(rssQuarter === 0 && done >= rows / 4)) return;
       const rss = process.memoryUsage.rss();
       if (rss > rssPeak) rssPeak = rss;
       if (rssQuarter === 0 && done >= rows / 4) rssQuarter = rss;
