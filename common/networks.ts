@@ -43,9 +43,16 @@ export function parseNetwork(text: string): Network | undefined {
   return { version: addr.version, prefix, value: addr.value & mask(addr.version, prefix) };
 }
 
-function mask(version: 4 | 6, prefix: number): bigint {
+function computeMask(version: 4 | 6, prefix: number): bigint {
   const max = bits(version);
   return ((1n << BigInt(prefix)) - 1n) << BigInt(max - prefix);
+}
+
+// Every mask computed once: a lookup probes a mask per prefix length, and making one costs four BigInt operations.
+const MASKS = { 4: Array.from({ length: 33 }, (_, p) => computeMask(4, p)), 6: Array.from({ length: 129 }, (_, p) => computeMask(6, p)) };
+
+function mask(version: 4 | 6, prefix: number): bigint {
+  return MASKS[version][prefix]!;
 }
 
 export function inNetwork(addr: Address, net: Network): boolean {

@@ -9,6 +9,7 @@ import { add, sanitizeField } from '../../common/harmonization/index.js';
 import { defineExpert, type Event } from '../pipeline/define.js';
 import { configError, readParamFile } from './_config.js';
 import { eachEvent } from './_each.js';
+import { SIDES } from './_sides.js';
 import { formatNetwork, parseAddress, parseNetwork, PrefixTable } from '../../common/networks.js';
 import { AUTOUPDATE } from '../../common/intelmq-params.js';
 
@@ -77,15 +78,18 @@ export default defineExpert({
     const { path, text } = readParamFile('database', params.database, ctx.resolvePath);
     const table = loadIpAsn(text, path);
     ctx.log.info({ prefixes: table.size }, 'Loaded the routing table.');
+    const options = { overwrite: params.overwrite };
     const fill = (event: Event): void => {
-      for (const side of ['source', 'destination']) {
-        const ip = event[`${side}.ip`];
+      for (const keys of SIDES) {
+        const ip = event[keys.ip];
         if (typeof ip !== 'string') continue;
         const addr = parseAddress(ip);
         const hit = addr === undefined ? undefined : table.lookup(addr);
         if (hit === undefined) continue;
-        add(event, `${side}.asn`, hit.value, { overwrite: params.overwrite });
-        add(event, `${side}.network`, sanitizeField(`${side}.network`, formatNetwork(hit.network)), { overwrite: params.overwrite });
+        add(event, keys.asn, hit.value, options);
+        // An IPv4 network is formatted canonically already; IPv6 is left to the ontology to compress.
+        const network = hit.network.version === 4 ? formatNetwork(hit.network) : sanitizeField(keys.network, formatNetwork(hit.network));
+        add(event, keys.network, network, options);
       }
     };
     return { process: (events, reject) => eachEvent(events, reject, fill) };

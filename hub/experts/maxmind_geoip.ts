@@ -6,11 +6,33 @@
 import { readFileSync } from 'node:fs';
 import Type from 'typebox';
 import { Reader, type CityResponse } from 'maxmind';
-import { add } from '../../common/harmonization/index.js';
+import { sanitizeField } from '../../common/harmonization/index.js';
 import { defineExpert, type Event } from '../pipeline/define.js';
 import { configError } from './_config.js';
 import { eachEvent } from './_each.js';
+import { SIDES } from './_sides.js';
 import { AUTOUPDATE } from '../../common/intelmq-params.js';
+
+/**
+ * Decoded records kept (entries of the file's data section, by offset). A feed's addresses fall in far fewer
+ * networks than they are many, and decoding a City record — its maps of names in every language — is most of a
+ * lookup's cost (bench/pipeline.bench.ts). Records are only read, so one decoded copy serves every event.
+ */
+const RECORD_CACHE_ENTRIES = 20_000;
+
+/** The reader's decoder cache (mmdb-lib's `Cache`), bounded: past its size the oldest entry goes first. */
+class RecordCache {
+  readonly #entries = new Map<number, unknown>();
+
+  get(offset: number): unknown {
+    return this.#entries.get(offset);
+  }
+
+  set(offset: number, value: unknown): void {
+    if (this.#entries.size >= RECORD_CACHE_ENTRIES) this.#entries.delete(this.#entries.keys().next().value!);
+    this.#entries.set(offset, value);
+  }
+}
 
 export default defineExpert({
   name: 'maxmind_geoip',
@@ -75,28 +97,59 @@ export default defineExpert({
     const file = ctx.resolvePath(params.database);
     let reader: Reader<CityResponse>;
     try {
-      reader = new Reader<CityResponse>(readFileSync(file));
+      reader = new Reader<CityResponse>(readFileSync(file), { cache: new RecordCache() });
     } catch (err) {
       throw configError('database', `cannot open the MaxMind database ${file}: ${(err as Error).message}`);
     }
     const { overwrite } = params;
+    // The record's values, made canonical once per record (the cache above hands out one object per record).
+    const prepared = new WeakMap<CityResponse, Prepared>();
+    const valuesOf = (info: CityResponse): Prepared => {
+      let values = prepared.get(info);
+      if (values === undefined) {
+        values = prepare(info, params.use_registered);
+        prepared.set(info, values);
+      }
+      return values;
+    };
     const locate = (event: Event): void => {
-      for (const side of ['source', 'destination']) {
-        const ip = event[`${side}.ip`];
+      for (const keys of SIDES) {
+        const ip = event[keys.ip];
         if (typeof ip !== 'string') continue;
         const info = reader.get(ip);
         if (info === null) continue;
-        const geo = `${side}.geolocation`;
-        const cc = params.use_registered ? info.registered_country?.iso_code : info.country?.iso_code;
-        if (cc) add(event, `${geo}.cc`, cc, { overwrite });
-        const loc = info.location;
-        // 0 is a real coordinate; only a missing one is skipped.
-        if (typeof loc?.latitude === 'number') add(event, `${geo}.latitude`, loc.latitude, { overwrite });
-        if (typeof loc?.longitude === 'number') add(event, `${geo}.longitude`, loc.longitude, { overwrite });
-        const city = info.city?.names?.en;
-        if (city) add(event, `${geo}.city`, city, { overwrite });
+        for (const [field, value] of valuesOf(info)) put(event, keys[field], value, overwrite);
       }
     };
     return { process: (events, reject) => eachEvent(events, reject, locate) };
   },
 });
+
+type GeoField = 'cc' | 'latitude' | 'longitude' | 'city';
+/** A record's geolocation fields with their canonical values (undefined: a value the ontology ignores). */
+type Prepared = [GeoField, unknown][];
+
+/**
+ * What a record sets: the country (physical or registered), the coordinates (0 is a real one; only a missing one is
+ * skipped) and the English city name, each made canonical as `add` would (source and destination fields share their
+ * types). A value the ontology refuses throws here, rejecting the event as `add` did.
+ */
+function prepare(info: CityResponse, useRegistered: boolean): Prepared {
+  const values: Prepared = [];
+  const cc = useRegistered ? info.registered_country?.iso_code : info.country?.iso_code;
+  if (cc) values.push(['cc', sanitizeField('source.geolocation.cc', cc)]);
+  const loc = info.location;
+  if (typeof loc?.latitude === 'number') values.push(['latitude', sanitizeField('source.geolocation.latitude', loc.latitude)]);
+  if (typeof loc?.longitude === 'number') values.push(['longitude', sanitizeField('source.geolocation.longitude', loc.longitude)]);
+  const city = info.city?.names?.en;
+  if (city) values.push(['city', sanitizeField('source.geolocation.city', city)]);
+  return values;
+}
+
+/** `add(event, key, value, { overwrite })` for a value already canonical (undefined: one to ignore). */
+function put(event: Event, key: string, value: unknown, overwrite: boolean): void {
+  const existing = event[key];
+  if (existing !== undefined && !overwrite) return;
+  if (value !== undefined) event[key] = value;
+  else if (existing !== undefined) delete event[key]; // replacing with "no data" removes the old value, as add does
+}
