@@ -8,9 +8,15 @@
  *   backlog      an agent collects a backlog with the hub down, then drains it: time and events/s
  *   hub backlog  the hub holds the backlog itself (its output paused): hub RSS at rest, with the backlog, and the
  *                time to drain it once the output resumes — RSS must not grow with the backlog
- *   RSS          agent at idle and peak under load (VmRSS / VmHWM from /proc)
+ *   burst        200,000 events through the throughput setup: peak RSS of hub and agent against their targets, and
+ *                events per CPU-second of each process (the throughput a memory bound may cost, measured in CPU time
+ *                because this machine is shared)
+ *   RSS          every end-to-end row also prints the peak RSS (VmHWM from /proc) of the hub and agent it ran
  *
- *   tsx bench/e2e.bench.ts [--quick] [--events N] [--backlog N] [--latency-s S] [--only throughput,latency,backlog,hub-backlog]
+ * The hub runs with the node flags and environment of its systemd unit, the agent with those of its installed
+ * launcher (deploy/install-agent.sh), as deployed.
+ *
+ *   tsx bench/e2e.bench.ts [--quick] [--events N] [--backlog N] [--burst N] [--latency-s S] [--only throughput,latency,backlog,hub-backlog,burst]
  * Prints figures; asserts nothing.
  */
 import { appendFileSync, closeSync, openSync, readSync, statSync, writeFileSync } from 'node:fs';
@@ -21,21 +27,23 @@ import { LineCounter } from '../test/chaos/run.js';
 import { rig, writeDropFeed } from '../test/durability/_rig.js';
 import { api } from '../test/helpers/setup.js';
 import { waitUntil } from '../test/helpers/processes.js';
-import { hubUnitProcess } from '../test/helpers/units.js';
+import { agentLauncherProcess, hubUnitProcess } from '../test/helpers/units.js';
+import { cpuSeconds, load1, MiB, sampler } from './_processes.js';
 
 const { values } = parseArgs({
   strict: false,
-  options: { quick: { type: 'boolean', default: false }, events: { type: 'string' }, backlog: { type: 'string' }, 'latency-s': { type: 'string' }, only: { type: 'string' } },
+  options: { quick: { type: 'boolean', default: false }, events: { type: 'string' }, backlog: { type: 'string' }, burst: { type: 'string' }, 'latency-s': { type: 'string' }, only: { type: 'string' } },
 });
 const quick = values.quick === true;
 const EVENTS = Number(values.events ?? (quick ? 100_000 : 500_000));
 const BACKLOG = Number(values.backlog ?? (quick ? 200_000 : 1_000_000));
+const BURST = Number(values.burst ?? 200_000);
 const LATENCY_S = Number(values['latency-s'] ?? (quick ? 10 : 30));
 const RATE = 5_000;
 const ONLY = typeof values.only === 'string' ? new Set(values.only.split(',')) : undefined;
 const wanted = (part: string): boolean => !ONLY || ONLY.has(part);
+const met = (ok: boolean): string => (ok ? 'met' : 'BELOW the target');
 
-const MiB = (b: number | undefined): string => (b === undefined ? '-' : `${(b / 2 ** 20).toFixed(0)} MiB`);
 const rows: [string, string, string][] = [];
 const row = (what: string, value: string, target = ''): void => {
   rows.push([what, value, target]);
@@ -44,25 +52,16 @@ const row = (what: string, value: string, target = ''): void => {
 const running: Proc[] = [];
 const track = <P extends Proc>(p: P): P => (running.push(p), p);
 
-/** Samples a process's RSS every 250 ms; returns the peak seen. */
-function sampler(proc: () => Proc | undefined): { stop(): number } {
-  let peak = 0;
-  const timer = setInterval(() => {
-    const rss = proc()?.rss();
-    if (rss !== undefined && rss > peak) peak = rss;
-  }, 250);
-  return {
-    stop() {
-      clearInterval(timer);
-      return peak;
-    },
-  };
-}
+/** Peak RSS (VmHWM) of a row's processes, read before they are stopped. */
+const peaks = (hub: Proc, agent?: Proc): string => `hub ${MiB(hub.peakRss())}${agent ? `, agent ${MiB(agent.peakRss())}` : ''} (load ${load1()})`;
+const PEAK_ROW = 'peak RSS (VmHWM) of the processes above';
 
 // The hub runs with the node flags and environment of the shipped systemd unit (deploy/systemd/vigil-hub.service),
-// as deployed.
+// the agent with those of its launcher (deploy/install-agent.sh): as deployed.
 const hubProcess = hubUnitProcess();
+const agentProcess = agentLauncherProcess();
 console.log(`  hub node flags and environment (from the systemd unit): ${hubProcess.nodeArgs.join(' ') || 'none'}; ${JSON.stringify(hubProcess.env)}`);
+console.log(`  agent node flags and environment (from its launcher): ${agentProcess.nodeArgs.join(' ') || 'none'}; ${JSON.stringify(agentProcess.env)}`);
 
 // A fresh build of the current sources (dist/ may be older than the tree), unless VIGIL_ENTRY names one.
 let entry = process.env.VIGIL_ENTRY;
@@ -79,7 +78,7 @@ try {
     const feed = writeDropFeed(join(r.dir, 'drop.txt'), EVENTS);
     const hub = track(await r.startHub({ entry, ...hubProcess }));
     const t0 = Date.now();
-    const agent = track(r.startAgent({ id: 'agent-1', collector: { type: 'file', path: feed } }, { entry }));
+    const agent = track(r.startAgent({ id: 'agent-1', collector: { type: 'file', path: feed } }, { entry, ...agentProcess }));
     const lines = new LineCounter(r.output);
     const hubPeak = sampler(() => hub);
     await agent.waitFor(/Report stored in the outbox/, 600_000);
@@ -91,6 +90,7 @@ try {
     row('  agent collection alone (parse + validate + outbox, concurrent with forwarding)', `${Math.round(EVENTS / ((collected - t0) / 1000)).toLocaleString('en')} events/s`);
     row('agent peak RSS under load (VmHWM)', MiB(agentPeak));
     row('hub peak RSS under load', MiB(hubPeak.stop()));
+    row(PEAK_ROW, peaks(hub, agent));
     await agent.kill();
     await hub.kill();
   }
@@ -101,7 +101,7 @@ try {
     const log = join(r.dir, 'app.log');
     writeFileSync(log, '');
     const hub = track(await r.startHub({ entry, ...hubProcess }));
-    const agent = track(r.startAgent({ id: 'agent-1', collector: { type: 'tail', path: log }, parser: { name: 'json', params: { splitlines: true } } }, { entry }));
+    const agent = track(r.startAgent({ id: 'agent-1', collector: { type: 'tail', path: log }, parser: { name: 'json', params: { splitlines: true } } }, { entry, ...agentProcess }));
     await agent.waitFor(/Agent started/);
     await sleep(1000);
     const latencies: number[] = [];
@@ -147,6 +147,7 @@ try {
     const pct = (p: number): number => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
     row(`latency collection → output at ${RATE.toLocaleString('en')} events/s for ${LATENCY_S} s (tail poll 250 ms + fs.watch)`, `p50 ${pct(50)} ms, p90 ${pct(90)} ms, p99 ${pct(99)} ms, max ${sorted.at(-1)} ms`, 'p99 ≤ 1,000 ms');
     row('agent RSS while sending 5,000 events/s', MiB(agent.rss()));
+    row(PEAK_ROW, peaks(hub, agent));
     await agent.kill();
     await hub.kill();
   }
@@ -157,7 +158,7 @@ try {
     const feed = writeDropFeed(join(r.dir, 'drop.txt'), BACKLOG);
     const spec = { id: 'agent-1', collector: { type: 'file', path: feed } };
     const t0 = Date.now();
-    const offline = track(r.startAgent(spec, { entry }));
+    const offline = track(r.startAgent(spec, { entry, ...agentProcess }));
     await offline.waitFor(/Report stored in the outbox/, 900_000);
     row(`backlog collected with the hub down (${BACKLOG.toLocaleString('en')} events)`, `${((Date.now() - t0) / 1000).toFixed(1)} s`);
     await offline.kill();
@@ -165,7 +166,7 @@ try {
     await sleep(2000);
     const hubRest = hub.rss();
     const t1 = Date.now();
-    const agent = track(r.startAgent(spec, { entry }));
+    const agent = track(r.startAgent(spec, { entry, ...agentProcess }));
     const lines = new LineCounter(r.output);
     const hubPeak = sampler(() => hub);
     const agentPeak = sampler(() => agent);
@@ -176,6 +177,7 @@ try {
     row('hub RSS at rest / peak while the backlog drains through it', `${MiB(hubRest)} / ${MiB(hubPeak.stop())}`);
     await sleep(5000);
     row('agent RSS idle (backlog sent, 5 s later)', MiB(agent.rss()));
+    row(PEAK_ROW, peaks(hub, agent));
     await agent.kill();
     await hub.kill();
   }
@@ -193,7 +195,7 @@ try {
       await waitUntil(async () => (await stats()).memory.idleCollections >= 3, 120_000, () => 'the hub did not settle after start-up', 250);
       const rest = hub.rss();
       await api(r.apiPort, '/api/v1/pipeline/outputs/events/pause', { method: 'POST', role: 'operator' });
-      const agent = track(r.startAgent({ id: 'agent-1', collector: { type: 'file', path: feed } }, { entry }));
+      const agent = track(r.startAgent({ id: 'agent-1', collector: { type: 'file', path: feed } }, { entry, ...agentProcess }));
       const peak = sampler(() => hub);
       await waitUntil(async () => (await stats()).inbox.storedEvents >= n, 900_000, () => 'the hub did not take the whole backlog', 250);
       const busy = hub.rss();
@@ -204,6 +206,7 @@ try {
       const label = `${n.toLocaleString('en')}-event backlog`;
       const { malloc } = (await stats()).memory;
       row(`hub RSS holding a ${label} (output paused, ${malloc}): at rest → as it arrives → settled; peak`, `${MiB(rest)} → ${MiB(busy)} → ${MiB(settled)}; ${MiB(peak.stop())}`, 'no growth with the backlog');
+      row(`  hub settled holding a ${label}`, `${MiB(settled)} ${met(settled! <= 100 * 2 ** 20)}`, '≤ 100 MiB');
       if (drain) {
         const t0 = Date.now();
         await api(r.apiPort, '/api/v1/pipeline/outputs/events/resume', { method: 'POST', role: 'operator' });
@@ -212,11 +215,35 @@ try {
         const secs = (Date.now() - t0) / 1000;
         row('hub drain of its own backlog after the output resumes', `${secs.toFixed(1)} s = ${Math.round(n / secs).toLocaleString('en')} events/s`);
       }
+      row(PEAK_ROW, peaks(hub, agent));
       await agent.kill();
       await hub.kill();
     };
     await holding(Math.round(BACKLOG / 5), false);
     await holding(BACKLOG, true);
+  }
+  // --- burst: peak memory and CPU per event ------------------------------------------------------------------
+  if (wanted('burst')) {
+    const r = await rig({ hub: { event_store: { enabled: true } } });
+    const feed = writeDropFeed(join(r.dir, 'drop.txt'), BURST);
+    const hub = track(await r.startHub({ entry, ...hubProcess }));
+    const hubCpu0 = cpuSeconds(hub.pid)!;
+    const t0 = Date.now();
+    const agent = track(r.startAgent({ id: 'agent-1', collector: { type: 'file', path: feed } }, { entry, ...agentProcess }));
+    const lines = new LineCounter(r.output);
+    await waitUntil(() => lines.count() >= BURST, 600_000, () => `${lines.count()} of ${BURST}`, 20);
+    const secs = (Date.now() - t0) / 1000;
+    const hubCpu = cpuSeconds(hub.pid)! - hubCpu0;
+    const agentCpu = cpuSeconds(agent.pid)!;
+    const hubPeak = hub.peakRss()!;
+    const agentPeak = agent.peakRss()!;
+    const perCpu = (cpu: number): string => `${Math.round(BURST / cpu).toLocaleString('en')} events per CPU-second`;
+    const label = `burst ${BURST.toLocaleString('en')}`;
+    row(`${label}: end to end (load ${load1()})`, `${Math.round(BURST / secs).toLocaleString('en')} events/s; hub ${perCpu(hubCpu)}, agent ${perCpu(agentCpu)}`);
+    row(`${label}: hub peak RSS (VmHWM)`, `${MiB(hubPeak)} ${met(hubPeak <= 256 * 2 ** 20)}`, '≤ 256 MiB');
+    row(`${label}: agent peak RSS (VmHWM)`, `${MiB(agentPeak)} ${met(agentPeak <= 128 * 2 ** 20)}`, '≤ 128 MiB');
+    await agent.kill();
+    await hub.kill();
   }
 } finally {
   for (const p of running) await p.kill();
