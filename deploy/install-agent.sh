@@ -239,9 +239,9 @@ if put_text "#!/bin/sh
 # A fixed malloc trim/mmap threshold lets memory freed after start-up go back to the system (about 10 MiB of an
 # idle agent's RSS); glibc's adaptive threshold would otherwise keep it. Set them yourself to override.
 export MALLOC_TRIM_THRESHOLD_=\"\${MALLOC_TRIM_THRESHOLD_:-131072}\" MALLOC_MMAP_THRESHOLD_=\"\${MALLOC_MMAP_THRESHOLD_:-131072}\"
-# V8's heap held near what the agent keeps live (tens of MiB): an 8 MiB semi-space, and the old generation collected
+# V8's heap held near what the agent keeps live (tens of MiB): a 4 MiB semi-space, and the old generation collected
 # once it has grown by half, not 4x, so a burst's garbage does not double the agent's peak.
-exec \"$NODE\" --max-semi-space-size=8 --heap-growing-percent=50 \"$PREFIX/lib/vigil-agent.mjs\" \"\$@\"
+exec \"$NODE\" --max-semi-space-size=4 --heap-growing-percent=50 \"$PREFIX/lib/vigil-agent.mjs\" \"\$@\"
 " "$(R "$PREFIX/bin/vigil-agent")" 755; then CHANGED=1; fi
 if [ -f "$HERE/../docs/deploy.md" ]; then put "$HERE/../docs/deploy.md" "$(R "$PREFIX/docs/deploy.md")" 644 || true; fi
 [ "$CHANGED" = 0 ] || say "installed the agent in $PREFIX"
