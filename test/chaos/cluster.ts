@@ -9,8 +9,9 @@
  *
  * The agent's hub.url and fallback_urls are the three proxies. Faults, every one drawn from the seeded PRNG, in
  * four lanes side by side: SIGKILL of a random node (restarted after a pause; one lane, so never two nodes down
- * at once: the cluster keeps its quorum), of a random worker, of the agent (each restarted after a pause), and
- * link faults on a random proxy (cut, refuse, stall). Then the quiet phase and the checks:
+ * at once: the cluster keeps its quorum), of a random worker (half of the time frozen with SIGSTOP for longer than
+ * ack_wait_seconds first: a hung worker's batches go to the other one), of the agent (each restarted after a
+ * pause), and link faults on a random proxy (cut, refuse, stall). Then the quiet phase and the checks:
  *   postgresql  every event exactly once, intact (the output writes idempotently by event id, across workers);
  *   files       the workers' file outputs together hold every event, intact — at least once: a worker killed after
  *               writing a batch and before acknowledging it to JetStream writes it again, or another worker does;
@@ -19,7 +20,7 @@
  */
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { connect } from 'nats';
+import { connect, type JetStreamManager, type NatsConnection } from 'nats';
 import { natsRigMissing, startNatsRig } from '../helpers/nats-rig.js';
 import { prng } from '../helpers/prng.js';
 import { waitUntil } from '../helpers/processes.js';
@@ -28,7 +29,7 @@ import { LineCounter, settle, type OutputCheck } from './check.js';
 import { faultTimes, killPlan, linkPlan, runKillLane, runLinkLane } from './faults.js';
 import { startGenerator, type Generator } from './generator.js';
 import { runLayout, writeAgentConfig } from './layout.js';
-import { Proc } from './processes.js';
+import { Proc, sleep } from './processes.js';
 import { ChaosProxy } from './proxy.js';
 
 /** Why the cluster run cannot run here (no nats-server, no PostgreSQL), or undefined. */
@@ -39,6 +40,11 @@ const STREAM = '$MQTT_msgs';
 const CONSUMER = 'vigil-hub';
 /** A dead worker's batches go to the other worker after this long, in seconds. */
 const ACK_WAIT_SECONDS = 3;
+/** The agent's outbox.batch_events. */
+const BATCH_EVENTS = 50;
+/** How long a hung worker stays frozen before its SIGKILL, in ms: past ack_wait_seconds. */
+const HANG_MS = ACK_WAIT_SECONDS * 1000 + 1500;
+const CONSUMING = /Consuming from the NATS JetStream cluster/;
 
 export interface ClusterChaosOptions {
   /** Events generated (numbered 0 … events-1). */
@@ -67,6 +73,8 @@ export interface ClusterChaosResult {
   dir: string;
   nodeKills: number;
   workerKills: number;
+  /** Worker kills preceded by a SIGSTOP longer than ack_wait_seconds (a hung worker). */
+  workerHangs: number;
   agentKills: number;
   cuts: number;
   refusals: number;
@@ -109,9 +117,12 @@ export async function runClusterChaos(options: ClusterChaosOptions): Promise<Clu
   const proxies = await Promise.all(cluster.nodes.map((node) => ChaosProxy.start(node.mqttPort)));
   const nats = { servers: cluster.servers, ack_wait_seconds: ACK_WAIT_SECONDS, pull_batch: 16, mqtt_url: cluster.nodes[0]!.mqttUrl };
   const workerFiles = await Promise.all(Array.from({ length: workerCount }, (_, i) => writeWorkerConfig(dir, i, { mode: 'nats', nats }, rig.db)));
+  // Small batches: many in flight at once, spread over the workers, so kills catch some taken and not yet
+  // acknowledged and batches reach the workers out of order — what the exact dedupe (hub/inbox/seen.ts) is for.
   const agentConfig = writeAgentConfig(
     layout,
     proxies.map((p) => `mqtt://127.0.0.1:${p.port}`),
+    { batchEvents: BATCH_EVENTS },
   );
 
   // --- processes -------------------------------------------------------------------------------------------
@@ -124,14 +135,16 @@ export async function runClusterChaos(options: ClusterChaosOptions): Promise<Clu
   let agent: Proc | undefined;
 
   let result: ClusterChaosResult | undefined;
-  const counts = { nodeKills: 0, workerKills: 0, agentKills: 0, cuts: 0, refusals: 0, stalls: 0 };
+  const counts = { nodeKills: 0, workerKills: 0, workerHangs: 0, agentKills: 0, cuts: 0, refusals: 0, stalls: 0 };
   let generator: Generator | undefined;
+  let watch!: ConsumerWatch;
   const progress = setInterval(() => log(`chaos (cluster): t=${Math.round((Date.now() - started) / 1000)} s generated=${generator?.generated ?? 0} ${JSON.stringify(counts)}`), 10_000);
   progress.unref();
   try {
     // The consumer must exist before the agent publishes (the stream keeps only what a consumer will read).
     for (let i = 0; i < workerCount; i++) workers.push(startWorker(i));
-    await Promise.all(workers.map((w) => w.waitFor(/Consuming from the NATS JetStream cluster/)));
+    await Promise.all(workers.map((w) => w.waitFor(CONSUMING)));
+    watch = await ConsumerWatch.open(cluster.servers);
     agent = startAgent();
     await agent.waitFor(/Agent started/);
 
@@ -144,6 +157,7 @@ export async function runClusterChaos(options: ClusterChaosOptions): Promise<Clu
     const workerPlan = killPlan(rnd, workerAt!, { maxDownMs: 2500, maxMinUpMs: 2000, targets: workerCount });
     const agentPlan = killPlan(rnd, agentAt!, { maxDownMs: 1500, maxMinUpMs: 1500 });
     const links = linkPlan(rnd, linkAt!, proxies.length);
+    const hangs = new Set(workerPlan.filter(() => rnd() < 0.5));
 
     const killed = (kind: string, name: string, nth: number): void => log(`chaos (cluster): t=${((Date.now() - phaseStart) / 1000).toFixed(1)} s SIGKILL ${name} (${kind} kill ${nth})`);
     const lanes = [
@@ -162,7 +176,20 @@ export async function runClusterChaos(options: ClusterChaosOptions): Promise<Clu
       ),
       runKillLane(
         workerPlan,
-        { startedAt: (i) => workers[i]!.startedAt, kill: (i) => workers[i]!.kill('SIGKILL'), restart: async (i) => void (workers[i] = startWorker(i)) },
+        {
+          startedAt: (i) => workers[i]!.startedAt,
+          // A hung worker, then dead: JetStream keeps giving it batches while it is frozen and, after
+          // ack_wait_seconds, gives them to the other worker — after later ones, the order exact dedupe is for.
+          beforeKill: async (step) => {
+            if (!hangs.has(step)) return;
+            await workers[step.target]!.waitFor(CONSUMING, 10_000).catch(() => {});
+            workers[step.target]!.child.kill('SIGSTOP');
+            counts.workerHangs++;
+            await sleep(HANG_MS);
+          },
+          kill: (i) => workers[i]!.kill('SIGKILL'),
+          restart: async (i) => void (workers[i] = startWorker(i)),
+        },
         (step) => killed('worker', `worker-${step.target}`, ++counts.workerKills),
       ),
       runKillLane(agentPlan, { startedAt: () => agent!.startedAt, kill: () => agent!.kill('SIGKILL'), restart: async () => void (agent = startAgent()) }, () => killed('agent', 'agent', ++counts.agentKills)),
@@ -185,7 +212,7 @@ export async function runClusterChaos(options: ClusterChaosOptions): Promise<Clu
       log,
       notes,
     });
-    const consumerPending = await drainedConsumer(cluster.servers, notes);
+    const consumerPending = await watch.drained(notes);
     const quietPhaseMs = Date.now() - faultEnd;
     const perWorkerFile = files.map((f) => new LineCounter(f).count());
     const redelivered = workerFiles.reduce((sum, _, i) => sum + countLines(join(layout.logs, `worker-${i}.log`), 'Took a batch again'), 0);
@@ -214,6 +241,7 @@ export async function runClusterChaos(options: ClusterChaosOptions): Promise<Clu
     return result;
   } finally {
     clearInterval(progress);
+    await watch?.close();
     await agent?.kill('SIGKILL');
     for (const w of workers) await w.kill('SIGKILL');
     await Promise.all(proxies.map((p) => p.close()));
@@ -226,25 +254,42 @@ export async function runClusterChaos(options: ClusterChaosOptions): Promise<Clu
   }
 }
 
-/** Waits (at most 30 s) until the shared consumer has nothing pending or unacknowledged; returns what is left. */
-async function drainedConsumer(servers: string[], notes: string[]): Promise<number> {
-  const nc = await connect({ servers });
-  let pending = -1;
-  try {
-    const jsm = await nc.jetstreamManager();
+/** The shared consumer, as JetStream reports it, for the fault driver and the final check. */
+class ConsumerWatch {
+  private constructor(
+    private readonly nc: NatsConnection,
+    private readonly jsm: JetStreamManager,
+  ) {}
+
+  static async open(servers: string[]): Promise<ConsumerWatch> {
+    const nc = await connect({ servers, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+    // Short: while a node is down its requests time out, and the driver only needs an answer now.
+    return new ConsumerWatch(nc, await nc.jetstreamManager({ timeout: 1000 }));
+  }
+
+  async #pending(): Promise<{ ackPending: number; waiting: number }> {
+    const info = await this.jsm.consumers.info(STREAM, CONSUMER);
+    return { ackPending: info.num_ack_pending, waiting: info.num_pending };
+  }
+
+  /** Waits (at most 30 s) until nothing is pending or unacknowledged; returns what is left. */
+  async drained(notes: string[]): Promise<number> {
+    let left = -1;
     await waitUntil(
       async () => {
-        const info = await jsm.consumers.info(STREAM, CONSUMER);
-        return (pending = info.num_ack_pending + info.num_pending) === 0;
+        const p = await this.#pending().catch(() => undefined);
+        return (left = p ? p.ackPending + p.waiting : -1) === 0;
       },
       30_000,
       () => '',
       250,
-    ).catch(() => notes.push(`the consumer still had ${pending} batches pending or unacknowledged after 30 s`));
-  } finally {
-    await nc.close();
+    ).catch(() => notes.push(`the consumer still had ${left} batches pending or unacknowledged after 30 s`));
+    return left;
   }
-  return pending;
+
+  close(): Promise<void> {
+    return this.nc.close().catch(() => {});
+  }
 }
 
 function countLines(path: string, needle: string): number {

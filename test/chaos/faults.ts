@@ -53,6 +53,8 @@ export function linkPlan(rnd: () => number, times: number[], targets = 1): LinkS
 export interface KillTarget {
   /** When the process (target `i`) was last started, ms since the epoch. */
   startedAt(i: number): number;
+  /** Runs just before the kill, after the step's time and head start (e.g. freezes the process for a while). */
+  beforeKill?(step: KillStep): Promise<void>;
   kill(i: number): Promise<void>;
   restart(i: number): Promise<void>;
 }
@@ -62,6 +64,7 @@ export async function runKillLane(plan: readonly KillStep[], target: KillTarget,
   for (const step of plan) {
     await sleep(Math.max(0, step.at - Date.now()));
     await sleep(Math.max(0, target.startedAt(step.target) + step.minUpMs - Date.now()));
+    await target.beforeKill?.(step);
     await target.kill(step.target);
     onKill(step);
     await sleep(step.downMs);

@@ -27,12 +27,13 @@ export function runLayout(): RunLayout {
 }
 
 /** Writes `<dir>/agent.yaml`: the agent publishes to `urls[0]`, failing over to the rest in turn. */
-export function writeAgentConfig(layout: RunLayout, urls: readonly string[]): string {
+export function writeAgentConfig(layout: RunLayout, urls: readonly string[], options: { batchEvents?: number } = {}): string {
   const parser = { type: 'json', params: { splitlines: true } };
   return writeYaml(join(layout.dir, 'agent.yaml'), {
     id: AGENT_ID,
     data_dir: layout.agentData,
     hub: { url: urls[0], ...(urls.length > 1 ? { fallback_urls: urls.slice(1) } : {}), token: AGENT_TOKEN, heartbeat_seconds: 1 },
+    ...(options.batchEvents !== undefined ? { outbox: { batch_events: options.batchEvents } } : {}),
     feeds: [
       { name: 'Chaos log', collector: { type: 'tail', params: { path: layout.feedLog, poll_interval_ms: 100 } }, parser },
       { name: 'Chaos spool', collector: { type: 'spool', params: { path: layout.spool, pattern: '*.jsonl', settle_ms: 0, poll_interval_ms: 200, delete_file: true } }, parser },
