@@ -5,8 +5,9 @@
  * event within them, and an agent's batch is never larger than a hub with default settings takes.
  *
  * Why these numbers:
- *   - fieldsPerEvent: msgpackr writes a map header of 16 bits with `useRecords: false` (the wire format), so a map
- *     of more than 65,535 keys throws on encode ("Object is too large to serialize with fast 16-bit map size").
+ *   - fieldsPerEvent: a publisher that sends plain maps (any msgpack library; msgpackr with `useRecords: false`)
+ *     writes a map header of 16 bits, so a map of more than 65,535 keys throws on encode ("Object is too large to
+ *     serialize with fast 16-bit map size"); Vigil's own agent sends records, which have no such edge.
  *     Real events have tens of fields; 1,000 is far above any feed and far below the format's edge. Keys of
  *     objects nested in a value (an `extra.*` dict) count too: each nested object is a map of its own.
  *   - valueBytes / eventBytes: one record's text (`raw`) may be a whole document; 4 MiB per value and 8 MiB per
