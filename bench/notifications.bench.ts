@@ -22,7 +22,7 @@
  *
  *   tsx bench/notifications.bench.ts [--quick] [--events N] [--recipients N] [--lookup-events N] [--rounds R] [--only group,lookups,e2e]
  */
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import os, { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -39,6 +39,7 @@ import { Notifier } from '../hub/outputs/_notify/notifier.js';
 import { compile, DEFAULT_BODY, DEFAULT_SUBJECT, environment } from '../hub/outputs/_notify/render.js';
 import { dryRunSender } from '../hub/outputs/_notify/send.js';
 import { buildEntry, type Proc } from '../test/chaos/processes.js';
+import { cpuSeconds as processCpuSeconds } from './_processes.js';
 import { LineCounter } from '../test/chaos/run.js';
 import { rig } from '../test/durability/_rig.js';
 import { waitUntil } from '../test/helpers/processes.js';
@@ -233,13 +234,6 @@ if (wanted('group')) await groupAndRender();
 if (wanted('lookups')) await lookups();
 if (wanted('e2e')) await endToEnd();
 
-/** CPU seconds a process has used so far (utime + stime from /proc/<pid>/stat, in clock ticks of 1/100 s). */
-function procCpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // the command name may hold spaces
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-
 /**
  * End to end: two hubs (taxonomy alone; taxonomy + cached ripe + contacts), each fed LOOKUP_EVENTS events by a
  * fresh agent per pass (file collector, json parser, one line per event, 5,000 addresses). A first pass warms the
@@ -276,9 +270,9 @@ async function endToEnd(): Promise<void> {
       running.push(agent);
       const progress = (): string => `${h.lines.count()} of ${base + LOOKUP_EVENTS} lines`;
       await waitUntil(() => h.lines.count() > base, 600_000, progress, 5);
-      const [started, cpu, first] = [performance.now(), procCpuSeconds(h.hub.pid), h.lines.count()];
+      const [started, cpu, first] = [performance.now(), processCpuSeconds(h.hub.pid)!, h.lines.count()];
       await waitUntil(() => h.lines.count() >= base + LOOKUP_EVENTS, 600_000, progress, 20);
-      const [seconds, hubCpu] = [(performance.now() - started) / 1000, procCpuSeconds(h.hub.pid) - cpu];
+      const [seconds, hubCpu] = [(performance.now() - started) / 1000, processCpuSeconds(h.hub.pid)! - cpu];
       await agent.kill();
       const events = base + LOOKUP_EVENTS - first;
       return { wall: events / seconds, cpu: events / hubCpu };
