@@ -5,7 +5,7 @@
  * event exactly once, intact.
  *   --built     compile the sources to .vigil/build first and run the hub and agent from there (faster restarts)
  *   --cluster   cluster mode (test/chaos/cluster.ts): a 3-node NATS cluster and W hub workers (default 2); K kills
- *               each of a node (--node-kills), a worker and the agent. PostgreSQL must hold every event exactly
+ *               each of a node (--node-kills), a worker (half of them after a SIGSTOP hang) and the agent. PostgreSQL must hold every event exactly
  *               once; the workers' file outputs together at least once (their duplicates are printed).
  */
 import { parseArgs } from 'node:util';
