@@ -8,7 +8,7 @@
  * --kills 5 --link-faults 8 --fault-phase-s 40`). Skipped, with the reason, without nats-server or PostgreSQL.
  */
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { tempDir } from '../helpers/processes.js';
@@ -30,6 +30,7 @@ describe('chaos in cluster mode', () => {
     writeFileSync(b, `${[row(1), row(3)].join('\n')}\n`);
     const c = await checkFiles([a, b, join(dir, 'never-written.jsonl')], 4, 'files');
     assert.deepEqual(c, { name: 'files', rows: 4, distinct: 3, duplicates: 1, missing: 1, corrupt: 0, unknown: 0 });
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it('PostgreSQL holds every event exactly once through SIGKILLs of nodes, workers and the agent and link faults', { skip: clusterChaosMissing, timeout: 300_000 }, async (t) => {
