@@ -87,7 +87,8 @@ export class Inbox {
   readonly #seen = new Map<string, SeenSeqs>();
   readonly #failedSources = new WeakSet<object>();
   readonly #listeners = new Set<() => void>();
-  readonly #recent = new RecentEntries<Batch>(RECENT_BYTES);
+  // The oldest kept, not the newest: behind a backlog the stage's next batches are the oldest stored ones.
+  readonly #recent = new RecentEntries<Batch>(RECENT_BYTES, { keep: 'oldest' });
   #seq: number;
   #trimmed = 0;
   #failing = false;

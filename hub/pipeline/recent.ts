@@ -6,15 +6,19 @@
  * Entries are added in seq order. The cache is bounded by bytes, not by entries or events: each entry is weighed by
  * its encoded size (what the log stores for it), which the decoded objects follow closely whatever the feed, where
  * a count of events would hold ten times more memory for wide events than for narrow ones. Past `capacityBytes` the
- * oldest entries go.
+ * oldest entries go — or, with `keep: 'oldest'`, new entries are not taken: a single reader that has fallen behind
+ * (an agent's backlog arriving faster than the experts stage runs) needs the entries right after its cursor, and a
+ * cache of the newest would then serve it nothing but misses.
  */
 export class RecentEntries<T> {
   readonly #entries = new Map<number, { value: T; bytes: number }>();
   readonly #capacity: number;
+  readonly #keepOldest: boolean;
   #bytes = 0;
 
-  constructor(capacityBytes: number) {
+  constructor(capacityBytes: number, options: { keep?: 'newest' | 'oldest' } = {}) {
     this.#capacity = capacityBytes;
+    this.#keepOldest = options.keep === 'oldest';
   }
 
   /** Number of entries held (for tests and metrics). */
@@ -30,6 +34,7 @@ export class RecentEntries<T> {
   /** Holds `value`, whose stored form is `bytes` long. */
   add(seq: number, value: T, bytes: number): void {
     if (this.#capacity <= 0) return;
+    if (this.#keepOldest && this.#bytes + bytes > this.#capacity) return;
     this.#entries.set(seq, { value, bytes });
     this.#bytes += bytes;
     while (this.#bytes > this.#capacity) {

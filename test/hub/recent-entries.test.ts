@@ -39,6 +39,17 @@ describe('recent entries (decoded hand-off between stages)', () => {
     assert.equal(recent.size, 1);
   });
 
+  it("keep: 'oldest' refuses new entries past its capacity instead of dropping the oldest", () => {
+    const recent = new RecentEntries<string>(25, { keep: 'oldest' });
+    for (let seq = 1; seq <= 5; seq++) recent.add(seq, `v${seq}`, 10);
+    assert.deepEqual(recent.read(0, 10).map((e) => e.seq), [1, 2], 'a reader behind the writer finds its next entries');
+    assert.equal(recent.bytes, 20);
+    assert.deepEqual(recent.read(0, 1, true).map((e) => e.seq), [1]);
+    recent.add(6, 'v6', 10);
+    assert.deepEqual(recent.read(2, 10).map((e) => e.seq), [], 'seqs 3 to 5 were not taken: the reader gets them from the log');
+    assert.deepEqual(recent.read(5, 10).map((e) => e.seq), [6], 'room again once taken');
+  });
+
   it('a read hands out at most maxBytes beyond its first entry', () => {
     const recent = new RecentEntries<string>(1000);
     for (let seq = 1; seq <= 5; seq++) recent.add(seq, `v${seq}`, 10);
@@ -71,6 +82,31 @@ describe('recent entries (decoded hand-off between stages)', () => {
     assert.deepEqual((await inbox.readAfter(0, 64)).map((e) => e.batch.seq), [1, 2], 'from memory');
     assert.deepEqual((await inbox.readAfter(0, 64)).map((e) => e.batch.seq), [1, 2], 'from disk (handed out of memory once)');
     assert.deepEqual((await inbox.readAfter(2, 64)).map((e) => e.batch.seq), [3]);
+    await db.close();
+  });
+
+  it('behind a backlog the inbox keeps the oldest batches decoded: a reader far behind still finds its next ones in memory', async () => {
+    const db = await openHubDb(tempDir());
+    const inbox = await Inbox.open(db);
+    // Batches of about 0.6 MiB: three fit in the 2 MiB held decoded, later ones are only on disk; one read takes one.
+    const wide = (seq: number): Batch => ({ v: 1, agent: 'a', epoch: 'e', seq, sent: 0, events: Array.from({ length: 400 }, (_, i) => ({ 'source.ip': '192.0.2.1', 'extra.pad': `${seq}:${i}:`.padEnd(1500, 'x') })) });
+    const accepted = Array.from({ length: 8 }, (_, i) => wide(i + 1));
+    for (const b of accepted) await inbox.accept({}, b);
+    const firstRead = await inbox.readAfter(0, 64);
+    // What the reader took frees room for the next commit: it is held, behind a stretch that is only on disk.
+    const later = wide(9);
+    await inbox.accept({}, later);
+    const source = new Map<number, 'memory' | 'disk'>();
+    const reads: number[][] = [firstRead.map((e) => e.seq)];
+    for (const e of firstRead) source.set(e.seq, e.batch === accepted[e.seq - 1] ? 'memory' : 'disk');
+    for (let after = firstRead.at(-1)!.seq; after < 9; ) {
+      const read = await inbox.readAfter(after, 64);
+      reads.push(read.map((e) => e.seq));
+      for (const e of read) source.set(e.seq, e.batch === (e.seq === 9 ? later : accepted[e.seq - 1]) ? 'memory' : 'disk');
+      after = read.at(-1)!.seq;
+    }
+    const sources = [...source.values()].join(' ');
+    assert.equal(sources, 'memory memory memory disk disk disk disk disk memory', `the oldest ones and the last from memory, those skipped between from disk: ${sources}; reads ${JSON.stringify(reads)}`);
     await db.close();
   });
 
