@@ -195,25 +195,37 @@ export default defineOutput({
         created[path] = size;
         return size ?? 0;
       };
-      const plan = new Map<string, string>();
+      // Each file's text is encoded to UTF-8 once, as one Buffer: its length is the size to plan with, and the
+      // write takes it as it is (a string would be measured line by line and then encoded again by the write).
+      const plan = new Map<string, Buffer[]>();
+      const add = (path: string, text: string): number => {
+        const bytes = Buffer.from(text);
+        const chunks = plan.get(path);
+        if (chunks) chunks.push(bytes);
+        else plan.set(path, [bytes]);
+        return bytes.length;
+      };
       const nextParts = new Map<string, { n: number; path: string }>();
       for (const [base, lines] of byBase) {
         let part = await currentPart(base);
         let size = await sizeOf(part.path);
-        let chunk = '';
-        for (const line of lines) {
-          const bytes = Buffer.byteLength(line);
-          if (params.max_bytes > 0 && size > 0 && size + bytes > params.max_bytes) {
-            if (chunk) plan.set(part.path, (plan.get(part.path) ?? '') + chunk);
-            planned.set(part.path, size);
-            part = { n: part.n + 1, path: partPath(base, part.n + 1) };
-            size = await sizeOf(part.path);
-            chunk = '';
+        if (params.max_bytes === 0) size += add(part.path, lines.join(''));
+        else {
+          let chunk = '';
+          for (const line of lines) {
+            const bytes = Buffer.byteLength(line);
+            if (size > 0 && size + bytes > params.max_bytes) {
+              if (chunk) add(part.path, chunk);
+              planned.set(part.path, size);
+              part = { n: part.n + 1, path: partPath(base, part.n + 1) };
+              size = await sizeOf(part.path);
+              chunk = '';
+            }
+            chunk += line;
+            size += bytes;
           }
-          chunk += line;
-          size += bytes;
+          if (chunk) add(part.path, chunk);
         }
-        if (chunk) plan.set(part.path, (plan.get(part.path) ?? '') + chunk);
         planned.set(part.path, size);
         nextParts.set(base, part);
       }
@@ -224,7 +236,7 @@ export default defineOutput({
           await writeIntent(intentPath, pending, params.fsync);
         }
         const newDirs = new Set<string>();
-        for (const [path, text] of plan) {
+        for (const [path, chunks] of plan) {
           let f = files.get(path);
           if (!f) {
             mkdirSync(dirname(path), { recursive: true });
@@ -233,7 +245,7 @@ export default defineOutput({
           }
           files.delete(path);
           files.set(path, f);
-          await f.handle.appendFile(text);
+          await f.handle.appendFile(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
           if (params.fsync) await f.handle.sync();
           f.size = planned.get(path)!;
         }
