@@ -95,26 +95,37 @@ export function eventDbSchema(table: string): string[] {
 }
 
 /**
- * An event as EventDB column values: `extra.*` entries gathered into the `extra` JSON object (as IntelMQ's
- * `to_dict(jsondict_as_string=True)`), JSON fields as JSON text, everything else as is (PostgreSQL casts text to
- * inet, timestamptz, integer, boolean and real). `fields` limits the columns (IntelMQ's `fields` parameter).
+ * The batch as EventDB columns: column name → one value per event, null where the event has none (every EventDB
+ * column but `id` has no default, so null is what an absent field always stored). `extra.*` entries are gathered
+ * into the `extra` JSON object (as IntelMQ's `to_dict(jsondict_as_string=True)`), JSON fields become JSON text,
+ * everything else is kept as is. `fields` limits the columns (IntelMQ's `fields` parameter). The event ids fill
+ * the vigil_id column.
  */
-export function eventRow(event: Event, fields: ReadonlySet<string> | null): Map<string, unknown> {
-  const row = new Map<string, unknown>();
-  let extra: Record<string, unknown> | undefined;
-  for (const key in event) {
-    const value = event[key];
-    if (value === undefined || value === null) continue;
-    if (key.startsWith('extra.')) {
-      if (fields && !fields.has('extra')) continue;
-      (extra ??= {})[key.slice(6)] = value;
-      continue;
+export function eventColumns(events: readonly Event[], ids: readonly string[], fields: ReadonlySet<string> | null): Map<string, unknown[]> {
+  const columns = new Map<string, unknown[]>();
+  const column = (name: string): unknown[] => {
+    let values = columns.get(name);
+    if (values === undefined) columns.set(name, (values = new Array<unknown>(events.length).fill(null)));
+    return values;
+  };
+  for (let i = 0; i < events.length; i++) {
+    const event = events[i]!;
+    let extra: Record<string, unknown> | undefined;
+    for (const key in event) {
+      const value = event[key];
+      if (value === undefined || value === null) continue;
+      if (key.startsWith('extra.')) {
+        if (fields && !fields.has('extra')) continue;
+        (extra ??= {})[key.slice(6)] = value;
+        continue;
+      }
+      if (fields && !fields.has(key)) continue;
+      column(key)[i] = typeof value === 'object' ? JSON.stringify(value) : noNul(value);
     }
-    if (fields && !fields.has(key)) continue;
-    row.set(key, typeof value === 'object' ? JSON.stringify(value) : noNul(value));
+    if (extra) column('extra')[i] = JSON.stringify(extra);
   }
-  if (extra) row.set('extra', JSON.stringify(extra));
-  return row;
+  columns.set(ID_COLUMN, ids.slice());
+  return columns;
 }
 
 /**
@@ -125,36 +136,42 @@ function noNul(value: unknown): unknown {
   return typeof value === 'string' && value.includes('\u0000') ? value.replaceAll('\u0000', '\uFFFD') : value;
 }
 
+/** The table's column types, without length or precision (`$1` is the quoted table name): see insertStatement. */
+export const COLUMN_TYPES_SQL = `SELECT attname AS name, format_type(atttypid, NULL) AS type FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped`;
+
 /**
- * Multi-row `INSERT … ON CONFLICT ("vigil_id") DO NOTHING` statements for the rows, each within PostgreSQL's
- * 65,535 bind parameters. Columns are the union of the batch's, sorted; a row without a column gets DEFAULT.
+ * One `INSERT … SELECT * FROM unnest($1::type[], …) ON CONFLICT ("vigil_id") DO NOTHING` for the whole batch: one
+ * array parameter per column, whatever the number of rows, so the statement text depends only on the batch's
+ * columns and the server parses arrays instead of rows × columns parameters. Each array is cast to its column's
+ * type as `types` gives it, without length: a value too long for a varchar column is then refused on assignment
+ * (22001) rather than cut short by the cast. A column the table lacks is cast to text, so the server names it in
+ * its error.
  */
-export function insertStatements(table: string, rows: readonly Map<string, unknown>[], ids: readonly string[], maxRows = 1000): { text: string; values: unknown[] }[] {
-  const columnSet = new Set<string>();
-  for (const row of rows) for (const c of row.keys()) columnSet.add(c);
-  const columns = [...columnSet].sort();
-  columns.push(ID_COLUMN);
-  const perStatement = Math.max(1, Math.min(maxRows, Math.floor(65_535 / columns.length)));
-  const head = `INSERT INTO ${quoteTable(table)} (${columns.map(quoteIdent).join(', ')}) VALUES `;
-  const tail = ` ON CONFLICT (${quoteIdent(ID_COLUMN)}) DO NOTHING`;
-  const statements: { text: string; values: unknown[] }[] = [];
-  for (let start = 0; start < rows.length; start += perStatement) {
-    const values: unknown[] = [];
-    const tuples: string[] = [];
-    for (let r = start; r < Math.min(rows.length, start + perStatement); r++) {
-      const row = rows[r]!;
-      const slots: string[] = [];
-      for (const column of columns) {
-        const value = column === ID_COLUMN ? ids[r] : row.get(column);
-        if (value === undefined) slots.push('DEFAULT');
-        else {
-          values.push(value);
-          slots.push(`$${values.length}`);
-        }
-      }
-      tuples.push(`(${slots.join(', ')})`);
-    }
-    statements.push({ text: head + tuples.join(', ') + tail, values });
-  }
-  return statements;
+export function insertStatement(table: string, columns: ReadonlyMap<string, unknown[]>, types: ReadonlyMap<string, string>): { text: string; values: string[] } {
+  const names = [...columns.keys()].sort();
+  const arrays = names.map((name, i) => `$${i + 1}::${types.get(name) ?? 'text'}[]`);
+  return {
+    text: `INSERT INTO ${quoteTable(table)} (${names.map(quoteIdent).join(', ')}) SELECT * FROM unnest(${arrays.join(', ')}) ON CONFLICT (${quoteIdent(ID_COLUMN)}) DO NOTHING`,
+    values: names.map((name) => arrayLiteral(columns.get(name)!)),
+  };
 }
+
+/**
+ * A PostgreSQL array literal (`{"a","b\\"c",NULL,42}`) of strings, numbers, booleans and nulls. pg would write
+ * one from a JS array too, but with two regular-expression replacements per element; this one quotes every string
+ * (so "NULL" stays a string) and escapes only the strings that hold `"` or `\`.
+ */
+export function arrayLiteral(values: readonly unknown[]): string {
+  let out = '{';
+  for (let i = 0; i < values.length; i++) {
+    if (i > 0) out += ',';
+    const value = values[i];
+    if (value === null || value === undefined) out += 'NULL';
+    else if (typeof value === 'string') out += `"${NEEDS_ESCAPE.test(value) ? value.replace(ESCAPED, '\\$&') : value}"`;
+    else out += String(value);
+  }
+  return `${out}}`;
+}
+
+const NEEDS_ESCAPE = /["\\]/;
+const ESCAPED = /["\\]/g;

@@ -2,9 +2,11 @@
  * postgresql: inserts events into an IntelMQ EventDB table (see _eventdb.ts for the table and the one column Vigil
  * adds), with the connection parameters of IntelMQ's sql output.
  *
- * Exactly once: a batch is one transaction of multi-row `INSERT … ON CONFLICT ("vigil_id") DO NOTHING`, so a
- * redelivered batch — after a lost COMMIT answer, a hub crash or a retry — adds no row. `write` resolves after
- * COMMIT, i.e. once PostgreSQL has made the rows durable (with its default synchronous_commit).
+ * Exactly once: a batch is one transaction of one `INSERT … SELECT * FROM unnest(…) ON CONFLICT ("vigil_id") DO
+ * NOTHING` (one array per column, cast to the column's type, read from the catalogue once per connection and again
+ * after any failure), so a redelivered batch — after a lost COMMIT answer, a hub crash or a retry — adds no row.
+ * `write` resolves after COMMIT, i.e. once PostgreSQL has made the rows durable (with its default
+ * synchronous_commit).
  *
  * Failures reject the batch. Connection errors, timeouts and the server's transient SQLSTATE classes (08, 40, 53,
  * 55P03, 57, 58, XX) are retriable; the batch's own data (22 data exception, 23 integrity, 54 too large) is a
@@ -17,7 +19,7 @@ import Type from 'typebox';
 import { readFileSync } from 'node:fs';
 import { VigilError } from '../../common/errors.js';
 import { defineOutput } from '../pipeline/define.js';
-import { ID_COLUMN, eventDbSchema, eventRow, insertStatements, quoteIdent, quoteTable } from './_eventdb.js';
+import { COLUMN_TYPES_SQL, ID_COLUMN, eventColumns, eventDbSchema, insertStatement, quoteIdent, quoteTable } from './_eventdb.js';
 import { commaList, numeric } from '../../common/intelmq-params.js';
 
 export default defineOutput({
@@ -78,12 +80,13 @@ export default defineOutput({
     pool.on('error', (err) => ctx.log.warn({ err: err.message }, 'The PostgreSQL connection was lost; the next batch reconnects.'));
     const fields = params.fields === null ? null : new Set(params.fields);
     let tableReady = !params.create_table;
+    // The table's column types (COLUMN_TYPES_SQL); forgotten after a failure, which may be a changed table.
+    let types: Map<string, string> | undefined;
 
     return {
       async write(events, ids) {
         if (events.length === 0) return;
-        const rows = events.map((e) => eventRow(e, fields));
-        const statements = insertStatements(params.table, rows, ids);
+        const columns = eventColumns(events, ids, fields);
         let client: pg.PoolClient;
         try {
           client = await pool.connect();
@@ -98,10 +101,22 @@ export default defineOutput({
             await client.query('COMMIT');
             tableReady = true;
           }
-          await client.query('BEGIN');
-          for (const s of statements) await client.query(s.text, s.values);
-          await client.query('COMMIT');
+          const cached = types !== undefined;
+          types ??= await columnTypes(client, params.table);
+          try {
+            await insertBatch(client, insertStatement(params.table, columns, types));
+          } catch (err) {
+            // Refused values may only mean the table's types changed since they were read: read them again, and
+            // when they differ, write once more with them instead of calling good events bad.
+            if (!cached || !TYPE_SENSITIVE_SQLSTATE.test((err as { code?: string }).code ?? '')) throw err;
+            await client.query('ROLLBACK');
+            const fresh = await columnTypes(client, params.table);
+            if (sameEntries(fresh, types)) throw err;
+            types = fresh;
+            await insertBatch(client, insertStatement(params.table, columns, types));
+          }
         } catch (err) {
+          types = undefined;
           // After a timeout or a lost connection the session's state is unknown: drop it instead of reusing it.
           const code = (err as { code?: string }).code;
           if (code === undefined || code.startsWith('08') || code.startsWith('57')) broken = err as Error;
@@ -117,6 +132,26 @@ export default defineOutput({
     };
   },
 });
+
+async function columnTypes(client: pg.PoolClient, table: string): Promise<Map<string, string>> {
+  const { rows } = await client.query<{ name: string; type: string }>(COLUMN_TYPES_SQL, [quoteTable(table)]);
+  return new Map(rows.map((r) => [r.name, r.type]));
+}
+
+async function insertBatch(client: pg.PoolClient, insert: { text: string; values: string[] }): Promise<void> {
+  await client.query('BEGIN');
+  await client.query(insert.text, insert.values);
+  await client.query('COMMIT');
+}
+
+function sameEntries(a: ReadonlyMap<string, string>, b: ReadonlyMap<string, string>): boolean {
+  if (a.size !== b.size) return false;
+  for (const [k, v] of a) if (b.get(k) !== v) return false;
+  return true;
+}
+
+/** A data exception (22) or a column of another type than the value (42804): what stale column types cause. */
+const TYPE_SENSITIVE_SQLSTATE = /^22|^42804$/;
 
 function sslOptions(mode: 'disable' | 'require' | 'verify-ca' | 'verify-full', rootcert: string | undefined): pg.PoolConfig['ssl'] {
   if (mode === 'disable') return false;

@@ -106,7 +106,46 @@ describe('postgresql output', () => {
     assert.equal(distinct, 80);
   });
 
-  it('splits a big batch across statements within the bind-parameter limit, in one transaction', async () => {
+  it('keeps quotes, backslashes, braces, commas and the word NULL in text values', async () => {
+    const out = await output({ table: 'quoting', create_table: true });
+    const awkward = ['say "hi"', 'C:\\temp\\x', '{a,b}', 'NULL', 'a, b', ' spaced ', ''];
+    const { events, ids } = sample(awkward.length);
+    events.forEach((e, i) => (e.comment = awkward[i]));
+    await out.write(events, ids);
+    const rows = (await db.query('SELECT comment FROM quoting ORDER BY id')).rows.map((r: { comment: string }) => r.comment);
+    assert.deepEqual(rows, awkward);
+  });
+
+  it('leaves a column NULL for an event without that field, in a batch whose other events have it', async () => {
+    const out = await output({ table: 'sparse', create_table: true });
+    const a = sample(1, { 'source.port': 443, 'extra.k': 1 });
+    const b = sample(1);
+    await out.write([...a.events, ...b.events], [...a.ids, ...b.ids]);
+    const rows = (await db.query('SELECT "source.port" AS port, extra FROM sparse ORDER BY id')).rows;
+    assert.deepEqual(rows, [
+      { port: 443, extra: { k: 1 } },
+      { port: null, extra: null },
+    ]);
+  });
+
+  it('refuses a value too long for a varchar column (a record failure) rather than cutting it short', async () => {
+    const out = await output({ table: 'toolong', create_table: true });
+    const { events, ids } = sample(1, { event_hash: 'f'.repeat(41) }); // varchar(40)
+    await assert.rejects(out.write(events, ids), (err: VigilError) => err.class === 'record' && /too long/.test(err.message));
+    assert.equal(await count('toolong'), 0);
+  });
+
+  it('follows a column whose type was changed after the first batch', async () => {
+    const out = await output({ table: 'retyped', create_table: true });
+    const first = sample(1);
+    await out.write(first.events, first.ids);
+    await db.query('ALTER TABLE retyped ALTER COLUMN "source.asn" TYPE bigint');
+    const { events, ids } = sample(1, { 'source.asn': 4_200_000_000 }); // too big for the integer it was
+    await out.write(events, ids);
+    assert.equal((await db.query('SELECT "source.asn"::text AS asn FROM retyped WHERE vigil_id = $1', [ids[0]])).rows[0].asn, '4200000000');
+  });
+
+  it('writes a batch past the 65,535 bind parameters of a row-wise INSERT, in one transaction', async () => {
     const out = await output({ table: 'big', create_table: true });
     const { events, ids } = sample(12_000);
     await out.write(events, ids);
