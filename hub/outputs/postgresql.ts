@@ -2,11 +2,11 @@
  * postgresql: inserts events into an IntelMQ EventDB table (see _eventdb.ts for the table and the one column Vigil
  * adds), with the connection parameters of IntelMQ's sql output.
  *
- * Exactly once: a batch is one transaction of one `INSERT … SELECT * FROM unnest(…) ON CONFLICT ("vigil_id") DO
- * NOTHING` (one array per column, cast to the column's type, read from the catalogue once per connection and again
- * after any failure), so a redelivered batch — after a lost COMMIT answer, a hub crash or a retry — adds no row.
- * `write` resolves after COMMIT, i.e. once PostgreSQL has made the rows durable (with its default
- * synchronous_commit).
+ * Exactly once: a batch is one statement — `INSERT … SELECT * FROM unnest(…) ON CONFLICT ("vigil_id") DO NOTHING`,
+ * one array per column, cast to the column's type as read from the catalogue (once, and again after a failure) —
+ * and so one transaction of its own: all rows or none, and a redelivered batch — after a lost commit answer, a hub
+ * crash or a retry — adds no row. `write` resolves after the commit, i.e. once PostgreSQL has made the rows durable
+ * (with its default synchronous_commit).
  *
  * Failures reject the batch. Connection errors, timeouts and the server's transient SQLSTATE classes (08, 40, 53,
  * 55P03, 57, 58, XX) are retriable; the batch's own data (22 data exception, 23 integrity, 54 too large) is a
@@ -104,16 +104,15 @@ export default defineOutput({
           const cached = types !== undefined;
           types ??= await columnTypes(client, params.table);
           try {
-            await insertBatch(client, insertStatement(params.table, columns, types));
+            await insert(client, insertStatement(params.table, columns, types));
           } catch (err) {
             // Refused values may only mean the table's types changed since they were read: read them again, and
             // when they differ, write once more with them instead of calling good events bad.
             if (!cached || !TYPE_SENSITIVE_SQLSTATE.test((err as { code?: string }).code ?? '')) throw err;
-            await client.query('ROLLBACK');
             const fresh = await columnTypes(client, params.table);
             if (sameEntries(fresh, types)) throw err;
             types = fresh;
-            await insertBatch(client, insertStatement(params.table, columns, types));
+            await insert(client, insertStatement(params.table, columns, types));
           }
         } catch (err) {
           types = undefined;
@@ -133,15 +132,14 @@ export default defineOutput({
   },
 });
 
+/** One statement, so one transaction of its own: it resolves once PostgreSQL has committed it. */
+async function insert(client: pg.PoolClient, statement: { text: string; values: string[] }): Promise<void> {
+  await client.query(statement.text, statement.values);
+}
+
 async function columnTypes(client: pg.PoolClient, table: string): Promise<Map<string, string>> {
   const { rows } = await client.query<{ name: string; type: string }>(COLUMN_TYPES_SQL, [quoteTable(table)]);
   return new Map(rows.map((r) => [r.name, r.type]));
-}
-
-async function insertBatch(client: pg.PoolClient, insert: { text: string; values: string[] }): Promise<void> {
-  await client.query('BEGIN');
-  await client.query(insert.text, insert.values);
-  await client.query('COMMIT');
 }
 
 function sameEntries(a: ReadonlyMap<string, string>, b: ReadonlyMap<string, string>): boolean {
