@@ -50,11 +50,12 @@ export class NatsSharedState implements SharedState {
     return this.#failing;
   }
 
-  async bucket(name: string, ttlMs: number): Promise<SharedBucket> {
-    const key = `${name}/${ttlMs}`;
+  async bucket(name: string, ttlMs: number, options: { consistent?: boolean } = {}): Promise<SharedBucket> {
+    const consistent = options.consistent === true;
+    const key = `${name}/${ttlMs}/${consistent}`;
     let kv = this.#buckets.get(key);
     if (!kv) {
-      kv = this.#guard(`open the KV bucket ${name}`, () => this.#open(name, ttlMs));
+      kv = this.#guard(`open the KV bucket ${name}`, () => this.#open(name, ttlMs, consistent));
       this.#buckets.set(key, kv);
       kv.catch(() => this.#buckets.delete(key));
     }
@@ -67,11 +68,13 @@ export class NatsSharedState implements SharedState {
     await nc?.close().catch(() => {});
   }
 
-  async #open(name: string, ttlMs: number): Promise<KV> {
+  async #open(name: string, ttlMs: number, consistent: boolean): Promise<KV> {
     const nc = await this.#connection();
     const { StorageType } = await import('nats');
     const replicas = Math.min(this.#options.config.stream_replicas, 5);
-    const kv = await nc.jetstream({ timeout: REQUEST_TIMEOUT_MS }).views.kv(name, { history: 1, ttl: ttlMs, replicas, storage: StorageType.File });
+    // Consistent: reads go to the stream leader instead of direct gets, which any replica (perhaps one behind) answers.
+    const direct = consistent ? { allow_direct: false } : {};
+    const kv = await nc.jetstream({ timeout: REQUEST_TIMEOUT_MS }).views.kv(name, { history: 1, ttl: ttlMs, replicas, storage: StorageType.File, ...direct });
     let status = await kv.status();
     for (const deadline = Date.now() + LEADER_WAIT_MS; !status.streamInfo.cluster?.leader && Date.now() < deadline; status = await kv.status()) {
       await new Promise((r) => setTimeout(r, 100));
@@ -112,6 +115,12 @@ export class NatsSharedState implements SharedState {
       create: (key, value) => this.#guard(`write ${name}`, () => kv.create(key, value).catch(casLost)),
       update: (key, value, revision) => this.#guard(`write ${name}`, () => kv.update(key, value, revision).catch(casLost)),
       put: (key, value) => this.#guard(`write ${name}`, () => kv.put(key, value)),
+      keys: (filter) =>
+        this.#guard(`list ${name}`, async () => {
+          const keys: string[] = [];
+          for await (const key of await kv.keys(filter)) keys.push(key);
+          return keys;
+        }),
     };
   }
 

@@ -39,11 +39,16 @@ export interface SharedBucket {
   update(key: string, value: Uint8Array, revision: number): Promise<number | undefined>;
   /** Sets `key` whatever it holds (for a cache, where the last answer may win). */
   put(key: string, value: Uint8Array): Promise<number>;
+  /** The keys matching `filter` (NATS subject wildcards: `g.>`), for the aggregate's pass over its groups. */
+  keys(filter: string): Promise<string[]>;
 }
 
 export interface SharedState {
-  /** The bucket `name` (made on first use), whose values expire `ttlMs` after their last write. */
-  bucket(name: string, ttlMs: number): Promise<SharedBucket>;
+  /**
+   * The bucket `name` (made on first use), whose values expire `ttlMs` after their last write. `consistent`: every
+   * read sees every write acknowledged before it (else a read may miss the latest writes, for compare-and-set users).
+   */
+  bucket(name: string, ttlMs: number, options?: { consistent?: boolean }): Promise<SharedBucket>;
   /** Why the state cannot be reached, while it cannot (for /ready). */
   readonly failing: string | undefined;
   close(): Promise<void>;
@@ -249,12 +254,12 @@ function cacheKey(key: string): string {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-function encode(value: unknown): Uint8Array {
+export function encode(value: unknown): Uint8Array {
   return encoder.encode(JSON.stringify(value));
 }
 
 /** A value written by this module; anything else reads as absent (and is overwritten). */
-function decode<V>(bytes: Uint8Array): V | undefined {
+export function decode<V>(bytes: Uint8Array): V | undefined {
   try {
     const v = JSON.parse(decoder.decode(bytes)) as unknown;
     return v !== null && typeof v === 'object' && typeof (v as { x?: unknown }).x === 'number' ? (v as V) : undefined;

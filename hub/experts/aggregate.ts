@@ -4,29 +4,24 @@
  * `threshold`: the group's first event with `time.source` = the start of the window, `extra.count` = the number of
  * events (an incoming `extra.count` counts as that many) and `extra.time_end` = the last event's time.
  * Groups live in the expert's durable store; a batch reads its groups in one pass and writes each group once.
- * Like IntelMQ, finished groups are emitted when a later batch comes (checked at most every 10 s): on a quiet
- * pipeline they wait for the next event.
+ * Like IntelMQ, finished groups are emitted when a later batch comes (checked at most every 10 s, or every timespan
+ * when shorter): on a quiet pipeline they wait for the next event. Hub workers (broker mode nats) share the groups in
+ * the cluster instead (sharedAggregate below).
  */
 import Type from 'typebox';
 import { add, fromDate } from '../../common/harmonization/index.js';
-import { defineExpert, type Event } from '../pipeline/define.js';
+import { defineExpert, type Event, type Expert } from '../pipeline/define.js';
 import { configError } from './_config.js';
 import { asError, eachValue } from './_each.js';
 import { eventHash } from './_hash.js';
 import { StringList, toList } from './_lists.js';
 import { parseRelative } from '../../common/timespec.js';
+import { batchKey, bucketName, randomBatch, type SharedState } from './_shared-state.js';
+import { RETAIN_MS, SharedGroups, type Added, type Group } from './_shared-state-aggregate.js';
 
+/** The longest wait between two looks for finished groups (a shorter timespan is its own). */
 const CLEANUP_EVERY_MS = 10_000;
 
-interface Group {
-  /** The first event of the group. */
-  d: Event;
-  /** Window start (epoch ms). */
-  s: number;
-  /** time.source (else time.observation) of the last event. */
-  l: unknown;
-  c: number;
-}
 
 export default defineExpert({
   name: 'aggregate',
@@ -86,9 +81,27 @@ export default defineExpert({
     const seconds = parseRelative(params.timespan);
     if (seconds === undefined || seconds <= 0) throw configError('timespan', `'${params.timespan}' is not a time span such as '1 hour'`);
     const spanMs = seconds * 1000;
-    // Not shared yet (issue #20): a group's emission would have to be claimed by one batch, and made events' ids
-    // depend on their position in that batch. Said at start rather than counting silently per worker.
-    if (ctx.shared) ctx.log.warn('aggregate keeps its groups per hub worker: in broker mode nats each worker aggregates only the events it takes, so counts are split across workers. Run it where one hub sees every event of a group.');
+    const cleanupEveryMs = Math.min(CLEANUP_EVERY_MS, spanMs);
+    /** The event a finished group emits (pushed onto `out`), or nothing when under the threshold. */
+    const emit = (group: Group, out: Event[], reject: (event: Event, err: Error) => void): void => {
+      if (group.c < params.threshold) return;
+      const event = { ...group.d };
+      try {
+        add(event, 'time.source', fromDate(new Date(group.s)), { overwrite: true });
+        add(event, 'extra.count', group.c, { overwrite: true });
+        add(event, 'extra.time_end', group.l, { overwrite: true });
+        out.push(event);
+      } catch (err) {
+        reject(event, asError(err));
+      }
+    };
+    /** What each event contributes: its group's key, its time, its count. */
+    const contribution = (event: Event): { hash: string; time: unknown; n: number } => ({
+      hash: eventHash(event, fields, 'whitelist'),
+      time: event['time.source'] ?? event['time.observation'],
+      n: typeof event['extra.count'] === 'number' ? (event['extra.count'] as number) : 1,
+    });
+    if (ctx.shared) return sharedAggregate(ctx.shared, bucketName(ctx.name), spanMs, cleanupEveryMs, contribution, emit);
     const store = ctx.store;
     let nextCleanup = 0;
 
@@ -99,7 +112,7 @@ export default defineExpert({
     /** Emits (or drops) the groups whose window is over. */
     const cleanup = async (now: number, out: Event[], reject: (event: Event, err: Error) => void): Promise<void> => {
       if (now < nextCleanup) return;
-      nextCleanup = now + CLEANUP_EVERY_MS;
+      nextCleanup = now + cleanupEveryMs;
       // entries() lists committed state; a group may have changed in this batch, so it is read again.
       const keys = (await store.entries('g!')).map(([key]) => key);
       if (keys.length === 0) return;
@@ -108,16 +121,7 @@ export default defineExpert({
         const group = groups[i];
         if (group === undefined || now <= group.s + spanMs) continue;
         store.del(keys[i]!);
-        if (group.c < params.threshold) continue;
-        const event = { ...group.d };
-        try {
-          add(event, 'time.source', fromDate(new Date(group.s)), { overwrite: true });
-          add(event, 'extra.count', group.c, { overwrite: true });
-          add(event, 'extra.time_end', group.l, { overwrite: true });
-          out.push(event);
-        } catch (err) {
-          reject(event, asError(err));
-        }
+        emit(group, out, reject);
       }
     };
 
@@ -127,16 +131,13 @@ export default defineExpert({
         const out: Event[] = [];
         await cleanup(now, out, reject);
         // All an event contributes is taken first, so an event that throws is rejected before it joins a group.
-        const taken = eachValue(events, reject, (event) => ({
-          key: `g!${eventHash(event, fields, 'whitelist')}`,
-          time: event['time.source'] ?? event['time.observation'],
-          n: typeof event['extra.count'] === 'number' ? (event['extra.count'] as number) : 1,
-        }));
-        const keys = [...new Set(taken.values.map((v) => v.key))];
+        const taken = eachValue(events, reject, contribution);
+        const keys = [...new Set(taken.values.map((v) => `g!${v.hash}`))];
         const stored = await readGroups(keys);
         const groups = new Map(keys.map((key, i) => [key, stored[i]]));
         for (let i = 0; i < taken.events.length; i++) {
-          const { key, time, n } = taken.values[i]!;
+          const { hash, time, n } = taken.values[i]!;
+          const key = `g!${hash}`;
           const group = groups.get(key);
           if (group === undefined) {
             groups.set(key, { d: taken.events[i]!, s: now, l: time, c: n });
@@ -152,3 +153,47 @@ export default defineExpert({
     };
   },
 });
+
+/**
+ * The aggregate of hub workers sharing their groups (broker mode nats; _shared-state-aggregate.ts): a batch processed
+ * before emits what its record holds; otherwise, at most every cleanupEveryMs on this worker, it closes and records
+ * the groups whose window is over. Then it adds its events to their groups.
+ */
+function sharedAggregate(
+  shared: SharedState,
+  bucket: string,
+  spanMs: number,
+  cleanupEveryMs: number,
+  contribution: (event: Event) => { hash: string; time: unknown; n: number },
+  emit: (group: Group, out: Event[], reject: (event: Event, err: Error) => void) => void,
+): Expert {
+  let nextCleanup = 0;
+  let groups: SharedGroups | undefined;
+  return {
+    async process(events, reject, batch) {
+      const now = Date.now();
+      const id = batch ? batchKey(batch) : randomBatch();
+      groups ??= new SharedGroups(await shared.bucket(bucket, spanMs + RETAIN_MS, { consistent: true }), spanMs);
+      let closed = await groups.emitted(id, now);
+      if (closed === undefined && now >= nextCleanup) {
+        closed = await groups.close(id, now);
+        nextCleanup = now + cleanupEveryMs;
+      }
+      const taken = eachValue(events, reject, contribution);
+      const added = new Map<string, Added>();
+      for (let i = 0; i < taken.events.length; i++) {
+        const { hash, time, n } = taken.values[i]!;
+        const group = added.get(hash);
+        if (group === undefined) added.set(hash, { first: taken.events[i]!, last: time, n });
+        else {
+          group.last = time;
+          group.n += n;
+        }
+      }
+      await groups.add(id, added, now);
+      const out: Event[] = [];
+      for (const [, group] of closed ?? []) emit(group, out, reject);
+      return out;
+    },
+  };
+}

@@ -20,8 +20,6 @@ import { spawn } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
-import { validateConfig } from '../../common/config/validate.js';
-import { NatsBrokerSchema } from '../../hub/broker/nats-config.js';
 import { StateUnavailableError, type BatchRef, type SharedState } from '../../hub/experts/_shared-state.js';
 import { NatsSharedState } from '../../hub/experts/_shared-state-nats.js';
 import type { Event, Expert } from '../../hub/pipeline/define.js';
@@ -35,6 +33,7 @@ import { ComponentMetrics } from '../../hub/pipeline/metrics.js';
 import { ProcessedLog } from '../../hub/pipeline/processed-log.js';
 import { openHubDb } from '../../hub/store/index.js';
 import { startFakeWeb } from '../hub/experts/_fake-web.js';
+import { runOnce as runBatchOnce, runRetrying, workerState } from './_nats-state-run.js';
 import { existsSync } from 'node:fs';
 
 const CHILD = fileURLToPath(new URL('./_nats-state-child.ts', import.meta.url));
@@ -52,8 +51,7 @@ describe('NATS mode: the stateful experts share their state through JetStream KV
 
   /** A worker's state: its own connection, to node `node` first. */
   const state = (node: number): NatsSharedState => {
-    const servers = [...cluster.servers.slice(node), ...cluster.servers.slice(0, node)];
-    const s = new NatsSharedState({ config: validateConfig(NatsBrokerSchema, { servers }), pass: undefined, log: pino({ level: 'silent' }) });
+    const s = workerState(cluster, node);
     states.push(s);
     return s;
   };
@@ -63,27 +61,8 @@ describe('NATS mode: the stateful experts share their state through JetStream KV
     const make = (shared?: NatsSharedState): Promise<Expert> => createExpert(name, params, { ...testContext(), name: component, ...(shared ? { shared } : {}) });
     return { a: await make(state(0)), b: await make(state(1)), single: await make() };
   };
-  /** Runs one batch once, as the stage does. */
-  const runOnce = async (expert: Expert, events: Event[], ref: BatchRef = batch()): Promise<Event[]> => {
-    const rejects: Error[] = [];
-    const kept = await expert.process(structuredClone(events), (_e, err) => rejects.push(err), ref);
-    assert.deepEqual(rejects, []);
-    return kept;
-  };
-  /**
-   * Runs one batch, trying it again while the state cannot be reached, as the stage does (a loaded cluster may time
-   * out a request, a bucket just made may have no leader yet): a repeat must decide as the first run would have.
-   */
-  const run = async (expert: Expert, events: Event[], ref: BatchRef = batch()): Promise<Event[]> => {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await runOnce(expert, events, ref);
-      } catch (err) {
-        if (!(err instanceof StateUnavailableError) || attempt >= 30) throw err;
-        await new Promise((r) => setTimeout(r, 1000));
-      }
-    }
-  };
+  const runOnce = (expert: Expert, events: Event[], ref: BatchRef = batch()): Promise<Event[]> => runBatchOnce(expert, events, ref);
+  const run = (expert: Expert, events: Event[], ref: BatchRef = batch()): Promise<Event[]> => runRetrying(expert, events, ref);
 
   before(async () => {
     cluster = await startNatsCluster();
@@ -144,7 +123,7 @@ describe('NATS mode: the stateful experts share their state through JetStream KV
       async bucket(name, ttlMs) {
         const b = await s.bucket(name, ttlMs);
         const count = <A extends unknown[], R>(f: (...args: A) => Promise<R>) => (...args: A): Promise<R> => (requests++, f(...args));
-        return { get: count(b.get), create: count(b.create), update: count(b.update), put: count(b.put) };
+        return { get: count(b.get), create: count(b.create), update: count(b.update), put: count(b.put), keys: count(b.keys) };
       },
     };
     const component = `expert:known-${++instance}`;
