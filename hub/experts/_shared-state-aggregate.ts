@@ -53,6 +53,11 @@ interface Emission {
 const GROUP_RECORDS = 64;
 /** How long a tombstone without a record is left to its batch before a close pass settles it, in ms. */
 const SETTLE_AFTER_MS = 30_000;
+/**
+ * Room for the first events of the groups one record holds, in bytes, well under a NATS message's 1 MB: a pass
+ * with more finished groups closes the rest in the next batch's pass.
+ */
+const RECORD_BYTES = 256 * 1024;
 /** How long records and finished groups' tombstones are kept: a batch processed again must find its record. */
 export const RETAIN_MS = 7 * 24 * 3600 * 1000;
 
@@ -80,19 +85,36 @@ export class SharedGroups {
     return record?.e;
   }
 
-  /** Closes every group whose window is over for `batch` and records them; the groups `batch` is to emit. */
-  async close(batch: string, now: number): Promise<[string, Group][]> {
-    const keys = (await this.#bucket.keys('g.>')).sort();
+  /**
+   * Closes the groups whose window is over for `batch` and records them: as many as fit one record (`more`: some
+   * were left for the next pass). The groups `batch` is to emit.
+   */
+  async close(batch: string, now: number): Promise<{ groups: [string, Group][]; more: boolean }> {
+    const listed = (await this.#bucket.keys('g.>')).sort();
     const live = (v: StoredGroup): boolean => v.x > now;
-    const current = await Promise.all(keys.map((key) => this.#bucket.get(key)));
+    const current = (await Promise.all(listed.map((key) => this.#bucket.get(key)))).map((stored) => (stored?.value === undefined ? undefined : decodeGroup(stored.value)));
     // Other batches' tombstones, looked up before the closes decide: settled if old enough, else learnt if recorded.
     const closers = new Map<string, boolean>();
-    for (const stored of current) {
-      const v = stored?.value === undefined ? undefined : decodeGroup(stored.value);
+    for (const v of current) {
       if (v?.z === undefined || v.z === batch || this.#settled.has(v.z)) continue;
       closers.set(v.z, (closers.get(v.z) ?? false) || now - (v.zt ?? 0) > SETTLE_AFTER_MS);
     }
     await Promise.all([...closers].map(([b, stale]) => (stale ? this.#settle(b, now) : this.emitted(b, now))));
+    // The groups to close: this batch's own closes (an earlier run's) and, while the record has room, finished ones.
+    const keys: string[] = [];
+    let size = 0;
+    let more = false;
+    listed.forEach((key, i) => {
+      const v = current[i];
+      if (v === undefined || (v.z !== batch && !this.#finished(key, v, now))) return;
+      const bytes = v.z === batch ? 0 : JSON.stringify(v.d).length;
+      if (bytes > 0 && keys.length > 0 && size + bytes > RECORD_BYTES) {
+        more = true;
+        return;
+      }
+      keys.push(key);
+      size += bytes;
+    });
     const closed = await Promise.all(
       keys.map((key) =>
         compareAndSet<StoredGroup, Group | undefined>(
@@ -101,9 +123,7 @@ export class SharedGroups {
           (v) => {
             if (v === undefined) return { write: undefined, result: undefined };
             if (v.z === batch) return { write: undefined, result: groupOf(v) };
-            // A tombstone whose close was undone is a group again; one emitted, or not yet settled, is left alone.
-            const open = v.z === undefined || (this.#settled.has(v.z) && !this.#settled.get(v.z)!.has(key));
-            if (!open || now <= v.s + this.#spanMs) return { write: undefined, result: undefined };
+            if (!this.#finished(key, v, now)) return { write: undefined, result: undefined };
             return { write: { ...v, z: batch, zt: now }, result: groupOf(v) };
           },
           live,
@@ -116,14 +136,21 @@ export class SharedGroups {
     const record: Emission = { x: now + RETAIN_MS, e: mine };
     if ((await this.#bucket.create(emissionKey(batch), encode(record))) !== undefined) {
       this.#remember(batch, record);
-      return mine;
+      return { groups: mine, more };
     }
     // Another run of this batch recorded first, or its close was undone: its record is what the batch emits, and
     // the groups closed here that it does not list go on.
     const emitted = await this.#written(batch, now);
-    const listed = new Set(emitted.map(([key]) => key));
-    await Promise.all(mine.filter(([key]) => !listed.has(key)).map(([key]) => this.#reopen(key, batch, now)));
-    return emitted;
+    const inRecord = new Set(emitted.map(([key]) => key));
+    await Promise.all(mine.filter(([key]) => !inRecord.has(key)).map(([key]) => this.#reopen(key, batch, now)));
+    return { groups: emitted, more };
+  }
+
+  /** Whether the group `key` is open (or its close was taken back) and its window is over. */
+  #finished(key: string, v: StoredGroup, now: number): boolean {
+    // A tombstone whose close was undone is a group again; one emitted, or not yet settled, is left alone.
+    const open = v.z === undefined || (this.#settled.has(v.z) && !this.#settled.get(v.z)!.has(key));
+    return open && now > v.s + this.#spanMs;
   }
 
   /** Takes back `batch`'s close of the group `key`, where it still stands. */

@@ -176,8 +176,10 @@ function sharedAggregate(
       groups ??= new SharedGroups(await shared.bucket(bucket, spanMs + RETAIN_MS, { consistent: true }), spanMs);
       let closed = await groups.emitted(id, now);
       if (closed === undefined && now >= nextCleanup) {
-        closed = await groups.close(id, now);
-        nextCleanup = now + cleanupEveryMs;
+        const pass = await groups.close(id, now);
+        closed = pass.groups;
+        // Finished groups left for want of room in the record are closed by the next batch.
+        nextCleanup = pass.more ? now : now + cleanupEveryMs;
       }
       const taken = eachValue(events, reject, contribution);
       const added = new Map<string, Added>();

@@ -8,6 +8,7 @@
  *   events are their positions) and adds nothing twice.
  * - A worker that dies after closing groups and before recording them: the batch processed again emits them; a batch
  *   of another worker that meets them first takes the close back, and they are emitted once, later.
+ * - Finished groups too large for one record are closed over the next batches.
  * - A worker killed with SIGKILL after its batch (closes, record, additions written, nothing committed): the batch
  *   on the other worker emits the same, and counts nothing twice.
  */
@@ -136,6 +137,18 @@ describe('NATS mode: the aggregate expert shares its groups through JetStream KV
     await overSpan();
     // The scanner group the batch started holds its two events once.
     assert.deepEqual(counts(await run(b, [ev('flush', '192.0.2.9')])), [['scanner', 2]]);
+  });
+
+  it('finished groups too large for one record are closed by the next batches, none lost', async () => {
+    const { a } = await workers({ fields: 'classification.type', threshold: 1 });
+    // Four groups whose first events hold 100 kB each: one record takes two (its room is 256 kB).
+    const blob = 'x'.repeat(100_000);
+    await run(a, ['t1', 't2', 't3', 't4'].map((t) => ({ ...ev(t, '192.0.2.1'), 'extra.blob': blob })));
+    await overSpan();
+    const first = await run(a, [ev('flush', '192.0.2.2')]);
+    const second = await run(a, [ev('flush', '192.0.2.2')]); // due at once: groups were left
+    assert.deepEqual([first.length, second.length], [2, 2]);
+    assert.deepEqual(counts([...first, ...second]).sort(), [['t1', 1], ['t2', 1], ['t3', 1], ['t4', 1]]);
   });
 
   /** Worker `node`'s state, whose emission records cannot be written while `failing` says so (a worker dying there). */
