@@ -5,6 +5,8 @@
  * destination down, a timeout, 429/5xx) is retried, with exponential backoff and jitter; a record or permanent one
  * (the destination refused this batch or these credentials: a 400, a missing table) — and a transient one after
  * the configured attempts — moves the batch to the dead letters at once, in the same atomic write as the cursor.
+ * A record failure of a write of several events is narrowed down first: the halves are written apart, down to
+ * the events refused one by one, so only those go to the dead letters.
  * It is never dropped. After a successful write the cursor moves, together with the output's checkpoint.
  */
 import { performance } from 'node:perf_hooks';
@@ -35,6 +37,16 @@ export interface OutputRunnerOptions {
   /** Called after the cursor moved (the pipeline then trims what every output has passed). */
   onCommit?: () => void;
 }
+
+/** Events an output refused, with its reason. */
+interface Refused {
+  events: Event[];
+  ids: string[];
+  reason: string;
+}
+
+/** Refused events found one by one before the rest of a failing write is refused in parts (see #isolate). */
+const MAX_ISOLATED = 16;
 
 interface Cursor {
   seq: number;
@@ -186,7 +198,40 @@ export class OutputRunner {
         this.metrics.busySeconds += (performance.now() - busyFrom) / 1000;
         backoff.reset();
         delivered = true;
-      } catch (err) {
+      } catch (failure) {
+        let err = failure;
+        if (errorClass(err) === 'record' && events.length > 1 && !('writeOps' in this.#opts.output)) {
+          // The destination refused something in this write: find what, so the rest is written and only the
+          // refused events go to the dead letters. A failure of another class on the way is taken as the
+          // write's failure below (retried whole, or the whole batch dead-lettered).
+          this.metrics.error('write', (err as Error).message);
+          try {
+            const { checkpoint: last, refused } = await this.#isolate(this.#opts.output, events, ids, checkpoint);
+            const n = refused.reduce((sum, r) => sum + r.events.length, 0);
+            if (n > 0) {
+              this.#log.error({ output: this.name, refused: n, of: events.length, err: refused[0]!.reason }, 'The output refused events of a batch and retrying cannot change that; they go to the dead letters, the rest was written.');
+              this.metrics.reject('dead-lettered', n);
+              this.metrics.error('dead-lettered-record');
+            } else {
+              this.#log.warn({ output: this.name, of: events.length, err: (err as Error).message }, 'The output refused a write as a whole and took it in parts.');
+            }
+            this.metrics.sent += events.length - n;
+            this.metrics.busySeconds += (performance.now() - busyFrom) / 1000;
+            // One dead letter per reason: a destination refusing a whole write in parts gives one letter, as before.
+            const byReason = new Map<string, Refused>();
+            for (const r of refused) {
+              const same = byReason.get(r.reason);
+              if (same) same.events.push(...r.events), same.ids.push(...r.ids);
+              else byReason.set(r.reason, { ...r });
+            }
+            const letters = [...byReason.values()].map((r) => this.#dead.op({ stage: `output:${this.name}`, reason: `record: ${r.reason}`, events: r.events, ids: r.ids, attempts }));
+            await this.#commit(lastSeq, last, letters);
+            backoff.reset();
+            return;
+          } catch (again) {
+            err = again;
+          }
+        }
         const message = (err as Error).message;
         const kind = errorClass(err);
         this.metrics.error('write', message);
@@ -205,6 +250,36 @@ export class OutputRunner {
     }
     // Stopped before the batch was written: the cursor stays, the batch is written after the restart.
     if (delivered) await this.#commit(lastSeq, checkpoint, []);
+  }
+
+  /**
+   * After a write failed with a record failure: writes the two halves apart, then the halves of a half that fails
+   * the same way, down to single events, so one bad event costs only itself (about 2·log2(n) writes for one bad
+   * event among n). Once MAX_ISOLATED events were found refused (a destination refusing everything would cost two
+   * writes per event), a part that fails is refused whole. Returns the checkpoint of the last write and what was
+   * refused with the reason; throws a failure of any other class (the caller retries the whole write: outputs
+   * take a rewrite as a redelivery).
+   */
+  async #isolate(output: Output, events: Event[], ids: string[], checkpoint: unknown): Promise<{ checkpoint: unknown; refused: Refused[] }> {
+    const refused: Refused[] = [];
+    let count = 0;
+    let last = checkpoint;
+    const halves = async (from: number, to: number): Promise<void> => {
+      const mid = from + Math.ceil((to - from) / 2);
+      for (const [a, b] of [[from, mid], [mid, to]] as const) {
+        try {
+          last = await output.write(events.slice(a, b), ids.slice(a, b));
+        } catch (err) {
+          if (errorClass(err) !== 'record') throw err;
+          if (b - a === 1 || count >= MAX_ISOLATED) {
+            refused.push({ events: events.slice(a, b), ids: ids.slice(a, b), reason: (err as Error).message });
+            count += b - a;
+          } else await halves(a, b);
+        }
+      }
+    };
+    await halves(0, events.length);
+    return { checkpoint: last, refused };
   }
 
   /** Moves the cursor, with `extra` (taken: the cursor's put is added to it) in the same synced write. */

@@ -168,6 +168,26 @@ describe('postgresql output', () => {
     assert.equal(await count('atomic'), 3, 'the connection is usable after the rollback');
   });
 
+  it('through the runner, only the refused events of a batch go to the dead letters; the rest is written', async () => {
+    const rig = await runnerRig(await output({ table: 'narrowed', create_table: true }));
+    try {
+      const good = sample(40);
+      const bad = [sample(1, { 'source.asn': 4_200_000_000 }), sample(1, { event_hash: 'f'.repeat(41) })];
+      const events = [...good.events.slice(0, 13), bad[0]!.events[0]!, ...good.events.slice(13, 29), bad[1]!.events[0]!, ...good.events.slice(29)];
+      const ids = [...good.ids.slice(0, 13), bad[0]!.ids[0]!, ...good.ids.slice(13, 29), bad[1]!.ids[0]!, ...good.ids.slice(29)];
+      await rig.add({ events, ids });
+      await rig.drained();
+      assert.equal(await count('narrowed'), 40, 'every good event written');
+      const letters = await rig.dead.list();
+      assert.deepEqual(letters.map((l) => l.ids).sort(), [[bad[0]!.ids[0]], [bad[1]!.ids[0]]].sort(), 'one letter per refused event, each with its own reason');
+      assert.ok(letters.some((l) => /out of range/.test(l.reason)) && letters.some((l) => /too long/.test(l.reason)), letters.map((l) => l.reason).join('; '));
+      assert.equal(rig.runner.metrics.sent, 40);
+      assert.equal(rig.runner.metrics.rejected, 2);
+    } finally {
+      await rig.stop();
+    }
+  });
+
   it('writes to an IntelMQ EventDB without vigil_id only after the ALTER TABLE (or with create_table)', async () => {
     // The table as intelmq_psql_initdb makes it: our DDL minus the vigil_id column.
     await db.query(eventDbSchema('legacy')[0]!.replace(/,\n\s*"vigil_id" text UNIQUE/, ''));
