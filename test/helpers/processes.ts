@@ -61,6 +61,27 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
+/**
+ * A free port below the kernel's ephemeral range (which starts at 32768 here and by default), for a server that
+ * is killed and restarted on the same port: while it is down, no `freePort()` of another test and no outgoing
+ * connection can be given its port.
+ */
+export async function stablePort(): Promise<number> {
+  for (;;) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    const server = createServer();
+    const ok = await new Promise<boolean>((resolve) => {
+      server.once('error', () => resolve(false));
+      server.listen(port, '127.0.0.1', () => resolve(true));
+    });
+    if (ok) {
+      server.close();
+      await once(server, 'close');
+      return port;
+    }
+  }
+}
+
 export function writeYaml(file: string, value: unknown): string {
   writeFileSync(file, stringify(value));
   return file;
