@@ -14,7 +14,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { stablePort, tempDir, waitUntil } from './processes.js';
+import { freePort, tempDir, waitUntil } from './processes.js';
 import { onProcessExit, stopChild, waitListening } from './servers.js';
 
 export const NATS_SERVER = '/usr/sbin/nats-server';
@@ -72,8 +72,7 @@ export async function startNatsCluster(options: NatsClusterOptions = {}): Promis
   const dir = tempDir('vigil-nats-');
   const nodes: NodeState[] = [];
   for (let i = 1; i <= 3; i++) {
-    // Below the ephemeral range: a killed node's ports cannot be handed to another test before it is restarted.
-    const [clientPort, clusterPort, mqttPort, monitorPort] = [await stablePort(), await stablePort(), await stablePort(), await stablePort()];
+    const [clientPort, clusterPort, mqttPort, monitorPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
     const storeDir = join(dir, `n${i}`);
     mkdirSync(storeDir);
     const node: NodeState = {

@@ -50,23 +50,12 @@ export function tempDir(prefix = 'vigil-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }
 
-/** A TCP port that was free a moment ago. */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  await once(server, 'close');
-  return port;
-}
-
 /**
- * A free port below the kernel's ephemeral range (which starts at 32768 here and by default), for a server that
- * is killed and restarted on the same port: while it is down, no `freePort()` of another test and no outgoing
- * connection can be given its port.
+ * A port that was free a moment ago, below the kernel's ephemeral range (which starts at 32768 here and by
+ * default): tests kill servers and start them again on the same port, and while one is down an ephemeral port
+ * could be handed to another test's server or to an outgoing connection. Drawn at random from 12,000 ports.
  */
-export async function stablePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   for (;;) {
     const port = 20_000 + Math.floor(Math.random() * 12_000);
     const server = createServer();
