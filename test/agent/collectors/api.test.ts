@@ -12,17 +12,9 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import api from '../../../agent/collectors/api.js';
 import { closeAll, ip, ipLines, openHarness, scratch } from '../../helpers/collectors.js';
+import { freePort } from '../../helpers/processes.js';
 
 after(closeAll);
-
-/** A port free now. */
-async function freePort(): Promise<number> {
-  const s = createServer().listen(0, '127.0.0.1');
-  await new Promise((r) => s.once('listening', r));
-  const { port } = s.address() as AddressInfo;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 interface Answer {
   status: number;
