@@ -1,23 +1,29 @@
 /**
- * A real, throw-away 3-node NATS JetStream cluster for tests: three `nats-server` processes (Debian's package) on
+ * A real, throw-away 3-node NATS JetStream cluster for tests: three `nats-server` processes (2.10 or newer: Debian 13's
+ * package, which test/setup/nats-server.sh fetches where the system has an older one) on
  * 127.0.0.1, each with its own client, cluster (route), MQTT and monitoring port and its own JetStream store dir,
  * all in one temp dir. `startNatsCluster()` resolves once the JetStream meta group has a leader every node agrees
  * on. `kill(i)` is a real SIGKILL; `restart(i)` starts the node again on the same ports and store.
  *
  * Each node's config:
  *   server_name: n<i>                        the MQTT listener requires one
- *   jetstream { store_dir }                  file storage
+ *   jetstream { store_dir, sync_interval }   file storage, fsynced before a write is acknowledged (as deployed)
  *   cluster { name, listen, routes }         routes to the two other nodes
  *   mqtt { listen, stream_replicas: 3 }      without stream_replicas NATS counts a node's routes (2 here)
  * `extraConfig` is appended to every node's config (e.g. `accounts` with one user per agent).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { freePort, tempDir, waitUntil } from './processes.js';
 import { onProcessExit, stopChild, waitListening } from './servers.js';
 
-export const NATS_SERVER = '/usr/sbin/nats-server';
+/**
+ * The nats-server the tests run: $VIGIL_NATS_SERVER, else the one test/setup/nats-server.sh unpacked (Debian 13's,
+ * where the system's is older than 2.10), else the system's.
+ */
+export const NATS_SERVER = process.env.VIGIL_NATS_SERVER ?? [fileURLToPath(new URL('../../node_modules/.cache/vigil/nats-server/root/usr/sbin/nats-server', import.meta.url))].find(existsSync) ?? '/usr/sbin/nats-server';
 
 export interface NatsNode {
   name: string;
@@ -105,7 +111,7 @@ export async function startNatsCluster(options: NatsClusterOptions = {}): Promis
       `server_name: ${node.name}`,
       `listen: 127.0.0.1:${node.clientPort}`,
       `http: 127.0.0.1:${node.monitorPort}`,
-      `jetstream { store_dir: "${node.storeDir}", max_memory_store: 64MB, max_file_store: 1GB }`,
+      `jetstream { store_dir: "${node.storeDir}", max_memory_store: 64MB, max_file_store: 1GB, sync_interval: always }`,
       `cluster { name: vigil-test, listen: 127.0.0.1:${node.clusterPort}, routes: [${routes.join(', ')}] }`,
       `mqtt { listen: 127.0.0.1:${node.mqttPort}, stream_replicas: 3 }`,
       options.extraConfig ?? '',
