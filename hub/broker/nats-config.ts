@@ -57,6 +57,26 @@ export function natsAgentProblems(config: { broker: { mode: string }; agents: re
   });
 }
 
+/** The oldest nats-server NATS mode accepts. */
+export const NATS_MIN_VERSION = [2, 10] as const;
+
+/**
+ * Why NATS mode cannot run on a server of `version` (its INFO's version, e.g. "2.9.10"), or undefined. Before 2.9.21
+ * a KV compare-and-set is not serialised in a cluster (writes in flight together may all be taken:
+ * nats-io/nats-server#4320), which the stateful experts' shared state rests on; before 2.10 JetStream cannot fsync
+ * before it acknowledges (`sync_interval`), so a power loss of a majority could lose acknowledged batches.
+ */
+export function natsServerProblem(version: string | undefined): string | undefined {
+  const [major, minor] = (version ?? '').split('.').map((part) => Number.parseInt(part, 10));
+  const [wantMajor, wantMinor] = NATS_MIN_VERSION;
+  if (major !== undefined && minor !== undefined && (major > wantMajor || (major === wantMajor && minor >= wantMinor))) return undefined;
+  return (
+    `the NATS cluster runs nats-server ${version ?? '(no version given)'}, and NATS mode needs ${wantMajor}.${wantMinor} or newer ` +
+    '(older servers do not serialise compare-and-set writes in a cluster, nats-io/nats-server#4320, and cannot fsync before they acknowledge): ' +
+    "install Debian 13's nats-server package, or a release from https://github.com/nats-io/nats-server/releases, on every node"
+  );
+}
+
 /** The worker's NATS password: `password`, or the content of `password_file` (a config error names the key). */
 export function natsPassword(config: Static<typeof NatsBrokerSchema>, file: string | undefined, resolvePath: (p: string) => string): string | undefined {
   if (config.password !== undefined && config.password_file !== undefined) {

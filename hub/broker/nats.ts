@@ -24,7 +24,7 @@ import { TOPIC_ROOT } from '../../common/codec/topics.js';
 import { ConfigError } from '../../common/errors.js';
 import type { HubConfig } from '../config.js';
 import type { BrokerContext, BrokerStats, HubBroker, Incoming, Intake } from './intake.js';
-import { natsAgentIdProblem, natsPassword } from './nats-config.js';
+import { natsAgentIdProblem, natsPassword, natsServerProblem } from './nats-config.js';
 
 type NatsConfig = NonNullable<HubConfig['broker']['nats']>;
 
@@ -43,6 +43,9 @@ const CONNECT_TIMEOUT_MS = 5000;
 
 /** The MQTT topic a NATS subject was made from: NATS's listener turns '/' into '.' and refuses '.' in topics. */
 export const subjectTopic = (subject: string): string => subject.replaceAll('.', '/');
+
+/** The cluster's nats-server is too old for NATS mode (natsServerProblem). */
+class UnsupportedServer extends Error {}
 
 export class NatsBroker implements HubBroker {
   readonly mode = 'nats' as const;
@@ -123,6 +126,9 @@ export class NatsBroker implements HubBroker {
     while (!this.#stopped) {
       try {
         this.#nc ??= await this.#connect();
+        // Checked on every attempt: the node a reconnect reached may run another version.
+        const problem = natsServerProblem(this.#nc.info?.version);
+        if (problem) throw new UnsupportedServer(problem);
         await this.#declare(this.#nc);
         const messages = await this.#subscribe(this.#nc);
         failing = undefined;
@@ -134,7 +140,11 @@ export class NatsBroker implements HubBroker {
       } catch (err) {
         if (this.#stopped) break;
         const reason = (err as Error).message;
-        if (/authoriz|authenticat/i.test(reason)) {
+        if (err instanceof UnsupportedServer) {
+          // Not consumed at all: a worker on such a cluster would break the promises NATS mode makes.
+          if (failing !== reason) this.#ctx.log.error({ servers: this.#config.servers }, `Not consuming: ${reason}.`);
+          if (this.#first) return this.#failFirst(new ConfigError(this.#ctx.file, [{ path: 'broker.nats.servers', message: reason }]));
+        } else if (/authoriz|authenticat/i.test(reason)) {
           this.#intake.stats.authFailures++;
           const message = `the NATS cluster refused this worker (${reason}); check broker.nats.user and password`;
           this.#ctx.log.error({ servers: this.#config.servers }, `${message}.`);

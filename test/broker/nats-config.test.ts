@@ -10,6 +10,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { parse } from 'yaml';
+import { natsServerProblem } from '../../hub/broker/nats-config.js';
 import { NATS_SERVER } from '../helpers/nats.js';
 import { hashToken } from '../../hub/agents/index.js';
 import { ROOT, tempDir, writeYaml } from '../helpers/processes.js';
@@ -32,6 +33,10 @@ describe('deploy/nats/nats-server.conf', () => {
     assert.match(text, /^\s+stream_replicas: 3$/m);
   });
 
+  it('fsyncs every JetStream write before it is acknowledged (sync_interval: always)', () => {
+    assert.match(text, /^jetstream \{[^}]*^\s+sync_interval: always$[^}]*\}/m);
+  });
+
   it('is what compose.yaml mounts in every node of the "nats" profile, each with its own name', () => {
     const compose = parse(readFileSync(join(ROOT, 'deploy', 'compose.yaml'), 'utf8')) as { services: Record<string, { volumes?: string[]; environment?: Record<string, string> }> };
     for (const n of [1, 2, 3]) {
@@ -39,6 +44,10 @@ describe('deploy/nats/nats-server.conf', () => {
       assert.ok(node.volumes!.includes('./nats/nats-server.conf:/etc/nats/nats-server.conf:ro'));
       assert.equal(node.environment!.NATS_NAME, `nats-${n}`);
     }
+    // The image of nats-1, which the other two nodes merge in (<<: *nats): a version NATS mode takes.
+    const image = (compose.services['nats-1'] as { image?: string }).image ?? '';
+    assert.match(image, /^nats:\d+\.\d+$/);
+    assert.equal(natsServerProblem(`${image.slice('nats:'.length)}.0`), undefined, image);
   });
 });
 
