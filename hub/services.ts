@@ -61,7 +61,7 @@ export type AgentRefusal = 'not-found' | 'configured';
 export interface AgentServices {
   /** Who authenticates agents and holds their connections: the hub's own broker, or an external one. */
   brokerMode(): 'embedded' | 'external' | 'nats';
-  /** Why this broker cannot carry an agent of this id (NATS refuses '.' in MQTT topics); undefined when it can. */
+  /** Why this broker cannot carry an agent of this id (NATS's MQTT listener rewrites '.' in topics); undefined when it can. */
   idProblem(id: string): string | undefined;
   /** Every agent with credentials or a status, sorted by id. */
   list(): AgentInfo[];

@@ -41,11 +41,12 @@ export const NatsBrokerSchema = Type.Object(
 
 /**
  * Why NATS mode cannot serve an agent id, or undefined: NATS's MQTT listener maps a topic's '/' to '.' in its subjects
- * and so refuses a topic with '.' in it, and the agent id is a level of the agent's topics (vigil/v1/agents/<id>/…).
+ * and a '.' to '//' (server/mqtt.go mqttToNATSSubjectConversion), and the agent id is a level of the agent's topics
+ * (vigil/v1/agents/<id>/…): the per-agent publish permission and the worker's subject → topic mapping would not fit.
  */
 export function natsAgentIdProblem(id: string): string | undefined {
   if (!id.includes('.')) return undefined;
-  return `agent id '${id}' contains '.', which NATS's MQTT listener refuses in a topic (vigil/v1/agents/${id}/events); in broker mode nats an agent id has letters, digits, '_' and '-' only`;
+  return `agent id '${id}' contains '.', which NATS's MQTT listener rewrites in a topic ('.' becomes '//' in its subject vigil.v1.agents.<id>.events); in broker mode nats an agent id has letters, digits, '_' and '-' only`;
 }
 
 /** The configured agents NATS mode cannot serve, as config problems (path agents[i].id); none in other modes. */

@@ -41,7 +41,7 @@ const RETRY_MAX_MS = 30_000;
 /** One connection attempt to one server, at most, in ms (an unreachable host would otherwise take 20 s). */
 const CONNECT_TIMEOUT_MS = 5000;
 
-/** The MQTT topic a NATS subject was made from: NATS's listener turns '/' into '.' and refuses '.' in topics. */
+/** The MQTT topic a NATS subject was made from: NATS's listener turns '/' into '.' (a '.' of a topic, into '//': agent ids have none in NATS mode). */
 export const subjectTopic = (subject: string): string => subject.replaceAll('.', '/');
 
 /** The cluster's nats-server is too old for NATS mode (natsServerProblem). */

@@ -61,10 +61,10 @@ describe('vigil check of a NATS-mode worker config', () => {
     return { code: r.status ?? -1, out: r.stdout + r.stderr };
   };
 
-  it("names a listed agent whose id has a '.' (NATS's MQTT listener refuses it in a topic)", () => {
+  it("names a listed agent whose id has a '.' (NATS's MQTT listener rewrites it in a topic)", () => {
     const r = check(['sensor-1', 'sensor.2']);
     assert.equal(r.code, 2, r.out);
-    assert.match(r.out, /hub\.yaml: agents\[1\]\.id: agent id 'sensor\.2' contains '\.', which NATS's MQTT listener refuses in a topic/);
+    assert.match(r.out, /hub\.yaml: agents\[1\]\.id: agent id 'sensor\.2' contains '\.', which NATS's MQTT listener rewrites in a topic/);
     assert.doesNotMatch(r.out, /agents\[0\]/);
   });
 

@@ -129,11 +129,11 @@ describe('NATS mode: two hub workers sharing a JetStream consumer', { skip: nats
     assert.match(res.body.install_command, new RegExp(`--hub ${cluster.nodes[0]!.mqttUrl}`), 'install commands name broker.nats.mqtt_url');
   });
 
-  it("refuses to add an agent whose id has a '.', which NATS's MQTT listener refuses in a topic", async () => {
+  it("refuses to add an agent whose id has a '.', which NATS's MQTT listener rewrites in a topic", async () => {
     const port = Number(/"api":"http:\/\/127\.0\.0\.1:(\d+)"/.exec(workers[1]!.output)![1]);
     const res = await api(port, '/api/v1/agents', { method: 'POST', body: JSON.stringify({ id: 'sensor.dotted' }) });
     assert.equal(res.status, 400, JSON.stringify(res.body));
-    assert.match(res.body.message, /^agent id 'sensor\.dotted' contains '\.', which NATS's MQTT listener refuses in a topic/);
+    assert.match(res.body.message, /^agent id 'sensor\.dotted' contains '\.', which NATS's MQTT listener rewrites in a topic/);
     assert.equal((await api(port, '/api/v1/agents/sensor.dotted')).status, 404, 'not added');
   });
 });
