@@ -74,7 +74,24 @@ interface NodeState extends NatsNode {
 
 const clusters = new Set<{ nodes: NodeState[]; dir: string }>();
 
+/** How many fresh clusters a start tries when one cannot place streams (see waitPlacement). */
+const START_ATTEMPTS = 3;
+/** How long a fresh cluster may take to place its first stream, in ms. */
+const PLACEMENT_TIMEOUT_MS = 15_000;
+
 export async function startNatsCluster(options: NatsClusterOptions = {}): Promise<NatsCluster> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(options);
+    } catch (err) {
+      if (!(err instanceof PlacementStuck) || attempt >= START_ATTEMPTS) throw err;
+      // Said on stderr, so that a CI log shows how often it happens and in which state the nodes were.
+      console.warn(`test/helpers/nats.ts: a fresh cluster could not place a stream; starting another (${attempt} of ${START_ATTEMPTS}): ${err.message.slice(0, 4000)}`);
+    }
+  }
+}
+
+async function startOnce(options: NatsClusterOptions): Promise<NatsCluster> {
   const dir = tempDir('vigil-nats-');
   const nodes: NodeState[] = [];
   for (let i = 1; i <= 3; i++) {
@@ -148,6 +165,7 @@ export async function startNatsCluster(options: NatsClusterOptions = {}): Promis
   try {
     await Promise.all(nodes.map(spawnNode));
     await waitReady();
+    await waitPlacement(nodes, PLACEMENT_TIMEOUT_MS);
   } catch (err) {
     await Promise.all(nodes.map((n) => n.child && stopChild(n.child, 'SIGKILL', 1000)));
     clusters.delete(entry);
@@ -176,6 +194,49 @@ export async function startNatsCluster(options: NatsClusterOptions = {}): Promis
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** A fresh cluster that could not place a stream on all its nodes in time. */
+class PlacementStuck extends Error {}
+
+/**
+ * Waits until the cluster can place a stream on all three nodes: a meta leader is not enough. About one fresh
+ * 2.10.27 cluster in 35 started here answered "no suitable peers for placement" to every R3 stream for a minute
+ * or more (seen under load); a test starting then would measure that, not Vigil. A probe stream is made and removed.
+ */
+async function waitPlacement(nodes: readonly NodeState[], timeoutMs: number): Promise<void> {
+  const { connect, StorageType } = await import('nats');
+  const nc = await connect({ servers: nodes.map((n) => n.url), timeout: 5000 });
+  let last = '';
+  try {
+    const jsm = await nc.jetstreamManager({ timeout: 5000 });
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      try {
+        await jsm.streams.add({ name: 'vigil-test-probe', subjects: ['vigil-test-probe'], storage: StorageType.File, num_replicas: nodes.length });
+        await jsm.streams.delete('vigil-test-probe');
+        return;
+      } catch (err) {
+        last = (err as Error).message;
+      }
+      if (Date.now() > deadline) break;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    const meta = await Promise.all(nodes.map(async (n) => `${n.name}: ${await jszMeta(n.monitorPort)}`));
+    throw new PlacementStuck(`no stream placed on ${nodes.length} nodes within ${timeoutMs} ms (${last}); meta groups as the nodes report them:\n${meta.join('\n')}`);
+  } finally {
+    await nc.close();
+  }
+}
+
+/** What one node reports of the JetStream meta group (leader, peers and whether each is current), as JSON. */
+async function jszMeta(port: number): Promise<string> {
+  try {
+    const res = await fetch(`http://127.0.0.1:${port}/jsz`, { signal: AbortSignal.timeout(1000) });
+    return JSON.stringify(((await res.json()) as { meta_cluster?: unknown }).meta_cluster);
+  } catch (err) {
+    return `(no answer: ${(err as Error).message})`;
+  }
 }
 
 /** The meta leader one node reports on its monitoring port, or undefined (none yet, or the node does not answer). */
