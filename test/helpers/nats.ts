@@ -8,8 +8,8 @@
  * Each node's config:
  *   server_name: n<i>                        the MQTT listener requires one
  *   jetstream { store_dir, sync_interval }   file storage, fsynced before a write is acknowledged (as deployed)
- *   cluster { name, listen, routes }         routes to the two other nodes
- *   mqtt { listen, stream_replicas: 3 }      without stream_replicas NATS counts a node's routes (2 here)
+ *   cluster { name, listen, routes }         routes to all three nodes, itself too (ignored), as deployed
+ *   mqtt { listen, stream_replicas: 3 }      without stream_replicas NATS counts a node's routes
  * `extraConfig` is appended to every node's config (e.g. `accounts` with one user per agent).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -75,7 +75,7 @@ interface NodeState extends NatsNode {
 const clusters = new Set<{ nodes: NodeState[]; dir: string }>();
 
 /** How many fresh clusters a start tries when one cannot place streams (see waitPlacement). */
-const START_ATTEMPTS = 3;
+const START_ATTEMPTS = 5;
 /** How long a fresh cluster may take to place its first stream, in ms. */
 const PLACEMENT_TIMEOUT_MS = 15_000;
 
@@ -123,7 +123,7 @@ async function startOnce(options: NatsClusterOptions): Promise<NatsCluster> {
     nodes.push(node);
   }
   for (const node of nodes) {
-    const routes = nodes.filter((n) => n !== node).map((n) => `nats-route://127.0.0.1:${n.clusterPort}`);
+    const routes = nodes.map((n) => `nats-route://127.0.0.1:${n.clusterPort}`);
     const lines = [
       `server_name: ${node.name}`,
       `listen: 127.0.0.1:${node.clientPort}`,
@@ -201,8 +201,10 @@ class PlacementStuck extends Error {}
 
 /**
  * Waits until the cluster can place a stream on all three nodes: a meta leader is not enough. About one fresh
- * 2.10.27 cluster in 35 started here answered "no suitable peers for placement" to every R3 stream for a minute
- * or more (seen under load); a test starting then would measure that, not Vigil. A probe stream is made and removed.
+ * 2.10.27 cluster in 20–40 started here (more under load) formed its JetStream meta group with two peers
+ * (`/jsz` meta_cluster.cluster_size 2, the third node following the leader without being a peer) and answered
+ * "no suitable peers for placement" to every R3 stream for a minute or more; a test starting then would measure
+ * that, not Vigil. A probe stream is made and removed; a cluster that cannot is replaced by a fresh one.
  */
 async function waitPlacement(nodes: readonly NodeState[], timeoutMs: number): Promise<void> {
   const { connect, StorageType } = await import('nats');
