@@ -49,7 +49,7 @@ describe('NATS mode with one NATS user per agent', { skip: natsRigMissing }, () 
     { user: ${AGENT}, password: "${t.token}", permissions: { publish: ["vigil.v1.agents.${AGENT}.>"] } }
   ]
 }`;
-    rig = await startNatsRig({ extraConfig });
+    rig = await startNatsRig({ extraConfig, client: { user: 'vigil-hub', pass: HUB_PASSWORD } });
   });
 
   after(() => rig?.stop([agent, worker]));

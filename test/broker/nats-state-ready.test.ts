@@ -34,7 +34,7 @@ describe('NATS mode: a worker whose shared expert state cannot be reached', { sk
     { user: ${AGENT}, password: "${t.token}", permissions: { publish: ["vigil.v1.agents.${AGENT}.>"] } }
   ]
 }`;
-    rig = await startNatsRig({ extraConfig });
+    rig = await startNatsRig({ extraConfig, client: { user: 'vigil-hub', pass: HUB_PASSWORD } });
   });
 
   after(() => rig?.stop([agent, worker]));

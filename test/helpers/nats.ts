@@ -62,6 +62,8 @@ export interface NatsCluster {
 export interface NatsClusterOptions {
   /** Lines appended to every node's config. */
   extraConfig?: string;
+  /** The user the helper's own client connects as, when `extraConfig` sets up authentication (it makes a stream). */
+  client?: { user: string; pass: string };
   /** Longest wait for the cluster to elect its meta leader, in ms (default 30,000). */
   readyTimeoutMs?: number;
 }
@@ -165,7 +167,7 @@ async function startOnce(options: NatsClusterOptions): Promise<NatsCluster> {
   try {
     await Promise.all(nodes.map(spawnNode));
     await waitReady();
-    await waitPlacement(nodes, PLACEMENT_TIMEOUT_MS);
+    await waitPlacement(nodes, PLACEMENT_TIMEOUT_MS, options.client);
   } catch (err) {
     await Promise.all(nodes.map((n) => n.child && stopChild(n.child, 'SIGKILL', 1000)));
     clusters.delete(entry);
@@ -206,9 +208,9 @@ class PlacementStuck extends Error {}
  * "no suitable peers for placement" to every R3 stream for a minute or more; a test starting then would measure
  * that, not Vigil. A probe stream is made and removed; a cluster that cannot is replaced by a fresh one.
  */
-async function waitPlacement(nodes: readonly NodeState[], timeoutMs: number): Promise<void> {
+async function waitPlacement(nodes: readonly NodeState[], timeoutMs: number, client: NatsClusterOptions['client']): Promise<void> {
   const { connect, StorageType } = await import('nats');
-  const nc = await connect({ servers: nodes.map((n) => n.url), timeout: 5000 });
+  const nc = await connect({ servers: nodes.map((n) => n.url), timeout: 5000, ...client });
   let last = '';
   try {
     const jsm = await nc.jetstreamManager({ timeout: 5000 });
