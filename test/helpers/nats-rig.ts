@@ -24,7 +24,14 @@ export interface NatsRig {
 }
 
 export async function startNatsRig(options: NatsClusterOptions = {}): Promise<NatsRig> {
-  const [cluster, db] = await Promise.all([startNatsCluster(options), startPostgres()]);
+  const [clusterStart, dbStart] = await Promise.allSettled([startNatsCluster(options), startPostgres()]);
+  if (clusterStart.status === 'rejected' || dbStart.status === 'rejected') {
+    // The one that started is stopped: a server left running would keep the test process from ever exiting.
+    if (clusterStart.status === 'fulfilled') await clusterStart.value.stop();
+    if (dbStart.status === 'fulfilled') await dbStart.value.stop();
+    throw clusterStart.status === 'rejected' ? clusterStart.reason : (dbStart as PromiseRejectedResult).reason;
+  }
+  const [cluster, db] = [clusterStart.value, dbStart.value];
   const sql = new pg.Client({ host: db.host, port: db.port, user: db.user, database: db.database });
   await sql.connect();
   for (const statement of eventDbSchema('events')) await sql.query(statement);
