@@ -89,6 +89,7 @@ describe('npm test checks the system packages first', () => {
     const ci = readFileSync(join(ROOT, '.ci/run'), 'utf8');
     assert.doesNotMatch(ci, /apt-get/, '.ci/run keeps no second list');
     const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
-    assert.equal(pkg.scripts.pretest, 'bash test/setup/system-deps.sh');
+    // The packages first, then the nats-server the NATS tests need (test/setup/nats-server.test.ts).
+    assert.equal(pkg.scripts.pretest, 'bash test/setup/system-deps.sh && bash test/setup/nats-server.sh');
   });
 });
