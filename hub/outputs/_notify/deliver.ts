@@ -17,7 +17,7 @@
  */
 import { errorClass } from '../../../common/errors.js';
 import type { Event } from '../../pipeline/define.js';
-import type { Notification } from './ledger.js';
+import type { Notification, NotificationEvents } from './ledger.js';
 import { fileName, hostOf, identifierOf, inhibitKey, messageIdOf, notificationMessage, recipientsOf } from './message.js';
 import { strftime, ticket } from './render.js';
 import { ttlMs, type NotifierState } from './state.js';
@@ -80,50 +80,79 @@ async function handOverAndRecord(s: NotifierState, group: readonly Notification[
   }
 }
 
+/**
+ * Inhibition records by recipient and identifier (recordKey), read for one step: a group's records are read at
+ * once (readInhibitions) instead of a get for each mail and identifier, and a record a step changes is changed
+ * in place, so a second mail of the group to the same recipient sees what the first one recorded.
+ */
+type Records = Map<string, Map<string, number>>;
+
+const recordKey = (recipient: string, identifier: string): string => `${recipient}\u0000${identifier}`;
+
+/** The records the events of `of` are looked up in, in one read. */
+async function readInhibitions(s: NotifierState, of: readonly { recipient: string; events: readonly Event[] }[]): Promise<Records> {
+  const pairs = new Map<string, [string, string]>();
+  for (const { recipient, events } of of) {
+    for (const e of events) {
+      const identifier = identifierOf(e);
+      pairs.set(recordKey(recipient, identifier), [recipient, identifier]);
+    }
+  }
+  const read = await s.ledger.inhibitionsOf([...pairs.values()]);
+  return new Map([...pairs.keys()].map((k, i) => [k, read[i]!]));
+}
+
+/** The record of a recipient and identifier: from `records`, else read (and kept there). */
+async function recordOf(s: NotifierState, records: Records, recipient: string, identifier: string): Promise<Map<string, number>> {
+  const k = recordKey(recipient, identifier);
+  let hosts = records.get(k);
+  if (hosts === undefined) records.set(k, (hosts = await s.ledger.inhibitions(recipient, identifier)));
+  return hosts;
+}
+
 /** For each event, whether its host and identifier were notified to the recipient within the interval. */
-export async function inhibitedFlags(s: NotifierState, n: Notification, events: readonly Event[], now: number): Promise<boolean[]> {
+export async function inhibitedFlags(s: NotifierState, n: Notification, events: readonly Event[], now: number, records: Records = new Map()): Promise<boolean[]> {
   if (n.sendNow && n.resent) return events.map(() => false); // an operator's resend: the hosts were notified by this very notification
-  const records = new Map<string, Map<string, number>>();
   const flags: boolean[] = [];
   for (const e of events) {
-    const identifier = identifierOf(e);
-    let hosts = records.get(identifier);
-    if (hosts === undefined) records.set(identifier, (hosts = await s.ledger.inhibitions(n.recipient, identifier)));
+    const hosts = await recordOf(s, records, n.recipient, identifierOf(e));
     flags.push((hosts.get(hostOf(e)) ?? 0) > now);
   }
   return flags;
 }
 
 /** Inhibits the hosts of a sent notification for their interval, in its recipient's records (ended entries dropped). */
-async function inhibit(s: NotifierState, recipient: string, events: readonly Event[], now: number): Promise<void> {
-  const records = new Map<string, Map<string, number>>();
+async function inhibit(s: NotifierState, recipient: string, events: readonly Event[], now: number, records: Records): Promise<void> {
+  const mine = new Map<string, Map<string, number>>(); // identifier → its record
   for (const e of events) {
     const identifier = identifierOf(e);
-    let hosts = records.get(identifier);
+    let hosts = mine.get(identifier);
     if (hosts === undefined) {
-      records.set(identifier, (hosts = await s.ledger.inhibitions(recipient, identifier)));
+      mine.set(identifier, (hosts = await recordOf(s, records, recipient, identifier)));
       for (const [host, until] of hosts) if (until <= now) hosts.delete(host);
     }
     hosts.set(hostOf(e), now + ttlMs(s.o, e));
   }
-  for (const [identifier, hosts] of records) s.ledger.setInhibitions(recipient, identifier, hosts);
+  for (const [identifier, hosts] of mine) s.ledger.setInhibitions(recipient, identifier, hosts);
 }
 
 async function prepareGroup(s: NotifierState, due: readonly Notification[]): Promise<Ready[]> {
   const ready: Ready[] = [];
   const after: After = [];
-  for (const listed of due) {
-    const n = s.active.get(listed.id); // the current copy: a write or an operator may have changed it since
-    if (n === undefined) continue;
+  // The current copies: a write or an operator may have changed them since they were listed.
+  const current = due.map((listed) => s.active.get(listed.id)).filter((n) => n !== undefined);
+  const rows = await s.ledger.eventsOf(current.map((n) => n.id)); // the group's events in one read
+  const records = await readInhibitions(s, current.map((n) => ({ recipient: n.recipient, events: rows.get(n.id)!.events })));
+  for (const n of current) {
     if (n.status === 'sending') {
       const raw = await s.ledger.message(n.id);
       if (raw !== undefined) {
-        ready.push({ n, raw, ...(await s.ledger.events(n.id)) });
+        ready.push({ n, raw, ...rows.get(n.id)! });
         continue;
       }
       n.status = 'pending'; // never written so (the message is stored with the status); rendered anew if it were
     }
-    const prepared = await prepare(s, n, after);
+    const prepared = await prepare(s, n, rows.get(n.id)!, records, after);
     if (prepared) ready.push(prepared);
   }
   await s.ledger.commit();
@@ -132,11 +161,10 @@ async function prepareGroup(s: NotifierState, due: readonly Notification[]): Pro
 }
 
 /** pending → sending for one notification (buffered); undefined when nothing is left to send. */
-async function prepare(s: NotifierState, n: Notification, after: After): Promise<Ready | undefined> {
+async function prepare(s: NotifierState, n: Notification, { ids, events }: NotificationEvents, records: Records, after: After): Promise<Ready | undefined> {
   const { o, ledger } = s;
-  const { ids, events } = await ledger.events(n.id);
   const now = Date.now();
-  const inhibited = await inhibitedFlags(s, n, events, now);
+  const inhibited = await inhibitedFlags(s, n, events, now, records);
   const keptIds: string[] = [];
   const kept: Event[] = [];
   for (let i = 0; i < events.length; i++) {
@@ -194,13 +222,14 @@ async function recordGroup(s: NotifierState, outcomes: readonly Outcome[]): Prom
   const { ledger } = s;
   const after: After = [];
   const now = Date.now();
+  const records = await readInhibitions(s, outcomes.filter((r) => !('err' in r)).map((r) => ({ recipient: r.n.recipient, events: r.events })));
   for (const r of outcomes) {
     const { n } = r;
     if ('err' in r) {
       await failed(s, r, after);
       continue;
     }
-    await inhibit(s, n.recipient, r.events, now);
+    await inhibit(s, n.recipient, r.events, now, records);
     n.status = 'sent';
     n.answer = r.answer;
     n.attempts++;

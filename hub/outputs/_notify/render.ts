@@ -5,7 +5,6 @@
  * while rendering is permanent and names the template and line.
  */
 import { readFileSync } from 'node:fs';
-import { stringify } from 'csv-stringify/sync';
 import nunjucks from 'nunjucks';
 import { VigilError } from '../../../common/errors.js';
 import type { Event } from '../../pipeline/define.js';
@@ -92,10 +91,24 @@ function clean(s: string): string {
   return s.trim().replace(/^(Template render )?Error: /, '');
 }
 
-/** The events as CSV: a header of IntelMQ field names, one row per event; formula-like values are quoted as OWASP advises. */
+/**
+ * The events as CSV: a header of IntelMQ field names, one row per event, each line ending in LF; formula-like
+ * values are quoted as OWASP advises. Plain string joins, the bytes csv-stringify made with `record_delimiter:
+ * 'unix'` (it cost 0.15 ms a mail of 100 rows: bench/notifications).
+ */
 export function toCsv(events: readonly Event[], fields: readonly string[]): string {
-  const rows = events.map((e) => fields.map((f) => neutralise(cell(e[f]))));
-  return stringify([fields as string[], ...rows], { record_delimiter: 'unix' });
+  let csv = `${fields.map(csvField).join(',')}\n`;
+  for (const e of events) {
+    let line = '';
+    for (let i = 0; i < fields.length; i++) line += (i === 0 ? '' : ',') + csvField(neutralise(cell(e[fields[i]!])));
+    csv += `${line}\n`;
+  }
+  return csv;
+}
+
+/** A field quoted as csv-stringify does with a LF record delimiter: when it holds a quote, a comma or a LF (not a lone CR). */
+function csvField(s: string): string {
+  return /[",\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
 }
 
 /** The events as a fixed-width text table (for `format: table`). */

@@ -63,18 +63,19 @@ export async function takeBatch(s: NotifierState, events: readonly Readonly<Even
     // Changed on a copy, put in place after the commit: a write that fails leaves memory as the ledger is.
     let n = local.get(group);
     if (n === undefined) {
+      // The group's first event in this batch (the maps are set once a group, not once an event).
       const current = s.openByGroup.get(group);
       if (current !== undefined && current.status === 'pending') n = { ...current };
+      else {
+        const nid = await ledger.next('id');
+        const keys = Object.fromEntries(o.groupBy.map((k) => [k, cellOf(event[k])]));
+        n = { id: nid, group, recipient, keys, status: 'pending', events: 0, opened: now, due: o.cron ? 0 : now + o.windowMs, attempts: 0, updated: now };
+        opened.add(nid);
+      }
+      local.set(group, n);
+      touched.set(n.id, n);
     }
-    if (n === undefined) {
-      const nid = await ledger.next('id');
-      const keys = Object.fromEntries(o.groupBy.map((k) => [k, cellOf(event[k])]));
-      n = { id: nid, group, recipient, keys, status: 'pending', events: 0, opened: now, due: o.cron ? 0 : now + o.windowMs, attempts: 0, updated: now };
-      opened.add(nid);
-    }
-    local.set(group, n);
     n.events++;
-    touched.set(n.id, n);
     ledger.addEvent(n.id, id, event);
     ledger.markTaken(id, n.id);
     inc.events_taken++;

@@ -13,6 +13,7 @@ import { validateConfig } from '../../../common/config/validate.js';
 import { silentLogger } from '../../../common/log.js';
 import email from '../../../hub/outputs/email.js';
 import { Ledger } from '../../../hub/outputs/_notify/ledger.js';
+import { toCsv } from '../../../hub/outputs/_notify/render.js';
 import type { ComponentContext, Event, Output } from '../../../hub/pipeline/define.js';
 import { tempDir, waitUntil } from '../../helpers/processes.js';
 import { hostEvents } from './_email.js';
@@ -187,6 +188,55 @@ test('pruning keeps the hosts of an inhibition record whose interval has not end
   } finally {
     await ledger.close();
   }
+});
+
+test('a group\'s events are read at once, only the notifications asked for, each in the order of its ids; a row the step dropped is left out', async () => {
+  const ledger = await Ledger.open(join(tempDir('vigil-email-'), 'ledger'));
+  try {
+    for (const id of [1, 2, 3, 5]) for (const e of ['b', 'a']) ledger.addEvent(id, `${id}${e}`, { 'source.ip': `10.0.${id}.1`, note: `${id}${e}` });
+    await ledger.commit();
+    ledger.dropEvents(3, ['3a']); // buffered, not committed: the read leaves it out
+    const read = await ledger.eventsOf([5, 1, 3]); // runs 1, 3 and 5: notification 2 is not read
+    assert.deepEqual([...read.keys()].sort(), [1, 3, 5]);
+    assert.deepEqual(read.get(1), { ids: ['1a', '1b'], events: [{ 'source.ip': '10.0.1.1', note: '1a' }, { 'source.ip': '10.0.1.1', note: '1b' }] });
+    assert.deepEqual(read.get(3)!.ids, ['3b']);
+    assert.deepEqual((await ledger.eventsOf([4])).get(4), { ids: [], events: [] });
+    assert.deepEqual((await ledger.events(2)).ids, ['2a', '2b']);
+    // Ids past 12 digits: key order is not id order, a run never spans widths and a wider id's rows are not taken in.
+    for (const id of [100_000_000_000, 100_000_000_001, 999_999_999_999, 1_000_000_000_000]) ledger.addEvent(id, `e${id}`, { id });
+    await ledger.commit();
+    const wide = await ledger.eventsOf([100_000_000_000, 100_000_000_001, 999_999_999_999, 1_000_000_000_000]);
+    assert.deepEqual([...wide].map(([id, { ids }]) => [id, ids]), [100_000_000_000, 100_000_000_001, 999_999_999_999, 1_000_000_000_000].map((id) => [id, [`e${id}`]]));
+    assert.deepEqual([...(await ledger.eventsOf([100_000_000_000, 100_000_000_001])).values()].map((e) => e.ids), [['e100000000000'], ['e100000000001']]);
+  } finally {
+    await ledger.close();
+  }
+});
+
+test('two mails of one send group to the same recipient and identifier (grouped by feed too): the record keeps both mails\' hosts', async () => {
+  const dir = tempDir('vigil-email-');
+  const { out, ctx, mails } = await make({ window_seconds: 0, group_by: ['classification.identifier', 'feed.name'] }, dir);
+  const a = hostEvents(1, 2, { 'feed.name': 'feed-a' });
+  const b = hostEvents(1, 2, { 'feed.name': 'feed-b', 'source.ip': '10.0.0.9' });
+  await out.write([...a.events, ...b.events], [...a.ids, ...b.ids.map((i) => `${i}-b`)]);
+  await until(() => emls(mails).length === 2 && ctx.counters!.events_notified === 4, 10_000);
+  await out.close?.();
+  const ledger = await Ledger.open(join(dir, 'data', 'notifications', 'mail'));
+  try {
+    // Both feeds' hosts in the one record: the second mail's step changed what the first one's left, not a stale copy.
+    assert.deepEqual([...(await ledger.inhibitions('abuse@net0.example', 'open-redis')).keys()].sort(), ['10.0.0.1', '10.0.0.2', '10.0.0.9']);
+  } finally {
+    await ledger.close();
+  }
+});
+
+test('the CSV attachment quotes a field holding a comma, a quote or a line feed (not a lone CR), and neutralises formulas', () => {
+  const events = [
+    { a: 'plain', 'b,c': 'x,y', d: 'say "hi"' },
+    { a: '=1+1', 'b,c': 'two\nlines', d: 'cr\ronly' },
+    { a: undefined, 'b,c': 5, d: { k: 'v,w' } },
+  ];
+  assert.equal(toCsv(events, ['a', 'b,c', 'd']), 'a,"b,c",d\nplain,"x,y","say ""hi"""\n\'=1+1,"two\nlines",cr\ronly\n,5,"{""k"":""v,w""}"\n');
 });
 
 test('in a hub (a dead-letter hook): invalid addresses are dead-lettered alone and the batch goes on; a failed notification\'s events too, and re-injecting them notifies again', async () => {
