@@ -15,7 +15,7 @@
  * feed is new, the most writes it can cost.
  *
  *   tsx bench/nats.bench.ts [--quick] [--events N] [--workers 1,2,3] [--dedup-workers 1,2] [--agents 3]
- * Prints figures; asserts nothing. Needs the built CLI (npm run build) and nats-server (Debian package).
+ * Prints figures; asserts nothing. Needs the built CLI (npm run build) and nats-server 2.10+ (test/setup/nats-server.sh fetches Debian 13's).
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
