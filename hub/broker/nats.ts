@@ -126,7 +126,7 @@ export class NatsBroker implements HubBroker {
     while (!this.#stopped) {
       try {
         this.#nc ??= await this.#connect();
-        // Checked on every attempt: the node a reconnect reached may run another version.
+        // Checked on each attempt to consume: since the last, the client may have reconnected to another node.
         const problem = natsServerProblem(this.#nc.info?.version);
         if (problem) throw new UnsupportedServer(problem);
         await this.#declare(this.#nc);
