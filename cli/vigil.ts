@@ -56,8 +56,18 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`vigil ${name}: ${err.message}\n`);
       return 2;
     }
+    if (isUsageError(err)) {
+      // node:util parseArgs: an unknown option or one missing its value is the caller's mistake, not a crash.
+      process.stderr.write(`vigil ${name}: ${(err as Error).message}\n\n${command.usage}\n`);
+      return 2;
+    }
     throw err;
   }
+}
+
+function isUsageError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS_');
 }
 
 function helpText(): string {

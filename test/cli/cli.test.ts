@@ -48,6 +48,16 @@ describe('vigil parse', () => {
     assert.equal(badParams.code, 2);
     assert.match(badParams.stderr, /unknown key 'colums'/);
   });
+
+  it('an unknown option or an option without its value: the reason and the usage, exit 2, no trace', async () => {
+    for (const args of [['parse', 'spamhaus.drop', '-', '--report'], ['parse', 'spamhaus.drop', '-', '--no-such-option'], ['hub', '--bogus']]) {
+      const result = await vigil(...args);
+      assert.equal(result.code, 2, result.stderr);
+      assert.match(result.stderr, new RegExp(`^vigil ${args[0]}: .*(argument missing|Unknown option)`), result.stderr);
+      assert.match(result.stderr, /usage: vigil /);
+      assert.doesNotMatch(result.stderr, /\n\s+at /);
+    }
+  });
 });
 
 describe('vigil parse: a FILE that cannot be read, and rejects', () => {
