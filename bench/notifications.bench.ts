@@ -22,6 +22,7 @@
  *
  *   tsx bench/notifications.bench.ts [--quick] [--events N] [--recipients N] [--lookup-events N] [--rounds R] [--only group,lookups,e2e]
  */
+import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import os, { tmpdir } from 'node:os';
@@ -60,6 +61,21 @@ const fmt = (n: number): string => Math.round(n).toLocaleString('en');
 const cpuSeconds = (u: NodeJS.CpuUsage): number => (u.user + u.system) / 1e6;
 /** CPU time with its system share (fsync, file and LevelDB I/O are mostly system time). */
 const cpuText = (u: NodeJS.CpuUsage): string => `${cpuSeconds(u).toFixed(1)} s CPU, ${(u.system / 1e6).toFixed(1)} s of it system`;
+
+/**
+ * The id the experts stage gives event j (hub/pipeline/experts-stage.ts), which is what the output is handed: 20
+ * hex chars of SHA-256 over its agent batch (INBOX_BATCH events), its position in that batch (8 hex), a count (4 hex).
+ */
+function eventId(j: number): string {
+  const batch = Math.floor(j / INBOX_BATCH);
+  if (batch !== idBatch) {
+    idBatch = batch;
+    idPrefix = createHash('sha256').update(`bench-agent/1/${batch}`).digest('hex').slice(0, 20); // once a batch, as the stage
+  }
+  return idPrefix + (j % INBOX_BATCH).toString(16).padStart(8, '0') + '0000';
+}
+let idBatch = -1;
+let idPrefix = '';
 
 /** Event j of a report: host j / RECIPIENTS of network j % RECIPIENTS (a report lists networks interleaved). */
 function reportEvent(j: number): Event {
@@ -109,7 +125,7 @@ async function groupAndRender(): Promise<void> {
       const ids = new Array<string>(n);
       for (let k = 0; k < n; k++) {
         events[k] = reportEvent(i + k);
-        ids[k] = `b${i + k}`;
+        ids[k] = eventId(i + k);
       }
       await notifier.write(events, ids);
     }

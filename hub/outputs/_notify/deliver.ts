@@ -18,7 +18,7 @@
 import { errorClass } from '../../../common/errors.js';
 import type { Event } from '../../pipeline/define.js';
 import type { Notification, NotificationEvents } from './ledger.js';
-import { fileName, hostOf, identifierOf, inhibitKey, messageIdOf, notificationMessage, recipientsOf } from './message.js';
+import { fileName, hostOf, identifierOf, messageIdOf, notificationMessage, recipientsOf } from './message.js';
 import { strftime, ticket } from './render.js';
 import { ttlMs, type NotifierState } from './state.js';
 
@@ -169,7 +169,7 @@ async function prepare(s: NotifierState, n: Notification, { ids, events }: Notif
   const kept: Event[] = [];
   for (let i = 0; i < events.length; i++) {
     if (inhibited[i]) {
-      ledger.markTaken(ids[i]!, `inhibited: ${inhibitKey(n.recipient, events[i]!)} notified within its interval`);
+      // Its taken mark stays (the event was handled: inhibited); only its row leaves the notification.
       ledger.dropEvents(n.id, [ids[i]!]);
       after.push(() => s.counters.suppressed_inhibited++);
     } else {
@@ -285,7 +285,7 @@ async function giveUp(s: NotifierState, n: Notification, err: unknown, ids: stri
   if (s.openByGroup.get(n.group)?.id === n.id) s.openByGroup.delete(n.group);
   if (s.deadLetter) {
     await s.deadLetter({ reason: `notification ${n.id}${n.ticket ? ` (${n.ticket})` : ''} to ${n.recipient}: ${n.reason}`, events, ids });
-    for (const id of ids) s.ledger.forget(id);
+    await s.ledger.forget(ids);
   }
   after.push(() => {
     s.active.delete(n.id);

@@ -4,7 +4,7 @@
  * batch of the experts stage as component state is. Every step is one synced write made before the step that
  * depends on it:
  *
- *   write(batch)  events → `pending` notification (one per recipient and group keys), each event marked taken (`e!`)
+ *   write(batch)  events → `pending` notification (one per recipient and group keys), each event marked taken (`t!`)
  *   window ends   ticket, Message-ID and the whole message stored, status `sending`  ← then the SMTP transaction
  *   server "250"  status `sent` with the server's answer, inhibition of its hosts      ← then the next mail
  *
@@ -14,7 +14,11 @@
  * closed: docs/notifications.md). Keys:
  *   n!<id>           the notification (JSON)            ne!<id>!<event id>  an event of it (JSON)
  *   m!<id>           the message as sent (while sending)
- *   e!<event id>     the notification that took it, or `-<reason>` when it was suppressed
+ *   t!<id prefix>    the events taken of one agent batch: the ids' last 12 characters, the notifications that took
+ *                    them and when (one record per batch, not a key per event: a report's million events were a
+ *                    million more writes and lookups). Events suppressed before they joined one are in it too.
+ *   e!<event id>     the same for one event, as ledgers before the `t!` records kept it (looked up, and pruned, in
+ *                    a ledger that had any when opened)
  *   h!<recipient>\0<identifier>  its inhibited hosts: {host: until (ms)}   c!id, c!t!<date>  counters
  *                    (one record per recipient and identifier, not per host: a mail reads and writes one, not 100s)
  * Finished notifications, event marks and ended inhibitions older than the output's `ledger_days` are pruned.
@@ -77,15 +81,48 @@ const dec = <T>(b: Buffer): T => JSON.parse(b.toString()) as T;
 /** Strings go to LevelDB as they are: no Buffer made per row in JavaScript (the binding copies the string). */
 const UTF8 = { valueEncoding: 'utf8' } as const;
 
+/** The events taken of one id prefix (an agent batch): what a `t!` record holds. */
+interface TakenRecord {
+  /** When it last changed (ms): pruning reads it. */
+  at: number;
+  /** The notifications that took its events: it is kept while one of them is pending or sending. */
+  by: Set<number>;
+  /** The ids' suffixes (see `splitId`). */
+  ids: Set<string>;
+}
+
+/**
+ * An event id as the experts stage makes it (32 hex chars) is an agent batch's 20-char prefix and the event's
+ * 12-char position in it: the events of a batch share one `t!` record. Any other id is a record of its own.
+ */
+function splitId(id: string): [prefix: string, suffix: string] {
+  return id.length === 32 ? [id.slice(0, 20), id.slice(20)] : [id, ''];
+}
+
+function takenJson(r: TakenRecord): string {
+  return JSON.stringify({ at: r.at, by: [...r.by], ids: [...r.ids] });
+}
+
+function parseTaken(v: string): TakenRecord {
+  const o = JSON.parse(v) as { at: number; by: number[]; ids: string[] };
+  return { at: o.at, by: new Set(o.by), ids: new Set(o.ids) };
+}
+
 export class Ledger {
   readonly #db: Level<string, Buffer>;
   /** Writes of the step under way, committed together by `commit` (reads see them first). */
   readonly #pending = new Map<string, Buffer | null>();
   /** Rows of the step that no read of the same step looks for (see #append), committed with #pending. */
   #appended: ReturnType<Level<string, Buffer>['batch']> | undefined;
+  /** `t!` records read or changed by the step under way, by prefix; the changed ones are written by `commit`. */
+  readonly #takenRecords = new Map<string, TakenRecord>();
+  readonly #takenChanged = new Set<string>();
+  /** Whether the ledger had per-event `e!` marks of an earlier version when opened: only then are they looked up. */
+  #legacyMarks: boolean;
 
-  private constructor(db: Level<string, Buffer>) {
+  private constructor(db: Level<string, Buffer>, legacyMarks: boolean) {
     this.#db = db;
+    this.#legacyMarks = legacyMarks;
   }
 
   static async open(dir: string): Promise<Ledger> {
@@ -94,7 +131,8 @@ export class Ledger {
     // deleted after ledger_days, so fewer, larger level-0 files mean far less compaction for the same durability.
     const db = new Level<string, Buffer>(dir, { valueEncoding: 'buffer', writeBufferSize: 32 * 2 ** 20 });
     await db.open();
-    return new Ledger(db);
+    const legacy = (await db.keys({ gte: 'e!', lt: 'e!\uffff', limit: 1 }).all()).length > 0;
+    return new Ledger(db, legacy);
   }
 
   async close(): Promise<void> {
@@ -108,6 +146,15 @@ export class Ledger {
 
   /** Makes the step's writes durable: one atomic batch, fsync'd before it resolves. */
   async commit(): Promise<void> {
+    const now = Date.now();
+    for (const prefix of this.#takenChanged) {
+      const r = this.#takenRecords.get(prefix)!;
+      r.at = now;
+      if (r.ids.size === 0) this.#del(`t!${prefix}`);
+      else this.#put(`t!${prefix}`, takenJson(r));
+    }
+    this.#takenChanged.clear();
+    this.#takenRecords.clear();
     if (this.#pending.size === 0 && this.#appended === undefined) return;
     // A chained batch, not an array of operations: abstract-level copies and checks each array operation, ~5× the
     // time of the chained form for a batch's 10,000s of writes (bench/notifications).
@@ -124,6 +171,8 @@ export class Ledger {
   /** Drops the step's writes (it failed before its commit). */
   discard(): void {
     this.#pending.clear();
+    this.#takenRecords.clear();
+    this.#takenChanged.clear();
     this.#appended?.close().catch(() => undefined); // never written: closing only frees it
     this.#appended = undefined;
   }
@@ -143,7 +192,7 @@ export class Ledger {
   }
 
   /**
-   * A write no read of the same step looks for — an event's row and mark while a batch is taken — goes straight
+   * A write no read of the same step looks for — an event's row while a batch is taken — goes straight
    * into the step's batch instead of the map the reads consult: these are a report's million rows, and the map
    * and a Buffer per row were a third of taking it (bench/notifications).
    */
@@ -156,24 +205,65 @@ export class Ledger {
     return this.#db.iterator({ gte: prefix, lt: `${prefix}\uffff` }).all();
   }
 
-  /** For each event id: undefined when it was never taken. */
+  /**
+   * For each event id: whether it was taken (joined a notification or was suppressed). Reads the `t!` record of
+   * each distinct prefix once — a runner's batch of 8,000 events is 16 agent batches, so 16 reads — and keeps the
+   * records for `markTaken` and `forget` of the same step.
+   */
   async taken(ids: readonly string[]): Promise<boolean[]> {
-    const keys = ids.map((id) => `e!${id}`);
-    const found = await this.#db.hasMany(keys); // asked for a whole batch: no value copied out for each event
-    return keys.map((k, i) => {
-      const buffered = this.#pending.get(k);
-      return buffered === undefined ? found[i]! : buffered !== null;
+    await this.#loadTaken(ids);
+    const result = ids.map((id) => {
+      const [prefix, suffix] = splitId(id);
+      return this.#takenRecords.get(prefix)?.ids.has(suffix) === true;
     });
+    if (!this.#legacyMarks) return result;
+    const keys = ids.map((id) => `e!${id}`);
+    const found = await this.#db.hasMany(keys);
+    return result.map((t, i) => t || (this.#pending.get(keys[i]!) === undefined ? found[i]! : this.#pending.get(keys[i]!) !== null));
   }
 
-  /** Marks an event as taken by a notification or suppressed with a reason (no read of the same step sees it). */
-  markTaken(eventId: string, by: number | string): void {
-    // The time first: pruning reads it without parsing the rest.
-    this.#append(`e!${eventId}`, `${Date.now()} ${typeof by === 'number' ? String(by) : `-${by}`}`);
+  async #loadTaken(ids: readonly string[]): Promise<void> {
+    const wanted: string[] = [];
+    let last = '';
+    for (const id of ids) {
+      const prefix = splitId(id)[0];
+      if (prefix === last || this.#takenRecords.has(prefix)) continue; // a batch's ids come in runs of one prefix
+      last = prefix;
+      if (!wanted.includes(prefix)) wanted.push(prefix);
+    }
+    const unbuffered = wanted.filter((p) => !this.#pending.has(`t!${p}`));
+    const read = unbuffered.length === 0 ? [] : await this.#db.getMany<string, string>(unbuffered.map((p) => `t!${p}`), UTF8);
+    const committed = new Map(unbuffered.map((p, i) => [p, read[i]]));
+    for (const p of wanted) {
+      const v = this.#pending.has(`t!${p}`) ? this.#pending.get(`t!${p}`)?.toString() : committed.get(p);
+      this.#takenRecords.set(p, v === undefined ? { at: 0, by: new Set(), ids: new Set() } : parseTaken(v));
+    }
   }
 
-  forget(eventId: string): void {
-    this.#del(`e!${eventId}`);
+  /**
+   * Marks an event as taken by `notification`, or without one when it was suppressed before joining one (the reason
+   * is counted, not kept). Call after `taken` of the same step asked about the event's batch (its record is then at
+   * hand); written by `commit`.
+   */
+  markTaken(eventId: string, notification?: number): void {
+    const [prefix, suffix] = splitId(eventId);
+    const r = this.#takenRecords.get(prefix);
+    // Written whole by commit: one not read first would replace the batch's other marks.
+    if (r === undefined) throw new Error(`ledger: markTaken(${eventId}) without taken() of its batch in this step`);
+    r.ids.add(suffix);
+    if (notification !== undefined) r.by.add(notification);
+    this.#takenChanged.add(prefix);
+  }
+
+  /** Unmarks events, so a batch or dead letter holding them again is taken again. */
+  async forget(eventIds: readonly string[]): Promise<void> {
+    await this.#loadTaken(eventIds);
+    for (const id of eventIds) {
+      const [prefix, suffix] = splitId(id);
+      this.#takenRecords.get(prefix)!.ids.delete(suffix);
+      this.#takenChanged.add(prefix);
+      if (this.#legacyMarks) this.#del(`e!${id}`);
+    }
   }
 
   async next(counter: string): Promise<number> {
@@ -303,7 +393,7 @@ export class Ledger {
 
 /**
  * Deletes what is older than `before` (ms) and finished: notifications sent, suppressed or failed (with their
- * events), event marks, and inhibitions that ended. Pending and sending notifications are never touched. An event
+ * events), taken records (of a batch none of whose notifications is pending or sending), and inhibitions that ended. Pending and sending notifications are never touched. An event
  * redelivered after its mark is gone would be notified again — redelivery happens at a restart, not days later.
  * Returns how many notifications went. Runs in steps of `chunk` deletes, each one write.
  */
@@ -322,6 +412,11 @@ export async function prune(db: Level<string, Buffer>, before: number, now: numb
     notifications++;
     ops.push({ type: 'del', key: k });
     for await (const ek of db.keys({ gte: `ne!${k.slice(2)}!`, lt: `ne!${k.slice(2)}!\uffff` })) ops.push({ type: 'del', key: ek });
+    if (ops.length >= chunk) await flush();
+  }
+  for await (const [k, v] of db.iterator({ gte: 't!', lt: 't!\uffff' })) {
+    const r = parseTaken(v.toString());
+    if (r.at < before && ![...r.by].some((id) => active.has(String(id)))) ops.push({ type: 'del', key: k });
     if (ops.length >= chunk) await flush();
   }
   for await (const [k, v] of db.iterator({ gte: 'e!', lt: 'e!\uffff' })) {

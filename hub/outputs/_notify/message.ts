@@ -54,11 +54,6 @@ export function messageIdOf(n: Notification, from: string, now: number): string 
   return `<vigil.${n.id}.${now.toString(36)}@${m ? m[1]! : 'vigil.invalid'}>`;
 }
 
-/** Inhibition is per recipient, host and identifier (IntelMQ-mailgen's rule); this names one in a reason. */
-export function inhibitKey(recipient: string, e: Event): string {
-  return `${recipient}!${hostOf(e)}!${identifierOf(e)}`;
-}
-
 /** The host an event is about, as inhibition counts it. */
 export function hostOf(e: Event): string {
   return String(e['source.ip'] ?? e['source.fqdn'] ?? e['source.url'] ?? e['destination.ip'] ?? '');

@@ -33,12 +33,12 @@ export async function takeBatch(s: NotifierState, events: readonly Readonly<Even
     const value = event[o.recipientField];
     if (event['extra.notify'] === false || event['extra.notify'] === 'false') {
       inc.suppressed_notify_false++;
-      ledger.markTaken(id, 'extra.notify is false');
+      ledger.markTaken(id); // suppressed: extra.notify is false
       continue;
     }
     if (typeof value !== 'string' || value.trim() === '') {
       inc.suppressed_no_address++;
-      ledger.markTaken(id, `no address in ${o.recipientField}`);
+      ledger.markTaken(id); // suppressed: no address
       continue;
     }
     // One parse per distinct recipient value: a report has many hosts per contact, in every batch.

@@ -175,6 +175,82 @@ test('the ledger keeps pending notifications and prunes finished ones, their eve
   }
 });
 
+/** Ids as the experts stage makes them: 20 hex chars per agent batch, then the event's position (12 hex). */
+const stageId = (batch: string, position: number): string => batch.repeat(20).slice(0, 20) + position.toString(16).padStart(8, '0') + '0000';
+
+test('taken marks: one record per agent batch, read once per step; a batch asked again is taken, forget unmarks only the named events', async () => {
+  const dir = join(tempDir('vigil-email-'), 'ledger');
+  const a = Array.from({ length: 500 }, (_, i) => stageId('a', i));
+  const b = Array.from({ length: 500 }, (_, i) => stageId('b', i));
+  let ledger = await Ledger.open(dir);
+  try {
+    assert.deepEqual(await ledger.taken([...a, ...b]), new Array(1000).fill(false));
+    for (const id of a) ledger.markTaken(id, 1);
+    for (const id of b.slice(0, 250)) ledger.markTaken(id); // suppressed before joining a notification
+    await ledger.commit();
+    await ledger.close();
+    ledger = await Ledger.open(dir);
+    const taken = await ledger.taken([...a, ...b]);
+    assert.equal(taken.filter(Boolean).length, 750);
+    assert.ok(taken.slice(0, 750).every(Boolean) && !taken.slice(750).some(Boolean));
+    // markTaken writes a batch's record whole: without the record read first it would drop the others.
+    await ledger.commit();
+    assert.throws(() => ledger.markTaken(stageId('c', 0), 2), /without taken\(\)/);
+    ledger.discard();
+    await ledger.forget([a[7]!, b[3]!]);
+    await ledger.commit();
+    const after = await ledger.taken([a[7]!, a[8]!, b[3]!, b[4]!]);
+    assert.deepEqual(after, [false, true, false, true]);
+  } finally {
+    await ledger.close();
+  }
+  const { Level } = await import('level');
+  const db = new Level<string, string>(dir);
+  try {
+    const keys = await db.keys().all();
+    assert.deepEqual(keys.filter((k) => k.startsWith('t!')), [`t!${'a'.repeat(20)}`, `t!${'b'.repeat(20)}`]);
+    assert.equal(keys.filter((k) => k.startsWith('e!')).length, 0);
+  } finally {
+    await db.close();
+  }
+});
+
+test('taken marks of an earlier ledger (one e! key per event) still count, and forget removes them', async () => {
+  const dir = join(tempDir('vigil-email-'), 'ledger');
+  const { Level } = await import('level');
+  const db = new Level<string, string>(dir);
+  await db.put(`e!${stageId('d', 1)}`, `${Date.now()} 3`);
+  await db.close();
+  const ledger = await Ledger.open(dir);
+  try {
+    assert.deepEqual(await ledger.taken([stageId('d', 1), stageId('d', 2)]), [true, false]);
+    await ledger.forget([stageId('d', 1)]);
+    await ledger.commit();
+    assert.deepEqual(await ledger.taken([stageId('d', 1)]), [false]);
+  } finally {
+    await ledger.close();
+  }
+});
+
+test('a redelivered batch of the experts stage\'s ids is taken once, and pruning keeps the record while its notification is pending', async () => {
+  const { out, dir } = await make({ window_seconds: 3600 });
+  const { events } = hostEvents(3, 4);
+  const ids = events.map((_, i) => stageId('e', i));
+  await out.write(events, ids);
+  await out.write(events, ids); // the runner hands the batch again after a crash
+  await out.close?.();
+  const ledger = await Ledger.open(join(dir, 'data', 'notifications', 'mail'));
+  try {
+    const pending = await ledger.all();
+    assert.deepEqual(pending.map((n) => n.events), [4, 4, 4]);
+    assert.equal((await ledger.eventCount(pending[0]!.id)), 4);
+    await ledger.prune(Date.now() + 1);
+    assert.ok((await ledger.taken(ids)).every(Boolean), 'kept: its notifications are pending');
+  } finally {
+    await ledger.close();
+  }
+});
+
 test('pruning keeps the hosts of an inhibition record whose interval has not ended', async () => {
   const ledger = await Ledger.open(join(tempDir('vigil-email-'), 'ledger'));
   try {
