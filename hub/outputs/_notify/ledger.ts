@@ -223,15 +223,15 @@ export class Ledger {
   }
 
   async #loadTaken(ids: readonly string[]): Promise<void> {
-    const wanted: string[] = [];
+    const wanted = new Set<string>();
     let last = '';
     for (const id of ids) {
       const prefix = splitId(id)[0];
-      if (prefix === last || this.#takenRecords.has(prefix)) continue; // a batch's ids come in runs of one prefix
+      if (prefix === last) continue; // a batch's ids come in runs of one prefix
       last = prefix;
-      if (!wanted.includes(prefix)) wanted.push(prefix);
+      if (!this.#takenRecords.has(prefix)) wanted.add(prefix);
     }
-    const unbuffered = wanted.filter((p) => !this.#pending.has(`t!${p}`));
+    const unbuffered = [...wanted].filter((p) => !this.#pending.has(`t!${p}`));
     const read = unbuffered.length === 0 ? [] : await this.#db.getMany<string, string>(unbuffered.map((p) => `t!${p}`), UTF8);
     const committed = new Map(unbuffered.map((p, i) => [p, read[i]]));
     for (const p of wanted) {
