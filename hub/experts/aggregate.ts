@@ -13,7 +13,7 @@ import { add, fromDate } from '../../common/harmonization/index.js';
 import { defineExpert, type Event, type Expert } from '../pipeline/define.js';
 import { configError } from './_config.js';
 import { asError, eachValue } from './_each.js';
-import { eventHash } from './_hash.js';
+import { eventHasher } from './_hash.js';
 import { StringList, toList } from './_lists.js';
 import { parseRelative } from '../../common/timespec.js';
 import { batchKey, bucketName, randomBatch, type SharedState } from './_shared-state.js';
@@ -95,9 +95,10 @@ export default defineExpert({
         reject(event, asError(err));
       }
     };
+    const groupHash = eventHasher(fields, 'whitelist');
     /** What each event contributes: its group's key, its time, its count. */
     const contribution = (event: Event): { hash: string; time: unknown; n: number } => ({
-      hash: eventHash(event, fields, 'whitelist'),
+      hash: groupHash(event),
       time: event['time.source'] ?? event['time.observation'],
       n: typeof event['extra.count'] === 'number' ? (event['extra.count'] as number) : 1,
     });

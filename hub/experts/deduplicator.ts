@@ -10,7 +10,7 @@
 import Type from 'typebox';
 import { defineExpert, type Event, type Expert } from '../pipeline/define.js';
 import { eachValue } from './_each.js';
-import { eventHash } from './_hash.js';
+import { eventHasher } from './_hash.js';
 import { StringList, toList } from './_lists.js';
 import { batchKey, bucketName, claimFirst, KnownClaims, randomBatch, type SharedState } from './_shared-state.js';
 import { TtlMap } from './_ttl-map.js';
@@ -81,7 +81,8 @@ export default defineExpert({
   create(params, ctx) {
     const keys = new Set(toList(params.filter_keys));
     const ttlMs = params.ttl * 1000;
-    if (ctx.shared) return sharedDeduplicator(ctx.shared, bucketName(ctx.name), ttlMs, (event) => eventHash(event, keys, params.filter_type), params.bypass);
+    const hash = eventHasher(keys, params.filter_type);
+    if (ctx.shared) return sharedDeduplicator(ctx.shared, bucketName(ctx.name), ttlMs, hash, params.bypass);
     const cache = new TtlMap<1>(ctx.store);
     return {
       async process(events, reject) {
@@ -89,7 +90,7 @@ export default defineExpert({
         const now = Date.now();
         await cache.ready(now);
         await cache.purgeIfDue(now);
-        const hashed = eachValue(events, reject, (event) => eventHash(event, keys, params.filter_type));
+        const hashed = eachValue(events, reject, hash);
         const kept: Event[] = [];
         // First sightings of this batch, so a later copy in this same batch is a duplicate too.
         const remembered = new Map<string, 1>();

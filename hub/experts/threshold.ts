@@ -12,7 +12,7 @@ import { add } from '../../common/harmonization/index.js';
 import { defineExpert, type Event, type Expert } from '../pipeline/define.js';
 import { configError } from './_config.js';
 import { asError, eachValue } from './_each.js';
-import { eventHash } from './_hash.js';
+import { eventHasher } from './_hash.js';
 import { StringList, toList } from './_lists.js';
 import { addCounts, batchKey, bucketName, randomBatch, type SharedState } from './_shared-state.js';
 import { TtlMap } from './_ttl-map.js';
@@ -101,7 +101,7 @@ export default defineExpert({
         return false;
       }
     };
-    const hash = (event: Event): string => eventHash(event, keys, params.filter_type);
+    const hash = eventHasher(keys, params.filter_type);
     if (ctx.shared) return sharedThreshold(ctx.shared, bucketName(ctx.name), timeoutMs, params.threshold, hash, forward, params.bypass);
     const counts = new TtlMap<number>(ctx.store);
     return {
