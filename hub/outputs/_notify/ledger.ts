@@ -118,7 +118,7 @@ export class Ledger {
   readonly #takenRecords = new Map<string, TakenRecord>();
   readonly #takenChanged = new Set<string>();
   /** Whether the ledger had per-event `e!` marks of an earlier version when opened: only then are they looked up. */
-  #legacyMarks: boolean;
+  readonly #legacyMarks: boolean;
 
   private constructor(db: Level<string, Buffer>, legacyMarks: boolean) {
     this.#db = db;
@@ -219,7 +219,8 @@ export class Ledger {
     if (!this.#legacyMarks) return result;
     const keys = ids.map((id) => `e!${id}`);
     const found = await this.#db.hasMany(keys);
-    return result.map((t, i) => t || (this.#pending.get(keys[i]!) === undefined ? found[i]! : this.#pending.get(keys[i]!) !== null));
+    // Legacy marks are never written now, only deleted (forget): one the step deleted is no longer taken.
+    return result.map((t, i) => t || (found[i]! && !this.#pending.has(keys[i]!)));
   }
 
   async #loadTaken(ids: readonly string[]): Promise<void> {
@@ -231,13 +232,20 @@ export class Ledger {
       last = prefix;
       if (!this.#takenRecords.has(prefix)) wanted.add(prefix);
     }
-    const unbuffered = [...wanted].filter((p) => !this.#pending.has(`t!${p}`));
-    const read = unbuffered.length === 0 ? [] : await this.#db.getMany<string, string>(unbuffered.map((p) => `t!${p}`), UTF8);
-    const committed = new Map(unbuffered.map((p, i) => [p, read[i]]));
-    for (const p of wanted) {
-      const v = this.#pending.has(`t!${p}`) ? this.#pending.get(`t!${p}`)?.toString() : committed.get(p);
+    const prefixes = [...wanted];
+    const values = await this.#getMany(prefixes.map((p) => `t!${p}`));
+    prefixes.forEach((p, i) => {
+      const v = values[i];
       this.#takenRecords.set(p, v === undefined ? { at: 0, by: new Set(), ids: new Set() } : parseTaken(v));
-    }
+    });
+  }
+
+  /** Values of `keys` as strings, as the step under way left them: one read for those it has not written. */
+  async #getMany(keys: readonly string[]): Promise<(string | undefined)[]> {
+    const unbuffered = keys.filter((k) => !this.#pending.has(k));
+    const read = unbuffered.length === 0 ? [] : await this.#db.getMany<string, string>(unbuffered, UTF8);
+    const committed = new Map(unbuffered.map((k, i) => [k, read[i]]));
+    return keys.map((k) => (this.#pending.has(k) ? this.#pending.get(k)?.toString() : committed.get(k)));
   }
 
   /**
@@ -375,14 +383,8 @@ export class Ledger {
 
   /** `inhibitions` of several recipients and identifiers, in one read. */
   async inhibitionsOf(pairs: readonly (readonly [recipient: string, identifier: string])[]): Promise<Map<string, number>[]> {
-    const keys = pairs.map(([recipient, identifier]) => inhibitionKey(recipient, identifier));
-    const unbuffered = keys.filter((k) => !this.#pending.has(k));
-    const read = unbuffered.length === 0 ? [] : await this.#db.getMany<string, string>(unbuffered, UTF8);
-    const committed = new Map(unbuffered.map((k, i) => [k, read[i]]));
-    return keys.map((k) => {
-      const v = this.#pending.has(k) ? this.#pending.get(k)?.toString() : committed.get(k);
-      return new Map(v === undefined ? [] : Object.entries(JSON.parse(v) as Record<string, number>));
-    });
+    const values = await this.#getMany(pairs.map(([recipient, identifier]) => inhibitionKey(recipient, identifier)));
+    return values.map((v) => new Map(v === undefined ? [] : Object.entries(JSON.parse(v) as Record<string, number>)));
   }
 
   setInhibitions(recipient: string, identifier: string, hosts: ReadonlyMap<string, number>): void {
