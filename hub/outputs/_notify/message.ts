@@ -39,7 +39,7 @@ export async function notificationMessage(o: MessageOptions, n: Notification, ev
   const text = render(t.body, t.bodyName, context);
   const headers: Record<string, string> = { 'X-Vigil-Ticket': n.ticket!, 'Auto-Submitted': 'auto-generated' };
   if (o.tester) headers['X-Vigil-Original-To'] = n.recipient;
-  const raw = await compose({ from: o.from, to: recipientsOf(n, o.tester), replyTo: o.replyTo, subject, text, messageId: n.messageId!, date, headers, attachment: format === 'csv' ? { filename: attachment, content: toCsv(events, o.fields) } : undefined });
+  const raw = compose({ from: o.from, to: recipientsOf(n, o.tester), replyTo: o.replyTo, subject, text, messageId: n.messageId!, date, headers, attachment: format === 'csv' ? { filename: attachment, content: toCsv(events, o.fields) } : undefined });
   return o.sign ? o.sign(raw) : raw;
 }
 
