@@ -8,9 +8,10 @@
  *             failed with its events dead-lettered) — one synced write for the whole group
  *
  * A group shares its two writes (and the dry-run files their fsyncs) instead of paying three fsyncs per mail, and
- * the next group is prepared (rendered, signed, stored) while this one is handed over: the CPU work of one overlaps
- * the other's wait for the server or the disk. A notification whose recipient is in the group being handed over
- * waits for the next pass, so the inhibitions that group records are seen before it is prepared. The guarantee is
+ * groups overlap: while one is prepared (rendered, signed, stored), the next one's events are read and the one
+ * before is handed over — the CPU work of one overlaps the others' waits for LevelDB, the server or the disk. A
+ * notification whose recipient is in a group under way waits for the next pass, so the inhibitions that group
+ * records are seen before it is prepared. The guarantee is
  * each mail's, as before: after a crash a `sending` notification is sent again with the same bytes
  * and Message-ID, so a mail the server accepted whose `sent` was not written yet goes out once more — now for up
  * to SEND_GROUP mails of the group being recorded, not one (docs/notifications.md).
@@ -37,47 +38,108 @@ type Outcome = Ready & ({ answer: string } | { err: unknown });
 /** Memory changes that wait for the group's write to be durable. */
 type After = (() => void)[];
 
+/** Mails rendered between two turns of the event loop (prepareGroup). */
+const YIELD_EVERY = 4;
+
+/** A group taken for sending, its events and inhibition records being read. */
+interface Selected {
+  group: Notification[];
+  reading: Promise<{ rows: Map<number, NotificationEvents>; records: Records }>;
+}
+
 /**
- * Sends `due` in groups of SEND_GROUP, each prepared while the one before it is handed over and recorded; stops
- * between groups once `stopped()` says so. Resolves when every group it began is recorded. Notifications left
- * out (their recipient was in the group being handed over) stay due for the caller's next pass.
+ * Sends `due` in groups of SEND_GROUP, three at a time in steps of a pipeline: while one group is prepared
+ * (rendered, stored) on the main thread, the next one's events are read from the ledger and the one before is
+ * handed over and recorded — the reads and the writes wait for LevelDB and the disk, the rendering for the CPU.
+ * Stops between groups once `stopped()` says so; resolves when every group it began is recorded. A notification
+ * whose recipient is in a group under way is left for the caller's next pass, so the inhibitions that group
+ * records are seen before it is prepared; those left out stay due.
  */
 export async function deliverDue(s: NotifierState, due: readonly Notification[], stopped: () => boolean): Promise<void> {
   let sending: Promise<void> = Promise.resolve();
   let failure: { err: unknown } | undefined;
-  let busy = new Set<string>();
+  /** Recipients of the groups selected and not yet recorded, with how many of those groups hold them. */
+  const busy = new Map<string, number>();
+  const hold = (group: readonly Notification[], by: 1 | -1): void => {
+    for (const recipient of new Set(group.map((n) => n.recipient))) {
+      const left = (busy.get(recipient) ?? 0) + by;
+      if (left > 0) busy.set(recipient, left);
+      else busy.delete(recipient);
+    }
+  };
+  const release = (selected: Selected | undefined): void => {
+    if (selected === undefined) return;
+    for (const n of selected.group) s.inFlight.delete(n.id);
+    hold(selected.group, -1);
+    selected.reading.catch(() => undefined); // its failure, if any, is nobody's now
+  };
+  let i = 0;
+  const selectNext = async (): Promise<Selected | undefined> => {
+    while (i < due.length && !stopped()) {
+      const group = due.slice(i, (i += SEND_GROUP)).filter((n) => !busy.has(n.recipient));
+      if (group.length > 0) return s.locked(async () => select(s, group, hold));
+    }
+    return undefined;
+  };
+  let current: Selected | undefined;
+  let upcoming: Selected | undefined;
   try {
-    for (let i = 0; i < due.length && !stopped(); i += SEND_GROUP) {
-      const group = due.slice(i, i + SEND_GROUP).filter((n) => !busy.has(n.recipient));
-      for (const n of group) s.inFlight.add(n.id);
+    current = await selectNext();
+    while (current !== undefined) {
+      upcoming = await selectNext(); // its events are read while this one is prepared
       let ready: Ready[];
       try {
-        ready = await s.locked(() => prepareGroup(s, group));
+        const read = await current.reading;
+        const group = current.group;
+        ready = await s.locked(() => prepareGroup(s, group, read));
       } catch (err) {
-        for (const n of group) s.inFlight.delete(n.id);
+        release(current);
         throw err;
       }
       await sending;
-      if (failure) throw failure.err;
-      busy = new Set(group.map((n) => n.recipient));
+      if (failure) {
+        release(current);
+        throw failure.err;
+      }
+      const handed = current;
       // Handled at once (not only when awaited): its failure must not be an unhandled rejection meanwhile.
-      sending = handOverAndRecord(s, group, ready).catch((err: unknown) => {
-        failure = { err };
-      });
+      sending = handOverAndRecord(s, ready)
+        .catch((err: unknown) => {
+          failure = { err };
+        })
+        .finally(() => release(handed));
+      [current, upcoming] = [upcoming, undefined];
     }
   } finally {
+    release(upcoming);
     await sending;
   }
   if (failure) throw failure.err;
 }
 
-async function handOverAndRecord(s: NotifierState, group: readonly Notification[], ready: Ready[]): Promise<void> {
-  try {
-    const outcomes = await handOver(s, ready);
-    await s.locked(() => recordGroup(s, outcomes));
-  } finally {
-    for (const n of group) s.inFlight.delete(n.id);
+/**
+ * Takes a group for sending (under the lock): its notifications are in flight (an operator cannot suppress them)
+ * and no longer their group's open one — a batch taken from now on opens a new notification instead of adding
+ * rows while these are read — and its recipients are busy. Starts reading its events and inhibition records.
+ */
+function select(s: NotifierState, group: Notification[], hold: (group: readonly Notification[], by: 1) => void): Selected {
+  for (const n of group) {
+    s.inFlight.add(n.id);
+    if (s.openByGroup.get(n.group)?.id === n.id) s.openByGroup.delete(n.group);
   }
+  hold(group, 1);
+  const reading = (async () => {
+    const rows = await s.ledger.eventsOf(group.map((n) => n.id)); // the group's events in one read
+    const records = await readInhibitions(s, group.map((n) => ({ recipient: n.recipient, events: rows.get(n.id)!.events })));
+    return { rows, records };
+  })();
+  reading.catch(() => undefined); // awaited by deliverDue, or released unawaited
+  return { group, reading };
+}
+
+async function handOverAndRecord(s: NotifierState, ready: Ready[]): Promise<void> {
+  const outcomes = await handOver(s, ready);
+  await s.locked(() => recordGroup(s, outcomes));
 }
 
 /**
@@ -136,13 +198,12 @@ async function inhibit(s: NotifierState, recipient: string, events: readonly Eve
   for (const [identifier, hosts] of mine) s.ledger.setInhibitions(recipient, identifier, hosts);
 }
 
-async function prepareGroup(s: NotifierState, due: readonly Notification[]): Promise<Ready[]> {
+async function prepareGroup(s: NotifierState, due: readonly Notification[], { rows, records }: Awaited<Selected['reading']>): Promise<Ready[]> {
   const ready: Ready[] = [];
   const after: After = [];
-  // The current copies: a write or an operator may have changed them since they were listed.
+  // The current copies: an operator may have changed them since they were listed.
   const current = due.map((listed) => s.active.get(listed.id)).filter((n) => n !== undefined);
-  const rows = await s.ledger.eventsOf(current.map((n) => n.id)); // the group's events in one read
-  const records = await readInhibitions(s, current.map((n) => ({ recipient: n.recipient, events: rows.get(n.id)!.events })));
+  let rendered = 0;
   for (const n of current) {
     if (n.status === 'sending') {
       const raw = await s.ledger.message(n.id);
@@ -152,6 +213,9 @@ async function prepareGroup(s: NotifierState, due: readonly Notification[]): Pro
       }
       n.status = 'pending'; // never written so (the message is stored with the status); rendered anew if it were
     }
+    // Rendering is CPU work without a wait: a turn of the event loop every few mails lets the group before
+    // this one go on being handed over (each file or SMTP step needs the main thread to go on to the next).
+    if (++rendered % YIELD_EVERY === 0) await new Promise(setImmediate);
     const prepared = await prepare(s, n, rows.get(n.id)!, records, after);
     if (prepared) ready.push(prepared);
   }
@@ -177,7 +241,6 @@ async function prepare(s: NotifierState, n: Notification, { ids, events }: Notif
       kept.push(events[i]!);
     }
   }
-  if (s.openByGroup.get(n.group)?.id === n.id) s.openByGroup.delete(n.group);
   delete n.sendNow;
   n.events = kept.length;
   if (kept.length === 0) {

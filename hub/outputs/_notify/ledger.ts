@@ -81,6 +81,13 @@ const dec = <T>(b: Buffer): T => JSON.parse(b.toString()) as T;
 /** Strings go to LevelDB as they are: no Buffer made per row in JavaScript (the binding copies the string). */
 const UTF8 = { valueEncoding: 'utf8' } as const;
 
+/**
+ * How much a read of notification rows takes from LevelDB at a time (classic-level's default: 16 KiB, some 40 rows).
+ * Each take is a hop to the thread pool and back to the main thread, which may be busy rendering the group
+ * before: 160 hops for a group's 6,400 rows made the read that should overlap the rendering wait for it.
+ */
+const ROWS_READ_BYTES = 2 ** 20;
+
 /** The events taken of one id prefix (an agent batch): what a `t!` record holds. */
 interface TakenRecord {
   /** When it last changed (ms): pruning reads it. */
@@ -347,7 +354,7 @@ export class Ledger {
       // A run is one key range while the ids' keys have one width (beyond 12 digits key order is not id order).
       while (j < sorted.length && sorted[j] === sorted[j - 1]! + 1 && key(sorted[j]!).length === key(sorted[i]!).length) j++;
       // Read as strings, parsed as they are: a mail of 100s of hosts made a Buffer and a string of each row.
-      const rows = await this.#db.iterator<string, string>({ gte: `ne!${key(sorted[i]!)}!`, lt: `ne!${key(sorted[j - 1]!)}!\uffff`, valueEncoding: 'utf8' }).all();
+      const rows = await this.#db.iterator<string, string>({ gte: `ne!${key(sorted[i]!)}!`, lt: `ne!${key(sorted[j - 1]!)}!\uffff`, valueEncoding: 'utf8', highWaterMarkBytes: ROWS_READ_BYTES }).all();
       for (const [k, v] of rows) {
         if (this.#pending.get(k) === null) continue; // dropped by the step under way
         const bang = k.indexOf('!', 3); // ne!<id>!<event id>
