@@ -73,6 +73,7 @@ export function resend(s: NotifierState, id: number): Promise<Notification | Ref
     const current = s.active.get(id) ?? (await s.ledger.get(id));
     if (current === undefined) return 'not-found';
     if (current.status === 'sending') return { refused: `notification ${id} is being sent (attempt ${current.attempts + 1}); it needs no resend` };
+    if (s.inFlight.has(id)) return { refused: `notification ${id} is being prepared for sending now; it needs no resend` };
     if (current.deadLettered) return { refused: `notification ${id} failed and its events went to the dead letters: re-inject the dead letter to notify them again` };
     const n: Notification = { ...current, sendNow: true, retryAt: undefined };
     delete n.retryAt;

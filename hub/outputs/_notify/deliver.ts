@@ -38,9 +38,6 @@ type Outcome = Ready & ({ answer: string } | { err: unknown });
 /** Memory changes that wait for the group's write to be durable. */
 type After = (() => void)[];
 
-/** Mails rendered between two turns of the event loop (prepareGroup). */
-const YIELD_EVERY = 4;
-
 /** A group taken for sending, its events and inhibition records being read. */
 interface Selected {
   group: Notification[];
@@ -91,7 +88,7 @@ export async function deliverDue(s: NotifierState, due: readonly Notification[],
       try {
         const read = await current.reading;
         const group = current.group;
-        ready = await s.locked(() => prepareGroup(s, group, read));
+        ready = await prepareGroup(s, group, read); // takes the lock itself, for two of its three steps
       } catch (err) {
         release(current);
         throw err;
@@ -198,73 +195,142 @@ async function inhibit(s: NotifierState, recipient: string, events: readonly Eve
   for (const [identifier, hosts] of mine) s.ledger.setInhibitions(recipient, identifier, hosts);
 }
 
-async function prepareGroup(s: NotifierState, due: readonly Notification[], { rows, records }: Awaited<Selected['reading']>): Promise<Ready[]> {
-  const ready: Ready[] = [];
-  const after: After = [];
+/**
+ * pending → sending for a group, in three steps: what to send is decided under the lock (plan), the messages are
+ * rendered without it — so the group before can be recorded and batches taken meanwhile — and are stored under
+ * it (store), in one synced write.
+ */
+async function prepareGroup(s: NotifierState, due: readonly Notification[], read: Awaited<Selected['reading']>): Promise<Ready[]> {
+  const planned = await s.locked(() => plan(s, due, read));
+  const rendered = await renderAll(s, planned.jobs);
+  return s.locked(() => store(s, planned, rendered));
+}
+
+/** A notification to render: its events left after inhibition with their ids, and its ticket's day and number. */
+interface Job {
+  n: Notification;
+  ids: string[];
+  events: Event[];
+  date: Date;
+  day?: string;
+  seq?: number;
+}
+
+/** Mails rendered between two turns of the event loop: rendering is CPU work, and the steps of other groups go on. */
+const YIELD_EVERY = 4;
+
+/** The message of each job, or the error that makes it unrenderable (a template error: permanent). */
+async function renderAll(s: NotifierState, jobs: readonly Job[]): Promise<(Buffer | Error)[]> {
+  const out: (Buffer | Error)[] = [];
+  for (let i = 0; i < jobs.length; i++) {
+    if (i > 0 && i % YIELD_EVERY === 0) await new Promise(setImmediate);
+    const { n, events, date } = jobs[i]!;
+    try {
+      out.push(await notificationMessage(s.o, n, events, date));
+    } catch (err) {
+      out.push(err as Error);
+    }
+  }
+  return out;
+}
+
+interface Plan {
+  /** Notifications found `sending`, with their stored message: sent again as they are. */
+  ready: Ready[];
+  jobs: Job[];
+  /** Notifications whose every event was inhibited. */
+  suppressed: Notification[];
+  /** Events left out as inhibited: [notification, event id]. */
+  dropped: [number, string][];
+}
+
+/**
+ * Decides what the group sends, writing nothing to the ledger (the lock is let go before `store`, and another
+ * step's commit or discard must not take half of it): the inhibited events leave their notification; what is
+ * left gets its ticket (from the day's counter, kept in memory from here: a number is never given twice, a
+ * crash before `store` leaves a gap) and Message-ID; a notification with nothing left is suppressed.
+ */
+async function plan(s: NotifierState, due: readonly Notification[], { rows, records }: Awaited<Selected['reading']>): Promise<Plan> {
+  const planned: Plan = { ready: [], jobs: [], suppressed: [], dropped: [] };
   // The current copies: an operator may have changed them since they were listed.
   const current = due.map((listed) => s.active.get(listed.id)).filter((n) => n !== undefined);
-  let rendered = 0;
   for (const n of current) {
+    const { ids, events } = rows.get(n.id)!;
     if (n.status === 'sending') {
       const raw = await s.ledger.message(n.id);
       if (raw !== undefined) {
-        ready.push({ n, raw, ...rows.get(n.id)! });
+        planned.ready.push({ n, raw, ids, events });
         continue;
       }
       n.status = 'pending'; // never written so (the message is stored with the status); rendered anew if it were
     }
-    // Rendering is CPU work without a wait: a turn of the event loop every few mails lets the group before
-    // this one go on being handed over (each file or SMTP step needs the main thread to go on to the next).
-    if (++rendered % YIELD_EVERY === 0) await new Promise(setImmediate);
-    const prepared = await prepare(s, n, rows.get(n.id)!, records, after);
-    if (prepared) ready.push(prepared);
+    const now = Date.now();
+    const inhibited = await inhibitedFlags(s, n, events, now, records);
+    const job: Job = { n, ids: [], events: [], date: new Date(now) };
+    for (let i = 0; i < events.length; i++) {
+      // An inhibited event's taken mark stays (it was handled: inhibited); only its row leaves the notification.
+      if (inhibited[i]) planned.dropped.push([n.id, ids[i]!]);
+      else {
+        job.ids.push(ids[i]!);
+        job.events.push(events[i]!);
+      }
+    }
+    delete n.sendNow;
+    n.events = job.events.length;
+    if (job.events.length === 0) {
+      n.status = 'suppressed';
+      n.reason = 'every host and identifier was notified to this recipient within its interval';
+      planned.suppressed.push(n);
+      continue;
+    }
+    job.day = strftime(job.date, '%Y%m%d');
+    job.seq = await nextTicket(s, job.day);
+    n.ticket = ticket(s.o.ticketFormat, job.date, job.seq, n.id);
+    n.messageId = messageIdOf(n, s.o.from, now);
+    planned.jobs.push(job);
   }
-  await s.ledger.commit();
-  for (const f of after) f();
-  return ready;
+  return planned;
 }
 
-/** pending → sending for one notification (buffered); undefined when nothing is left to send. */
-async function prepare(s: NotifierState, n: Notification, { ids, events }: NotificationEvents, records: Records, after: After): Promise<Ready | undefined> {
-  const { o, ledger } = s;
-  const now = Date.now();
-  const inhibited = await inhibitedFlags(s, n, events, now, records);
-  const keptIds: string[] = [];
-  const kept: Event[] = [];
-  for (let i = 0; i < events.length; i++) {
-    if (inhibited[i]) {
-      // Its taken mark stays (the event was handled: inhibited); only its row leaves the notification.
-      ledger.dropEvents(n.id, [ids[i]!]);
-      after.push(() => s.counters.suppressed_inhibited++);
-    } else {
-      keptIds.push(ids[i]!);
-      kept.push(events[i]!);
-    }
+/** The day's next ticket number: read from the ledger once a day, counted in memory, written by `store`. */
+async function nextTicket(s: NotifierState, day: string): Promise<number> {
+  if (s.tickets.day !== day) {
+    s.tickets.day = day;
+    s.tickets.next = await s.ledger.peek(`t!${day}`);
   }
-  delete n.sendNow;
-  n.events = kept.length;
-  if (kept.length === 0) {
-    n.status = 'suppressed';
-    n.reason = 'every host and identifier was notified to this recipient within its interval';
+  return s.tickets.next++;
+}
+
+/** Writes the plan and the rendered messages: `sending` with the message, or failed (a template error). */
+async function store(s: NotifierState, planned: Plan, rendered: readonly (Buffer | Error)[]): Promise<Ready[]> {
+  const { ledger } = s;
+  const after: After = [];
+  const ready = planned.ready;
+  for (const [id, eventId] of planned.dropped) {
+    ledger.dropEvents(id, [eventId]);
+    after.push(() => s.counters.suppressed_inhibited++);
+  }
+  for (const n of planned.suppressed) {
     ledger.put(n);
     after.push(() => s.active.delete(n.id));
-    return undefined;
   }
-  const date = new Date(now);
-  n.ticket = ticket(o.ticketFormat, date, await ledger.next(`t!${strftime(date, '%Y%m%d')}`), n.id);
-  n.messageId = messageIdOf(n, o.from, now);
-  let raw: Buffer;
-  try {
-    raw = await notificationMessage(o, n, kept, date);
-  } catch (err) {
-    after.push(() => s.counters.template_errors++);
-    await giveUp(s, n, err, keptIds, kept, after);
-    return undefined;
+  for (let i = 0; i < planned.jobs.length; i++) {
+    const { n, ids, events, day, seq } = planned.jobs[i]!;
+    ledger.setCounter(`t!${day!}`, seq!); // numbers grow along the group: the last one written is the highest
+    const raw = rendered[i]!;
+    if (raw instanceof Error) {
+      after.push(() => s.counters.template_errors++);
+      await giveUp(s, n, raw, ids, events, after);
+      continue;
+    }
+    n.status = 'sending';
+    ledger.put(n);
+    ledger.setMessage(n.id, raw);
+    ready.push({ n, raw, ids, events });
   }
-  n.status = 'sending';
-  ledger.put(n);
-  ledger.setMessage(n.id, raw);
-  return { n, raw, ids: keptIds, events: kept };
+  await ledger.commit();
+  for (const f of after) f();
+  return ready;
 }
 
 async function handOver(s: NotifierState, ready: readonly Ready[]): Promise<Outcome[]> {

@@ -287,6 +287,11 @@ export class Ledger {
     return n;
   }
 
+  /** Sets a counter to `n` (the last number given). */
+  setCounter(counter: string, n: number): void {
+    this.#put(`c!${counter}`, String(n));
+  }
+
   /** The number `next` would give now, taking none (a preview's provisional ticket). */
   async peek(counter: string): Promise<number> {
     const v = await this.#get(`c!${counter}`);

@@ -41,7 +41,7 @@ export class Notifier {
     const ledger = await Ledger.open(this.#ledgerDir);
     const s: NotifierState = {
       o: this.#o, ledger, sender: this.#sender, log: this.#ctx.log, counters: this.#counters, deadLetter: this.#ctx.deadLetter,
-      active: new Map(), openByGroup: new Map(), inFlight: new Set(), recipients: new Map(), locked: (fn) => this.#locked(fn),
+      active: new Map(), openByGroup: new Map(), inFlight: new Set(), recipients: new Map(), tickets: { day: '', next: 0 }, locked: (fn) => this.#locked(fn),
     };
     for (const n of await ledger.all()) {
       if (n.status !== 'pending' && n.status !== 'sending') continue;

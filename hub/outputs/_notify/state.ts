@@ -61,6 +61,8 @@ export interface NotifierState {
   readonly inFlight: Set<number>;
   /** Recipient field values already parsed: their addresses joined by commas, or why they are not addresses. */
   readonly recipients: Map<string, string | Error>;
+  /** The day whose ticket numbers are counted in memory, and its next number (deliver.ts). */
+  readonly tickets: { day: string; next: number };
   /** Runs `fn` alone among the steps that change the ledger; a step that fails leaves nothing buffered. */
   locked<T>(fn: () => Promise<T>): Promise<T>;
 }

@@ -64,6 +64,23 @@ test('dry-run: one mail per recipient and identifier, a ticket in the subject, t
   await out.close?.();
 });
 
+test('ticket numbers are consecutive over the send groups of a flush and go on after a restart, never given twice', async () => {
+  const dir = tempDir('vigil-email-');
+  // 70 recipients: two send groups (64 + 6), the second prepared while the first is handed over.
+  let { out, mails } = await make({ window_seconds: 0 }, dir);
+  const first = hostEvents(70, 1);
+  await out.write(first.events, first.ids);
+  await until(() => emls(mails).length === 70, 20_000);
+  await out.close?.();
+  ({ out, mails } = await make({ window_seconds: 0 }, dir));
+  const second = hostEvents(3, 1, { 'classification.identifier': 'open-memcached' });
+  await out.write(second.events, second.ids.map((i) => `${i}-second`));
+  await until(() => emls(mails).length === 73, 20_000);
+  await out.close?.();
+  const seqs = await Promise.all(emls(mails).map(async (f) => Number(/-(\d+)\]/.exec((await simpleParser(readFileSync(join(mails, f)))).subject!)![1])));
+  assert.deepEqual(seqs.sort((a, b) => a - b), Array.from({ length: 73 }, (_, i) => i + 1));
+});
+
 test('extra.notify false and a contact without address are suppressed and counted; an invalid address fails the batch as a record error after the rest is taken', async () => {
   const { out, ctx, mails } = await make({ window_seconds: 0 });
   const events: Event[] = [
