@@ -173,8 +173,11 @@ async function recordOf(s: NotifierState, records: Records, recipient: string, i
 export async function inhibitedFlags(s: NotifierState, n: Notification, events: readonly Event[], now: number, records: Records = new Map()): Promise<boolean[]> {
   if (n.sendNow && n.resent) return events.map(() => false); // an operator's resend: the hosts were notified by this very notification
   const flags: boolean[] = [];
+  const mine = new Map<string, Map<string, number>>(); // identifier → its record: an await per identifier, not per event
   for (const e of events) {
-    const hosts = await recordOf(s, records, n.recipient, identifierOf(e));
+    const identifier = identifierOf(e);
+    let hosts = mine.get(identifier);
+    if (hosts === undefined) mine.set(identifier, (hosts = await recordOf(s, records, n.recipient, identifier)));
     flags.push((hosts.get(hostOf(e)) ?? 0) > now);
   }
   return flags;
