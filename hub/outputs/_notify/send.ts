@@ -86,10 +86,10 @@ export function build(root: MimeNode): Buffer {
     }
   };
   serialise(root);
+  const raw = Buffer.concat(out);
   // As build() ends: with a line break.
-  const last = out.at(-1)?.at(-1);
-  if (last !== 0x0a) text(last === 0x0d ? '\n' : '\r\n');
-  return Buffer.concat(out);
+  const last = raw.at(-1);
+  return last === 0x0a ? raw : Buffer.concat([raw, Buffer.from(last === 0x0d ? '\n' : '\r\n')]);
 }
 
 /**
