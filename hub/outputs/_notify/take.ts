@@ -19,10 +19,12 @@ export async function takeBatch(s: NotifierState, events: readonly Readonly<Even
   const taken = await ledger.taken(ids);
   const invalid = new Map<string, { events: Event[]; ids: string[] }>();
   const now = Date.now();
-  const touched = new Map<number, Notification>();
-  /** Notifications opened by this batch: the only ones written (an open one's event count is kept in memory). */
-  const opened = new Set<number>();
-  const local = new Map<string, Notification>();
+  /**
+   * The notification each group's events join, and how many join it: counted here and added after the commit (a
+   * write that fails leaves memory as the ledger is). A pending one is not copied: its count is all that changes.
+   * `opened`: this batch opens it (then it is written, and set in the maps after the commit).
+   */
+  const local = new Map<string, { n: Notification; joined: number; opened: boolean }>();
   const parsed = s.recipients;
   // Counted once the batch is in the ledger: a write that fails and is retried counts its events once.
   const inc = { suppressed_notify_false: 0, suppressed_no_address: 0, invalid_address: 0, events_taken: 0 };
@@ -60,37 +62,42 @@ export async function takeBatch(s: NotifierState, events: readonly Readonly<Even
     let group = recipient; // built without arrays: this runs for each of a report's events
     for (const k of o.groupBy) group += `\u0000${cellOf(event[k])}`;
     // A map lookup, not a read per event: the open notification of every group is in memory.
-    // Changed on a copy, put in place after the commit: a write that fails leaves memory as the ledger is.
-    let n = local.get(group);
-    if (n === undefined) {
-      // The group's first event in this batch (the maps are set once a group, not once an event).
+    let joining = local.get(group);
+    if (joining === undefined) {
+      // The group's first event in this batch (the maps are read once a group, not once an event).
       const current = s.openByGroup.get(group);
-      if (current !== undefined && current.status === 'pending') n = { ...current };
+      if (current !== undefined && current.status === 'pending') joining = { n: current, joined: 0, opened: false };
       else {
         const nid = await ledger.next('id');
         const keys = Object.fromEntries(o.groupBy.map((k) => [k, cellOf(event[k])]));
-        n = { id: nid, group, recipient, keys, status: 'pending', events: 0, opened: now, due: o.cron ? 0 : now + o.windowMs, attempts: 0, updated: now };
-        opened.add(nid);
+        joining = { n: { id: nid, group, recipient, keys, status: 'pending', events: 0, opened: now, due: o.cron ? 0 : now + o.windowMs, attempts: 0, updated: now }, joined: 0, opened: true };
       }
-      local.set(group, n);
-      touched.set(n.id, n);
+      local.set(group, joining);
     }
-    n.events++;
+    const n = joining.n;
+    joining.joined++;
     ledger.addEvent(n.id, id, event);
     ledger.markTaken(id, n.id);
     inc.events_taken++;
   }
   // Only new notifications are written: rewriting every touched one would add a write per event of a report that
   // lists networks interleaved; the event count of a pending one is recounted from its events at start.
-  for (const id of opened) ledger.put(touched.get(id)!);
+  for (const { n, joined, opened } of local.values()) {
+    if (!opened) continue;
+    n.events = joined; // a new object, seen by nobody before the commit
+    ledger.put(n);
+  }
   // Events with an invalid address go to the dead letters before the rest is committed: a crash in between
   // sends the batch again, its taken events are skipped and these dead-lettered again — never lost.
   if (s.deadLetter) for (const [reason, bad] of invalid) await s.deadLetter({ reason, events: bad.events, ids: bad.ids });
   await ledger.commit();
   for (const [k, v] of Object.entries(inc)) s.counters[k as keyof typeof inc] += v;
-  for (const n of touched.values()) {
-    s.active.set(n.id, n);
-    s.openByGroup.set(n.group, n);
+  for (const { n, joined, opened } of local.values()) {
+    if (!opened) n.events += joined;
+    else {
+      s.active.set(n.id, n);
+      s.openByGroup.set(n.group, n);
+    }
   }
   for (const reason of s.deadLetter ? invalid.keys() : []) s.log.warn({ reason }, 'Events whose recipient is not a mail address went to the dead letters.');
   if (invalid.size > 0 && !s.deadLetter) {
