@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { test } from 'node:test';
+import { stringify } from 'csv-stringify/sync';
 import { simpleParser } from 'mailparser';
 import { pino } from 'pino';
 import { validateConfig } from '../../../common/config/validate.js';
@@ -17,6 +18,7 @@ import { toCsv } from '../../../hub/outputs/_notify/render.js';
 import type { ComponentContext, Event, Output } from '../../../hub/pipeline/define.js';
 import { tempDir, waitUntil } from '../../helpers/processes.js';
 import { hostEvents } from './_email.js';
+import { prng } from '../../helpers/prng.js';
 import { gpgVerify, makeSigningKey } from './_pgp.js';
 
 function ctxIn(dir: string): ComponentContext {
@@ -330,6 +332,29 @@ test('the CSV attachment quotes a field holding a comma, a quote or a line feed 
     { a: undefined, 'b,c': 5, d: { k: 'v,w' } },
   ];
   assert.equal(toCsv(events, ['a', 'b,c', 'd']), 'a,"b,c",d\nplain,"x,y","say ""hi"""\n\'=1+1,"two\nlines",cr\ronly\n,5,"{""k"":""v,w""}"\n');
+});
+
+test('the CSV attachment is the bytes csv-stringify makes with the API\'s formula rule, for seeded tricky values', () => {
+  const rand = prng(17);
+  const starts = ['', '=', '+', '-', '@', '\t', '\r', '\uFF1D', '\uFF0B', '\uFF0D', '\uFF20', '"', ',', '\n', ' ', 'a', '１'];
+  const value = (): unknown => {
+    const r = rand();
+    if (r < 0.1) return undefined;
+    if (r < 0.25) return Math.round((rand() - 0.5) * 1e6) / (rand() < 0.5 ? 1 : 100); // negative numbers too
+    if (r < 0.3) return { k: `${starts[Math.floor(rand() * starts.length)]}v,w` };
+    if (r < 0.35) return rand() < 0.5;
+    let s = '';
+    for (let i = Math.floor(rand() * 4); i >= 0; i--) s += starts[Math.floor(rand() * starts.length)]! + (rand() < 0.5 ? '1+1' : 'x');
+    return s;
+  };
+  const fields = ['a', 'b', 'c', 'd'];
+  const events = Array.from({ length: 500 }, () => Object.fromEntries(fields.map((f) => [f, value()])));
+  // The cells as the API's csvTable hands them to csv-stringify: numbers as numbers, objects as JSON.
+  const cells = events.map((e) => fields.map((f) => {
+    const v = e[f];
+    return v === undefined ? '' : typeof v === 'object' ? JSON.stringify(v) : typeof v === 'number' ? v : String(v);
+  }));
+  assert.equal(toCsv(events as Event[], fields), stringify([fields, ...cells], { record_delimiter: 'unix', escape_formulas: true }));
 });
 
 test('in a hub (a dead-letter hook): invalid addresses are dead-lettered alone and the batch goes on; a failed notification\'s events too, and re-injecting them notifies again', async () => {
