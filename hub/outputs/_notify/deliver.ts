@@ -215,8 +215,8 @@ interface Job {
   ids: string[];
   events: Event[];
   date: Date;
-  day?: string;
-  seq?: number;
+  day: string;
+  seq: number;
 }
 
 /** Mails rendered between two turns of the event loop: rendering is CPU work, and the steps of other groups go on. */
@@ -269,28 +269,30 @@ async function plan(s: NotifierState, due: readonly Notification[], { rows, reco
     }
     const now = Date.now();
     const inhibited = await inhibitedFlags(s, n, events, now, records);
-    const job: Job = { n, ids: [], events: [], date: new Date(now) };
+    const keptIds: string[] = [];
+    const kept: Event[] = [];
     for (let i = 0; i < events.length; i++) {
       // An inhibited event's taken mark stays (it was handled: inhibited); only its row leaves the notification.
       if (inhibited[i]) planned.dropped.push([n.id, ids[i]!]);
       else {
-        job.ids.push(ids[i]!);
-        job.events.push(events[i]!);
+        keptIds.push(ids[i]!);
+        kept.push(events[i]!);
       }
     }
     delete n.sendNow;
-    n.events = job.events.length;
-    if (job.events.length === 0) {
+    n.events = kept.length;
+    if (kept.length === 0) {
       n.status = 'suppressed';
       n.reason = 'every host and identifier was notified to this recipient within its interval';
       planned.suppressed.push(n);
       continue;
     }
-    job.day = strftime(job.date, '%Y%m%d');
-    job.seq = await nextTicket(s, job.day);
-    n.ticket = ticket(s.o.ticketFormat, job.date, job.seq, n.id);
+    const date = new Date(now);
+    const day = strftime(date, '%Y%m%d');
+    const seq = await nextTicket(s, day);
+    n.ticket = ticket(s.o.ticketFormat, date, seq, n.id);
     n.messageId = messageIdOf(n, s.o.from, now);
-    planned.jobs.push(job);
+    planned.jobs.push({ n, ids: keptIds, events: kept, date, day, seq });
   }
   return planned;
 }
@@ -319,7 +321,7 @@ async function store(s: NotifierState, planned: Plan, rendered: readonly (Buffer
   }
   for (let i = 0; i < planned.jobs.length; i++) {
     const { n, ids, events, day, seq } = planned.jobs[i]!;
-    ledger.setCounter(`t!${day!}`, seq!); // numbers grow along the group: the last one written is the highest
+    ledger.setCounter(`t!${day}`, seq); // numbers grow along the group: the last one written is the highest
     const raw = rendered[i]!;
     if (raw instanceof Error) {
       after.push(() => s.counters.template_errors++);

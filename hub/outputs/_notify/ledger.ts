@@ -407,8 +407,9 @@ export class Ledger {
 
 /**
  * Deletes what is older than `before` (ms) and finished: notifications sent, suppressed or failed (with their
- * events), taken records (of a batch none of whose notifications is pending or sending), and inhibitions that ended. Pending and sending notifications are never touched. An event
- * redelivered after its mark is gone would be notified again — redelivery happens at a restart, not days later.
+ * events), taken records (of a batch none of whose notifications is pending or sending), and inhibitions that
+ * ended. Pending and sending notifications are never touched. An event redelivered after its mark is gone would
+ * be notified again — redelivery happens at a restart, not days later.
  * Returns how many notifications went. Runs in steps of `chunk` deletes, each one write.
  */
 export async function prune(db: Level<string, Buffer>, before: number, now: number, chunk = 1000): Promise<number> {
