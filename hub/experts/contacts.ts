@@ -43,6 +43,12 @@ const METRICS = {
 /** Bound of the per-book lookup memo, per kind (entries). */
 const MEMO_MAX_ENTRIES = 50_000;
 
+/** A contact list with at least one address in it (what is left of it split at commas and trimmed is not empty). */
+const HAS_ADDRESS = /[^,\s]/;
+
+/** What a match writes under `extra_prefix`, in this order. */
+const CONTACT_KEYS = ['id', 'organisation', 'matched', 'format', 'template', 'language', 'pgp_key'] as const;
+
 /** The store key of the table's last rows. */
 const TABLE_COPY = 'table-copy';
 
@@ -265,20 +271,25 @@ export default defineExpert({
       return hit ?? undefined;
     };
 
+    /** Every key under the prefix a match may write (fieldsOf): what an earlier match left is removed. */
+    const ownKeys = CONTACT_KEYS.map((k) => `${prefix}${k}`);
     const apply = (event: Event, r: Resolved): void => {
       if (r.contact !== undefined) {
         const have = event[contactKey];
         if (r.policy === 'replace' || typeof have !== 'string') {
           event[contactKey] = r.contact; // checked when resolved
-        } else {
+        } else if (!HAS_ADDRESS.test(have)) {
+          event[contactKey] = r.contact; // only commas and blanks: nothing to keep
+        } else if (r.policy === 'append') {
           const had = have.split(',').map((a) => a.trim()).filter((a) => a !== '');
-          if (had.length === 0) event[contactKey] = r.contact;
-          else if (r.policy === 'append') add(event, contactKey, [...new Set([...had, ...r.match.contact.emails])].join(','), { overwrite: true });
-        }
+          add(event, contactKey, [...new Set([...had, ...r.match.contact.emails])].join(','), { overwrite: true });
+        } // fallback: the event's contact stays (tested without splitting it: this runs for every event)
       }
-      // for…in, not Object.keys: no array per event (deleting the key being visited is safe in for…in).
-      for (const key in event) if (key.startsWith(prefix)) delete event[key];
-      for (const [key, value] of r.fields) event[key] = value;
+      // The keys a match writes, looked up by name: scanning every key of every event for the prefix cost more
+      // than the rest of the expert (bench/notifications, lookups).
+      for (let i = 0; i < ownKeys.length; i++) if (event[ownKeys[i]!] !== undefined) delete event[ownKeys[i]!];
+      const fields = r.fields;
+      for (let i = 0; i < fields.length; i++) event[fields[i]![0]] = fields[i]![1];
     };
     // The fields a match sets, checked against the ontology once per entry and key, not once per event.
     const fieldCache = new WeakMap<Contact, Map<string, [string, unknown][]>>();
@@ -293,13 +304,8 @@ export default defineExpert({
           if (value !== undefined) add(built, name, value, { overwrite: true });
         };
         set('constituency', c.constituency);
-        set(`${prefix}id`, c.id);
-        set(`${prefix}organisation`, c.organisation);
-        set(`${prefix}matched`, matched);
-        set(`${prefix}format`, c.format);
-        set(`${prefix}template`, c.template);
-        set(`${prefix}language`, c.language);
-        set(`${prefix}pgp_key`, c.pgp_key);
+        const own: Record<(typeof CONTACT_KEYS)[number], unknown> = { id: c.id, organisation: c.organisation, matched, format: c.format, template: c.template, language: c.language, pgp_key: c.pgp_key };
+        for (const k of CONTACT_KEYS) set(`${prefix}${k}`, own[k]);
         set('extra.ttl', c.interval);
         set('extra.notify', c.notify);
         fields = Object.entries(built);

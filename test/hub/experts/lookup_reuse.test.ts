@@ -98,6 +98,7 @@ describe('contacts: fields reused per address and book, events with fields of th
       { 'source.ip': '198.51.100.7' },
       { 'source.ip': '203.0.113.5', 'source.abuse_contact': 'cert@example.org' },
       { 'source.ip': '203.0.113.5' },
+      { 'source.ip': '203.0.113.5', 'source.abuse_contact': ' , ' }, // no address in it: fallback fills it in
       { 'source.ip': '2001:db8::1' },
     ];
     const expected: Event[] = [
@@ -107,6 +108,7 @@ describe('contacts: fields reused per address and book, events with fields of th
       { 'source.ip': '198.51.100.7', 'source.abuse_contact': 'abuse@transit.example', ...transit },
       { 'source.ip': '203.0.113.5', 'source.abuse_contact': 'cert@example.org', ...lab },
       { 'source.ip': '203.0.113.5', 'source.abuse_contact': 'lab@example.org', ...lab },
+      { 'source.ip': '203.0.113.5', 'source.abuse_contact': 'lab@example.org', ...lab },
       { 'source.ip': '2001:db8::1' },
     ];
     for (let round = 0; round < 2; round++) {
@@ -114,7 +116,7 @@ describe('contacts: fields reused per address and book, events with fields of th
       assert.deepEqual(rejects, []);
       assert.deepEqual(kept, expected, `round ${round + 1}`);
     }
-    assert.deepEqual(ctx.counters, { matched: 12, unmatched: 2, entries: 3, reload_errors: 0 });
+    assert.deepEqual(ctx.counters, { matched: 14, unmatched: 2, entries: 3, reload_errors: 0 });
     await expert.close?.();
   });
 });
