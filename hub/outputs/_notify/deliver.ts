@@ -22,6 +22,7 @@ import type { Notification, NotificationEvents } from './ledger.js';
 import { fileName, hostOf, identifierOf, messageIdOf, notificationMessage, recipientsOf } from './message.js';
 import { strftime, ticket } from './render.js';
 import { ttlMs, type NotifierState } from './state.js';
+import type { MessageParts } from './send.js';
 
 /** Notifications per group: large enough to spread the writes' fsyncs, small enough to bound a resend after a crash. */
 export const SEND_GROUP = 64;
@@ -152,8 +153,11 @@ const recordKey = (recipient: string, identifier: string): string => `${recipien
 async function readInhibitions(s: NotifierState, of: readonly { recipient: string; events: readonly Event[] }[]): Promise<Records> {
   const pairs = new Map<string, [string, string]>();
   for (const { recipient, events } of of) {
+    let last: string | undefined; // a notification's events mostly share one identifier: one key, not one per event
     for (const e of events) {
       const identifier = identifierOf(e);
+      if (identifier === last) continue;
+      last = identifier;
       pairs.set(recordKey(recipient, identifier), [recipient, identifier]);
     }
   }
@@ -222,19 +226,19 @@ interface Job {
 /** Mails rendered between two turns of the event loop: rendering is CPU work, and the steps of other groups go on. */
 const YIELD_EVERY = 4;
 
-/** The message of each job, or the error that makes it unrenderable (a template error: permanent). */
+/**
+ * The message of each job, or the error that makes it unrenderable (a template error: permanent). The templates
+ * are rendered here, one job after another, while the composer builds the MIME of the ones before on its worker.
+ */
 async function renderAll(s: NotifierState, jobs: readonly Job[]): Promise<(Buffer | Error)[]> {
-  const out: (Buffer | Error)[] = [];
+  const out: Promise<Buffer | Error>[] = [];
+  const composeWith = (parts: MessageParts): Promise<Buffer> => s.composer.compose(parts);
   for (let i = 0; i < jobs.length; i++) {
     if (i > 0 && i % YIELD_EVERY === 0) await new Promise(setImmediate);
     const { n, events, date } = jobs[i]!;
-    try {
-      out.push(await notificationMessage(s.o, n, events, date));
-    } catch (err) {
-      out.push(err as Error);
-    }
+    out.push(notificationMessage(s.o, n, events, date, composeWith).catch((err: unknown) => err as Error));
   }
-  return out;
+  return Promise.all(out);
 }
 
 interface Plan {

@@ -6,7 +6,7 @@
 import type { Event } from '../../pipeline/define.js';
 import type { Notification } from './ledger.js';
 import { render, strftime, toCsv, toTable, type TemplatePair } from './render.js';
-import { compose } from './send.js';
+import { compose, type MessageParts } from './send.js';
 
 export interface MessageOptions {
   fields: readonly string[];
@@ -21,8 +21,11 @@ export interface MessageOptions {
   sign?: (raw: Buffer) => Promise<Buffer>;
 }
 
-/** The message of `n` (its ticket and Message-ID set) about `events`, dated `date`, as RFC 5322 bytes. */
-export async function notificationMessage(o: MessageOptions, n: Notification, events: readonly Event[], date: Date): Promise<Buffer> {
+/**
+ * The message of `n` (its ticket and Message-ID set) about `events`, dated `date`, as RFC 5322 bytes. The templates
+ * are rendered before the first await; `composeWith` builds the MIME (the send loop's Composer does it on a worker).
+ */
+export async function notificationMessage(o: MessageOptions, n: Notification, events: readonly Event[], date: Date, composeWith: (parts: MessageParts) => Buffer | Promise<Buffer> = compose): Promise<Buffer> {
   const first = events[0]!;
   const contact: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(first)) if (k.startsWith('extra.contact.')) contact[k.slice('extra.contact.'.length)] = v;
@@ -39,7 +42,7 @@ export async function notificationMessage(o: MessageOptions, n: Notification, ev
   const text = render(t.body, t.bodyName, context);
   const headers: Record<string, string> = { 'X-Vigil-Ticket': n.ticket!, 'Auto-Submitted': 'auto-generated' };
   if (o.tester) headers['X-Vigil-Original-To'] = n.recipient;
-  const raw = compose({ from: o.from, to: recipientsOf(n, o.tester), replyTo: o.replyTo, subject, text, messageId: n.messageId!, date, headers, attachment: format === 'csv' ? { filename: attachment, content: toCsv(events, o.fields) } : undefined });
+  const raw = await composeWith({ from: o.from, to: recipientsOf(n, o.tester), replyTo: o.replyTo, subject, text, messageId: n.messageId!, date, headers, attachment: format === 'csv' ? { filename: attachment, content: toCsv(events, o.fields) } : undefined });
   return o.sign ? o.sign(raw) : raw;
 }
 

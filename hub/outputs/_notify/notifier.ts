@@ -5,6 +5,7 @@
  */
 import type { ComponentContext, Event } from '../../pipeline/define.js';
 import * as admin from './admin.js';
+import { Composer } from './composer.js';
 import { deliverDue } from './deliver.js';
 import { Ledger, type Notification, type NotificationFilter } from './ledger.js';
 import type { Sender } from './send.js';
@@ -40,7 +41,7 @@ export class Notifier {
   async open(): Promise<void> {
     const ledger = await Ledger.open(this.#ledgerDir);
     const s: NotifierState = {
-      o: this.#o, ledger, sender: this.#sender, log: this.#ctx.log, counters: this.#counters, deadLetter: this.#ctx.deadLetter,
+      o: this.#o, ledger, sender: this.#sender, composer: new Composer(this.#ctx.log), log: this.#ctx.log, counters: this.#counters, deadLetter: this.#ctx.deadLetter,
       active: new Map(), openByGroup: new Map(), inFlight: new Set(), recipients: new Map(), tickets: { day: '', next: 0 }, locked: (fn) => this.#locked(fn),
     };
     for (const n of await ledger.all()) {
@@ -147,6 +148,7 @@ export class Notifier {
     await this.#flushing;
     await this.#lock;
     this.#sender.close();
+    await this.#state?.composer.close();
     await this.#state?.ledger.close();
   }
 }

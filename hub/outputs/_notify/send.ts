@@ -7,7 +7,7 @@ import { open, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Transform } from 'node:stream';
 import MailComposer from 'nodemailer/lib/mail-composer';
-import type MimeNode from 'nodemailer/lib/mime-node';
+import MimeNode from 'nodemailer/lib/mime-node';
 import addressparser from 'nodemailer/lib/addressparser';
 import * as base64 from 'nodemailer/lib/base64';
 import * as qp from 'nodemailer/lib/qp';
@@ -44,6 +44,24 @@ export function compose(parts: MessageParts): Buffer {
   return canonical(build(mail.compile()));
 }
 
+/**
+ * nodemailer normalises a header name with three regular expressions at every `setHeader` and `getHeader` of a
+ * node (about forty a message: a tenth of composing one, bench/notifications). The result depends on the name
+ * alone, and a message uses a dozen names: each is normalised once, by nodemailer's own function.
+ */
+const headerKeys = new Map<string, string>();
+/** nodemailer's own normalisation, uncached. @internal (tests) */
+export const normaliseHeaderKey = (MimeNode.prototype as unknown as { _normalizeHeaderKey(key: unknown): string })._normalizeHeaderKey;
+(MimeNode.prototype as unknown as { _normalizeHeaderKey(key: unknown): string })._normalizeHeaderKey = function (key: unknown): string {
+  if (typeof key !== 'string') return normaliseHeaderKey.call(this, key);
+  let normal = headerKeys.get(key);
+  if (normal === undefined) {
+    if (headerKeys.size >= 1000) headerKeys.clear(); // names come from code and configuration; bounded all the same
+    headerKeys.set(key, (normal = normaliseHeaderKey.call(this, key)));
+  }
+  return normal;
+};
+
 /** A MIME node's fields that `build` reads besides its public methods (nodemailer's MimeNode keeps them public). */
 interface NodeParts {
   content?: unknown;
@@ -69,7 +87,7 @@ export function build(root: MimeNode): Buffer {
     if (content) {
       if (typeof content !== 'string' && !Buffer.isBuffer(content)) throw new Error('compose: a MIME part whose content is neither a string nor a Buffer');
       const encoding = node.getTransferEncoding();
-      if (encoding === 'base64') text(base64.wrap(base64.encode(content), 76));
+      if (encoding === 'base64') text(wrapLines(base64.encode(content), 76));
       else if (encoding === 'quoted-printable') {
         // build() encodes a part that is not text with CR and LF as data (its `binary` mode): never one of ours.
         if (!/^text\//i.test(contentType ?? '')) throw new Error(`compose: quoted-printable ${contentType} part`);
@@ -90,6 +108,17 @@ export function build(root: MimeNode): Buffer {
   // As build() ends: with a line break.
   const last = raw.at(-1);
   return last === 0x0a ? raw : Buffer.concat([raw, Buffer.from(last === 0x0d ? '\n' : '\r\n')]);
+}
+
+/**
+ * nodemailer's base64 `wrap` without its regular expression: the text cut into lines of `width`, joined by CRLF,
+ * no line break after the last (base64 has no whitespace for its `trim` to take).
+ */
+function wrapLines(b64: string, width: number): string {
+  if (b64.length <= width) return b64;
+  const lines: string[] = [];
+  for (let i = 0; i < b64.length; i += width) lines.push(b64.slice(i, i + width));
+  return lines.join('\r\n');
 }
 
 /**

@@ -6,6 +6,7 @@
  */
 import type { Logger } from 'pino';
 import type { ComponentContext, Event } from '../../pipeline/define.js';
+import type { Composer } from './composer.js';
 import type { Ledger, Notification } from './ledger.js';
 import type { MessageOptions } from './message.js';
 import type { Sender } from './send.js';
@@ -50,6 +51,8 @@ export interface NotifierState {
   readonly o: NotifierOptions;
   readonly ledger: Ledger;
   readonly sender: Sender;
+  /** Builds the send loop's messages (on a worker thread). */
+  readonly composer: Composer;
   readonly log: Logger;
   readonly counters: Counters;
   readonly deadLetter: ComponentContext['deadLetter'];
