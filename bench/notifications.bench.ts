@@ -22,6 +22,7 @@
  *
  *   tsx bench/notifications.bench.ts [--quick] [--events N] [--recipients N] [--lookup-events N] [--rounds R] [--only group,lookups,e2e]
  */
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -45,6 +46,14 @@ import { LineCounter } from '../test/chaos/run.js';
 import { rig } from '../test/durability/_rig.js';
 import { waitUntil } from '../test/helpers/processes.js';
 import { hubUnitProcess } from '../test/helpers/units.js';
+
+// The notifier and the experts stage run in this process as they run in the hub: with the node flags of the hub's
+// systemd unit (deploy/systemd/vigil-hub.service: its young generation and heap growth). Started without them (npm
+// run bench), the bench starts itself again with them; VIGIL_BENCH_HUB_FLAGS marks that second start.
+if (process.env.VIGIL_BENCH_HUB_FLAGS !== '1') {
+  const again = spawnSync(process.execPath, [...hubUnitProcess().nodeArgs, ...process.execArgv, process.argv[1]!, ...process.argv.slice(2)], { stdio: 'inherit', env: { ...process.env, VIGIL_BENCH_HUB_FLAGS: '1' } });
+  process.exit(again.status ?? 1);
+}
 
 const { values } = parseArgs({ strict: false, options: { quick: { type: 'boolean', default: false }, events: { type: 'string' }, recipients: { type: 'string' }, 'lookup-events': { type: 'string' }, rounds: { type: 'string' }, only: { type: 'string' } } });
 const quick = values.quick === true;
@@ -245,7 +254,7 @@ async function lookups(): Promise<void> {
   }
 }
 
-console.log(`  dry-run, every ledger step and .eml file synced${quick ? ' (--quick)' : ''}`);
+console.log(`  dry-run, every ledger step and .eml file synced${quick ? ' (--quick)' : ''}; node flags of the hub's unit: ${hubUnitProcess().nodeArgs.join(' ')}`);
 if (wanted('group')) await groupAndRender();
 if (wanted('lookups')) await lookups();
 if (wanted('e2e')) await endToEnd();

@@ -124,6 +124,8 @@ export class Ledger {
   /** `t!` records read or changed by the step under way, by prefix; the changed ones are written by `commit`. */
   readonly #takenRecords = new Map<string, TakenRecord>();
   readonly #takenChanged = new Set<string>();
+  /** The record `markTaken` used last (changed already), for the next id of the same prefix. */
+  #lastTaken: { prefix: string; record: TakenRecord } | undefined;
   /** Whether the ledger had per-event `e!` marks of an earlier version when opened: only then are they looked up. */
   readonly #legacyMarks: boolean;
 
@@ -162,6 +164,7 @@ export class Ledger {
     }
     this.#takenChanged.clear();
     this.#takenRecords.clear();
+    this.#lastTaken = undefined;
     if (this.#pending.size === 0 && this.#appended === undefined) return;
     // A chained batch, not an array of operations: abstract-level copies and checks each array operation, ~5× the
     // time of the chained form for a batch's 10,000s of writes (bench/notifications).
@@ -180,6 +183,7 @@ export class Ledger {
     this.#pending.clear();
     this.#takenRecords.clear();
     this.#takenChanged.clear();
+    this.#lastTaken = undefined;
     this.#appended?.close().catch(() => undefined); // never written: closing only frees it
     this.#appended = undefined;
   }
@@ -261,13 +265,24 @@ export class Ledger {
    * hand); written by `commit`.
    */
   markTaken(eventId: string, notification?: number): void {
-    const [prefix, suffix] = splitId(eventId);
-    const r = this.#takenRecords.get(prefix);
-    // Written whole by commit: one not read first would replace the batch's other marks.
-    if (r === undefined) throw new Error(`ledger: markTaken(${eventId}) without taken() of its batch in this step`);
-    r.ids.add(suffix);
-    if (notification !== undefined) r.by.add(notification);
-    this.#takenChanged.add(prefix);
+    // A batch's ids come in runs of one prefix: its record is looked up once a run, not once an event.
+    const last = this.#lastTaken;
+    let record: TakenRecord | undefined;
+    let suffix: string;
+    if (last !== undefined && eventId.length === 32 && eventId.startsWith(last.prefix)) {
+      record = last.record;
+      suffix = eventId.slice(20);
+    } else {
+      const [prefix, rest] = splitId(eventId);
+      record = this.#takenRecords.get(prefix);
+      // Written whole by commit: one not read first would replace the batch's other marks.
+      if (record === undefined) throw new Error(`ledger: markTaken(${eventId}) without taken() of its batch in this step`);
+      this.#takenChanged.add(prefix);
+      this.#lastTaken = eventId.length === 32 ? { prefix, record } : undefined;
+      suffix = rest;
+    }
+    record.ids.add(suffix);
+    if (notification !== undefined) record.by.add(notification);
   }
 
   /** Unmarks events, so a batch or dead letter holding them again is taken again. */
@@ -360,13 +375,19 @@ export class Ledger {
       while (j < sorted.length && sorted[j] === sorted[j - 1]! + 1 && key(sorted[j]!).length === key(sorted[i]!).length) j++;
       // Read as strings, parsed as they are: a mail of 100s of hosts made a Buffer and a string of each row.
       const rows = await this.#db.iterator<string, string>({ gte: `ne!${key(sorted[i]!)}!`, lt: `ne!${key(sorted[j - 1]!)}!\uffff`, valueEncoding: 'utf8', highWaterMarkBytes: ROWS_READ_BYTES }).all();
+      // Rows come in key order, a notification's together: its id is read from the first of them only.
+      let head = ''; // `ne!<id>!` of the rows in hand
+      let of: NotificationEvents | undefined;
       for (const [k, v] of rows) {
-        if (this.#pending.get(k) === null) continue; // dropped by the step under way
-        const bang = k.indexOf('!', 3); // ne!<id>!<event id>
-        const id = Number(k.slice(3, bang));
-        if (id < sorted[i]! || id > sorted[j - 1]!) continue; // a wider id sorted into the range: not of this run
-        const of = found.get(id)!;
-        of.ids.push(k.slice(bang + 1));
+        if (this.#pending.size > 0 && this.#pending.get(k) === null) continue; // dropped by the step under way
+        if (head === '' || !k.startsWith(head)) {
+          const bang = k.indexOf('!', 3); // ne!<id>!<event id>
+          const id = Number(k.slice(3, bang));
+          head = k.slice(0, bang + 1);
+          of = id < sorted[i]! || id > sorted[j - 1]! ? undefined : found.get(id); // a wider id sorted into the range: not of this run
+        }
+        if (of === undefined) continue;
+        of.ids.push(k.slice(head.length));
         of.events.push(JSON.parse(v) as Event);
       }
       i = j;

@@ -13,6 +13,14 @@ import { cellOf, type NotifierState } from './state.js';
 /** Parsed recipient values kept between batches (then forgotten at once: a bound, not an LRU). */
 const RECIPIENTS_KEPT = 100_000;
 
+/** The notification a group's events of a batch join, and how many join it (takeBatch). */
+interface Joining {
+  n: Notification;
+  joined: number;
+  /** This batch opens it: then it is written, and set in the maps after the commit. */
+  opened: boolean;
+}
+
 /** Call under the state's lock; resolves once the batch is durable in the ledger. */
 export async function takeBatch(s: NotifierState, events: readonly Readonly<Event>[], ids: readonly string[]): Promise<void> {
   const { o, ledger } = s;
@@ -24,7 +32,9 @@ export async function takeBatch(s: NotifierState, events: readonly Readonly<Even
    * write that fails leaves memory as the ledger is). A pending one is not copied: its count is all that changes.
    * `opened`: this batch opens it (then it is written, and set in the maps after the commit).
    */
-  const local = new Map<string, { n: Notification; joined: number; opened: boolean }>();
+  const local = new Map<string, Map<string, Joining>>(); // recipient → group keys' values → its notification
+  const joinings: Joining[] = [];
+  const single = o.groupBy.length === 1 ? o.groupBy[0] : undefined;
   const parsed = s.recipients;
   // Counted once the batch is in the ledger: a write that fails and is retried counts its events once.
   const inc = { suppressed_notify_false: 0, suppressed_no_address: 0, invalid_address: 0, events_taken: 0 };
@@ -59,12 +69,20 @@ export async function takeBatch(s: NotifierState, events: readonly Readonly<Even
       continue;
     }
     const recipient = to as string;
-    let group = recipient; // built without arrays: this runs for each of a report's events
-    for (const k of o.groupBy) group += `\u0000${cellOf(event[k])}`;
-    // A map lookup, not a read per event: the open notification of every group is in memory.
-    let joining = local.get(group);
+    // The group is the recipient and the group keys' values. Looked up by recipient, then by the values (one key's
+    // value as it is): a string made of both for every event cost more (built, flattened, hashed) than two lookups.
+    let values: string;
+    if (single !== undefined) values = cellOf(event[single]);
+    else {
+      values = ''; // built without arrays: this runs for each of a report's events
+      for (const k of o.groupBy) values += `\u0000${cellOf(event[k])}`;
+    }
+    let byValues = local.get(recipient);
+    if (byValues === undefined) local.set(recipient, (byValues = new Map()));
+    let joining = byValues.get(values);
     if (joining === undefined) {
       // The group's first event in this batch (the maps are read once a group, not once an event).
+      const group = single !== undefined ? `${recipient}\u0000${values}` : recipient + values;
       const current = s.openByGroup.get(group);
       if (current !== undefined && current.status === 'pending') joining = { n: current, joined: 0, opened: false };
       else {
@@ -72,7 +90,8 @@ export async function takeBatch(s: NotifierState, events: readonly Readonly<Even
         const keys = Object.fromEntries(o.groupBy.map((k) => [k, cellOf(event[k])]));
         joining = { n: { id: nid, group, recipient, keys, status: 'pending', events: 0, opened: now, due: o.cron ? 0 : now + o.windowMs, attempts: 0, updated: now }, joined: 0, opened: true };
       }
-      local.set(group, joining);
+      byValues.set(values, joining);
+      joinings.push(joining);
     }
     const n = joining.n;
     joining.joined++;
@@ -82,7 +101,7 @@ export async function takeBatch(s: NotifierState, events: readonly Readonly<Even
   }
   // Only new notifications are written: rewriting every touched one would add a write per event of a report that
   // lists networks interleaved; the event count of a pending one is recounted from its events at start.
-  for (const { n, joined, opened } of local.values()) {
+  for (const { n, joined, opened } of joinings) {
     if (!opened) continue;
     n.events = joined; // a new object, seen by nobody before the commit
     ledger.put(n);
@@ -92,7 +111,7 @@ export async function takeBatch(s: NotifierState, events: readonly Readonly<Even
   if (s.deadLetter) for (const [reason, bad] of invalid) await s.deadLetter({ reason, events: bad.events, ids: bad.ids });
   await ledger.commit();
   for (const [k, v] of Object.entries(inc)) s.counters[k as keyof typeof inc] += v;
-  for (const { n, joined, opened } of local.values()) {
+  for (const { n, joined, opened } of joinings) {
     if (!opened) n.events += joined;
     else {
       s.active.set(n.id, n);
