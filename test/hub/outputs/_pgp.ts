@@ -23,6 +23,8 @@ export function makeSigningKey(uid = 'CERT Test <cert@cert.example>', passphrase
   const fingerprint = /^fpr:+([0-9A-F]{40}):/m.exec(gpg('--with-colons', '--list-secret-keys'))![1]!;
   const keyFile = join(home, 'secret.asc');
   writeFileSync(keyFile, gpg('--armor', '--export-secret-keys', fingerprint));
+  // The secret key is out: the agent gpg started for it is not needed again (verifying takes none); not left behind.
+  spawnSync('gpgconf', ['--homedir', home, '--kill', 'gpg-agent'], { stdio: 'ignore' });
   return { home, keyFile, fingerprint };
 }
 
