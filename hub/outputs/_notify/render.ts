@@ -110,9 +110,12 @@ export function toCsv(events: readonly Event[], fields: readonly string[]): stri
   return csv;
 }
 
-/** A field quoted as csv-stringify does with a LF record delimiter: when it holds a quote, a comma or a LF (not a lone CR). */
+/** What makes csv-stringify quote a field with a LF record delimiter: a quote, a comma or a LF (not a lone CR). */
+const NEEDS_QUOTES = /[",\n]/;
+
+/** A field quoted as csv-stringify does (a regular expression made once: this runs for every cell of every mail). */
 function csvField(s: string): string {
-  return /[",\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
+  return NEEDS_QUOTES.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
 }
 
 /** The events as a fixed-width text table (for `format: table`). */
@@ -164,7 +167,20 @@ export function ticket(format: string, at: Date, seq: number, id: number): strin
   });
 }
 
+/** The last text each format gave, and for which time: a send run formats the same few names at the same time. */
+const lastFormatted = new Map<string, { at: number; text: string }>();
+
 export function strftime(at: Date, format: string): string {
+  const t = at.getTime();
+  const last = lastFormatted.get(format);
+  if (last !== undefined && last.at === t) return last.text;
+  const text = formatTime(at, format);
+  if (lastFormatted.size >= 100) lastFormatted.clear(); // formats come from the configuration: a few
+  lastFormatted.set(format, { at: t, text });
+  return text;
+}
+
+function formatTime(at: Date, format: string): string {
   const p = (n: number): string => String(n).padStart(2, '0');
   return format.replace(/%([YmdHMS%])/g, (_, c: string) => {
     switch (c) {
