@@ -18,7 +18,8 @@
  *            (/proc) — target: the lookups cost ≤ 20 % of the events/s
  *
  * The Notifier is driven directly, as the email output does (write, then a scheduled tick), so the figures are
- * the notifier's own. Prints figures and whether each target is met; asserts nothing.
+ * the notifier's own; this process runs with the node flags of the hub's systemd unit (it starts itself again with
+ * them). Prints figures and whether each target is met; asserts nothing.
  *
  *   tsx bench/notifications.bench.ts [--quick] [--events N] [--recipients N] [--lookup-events N] [--rounds R] [--only group,lookups,e2e]
  */
