@@ -30,7 +30,6 @@ export async function takeBatch(s: NotifierState, events: readonly Readonly<Even
   /**
    * The notification each group's events join, and how many join it: counted here and added after the commit (a
    * write that fails leaves memory as the ledger is). A pending one is not copied: its count is all that changes.
-   * `opened`: this batch opens it (then it is written, and set in the maps after the commit).
    */
   const local = new Map<string, Map<string, Joining>>(); // recipient → group keys' values → its notification
   const joinings: Joining[] = [];
