@@ -4,9 +4,8 @@
  * next templates and stays free for the rest of the hub (the broker, the API, the other outputs). The bytes are
  * those of send.ts's `compose`: the worker runs that same function.
  *
- * The worker is a help, never a condition: one that cannot start (a source tree run without a build: a worker does
- * not inherit the loader registered in its parent) or that dies leaves its messages to be composed on the main
- * thread, as they were before it existed.
+ * The worker is a help, never a condition: one that cannot start (its module missing, say) or that dies leaves its
+ * messages to be composed on the main thread, as they were before it existed.
  */
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
