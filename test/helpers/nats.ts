@@ -76,7 +76,7 @@ interface NodeState extends NatsNode {
 
 const clusters = new Set<{ nodes: NodeState[]; dir: string }>();
 
-/** How many fresh clusters a start tries when one cannot place streams (see waitPlacement). */
+/** How many fresh clusters a start tries when one cannot place streams (see waitPlacement) or finds a port taken. */
 const START_ATTEMPTS = 5;
 /** How long a fresh cluster may take to place its first stream, in ms. */
 const PLACEMENT_TIMEOUT_MS = 15_000;
@@ -86,9 +86,13 @@ export async function startNatsCluster(options: NatsClusterOptions = {}): Promis
     try {
       return await startOnce(options);
     } catch (err) {
-      if (!(err instanceof PlacementStuck) || attempt >= START_ATTEMPTS) throw err;
+      // A port freePort() found free can be bound by another test's process before a node binds it: that start is
+      // redone on fresh ports, as is one whose fresh cluster could not place a stream.
+      const portTaken = err instanceof Error && /address already in use/.test(err.message);
+      if (!(err instanceof PlacementStuck || portTaken) || attempt >= START_ATTEMPTS) throw err;
       // Said on stderr, so that a CI log shows how often it happens and in which state the nodes were.
-      console.warn(`test/helpers/nats.ts: a fresh cluster could not place a stream; starting another (${attempt} of ${START_ATTEMPTS}): ${err.message.slice(0, 4000)}`);
+      const why = portTaken ? 'a node found one of its ports taken' : 'a fresh cluster could not place a stream';
+      console.warn(`test/helpers/nats.ts: ${why}; starting another (${attempt} of ${START_ATTEMPTS}): ${(err as Error).message.slice(0, 4000)}`);
     }
   }
 }
@@ -165,7 +169,11 @@ async function startOnce(options: NatsClusterOptions): Promise<NatsCluster> {
     waitUntil(async () => (await metaLeader()) !== undefined, readyTimeout, () => `no JetStream meta leader:\n${nodes.map((n) => `${n.name}:\n${n.output.slice(-2000)}`).join('\n')}`, 200);
 
   try {
-    await Promise.all(nodes.map(spawnNode));
+    // Every start settled before a failure is thrown: a node still starting when another failed must not fail later,
+    // unheard (its nodes are killed below).
+    const started = await Promise.allSettled(nodes.map(spawnNode));
+    const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
     await waitReady();
     await waitPlacement(nodes, PLACEMENT_TIMEOUT_MS, options.client);
   } catch (err) {
