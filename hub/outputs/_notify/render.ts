@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import nunjucks from 'nunjucks';
 import { VigilError } from '../../../common/errors.js';
+import { strftime as formatTime } from '../../../common/strftime.js';
 import type { Event } from '../../pipeline/define.js';
 
 export const DEFAULT_SUBJECT = '[{{ ticket }}] {{ count }} {{ "host" if count == 1 else "hosts" }} in your network: {{ identifier }}';
@@ -170,6 +171,7 @@ export function ticket(format: string, at: Date, seq: number, id: number): strin
 /** The last text each format gave, and for which time: a send run formats the same few names at the same time. */
 const lastFormatted = new Map<string, { at: number; text: string }>();
 
+/** The project's strftime (UTC: common/strftime.ts), the last text of each format kept for its time. */
 export function strftime(at: Date, format: string): string {
   const t = at.getTime();
   const last = lastFormatted.get(format);
@@ -178,21 +180,6 @@ export function strftime(at: Date, format: string): string {
   if (lastFormatted.size >= 100) lastFormatted.clear(); // formats come from the configuration: a few
   lastFormatted.set(format, { at: t, text });
   return text;
-}
-
-function formatTime(at: Date, format: string): string {
-  const p = (n: number): string => String(n).padStart(2, '0');
-  return format.replace(/%([YmdHMS%])/g, (_, c: string) => {
-    switch (c) {
-      case 'Y': return String(at.getUTCFullYear());
-      case 'm': return p(at.getUTCMonth() + 1);
-      case 'd': return p(at.getUTCDate());
-      case 'H': return p(at.getUTCHours());
-      case 'M': return p(at.getUTCMinutes());
-      case 'S': return p(at.getUTCSeconds());
-      default: return '%';
-    }
-  });
 }
 
 export function checkTicketFormat(format: string): void {
