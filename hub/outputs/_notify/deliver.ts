@@ -236,7 +236,8 @@ async function renderAll(s: NotifierState, jobs: readonly Job[]): Promise<(Buffe
   for (let i = 0; i < jobs.length; i++) {
     if (i > 0 && i % YIELD_EVERY === 0) await new Promise(setImmediate);
     const { n, events, date } = jobs[i]!;
-    out.push(notificationMessage(s.o, n, events, date, composeWith).catch((err: unknown) => err as Error));
+    // Whatever a template throws is kept as an Error: store() tells a message from a failure by `instanceof Error`.
+    out.push(notificationMessage(s.o, n, events, date, composeWith).catch((err: unknown) => (err instanceof Error ? err : new Error(String(err)))));
   }
   return Promise.all(out);
 }
